@@ -1,0 +1,35 @@
+// Module entry: exports the Region and Mapping classes and the constants the
+// TypeScript layer needs.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "cpu_persist.h"
+#include "mmu.h"
+#include "region.h"
+#include "vm.h"
+
+namespace daxfs {
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function region = Region::Init(env);
+  Napi::Function mapping = Mapping::Init(env);
+  data->region_constructor = Napi::Persistent(region);
+  data->mapping_constructor = Napi::Persistent(mapping);
+  exports.Set("Region", region);
+  exports.Set("Mapping", mapping);
+  exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
+  exports.Set("cacheLine", Napi::Number::New(env, static_cast<double>(kCacheLine)));
+  return exports;
+}
+
+}  // namespace
+}  // namespace daxfs
+
+// NODE_API_MODULE pastes the name into an identifier: it must be unqualified.
+static Napi::Object InitDaxfs(Napi::Env env, Napi::Object exports) {
+  return daxfs::Init(env, exports);
+}
+NODE_API_MODULE(daxfs, InitDaxfs)

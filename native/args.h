@@ -1,0 +1,45 @@
+// Argument checking at the JS/native boundary. Every offset and length that
+// reaches native code passes through here first: no raw double is ever used
+// as an address.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace daxfs {
+
+constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
+
+// A non-negative safe integer (0 ..= 2^53-1) at argument `index`. Anything
+// else (missing, not a number, NaN, +-Infinity, fractional, negative, too
+// large) throws EINVAL naming `name`.
+uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// Like ArgIndex, but -1 is also accepted and returned as `absent`.
+int64_t ArgIndexOrMinusOne(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// A boolean (missing or undefined → `fallback`); anything else → EINVAL.
+bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* name, bool fallback);
+
+// A 64-bit unsigned value from a BigInt (0 ..= 2^64-1) or a safe non-negative
+// integer Number.
+uint64_t ArgU64(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// Bytes of an ArrayBuffer, TypedArray, DataView or Buffer at `index`.
+struct ByteSpan {
+  uint8_t* data;
+  size_t length;
+};
+ByteSpan ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name);
+
+// Throws ERANGE unless [offset, offset + length) lies inside [0, limit).
+// Written so that offset + length cannot overflow.
+void CheckRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
+                const char* offset_name, const char* length_name, const char* what);
+
+// Throws EINVAL unless `value` is a multiple of `unit` (a power of two).
+void CheckAligned(Napi::Env env, uint64_t value, uint64_t unit, const char* name);
+
+}  // namespace daxfs

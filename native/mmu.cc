@@ -1,0 +1,328 @@
+#include "mmu.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "addon_data.h"
+#include "args.h"
+#include "errors.h"
+#include "region.h"
+#include "vm.h"
+
+namespace daxfs {
+namespace {
+
+constexpr uint64_t kHugeAlign = uint64_t{2} << 20;
+
+uint8_t* Addr(const Reservation& r, uint64_t offset) {
+  return reinterpret_cast<uint8_t*>(r.range.start + offset);
+}
+
+}  // namespace
+
+Reservation::~Reservation() { Release(); }
+
+void Reservation::Release() {
+  if (released) return;
+  released = true;
+  if (!buffer.IsEmpty()) {
+    Napi::ArrayBuffer ab = buffer.Value();
+    if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
+    buffer.Reset();
+  }
+  UnregisterRange(&range);
+  munmap(reinterpret_cast<void*>(range.start), range.length);
+  auto& list = region->mappings;
+  list.erase(std::remove(list.begin(), list.end(), this), list.end());
+}
+
+Napi::Function Mapping::Init(Napi::Env env) {
+  return DefineClass(env, "Mapping",
+                     {
+                         InstanceMethod<&Mapping::MapBlocks>("mapBlocks"),
+                         InstanceMethod<&Mapping::MapZero>("mapZero"),
+                         InstanceMethod<&Mapping::MapPrivate>("mapPrivate"),
+                         InstanceMethod<&Mapping::Protect>("protect"),
+                         InstanceMethod<&Mapping::Unmap>("unmap"),
+                         InstanceMethod<&Mapping::Release>("release"),
+                         InstanceMethod<&Mapping::Buffer>("buffer"),
+                         InstanceMethod<&Mapping::States>("states"),
+                         InstanceMethod<&Mapping::KernelView>("kernelView"),
+                         InstanceMethod<&Mapping::Stats>("stats"),
+                         InstanceMethod<&Mapping::Info>("info"),
+                     });
+}
+
+// new Mapping(region, length)
+Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(info) {
+  Napi::Env env = info.Env();
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (!info[0].IsObject() ||
+      !info[0].As<Napi::Object>().InstanceOf(data->region_constructor.Value()))
+    ThrowCode(env, "EINVAL", "region must be a Region");
+  Region* region = Napi::ObjectWrap<Region>::Unwrap(info[0].As<Napi::Object>());
+  std::shared_ptr<RegionCore> core = region->OpenCore(env);
+  uint64_t length = ArgIndex(info, 1, "length");
+  uint64_t unit = std::max<uint64_t>(core->align, PageSize());
+  if (length == 0) ThrowCode(env, "EINVAL", "length must be at least 1");
+  CheckAligned(env, length, unit, "length");
+  if (length > (uint64_t{1} << 47)) ThrowCode(env, "EINVAL", "length is larger than the address space");
+
+  uint64_t align = unit;
+  if (length >= kHugeAlign) align = std::max(align, kHugeAlign);
+  void* base = ReserveAligned(static_cast<size_t>(length), static_cast<size_t>(align));
+  if (base == nullptr) ThrowErrno(env, errno, "mmap", "reserving the mapping's address range");
+
+  res_ = std::make_shared<Reservation>();
+  res_->region = core;
+  res_->range.start = reinterpret_cast<uintptr_t>(base);
+  res_->range.length = static_cast<size_t>(length);
+  res_->range.unit = static_cast<size_t>(unit);
+  res_->range.states.assign(static_cast<size_t>(length / unit), PageState::kNone);
+  res_->stats.syscalls = 1;
+  RegisterRange(&res_->range);
+  core->mappings.push_back(res_.get());
+
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+      env, base, static_cast<size_t>(length),
+      [](Napi::Env, void*, std::shared_ptr<Reservation>* owner) { delete owner; },
+      new std::shared_ptr<Reservation>(res_));
+  buffer_ = Napi::Reference<Napi::ArrayBuffer>::New(ab, 1);
+  res_->buffer = Napi::Reference<Napi::ArrayBuffer>::New(ab, 0);
+}
+
+Reservation& Mapping::Open(Napi::Env env) {
+  if (!res_ || res_->released) ThrowCode(env, "EBADF", "the mapping is released");
+  return *res_;
+}
+
+Reservation& Mapping::CheckRun(const Napi::CallbackInfo& info, size_t index, uint64_t* offset,
+                               uint64_t* length) {
+  Napi::Env env = info.Env();
+  Reservation& r = Open(env);
+  *offset = ArgIndex(info, index, "offset");
+  *length = ArgIndex(info, index + 1, "length");
+  if (*length == 0) ThrowCode(env, "EINVAL", "length must be at least 1");
+  CheckAligned(env, *offset, r.range.unit, "offset");
+  CheckAligned(env, *length, r.range.unit, "length");
+  CheckRange(env, *offset, *length, r.range.length, "offset", "length", "mapping");
+  return r;
+}
+
+void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int err,
+                      const char* what) {
+  // A failed MAP_FIXED may have removed part of the old mapping: make the
+  // whole run inaccessible so the state table is true again.
+  MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kNone);
+  ThrowErrno(env, err, "mmap", what);
+}
+
+// mapBlocks(offset, length, regionOffset, writable)
+Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset, length;
+  Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t region_offset = ArgIndex(info, 2, "regionOffset");
+  bool writable = ArgBool(info, 3, "writable", false);
+  RegionCore& c = *r.region;
+  CheckAligned(env, region_offset, r.range.unit, "regionOffset");
+  CheckRange(env, region_offset, length, c.size, "regionOffset", "length", "region");
+  if (writable && c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  int flags = MAP_FIXED | (c.map_sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED);
+  r.stats.map_blocks++;
+  r.stats.syscalls++;
+  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags, c.fd,
+                 static_cast<off_t>(region_offset));
+  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, "mapping region blocks");
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit,
+            writable ? PageState::kBlockWrite : PageState::kBlockRead);
+  return env.Undefined();
+}
+
+// mapZero(offset, length): the kernel's shared zero page backs every read.
+Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset, length;
+  Reservation& r = CheckRun(info, 0, &offset, &length);
+  r.stats.map_zero++;
+  r.stats.syscalls++;
+  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), PROT_READ,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, "mapping the zero page");
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kZero);
+  return env.Undefined();
+}
+
+// mapPrivate(offset, length, sourceRegionOffset): private writable pages
+// holding a copy of the region's bytes, or zeros when the source is -1.
+Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset, length;
+  Reservation& r = CheckRun(info, 0, &offset, &length);
+  int64_t source = ArgIndexOrMinusOne(info, 2, "sourceRegionOffset");
+  RegionCore& c = *r.region;
+  if (source >= 0)
+    CheckRange(env, static_cast<uint64_t>(source), length, c.size, "sourceRegionOffset", "length",
+               "region");
+  r.stats.map_private++;
+  r.stats.syscalls++;
+  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, "mapping private pages");
+  if (source >= 0) {
+    std::memcpy(p, c.base() + source, static_cast<size_t>(length));
+    r.stats.bytes_copied += length;
+  }
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kPrivateWrite);
+  return env.Undefined();
+}
+
+// protect(offset, length, writable): only pages holding region blocks or
+// private copies can change protection.
+Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset, length;
+  Reservation& r = CheckRun(info, 0, &offset, &length);
+  bool writable = ArgBool(info, 2, "writable", false);
+  size_t first = offset / r.range.unit, count = length / r.range.unit;
+  for (size_t i = first; i < first + count; i++) {
+    PageState s = r.range.states[i];
+    bool block = s == PageState::kBlockRead || s == PageState::kBlockWrite;
+    bool priv = s == PageState::kPrivateRead || s == PageState::kPrivateWrite;
+    if (!block && !priv)
+      ThrowCode(env, "EINVAL", "cannot change protection at mapping offset " +
+                                   std::to_string(i * r.range.unit) + ": the page is " +
+                                   PageStateName(s));
+    if (block && writable && r.region->read_only)
+      ThrowCode(env, "EROFS", "the region is open read-only");
+  }
+  r.stats.protect++;
+  r.stats.syscalls++;
+  if (mprotect(Addr(r, offset), static_cast<size_t>(length),
+               PROT_READ | (writable ? PROT_WRITE : 0)) != 0)
+    ThrowErrno(env, errno, "mprotect", "changing the mapping's protection");
+  for (size_t i = first; i < first + count; i++) {
+    PageState s = r.range.states[i];
+    bool block = s == PageState::kBlockRead || s == PageState::kBlockWrite;
+    PageState next = block ? (writable ? PageState::kBlockWrite : PageState::kBlockRead)
+                           : (writable ? PageState::kPrivateWrite : PageState::kPrivateRead);
+    SetStates(&r.range, i, 1, next);
+  }
+  return env.Undefined();
+}
+
+// unmap(offset, length): tear down; the range stays reserved, inaccessible.
+Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset, length;
+  Reservation& r = CheckRun(info, 0, &offset, &length);
+  r.stats.unmap++;
+  r.stats.syscalls++;
+  int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
+  if (err != 0) ThrowErrno(env, err, "mmap", "tearing down the range");
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kNone);
+  return env.Undefined();
+}
+
+Napi::Value Mapping::Release(const Napi::CallbackInfo& info) {
+  if (res_) res_->Release();
+  buffer_.Reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value Mapping::Buffer(const Napi::CallbackInfo& info) {
+  Open(info.Env());
+  return buffer_.Value();
+}
+
+// states(offset, length): one byte per unit (see PageState).
+Napi::Value Mapping::States(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset, length;
+  Reservation& r = CheckRun(info, 0, &offset, &length);
+  size_t first = offset / r.range.unit, count = length / r.range.unit;
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, count);
+  for (size_t i = 0; i < count; i++) out[i] = static_cast<uint8_t>(r.range.states[first + i]);
+  return out;
+}
+
+// kernelView(): what the kernel says about the range, from /proc/self/smaps:
+// one entry per VMA inside the mapping, for tests and diagnostics.
+Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Reservation& r = Open(env);
+  FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) ThrowErrno(env, errno, "open", "", "/proc/self/smaps");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  char line[512];
+  Napi::Object current;
+  bool inside = false;
+  uintptr_t lo = r.range.start, hi = r.range.start + r.range.length;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    uintptr_t start = 0, end = 0;
+    unsigned long long file_offset = 0, inode = 0;
+    char perms[8] = {0};
+    unsigned dev_major = 0, dev_minor = 0;
+    if (std::sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %x:%x %llu", &start, &end, perms,
+                    &file_offset, &dev_major, &dev_minor, &inode) == 7) {
+      inside = start < hi && end > lo;
+      if (!inside) continue;
+      current = Napi::Object::New(env);
+      current.Set("offset", Napi::Number::New(env, static_cast<double>(start - lo)));
+      current.Set("length", Napi::Number::New(env, static_cast<double>(end - start)));
+      current.Set("perms", std::string(perms));
+      current.Set("fileOffset", Napi::Number::New(env, static_cast<double>(file_offset)));
+      current.Set("inode", Napi::Number::New(env, static_cast<double>(inode)));
+      current.Set("regionFile", inode != 0 && inode == r.region->st_ino);
+      current.Set("rssKiB", Napi::Number::New(env, 0));
+      out.Set(n++, current);
+      continue;
+    }
+    unsigned long long kib = 0;
+    if (inside && std::sscanf(line, "Rss: %llu kB", &kib) == 1)
+      current.Set("rssKiB", Napi::Number::New(env, static_cast<double>(kib)));
+  }
+  std::fclose(f);
+  return out;
+}
+
+Napi::Value Mapping::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!res_) return env.Undefined();
+  const MmuStats& s = res_->stats;
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  set("mapBlocks", s.map_blocks);
+  set("mapZero", s.map_zero);
+  set("mapPrivate", s.map_private);
+  set("protect", s.protect);
+  set("unmap", s.unmap);
+  set("syscalls", s.syscalls);
+  set("bytesCopied", s.bytes_copied);
+  return o;
+}
+
+Napi::Value Mapping::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  bool open = res_ && !res_->released;
+  o.Set("released", !open);
+  if (res_) {
+    o.Set("length", Napi::Number::New(env, static_cast<double>(res_->range.length)));
+    o.Set("unit", Napi::Number::New(env, static_cast<double>(res_->range.unit)));
+    o.Set("addressAlign",
+          Napi::Number::New(env, static_cast<double>(res_->range.start & -res_->range.start)));
+  }
+  return o;
+}
+
+}  // namespace daxfs

@@ -1,0 +1,84 @@
+#include "nt_store.h"
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+#include "cpu_persist.h"
+
+namespace daxfs {
+namespace {
+
+// Splits [dst, dst + length) into a head up to the next cache-line boundary,
+// a body of whole lines and a tail.
+void Split(const void* dst, size_t length, size_t* head, size_t* body, size_t* tail) {
+  uintptr_t p = reinterpret_cast<uintptr_t>(dst);
+  size_t to_boundary = (kCacheLine - (p & (kCacheLine - 1))) & (kCacheLine - 1);
+  if (to_boundary >= length) {
+    *head = length;
+    *body = 0;
+    *tail = 0;
+    return;
+  }
+  *head = to_boundary;
+  *body = (length - to_boundary) & ~(kCacheLine - 1);
+  *tail = length - to_boundary - *body;
+}
+
+}  // namespace
+
+void NtCopy(void* dst, const void* src, size_t length, size_t* head, size_t* tail) {
+  size_t body = 0;
+  Split(dst, length, head, &body, tail);
+  auto* d = static_cast<uint8_t*>(dst);
+  const auto* s = static_cast<const uint8_t*>(src);
+  std::memcpy(d, s, *head);
+  d += *head;
+  s += *head;
+#if defined(__x86_64__)
+  for (size_t i = 0; i < body; i += kCacheLine) {
+    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 16));
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 32));
+    __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 48), e);
+  }
+#else
+  // No streaming stores on this architecture: everything after the head is
+  // written normally and reported as tail, so the caller flushes all of it.
+  std::memcpy(d, s, length - *head);
+  *tail = length - *head;
+  return;
+#endif
+  std::memcpy(d + body, s + body, length - *head - body);
+}
+
+void NtZero(void* dst, size_t length, size_t* head, size_t* tail) {
+  size_t body = 0;
+  Split(dst, length, head, &body, tail);
+  auto* d = static_cast<uint8_t*>(dst);
+  std::memset(d, 0, *head);
+  d += *head;
+#if defined(__x86_64__)
+  const __m128i zero = _mm_setzero_si128();
+  for (size_t i = 0; i < body; i += kCacheLine) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), zero);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 16), zero);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 32), zero);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i + 48), zero);
+  }
+#else
+  std::memset(d, 0, length - *head);
+  *tail = length - *head;
+  return;
+#endif
+  std::memset(d + body, 0, length - *head - body);
+}
+
+}  // namespace daxfs

@@ -1,0 +1,72 @@
+#include "page_state.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+namespace daxfs {
+namespace {
+
+std::mutex registry_mutex;
+std::vector<MappedRange*>& Registry() {
+  static std::vector<MappedRange*> ranges;
+  return ranges;
+}
+// Lets the common case (no mapping exists) skip the lock entirely.
+std::atomic<size_t> registry_size{0};
+
+}  // namespace
+
+const char* PageStateName(PageState state) {
+  switch (state) {
+    case PageState::kNone: return "none";
+    case PageState::kZero: return "zero";
+    case PageState::kBlockRead: return "block-read";
+    case PageState::kBlockWrite: return "block-write";
+    case PageState::kPrivateRead: return "private-read";
+    case PageState::kPrivateWrite: return "private-write";
+  }
+  return "none";
+}
+
+void RegisterRange(MappedRange* range) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  Registry().push_back(range);
+  registry_size.store(Registry().size(), std::memory_order_release);
+}
+
+void UnregisterRange(MappedRange* range) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto& ranges = Registry();
+  ranges.erase(std::remove(ranges.begin(), ranges.end(), range), ranges.end());
+  registry_size.store(ranges.size(), std::memory_order_release);
+}
+
+void SetStates(MappedRange* range, size_t first, size_t count, PageState state) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::fill(range->states.begin() + first, range->states.begin() + first + count, state);
+}
+
+bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why) {
+  if (length == 0 || registry_size.load(std::memory_order_acquire) == 0) return true;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+  uintptr_t end = begin + length;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  for (const MappedRange* range : Registry()) {
+    uintptr_t r_end = range->start + range->length;
+    if (end <= range->start || begin >= r_end) continue;
+    size_t first = (std::max(begin, range->start) - range->start) / range->unit;
+    size_t last = (std::min(end, r_end) - 1 - range->start) / range->unit;
+    for (size_t i = first; i <= last; i++) {
+      PageState s = range->states[i];
+      if (write ? Writable(s) : Readable(s)) continue;
+      *why = std::string("the buffer lies in a daxfs mapping whose page at mapping offset ") +
+             std::to_string(i * range->unit) + " is " + PageStateName(s) + ", not " +
+             (write ? "writable" : "readable") + "; fault it in first";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace daxfs

@@ -1,0 +1,448 @@
+#include "region.h"
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "addon_data.h"
+#include "args.h"
+#include "bitmap.h"
+#include "errors.h"
+#include "mmu.h"
+#include "nt_store.h"
+#include "page_state.h"
+#include "region_open.h"
+#include "vm.h"
+
+namespace daxfs {
+namespace {
+
+std::string OptString(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) ThrowCode(o.Env(), "EINVAL", std::string("options.") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+bool OptBool(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return false;
+  if (!v.IsBoolean())
+    ThrowCode(o.Env(), "EINVAL", std::string("options.") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+uint64_t OptIndex(const Napi::Object& o, const char* key, uint64_t fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  std::string name = std::string("options.") + key;
+  if (!v.IsNumber()) ThrowCode(o.Env(), "EINVAL", name + " must be a non-negative integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != static_cast<double>(static_cast<uint64_t>(d)) ||
+      d > static_cast<double>(kMaxSafeInteger))
+    ThrowCode(o.Env(), "EINVAL", name + " must be a non-negative integer, got " + std::to_string(d));
+  return static_cast<uint64_t>(d);
+}
+
+bool Overlaps(const uint8_t* a, uint64_t a_len, const uint8_t* b, uint64_t b_len) {
+  return a < b + b_len && b < a + a_len;
+}
+
+// After a non-temporal copy or zero: the streamed body needs only the fence;
+// the unaligned head and tail went through the cache and need flushing.
+void PersistEdges(RegionCore& c, uint8_t* to, uint64_t length, size_t head, size_t tail) {
+  if (c.flush_needed) {
+    c.stats.flushed_lines += FlushRange(c.flush, to, head);
+    c.stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
+  }
+  c.stats.persist_calls++;
+  c.Drain();
+}
+
+// Bitmap arguments: (bitmapOffset, nbits) naming an 8-byte aligned bitmap
+// that lies wholly inside the region.
+uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t nbits) {
+  if (nbits == 0) ThrowCode(env, "EINVAL", "nbits must be at least 1");
+  CheckAligned(env, offset, 8, "bitmapOffset");
+  uint64_t bytes = (nbits + 63) / 64 * 8;
+  CheckRange(env, offset, bytes, core.size, "bitmapOffset", "bitmap bytes", "region");
+  return reinterpret_cast<uint64_t*>(core.base() + offset);
+}
+
+// Copies `length` bytes from `from` to the region at `offset`: non-temporal
+// stores above the threshold (where flushing is how data persists), ordinary
+// ones below it or when the source overlaps the region. With `persist`, the
+// bytes are durable on return. Returns 0 or the errno of a failed msync.
+int CopyIn(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length, bool persist) {
+  c.stats.bytes_written += length;
+  if (length == 0) return 0;
+  uint8_t* to = c.base() + offset;
+  if (length >= c.nt_threshold && c.mode != Persistence::kMsync &&
+      !Overlaps(from, length, c.base(), c.size)) {
+    size_t head = 0, tail = 0;
+    NtCopy(to, from, length, &head, &tail);
+    c.stats.nt_bytes += length - head - tail;
+    if (persist) PersistEdges(c, to, length, head, tail);
+    return 0;
+  }
+  std::memmove(to, from, length);
+  return persist ? c.Persist(offset, length) : 0;
+}
+
+}  // namespace
+
+Napi::Function Region::Init(Napi::Env env) {
+  return DefineClass(
+      env, "Region",
+      {
+          InstanceMethod<&Region::Close>("close"),
+          InstanceMethod<&Region::Report>("report"),
+          InstanceMethod<&Region::Stats>("stats"),
+          InstanceMethod<&Region::ArrayBuffer>("arrayBuffer"),
+          InstanceMethod<&Region::CheckView>("checkView"),
+          InstanceMethod<&Region::Read>("read"),
+          InstanceMethod<&Region::Write>("write"),
+          InstanceMethod<&Region::Zero>("zero"),
+          InstanceMethod<&Region::Persist>("persist"),
+          InstanceMethod<&Region::Flush>("flush"),
+          InstanceMethod<&Region::Drain>("drain"),
+          InstanceMethod<&Region::Load64>("load64"),
+          InstanceMethod<&Region::Store64>("store64"),
+          InstanceMethod<&Region::Cas64>("cas64"),
+          InstanceMethod<&Region::BitmapFind>("bitmapFind"),
+          InstanceMethod<&Region::BitmapSet>("bitmapSet"),
+          InstanceMethod<&Region::BitmapClear>("bitmapClear"),
+          InstanceMethod<&Region::BitmapCount>("bitmapCount"),
+          InstanceMethod<&Region::NativeWriteLoop>("nativeWriteLoop"),
+      });
+}
+
+Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) ThrowCode(env, "EINVAL", "path must be a string");
+  OpenOptions options;
+  options.path = info[0].As<Napi::String>().Utf8Value();
+  if (options.path.find('\0') != std::string::npos)
+    ThrowCode(env, "EINVAL", "path must not contain NUL bytes");
+  if (!info[1].IsUndefined()) {
+    if (!info[1].IsObject()) ThrowCode(env, "EINVAL", "options must be an object");
+    Napi::Object o = info[1].As<Napi::Object>();
+    options.create = OptBool(o, "create");
+    options.size = OptIndex(o, "size", 0);
+    options.read_only = OptBool(o, "readOnly");
+    options.require_map_sync = OptBool(o, "requireMapSync");
+    options.force_msync = OptBool(o, "forceMsync");
+    options.align = OptIndex(o, "align", 0);
+    options.flush = OptString(o, "flush", "");
+    options.sysfs_root = OptString(o, "sysfsRoot", "/sys");
+    options.nt_threshold = OptIndex(o, "ntThreshold", 256);
+  }
+  core_ = OpenRegion(env, options);
+  buffer_.Create(env, core_->base(), core_->map_length, core_);
+}
+
+Region::~Region() = default;
+
+const std::shared_ptr<RegionCore>& Region::OpenCore(Napi::Env env) {
+  if (!core_ || !core_->open()) ThrowCode(env, "EBADF", "the region is closed");
+  return core_;
+}
+
+RegionCore& Region::Writable(Napi::Env env) {
+  RegionCore& core = *OpenCore(env);
+  if (core.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  return core;
+}
+
+void Region::PersistOrThrow(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t length) {
+  int err = core.Persist(offset, length);
+  if (err != 0) ThrowErrno(env, err, "msync", "persisting the range", core.path);
+}
+
+Napi::Value Region::Close(const Napi::CallbackInfo& info) {
+  if (!core_ || !core_->open()) return info.Env().Undefined();
+  // Mappings first: their buffers are detached before anything is unmapped.
+  std::vector<Reservation*> mappings = core_->mappings;
+  for (Reservation* r : mappings) r->Release();
+  buffer_.Detach();
+  core_->Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value Region::Report(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RegionCore& c = *OpenCore(env);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("path", c.path);
+  r.Set("kind", c.devdax ? "devdax" : "file");
+  r.Set("size", Napi::Number::New(env, static_cast<double>(c.size)));
+  r.Set("readOnly", c.read_only);
+  r.Set("mapSync", c.map_sync);
+  r.Set("mapSyncError", c.map_sync_errno ? Napi::Value(Napi::String::New(env, ErrnoName(c.map_sync_errno)))
+                                         : env.Null());
+  r.Set("persistence", PersistenceName(c.mode));
+  r.Set("flush", FlushKindName(c.flush));
+  r.Set("flushNeeded", c.flush_needed);
+  r.Set("flushNote", c.flush_note);
+  r.Set("persistenceDomain", c.persistence_domain);
+  r.Set("align", Napi::Number::New(env, static_cast<double>(c.align)));
+  r.Set("fsMagic", Napi::Number::New(env, static_cast<double>(c.fs_magic)));
+  r.Set("ntThreshold", Napi::Number::New(env, static_cast<double>(c.nt_threshold)));
+  r.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
+  r.Set("viewsAvailable", c.views_safe);
+  CpuFlushSupport cpu = DetectCpuFlushSupport();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("clflush", cpu.clflush);
+  o.Set("clflushopt", cpu.clflushopt);
+  o.Set("clwb", cpu.clwb);
+  o.Set("dcCvac", cpu.dc_cvac);
+  r.Set("cpu", o);
+  return r;
+}
+
+Napi::Value Region::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RegionStats& s = OpenCore(env)->stats;
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  set("persistCalls", s.persist_calls);
+  set("flushCalls", s.flush_calls);
+  set("flushedLines", s.flushed_lines);
+  set("fences", s.fences);
+  set("msyncCalls", s.msync_calls);
+  set("ntBytes", s.nt_bytes);
+  set("bytesWritten", s.bytes_written);
+  set("bytesRead", s.bytes_read);
+  return o;
+}
+
+Napi::Value Region::ArrayBuffer(const Napi::CallbackInfo& info) {
+  OpenCore(info.Env());
+  return buffer_.Get(info.Env());
+}
+
+Napi::Value Region::CheckView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (!c.views_safe)
+    ThrowCode(env, "EROFS", "views of a read-only device-dax region are not available: use read()");
+  // Typed arrays are limited in length by the engine; say so in our terms.
+  if (length > (uint64_t{1} << 32))
+    ThrowCode(env, "ERANGE", "length " + std::to_string(length) + " is larger than one view may be (4 GiB)");
+  return env.Undefined();
+}
+
+Napi::Value Region::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  ByteSpan dst = ArgBytes(info, 1, "target");
+  uint64_t dst_offset = ArgIndex(info, 2, "targetOffset");
+  uint64_t length = ArgIndex(info, 3, "length");
+  CheckRange(env, dst_offset, length, dst.length, "targetOffset", "length", "target buffer");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  std::string why;
+  if (!CheckUserBuffer(dst.data + dst_offset, length, true, &why)) ThrowCode(env, "EFAULT", "target: " + why);
+  if (length > 0) std::memmove(dst.data + dst_offset, c.base() + offset, length);
+  c.stats.bytes_read += length;
+  return Napi::Number::New(env, static_cast<double>(length));
+}
+
+Napi::Value Region::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  ByteSpan src = ArgBytes(info, 1, "source");
+  uint64_t src_offset = ArgIndex(info, 2, "sourceOffset");
+  uint64_t length = ArgIndex(info, 3, "length");
+  bool persist = ArgBool(info, 4, "persist", true);
+  CheckRange(env, src_offset, length, src.length, "sourceOffset", "length", "source buffer");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  const uint8_t* from = src.data + src_offset;
+  std::string why;
+  if (!CheckUserBuffer(from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
+  int err = CopyIn(c, offset, from, length, persist);
+  if (err != 0) ThrowErrno(env, err, "msync", "persisting the written range", c.path);
+  return Napi::Number::New(env, static_cast<double>(length));
+}
+
+// nativeWriteLoop(offset, source, length, iterations, span): the benchmark's
+// baseline. Does what `iterations` calls of write(..., persist=true) do, at
+// offsets offset, offset+length, ... wrapping within span, without ever
+// returning to JS. Returns the elapsed nanoseconds.
+Napi::Value Region::NativeWriteLoop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  ByteSpan src = ArgBytes(info, 1, "source");
+  uint64_t length = ArgIndex(info, 2, "length");
+  uint64_t iterations = ArgIndex(info, 3, "iterations");
+  uint64_t span = ArgIndex(info, 4, "span");
+  if (length == 0 || span < length) ThrowCode(env, "EINVAL", "length must be in 1 ..= span");
+  CheckRange(env, 0, length, src.length, "0", "length", "source buffer");
+  CheckRange(env, offset, span, c.size, "offset", "span", "region");
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t slots = span / length;
+  for (uint64_t i = 0; i < iterations; i++) {
+    int err = CopyIn(c, offset + (i % slots) * length, src.data, length, true);
+    if (err != 0) ThrowErrno(env, err, "msync", "persisting", c.path);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  return Napi::Number::New(
+      env, static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+}
+
+Napi::Value Region::Zero(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  bool persist = ArgBool(info, 2, "persist", true);
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (length == 0) return env.Undefined();
+  uint8_t* to = c.base() + offset;
+  c.stats.bytes_written += length;
+  if (length >= c.nt_threshold && c.mode != Persistence::kMsync) {
+    size_t head = 0, tail = 0;
+    NtZero(to, length, &head, &tail);
+    c.stats.nt_bytes += length - head - tail;
+    if (persist) PersistEdges(c, to, length, head, tail);
+  } else {
+    std::memset(to, 0, length);
+    if (persist) PersistOrThrow(env, c, offset, length);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Region::Persist(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (!c.read_only) PersistOrThrow(env, c, offset, length);
+  return env.Undefined();
+}
+
+Napi::Value Region::Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (!c.read_only) {
+    int err = c.Flush(offset, length);
+    if (err != 0) ThrowErrno(env, err, "msync", "flushing the range", c.path);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Region::Drain(const Napi::CallbackInfo& info) {
+  OpenCore(info.Env())->Drain();
+  return info.Env().Undefined();
+}
+
+Napi::Value Region::Load64(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  CheckAligned(env, offset, 8, "offset");
+  CheckRange(env, offset, 8, c.size, "offset", "length", "region");
+  auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
+  return Napi::BigInt::New(env, __atomic_load_n(word, __ATOMIC_ACQUIRE));
+}
+
+Napi::Value Region::Store64(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t value = ArgU64(info, 1, "value");
+  CheckAligned(env, offset, 8, "offset");
+  CheckRange(env, offset, 8, c.size, "offset", "length", "region");
+  auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
+  __atomic_store_n(word, value, __ATOMIC_RELEASE);
+  c.stats.bytes_written += 8;
+  PersistOrThrow(env, c, offset, 8);
+  return env.Undefined();
+}
+
+Napi::Value Region::Cas64(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t expected = ArgU64(info, 1, "expected");
+  uint64_t desired = ArgU64(info, 2, "desired");
+  CheckAligned(env, offset, 8, "offset");
+  CheckRange(env, offset, 8, c.size, "offset", "length", "region");
+  auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
+  uint64_t previous = expected;
+  if (__atomic_compare_exchange_n(word, &previous, desired, false, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE)) {
+    c.stats.bytes_written += 8;
+    PersistOrThrow(env, c, offset, 8);
+  }
+  return Napi::BigInt::New(env, previous);
+}
+
+Napi::Value Region::BitmapFind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t bitmap_offset = ArgIndex(info, 0, "bitmapOffset");
+  uint64_t nbits = ArgIndex(info, 1, "nbits");
+  uint64_t goal = ArgIndex(info, 2, "goal");
+  uint64_t want = ArgIndex(info, 3, "want");
+  uint64_t min_run = ArgIndex(info, 4, "minRun");
+  const uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
+  if (goal >= nbits)
+    ThrowCode(env, "EINVAL", "goal " + std::to_string(goal) + " must be below nbits " + std::to_string(nbits));
+  if (want == 0) ThrowCode(env, "EINVAL", "want must be at least 1");
+  if (min_run == 0 || min_run > want)
+    ThrowCode(env, "EINVAL", "minRun must be between 1 and want (" + std::to_string(want) + "), got " +
+                                 std::to_string(min_run));
+  FreeRun run = FindFreeRun(words, nbits, goal, want, min_run);
+  if (!run.found) return env.Null();
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(uint32_t{0}, Napi::Number::New(env, static_cast<double>(run.start)));
+  result.Set(uint32_t{1}, Napi::Number::New(env, static_cast<double>(run.length)));
+  return result;
+}
+
+Napi::Value Region::BitmapChange(const Napi::CallbackInfo& info, bool set) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  uint64_t bitmap_offset = ArgIndex(info, 0, "bitmapOffset");
+  uint64_t nbits = ArgIndex(info, 1, "nbits");
+  uint64_t start = ArgIndex(info, 2, "start");
+  uint64_t count = ArgIndex(info, 3, "count");
+  uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
+  if (count == 0) ThrowCode(env, "EINVAL", "count must be at least 1");
+  CheckRange(env, start, count, nbits, "start", "count", "bitmap");
+  // Refuse the whole change if any bit is already in the target state: a
+  // double allocation or double free is reported, never half-applied.
+  uint64_t conflicts = CountInState(words, start, count, set);
+  if (conflicts == 0) {
+    ApplyRun(words, start, count, set);
+    uint64_t first_byte = bitmap_offset + start / 64 * 8;
+    uint64_t last_byte = bitmap_offset + (start + count - 1) / 64 * 8 + 8;
+    c.stats.bytes_written += last_byte - first_byte;
+    PersistOrThrow(env, c, first_byte, last_byte - first_byte);
+  }
+  return Napi::Number::New(env, static_cast<double>(conflicts));
+}
+
+Napi::Value Region::BitmapSet(const Napi::CallbackInfo& info) { return BitmapChange(info, true); }
+Napi::Value Region::BitmapClear(const Napi::CallbackInfo& info) { return BitmapChange(info, false); }
+
+Napi::Value Region::BitmapCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t bitmap_offset = ArgIndex(info, 0, "bitmapOffset");
+  uint64_t nbits = ArgIndex(info, 1, "nbits");
+  const uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
+  return Napi::Number::New(env, static_cast<double>(CountSet(words, nbits)));
+}
+
+}  // namespace daxfs

@@ -1,0 +1,52 @@
+// The JS Region class: a thin binding over RegionCore. Every method checks its
+// arguments here, then does exactly one thing; policy lives in TypeScript.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "external_buffer.h"
+#include "region_core.h"
+
+namespace daxfs {
+
+class Region : public Napi::ObjectWrap<Region> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Region(const Napi::CallbackInfo& info);
+  ~Region() override;
+
+  // The open core, or throws EBADF.
+  const std::shared_ptr<RegionCore>& OpenCore(Napi::Env env);
+
+ private:
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Report(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ArrayBuffer(const Napi::CallbackInfo& info);
+  Napi::Value CheckView(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Zero(const Napi::CallbackInfo& info);
+  Napi::Value Persist(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value Load64(const Napi::CallbackInfo& info);
+  Napi::Value Store64(const Napi::CallbackInfo& info);
+  Napi::Value Cas64(const Napi::CallbackInfo& info);
+  Napi::Value BitmapFind(const Napi::CallbackInfo& info);
+  Napi::Value BitmapSet(const Napi::CallbackInfo& info);
+  Napi::Value BitmapClear(const Napi::CallbackInfo& info);
+  Napi::Value BitmapCount(const Napi::CallbackInfo& info);
+  Napi::Value NativeWriteLoop(const Napi::CallbackInfo& info);
+
+  Napi::Value BitmapChange(const Napi::CallbackInfo& info, bool set);
+  RegionCore& Writable(Napi::Env env);
+  void PersistOrThrow(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t length);
+
+  std::shared_ptr<RegionCore> core_;
+  ExternalBuffer buffer_;
+};
+
+}  // namespace daxfs

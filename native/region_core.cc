@@ -1,0 +1,58 @@
+#include "region_core.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace daxfs {
+
+const char* PersistenceName(Persistence mode) {
+  switch (mode) {
+    case Persistence::kCacheFlush: return "cache-flush";
+    case Persistence::kMsync: return "msync";
+    case Persistence::kVolatile: return "volatile";
+  }
+  return "msync";
+}
+
+RegionCore::~RegionCore() { Release(); }
+
+void RegionCore::Release() {
+  uint8_t* base = base_.exchange(nullptr, std::memory_order_acq_rel);
+  if (base != nullptr) munmap(base, map_length);
+  if (fd >= 0) {
+    close(fd);
+    fd = -1;
+  }
+}
+
+int RegionCore::Flush(uint64_t offset, uint64_t length) {
+  stats.flush_calls++;
+  if (length == 0) return 0;
+  if (mode == Persistence::kMsync) {
+    // msync needs a page-aligned start; widen the range down to it.
+    uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t start = offset & ~(page - 1);
+    stats.msync_calls++;
+    if (msync(base() + start, length + (offset - start), MS_SYNC) != 0) return errno;
+    return 0;
+  }
+  if (flush_needed) stats.flushed_lines += FlushRange(flush, base() + offset, length);
+  return 0;
+}
+
+void RegionCore::Drain() {
+  if (mode == Persistence::kMsync) return;
+  StoreFence();
+  stats.fences++;
+}
+
+int RegionCore::Persist(uint64_t offset, uint64_t length) {
+  stats.persist_calls++;
+  int err = Flush(offset, length);
+  Drain();
+  return err;
+}
+
+}  // namespace daxfs

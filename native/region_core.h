@@ -1,0 +1,87 @@
+// The mapped backing of a region, shared (by reference count) between the JS
+// Region object, the external ArrayBuffer over it and every MMU mapping made
+// from it, so that no JS-reachable memory is unmapped while still in use.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cpu_persist.h"
+
+namespace daxfs {
+
+struct Reservation;
+
+// How stores become durable in this region.
+enum class Persistence {
+  kCacheFlush,  // pmem with MAP_SYNC or device-dax: flush cache lines + fence
+  kMsync,       // page-cache backed file: msync(MS_SYNC) writes pages back
+  kVolatile,    // emulated pmem in RAM (tmpfs): flush + fence, lost on power loss
+};
+
+const char* PersistenceName(Persistence mode);
+
+struct RegionStats {
+  uint64_t persist_calls = 0;
+  uint64_t flush_calls = 0;
+  uint64_t flushed_lines = 0;
+  uint64_t fences = 0;
+  uint64_t msync_calls = 0;
+  uint64_t nt_bytes = 0;
+  uint64_t bytes_written = 0;
+  uint64_t bytes_read = 0;
+};
+
+class RegionCore {
+ public:
+  RegionCore() = default;
+  RegionCore(const RegionCore&) = delete;
+  RegionCore& operator=(const RegionCore&) = delete;
+  ~RegionCore();
+
+  // Makes [offset, offset + length) durable the way this region's mode needs.
+  // The range must already be checked. Returns 0, or the errno of a failed
+  // msync (the data is then not known to be durable).
+  int Persist(uint64_t offset, uint64_t length);
+  // The two halves of Persist in cache-flush modes. In msync mode Flush
+  // writes the pages back synchronously and Drain has nothing left to do.
+  int Flush(uint64_t offset, uint64_t length);
+  void Drain();
+
+  // Unmaps and closes the backing; idempotent.
+  void Release();
+  bool open() const { return base_.load(std::memory_order_acquire) != nullptr; }
+  uint8_t* base() const { return base_.load(std::memory_order_relaxed); }
+
+  // Set once by OpenRegion, read-only afterwards.
+  std::atomic<uint8_t*> base_{nullptr};
+  size_t map_length = 0;  // bytes mapped (== size)
+  uint64_t size = 0;
+  int fd = -1;
+  bool read_only = false;
+  bool map_sync = false;
+  int map_sync_errno = 0;  // why MAP_SYNC was refused, 0 when granted or not tried
+  bool devdax = false;
+  dev_t st_dev = 0;
+  ino_t st_ino = 0;
+  uint64_t fs_magic = 0;
+  Persistence mode = Persistence::kMsync;
+  FlushKind flush = FlushKind::kNone;
+  bool flush_needed = true;  // false on eADR platforms: caches are persistent
+  std::string flush_note;
+  std::string persistence_domain;  // from sysfs: cpu_cache, memory_controller or ""
+  uint64_t align = 4096;
+  uint64_t nt_threshold = 256;
+  bool views_safe = true;  // false where stores through a view would fault
+  std::string path;
+  RegionStats stats;
+  // Live MMU mappings of this region, released when the region is closed.
+  std::vector<Reservation*> mappings;
+};
+
+}  // namespace daxfs
