@@ -67,7 +67,17 @@ std::shared_ptr<RegionCore> OpenRegion(Napi::Env env, const OpenOptions& o) {
     if (ftruncate(guard.fd, static_cast<off_t>(o.size)) != 0)
       ThrowErrno(env, errno, "ftruncate", "sizing the region file", o.path);
   } else {
-    // O_NONBLOCK so that opening a FIFO cannot hang; it is refused below.
+    // Classify before opening: a block device, FIFO or socket is refused by
+    // its type (opening some of them has side effects or needs privileges).
+    struct stat pre;
+    if (stat(o.path.c_str(), &pre) != 0) ThrowErrno(env, errno, "stat", "opening the region", o.path);
+    if (S_ISDIR(pre.st_mode)) Fail(env, "EISDIR", o.path, "it is a directory");
+    if (S_ISBLK(pre.st_mode))
+      Fail(env, "EINVAL", o.path,
+           "it is a block device; use a file on an fs-dax mount of it, or a device-dax instance");
+    if (!S_ISREG(pre.st_mode) && !S_ISCHR(pre.st_mode))
+      Fail(env, "EINVAL", o.path, "it is not a regular file or a device-dax character device");
+    // O_NONBLOCK so that opening a FIFO swapped in meanwhile cannot hang.
     int flags = (o.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
     guard.fd = open(o.path.c_str(), flags);
     if (guard.fd < 0 && errno == EISDIR) Fail(env, "EISDIR", o.path, "it is a directory");

@@ -1,0 +1,82 @@
+// The capability report: what the region got from the kernel and the
+// hardware, and what that means for durability, in words a user can act on.
+import type { NativeReport } from './native.js';
+
+export type Persistence = NativeReport['persistence'];
+/** Smallest unit that is failure-atomic to persist: see PMDK's pmem2 granularity. */
+export type Granularity = 'byte' | 'cache-line' | 'page';
+
+export interface CapabilityReport extends NativeReport {
+  /** What must happen for a store to be durable in this mode. */
+  persistenceMeaning: string;
+  granularity: Granularity;
+  granularityMeaning: string;
+  /** Whether a power loss preserves persisted data (false for emulation in RAM). */
+  survivesPowerLoss: boolean;
+  /** Why MAP_SYNC was or was not granted. */
+  mapSyncMeaning: string;
+}
+
+const PERSISTENCE_MEANING: Record<Persistence, string> = {
+  'cache-flush':
+    'stores are durable once their cache lines are flushed and fenced (persist); no system call on the data path',
+  msync:
+    'the file is page-cache backed: stores are durable only after msync writes the pages back (persist calls msync)',
+  volatile:
+    'emulated pmem in RAM (tmpfs): persist flushes and fences as on real pmem, so data survives a process crash, but nothing survives a power loss or reboot',
+};
+
+function granularityOf(r: NativeReport): Granularity {
+  if (r.persistence === 'msync') return 'page';
+  if (r.persistence === 'cache-flush' && r.persistenceDomain === 'cpu_cache') return 'byte';
+  return 'cache-line';
+}
+
+const GRANULARITY_MEANING: Record<Granularity, string> = {
+  byte: 'CPU caches are inside the persistence domain (eADR): a store is durable once fenced',
+  'cache-line': 'each cache line must be flushed (and fenced) to be durable',
+  page: 'durability is per page, through msync',
+};
+
+function mapSyncMeaning(r: NativeReport): string {
+  if (r.mapSync) return 'granted: write faults on this mapping are synchronous with block allocation';
+  if (r.kind === 'devdax') return 'not needed: device-dax has no file system metadata to synchronise';
+  if (r.readOnly) return 'not requested: the region is read-only';
+  if (r.mapSyncError === 'EOPNOTSUPP')
+    return 'refused (EOPNOTSUPP): the file is not on a DAX file system; fell back to MAP_SHARED';
+  if (r.mapSyncError === 'EINVAL') return 'unknown to this kernel (EINVAL): fell back to MAP_SHARED';
+  return `refused (${r.mapSyncError ?? 'unknown'}): fell back to MAP_SHARED`;
+}
+
+export function describeCapabilities(r: NativeReport): CapabilityReport {
+  const granularity = granularityOf(r);
+  return {
+    ...r,
+    persistenceMeaning: PERSISTENCE_MEANING[r.persistence],
+    granularity,
+    granularityMeaning: GRANULARITY_MEANING[granularity],
+    survivesPowerLoss: r.persistence !== 'volatile',
+    mapSyncMeaning: mapSyncMeaning(r),
+  };
+}
+
+/** Human-readable lines of a report, for the CLI and the README. */
+export function formatCapabilities(c: CapabilityReport): string[] {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(n % 2 ** 20 === 0 ? 0 : 2)} MiB`;
+  const cpu = Object.entries(c.cpu)
+    .filter(([, has]) => has)
+    .map(([name]) => name)
+    .join(', ');
+  return [
+    `path               ${c.path}`,
+    `kind               ${c.kind}${c.readOnly ? ' (read-only)' : ''}`,
+    `size               ${mib(c.size)} (${c.size} bytes), alignment ${c.align}`,
+    `MAP_SYNC           ${c.mapSyncMeaning}`,
+    `persistence        ${c.persistence}: ${c.persistenceMeaning}`,
+    `granularity        ${c.granularity}: ${c.granularityMeaning}`,
+    `persistence domain ${c.persistenceDomain || 'not published by this platform (no NVDIMM regions in sysfs)'}`,
+    `flush instruction  ${c.flush}${c.flushNeeded ? '' : ' (not needed)'}${c.flushNote ? ` — ${c.flushNote}` : ''}`,
+    `CPU offers         ${cpu || 'no cache-flush instruction'}`,
+    `non-temporal copy  at ${c.ntThreshold} bytes and above`,
+  ];
+}

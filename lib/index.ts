@@ -1,0 +1,12 @@
+export { Region, type OpenOptions } from './region.js';
+export { Bitmap, type FreeRun } from './bitmap.js';
+export { MmuMapping, PageState, type PageStateValue } from './mmu.js';
+export {
+  describeCapabilities,
+  formatCapabilities,
+  type CapabilityReport,
+  type Granularity,
+  type Persistence,
+} from './capabilities.js';
+export { isDaxfsError, type DaxfsError } from './errors.js';
+export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';

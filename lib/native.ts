@@ -1,0 +1,138 @@
+// Loads the addon: the file named by DAXFS_ADDON when set (the test suite uses
+// it to run against the CMake and sanitizer builds), otherwise whatever
+// node-gyp-build finds for this package: build/Release, then prebuilds/.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeReport {
+  path: string;
+  kind: 'file' | 'devdax';
+  size: number;
+  readOnly: boolean;
+  mapSync: boolean;
+  mapSyncError: string | null;
+  persistence: 'cache-flush' | 'msync' | 'volatile';
+  flush: 'clwb' | 'clflushopt' | 'clflush' | 'dc-cvac' | 'none';
+  flushNeeded: boolean;
+  flushNote: string;
+  persistenceDomain: '' | 'cpu_cache' | 'memory_controller';
+  align: number;
+  fsMagic: number;
+  ntThreshold: number;
+  pageSize: number;
+  viewsAvailable: boolean;
+  cpu: { clflush: boolean; clflushopt: boolean; clwb: boolean; dcCvac: boolean };
+}
+
+export interface RegionStats {
+  persistCalls: number;
+  flushCalls: number;
+  flushedLines: number;
+  fences: number;
+  msyncCalls: number;
+  ntBytes: number;
+  bytesWritten: number;
+  bytesRead: number;
+}
+
+export interface NativeOpenOptions {
+  create?: boolean;
+  size?: number;
+  readOnly?: boolean;
+  requireMapSync?: boolean;
+  forceMsync?: boolean;
+  align?: number;
+  flush?: string;
+  sysfsRoot?: string;
+  ntThreshold?: number;
+}
+
+export interface NativeRegion {
+  close(): void;
+  report(): NativeReport;
+  stats(): RegionStats;
+  arrayBuffer(): ArrayBuffer;
+  checkView(offset: number, length: number): void;
+  read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
+  write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;
+  zero(offset: number, length: number, persist: boolean): void;
+  persist(offset: number, length: number): void;
+  flush(offset: number, length: number): void;
+  drain(): void;
+  load64(offset: number): bigint;
+  store64(offset: number, value: bigint | number): void;
+  cas64(offset: number, expected: bigint | number, desired: bigint | number): bigint;
+  bitmapFind(bitmapOffset: number, nbits: number, goal: number, want: number, minRun: number): [number, number] | null;
+  bitmapSet(bitmapOffset: number, nbits: number, start: number, count: number): number;
+  bitmapClear(bitmapOffset: number, nbits: number, start: number, count: number): number;
+  bitmapCount(bitmapOffset: number, nbits: number): number;
+  nativeWriteLoop(offset: number, source: ArrayBufferView, length: number, iterations: number, span: number): number;
+}
+
+export interface KernelVma {
+  offset: number;
+  length: number;
+  perms: string;
+  fileOffset: number;
+  inode: number;
+  regionFile: boolean;
+  rssKiB: number;
+}
+
+export interface MmuStats {
+  mapBlocks: number;
+  mapZero: number;
+  mapPrivate: number;
+  protect: number;
+  unmap: number;
+  syscalls: number;
+  bytesCopied: number;
+}
+
+export interface NativeMapping {
+  mapBlocks(offset: number, length: number, regionOffset: number, writable: boolean): void;
+  mapZero(offset: number, length: number): void;
+  mapPrivate(offset: number, length: number, sourceRegionOffset: number): void;
+  protect(offset: number, length: number, writable: boolean): void;
+  unmap(offset: number, length: number): void;
+  release(): void;
+  buffer(): ArrayBuffer;
+  states(offset: number, length: number): Uint8Array;
+  kernelView(): KernelVma[];
+  stats(): MmuStats;
+  info(): { released: boolean; length: number; unit: number; addressAlign: number };
+}
+
+export interface NativeAddon {
+  Region: new (path: string, options?: NativeOpenOptions) => NativeRegion;
+  Mapping: new (region: NativeRegion, length: number) => NativeMapping;
+  pageSize: number;
+  cacheLine: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The package root: the nearest directory above this file holding binding.gyp. */
+function findPackageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'binding.gyp'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('daxfs: cannot find the package root (binding.gyp)');
+    dir = parent;
+  }
+  return dir;
+}
+export const packageRoot = findPackageRoot();
+
+function resolveAddon(): string {
+  const forced = process.env['DAXFS_ADDON'];
+  if (forced) return path.resolve(forced);
+  const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  return gypBuild.resolve(packageRoot);
+}
+
+/** Absolute path of the addon binary in use. */
+export const addonPath: string = resolveAddon();
+export const addon: NativeAddon = require(addonPath) as NativeAddon;

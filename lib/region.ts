@@ -1,0 +1,162 @@
+// Region: a persistent-memory backing mapped once, with persistence
+// primitives, zero-copy views and 8-byte atomics. A thin typed layer over
+// the addon: every argument is checked (again) in native code.
+import { markAsUntransferable } from 'node:worker_threads';
+
+import { Bitmap } from './bitmap.js';
+import { describeCapabilities, type CapabilityReport } from './capabilities.js';
+import { daxfsError } from './errors.js';
+import { MmuMapping } from './mmu.js';
+import { addon, type NativeRegion, type RegionStats } from './native.js';
+
+export interface OpenOptions {
+  /** Map read-only: writes fail with EROFS; views are private copy-on-write. */
+  readOnly?: boolean;
+  /** Fail with ENOTSUP unless the kernel grants MAP_SYNC. */
+  requireMapSync?: boolean;
+  /** Persist with msync even where cache flushing would do (testing, paranoia). */
+  forceMsync?: boolean;
+  /** Extra alignment for the region and its mappings (power of two >= page size). */
+  align?: number;
+  /**
+   * Flush instruction to use instead of the best one the CPU offers:
+   * 'clwb' | 'clflushopt' | 'clflush'. Defaults to the DAXFS_FLUSH environment variable.
+   */
+  flush?: string;
+  /** Copy-ins of at least this many bytes use non-temporal stores (DAXFS_NT_THRESHOLD; default 256). */
+  ntThreshold?: number;
+  /** Where sysfs is mounted (tests point it at a fabricated tree). */
+  sysfsRoot?: string;
+}
+
+function nativeOptions(options: OpenOptions): Record<string, unknown> {
+  const env = process.env;
+  const threshold = options.ntThreshold ?? (env['DAXFS_NT_THRESHOLD'] ? Number(env['DAXFS_NT_THRESHOLD']) : undefined);
+  const flush = options.flush ?? (env['DAXFS_FLUSH'] || undefined);
+  return {
+    readOnly: options.readOnly,
+    requireMapSync: options.requireMapSync,
+    forceMsync: options.forceMsync,
+    align: options.align,
+    flush,
+    ntThreshold: threshold,
+    sysfsRoot: options.sysfsRoot,
+  };
+}
+
+export class Region {
+  readonly #native: NativeRegion;
+  readonly #buffer: ArrayBuffer;
+  readonly #report: CapabilityReport;
+  #closed = false;
+
+  private constructor(path: string, options: Record<string, unknown>) {
+    this.#native = new addon.Region(path, options);
+    this.#report = describeCapabilities(this.#native.report());
+    this.#buffer = this.#native.arrayBuffer();
+    // The buffer's memory belongs to this process's mapping: never let it be
+    // moved to another thread, where close() could not detach it.
+    markAsUntransferable(this.#buffer);
+  }
+
+  /** Opens an existing file or device-dax instance; its size is the region's size. */
+  static open(path: string, options: OpenOptions = {}): Region {
+    return new Region(path, nativeOptions(options));
+  }
+
+  /** Creates a new file of `size` bytes (a multiple of the page size); EEXIST if it exists. */
+  static create(path: string, size: number, options: Omit<OpenOptions, 'readOnly'> = {}): Region {
+    return new Region(path, { ...nativeOptions(options), create: true, size });
+  }
+
+  get path(): string { return this.#report.path; }
+  get size(): number { return this.#report.size; }
+  get readOnly(): boolean { return this.#report.readOnly; }
+  get closed(): boolean { return this.#closed; }
+  /** The capability report, fixed when the region was opened. */
+  get capabilities(): CapabilityReport { return this.#report; }
+
+  stats(): RegionStats { return this.#native.stats(); }
+
+  /**
+   * A zero-copy view of [offset, offset + length): loads and stores go
+   * straight to the mapped backing. Stores are durable only after
+   * persist(offset, length). After close() the view is detached (length 0).
+   */
+  view(offset: number, length: number): Buffer {
+    this.#native.checkView(offset, length);
+    return Buffer.from(this.#buffer, offset, length);
+  }
+
+  /** Copies region bytes into `target`; returns the byte count. */
+  read(offset: number, target: ArrayBufferView, targetOffset = 0, length?: number): number {
+    const n = length ?? (ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0);
+    return this.#native.read(offset, target, targetOffset, n);
+  }
+
+  /**
+   * Copies `source` into the region. With persist (the default) the bytes are
+   * durable when this returns; large copies use non-temporal stores.
+   */
+  write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): number {
+    const n = length ?? (ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0);
+    return this.#native.write(offset, source, sourceOffset, n, persist);
+  }
+
+  /** Zeroes [offset, offset + length) with non-temporal stores; durable on return with persist. */
+  zero(offset: number, length: number, persist = true): void {
+    this.#native.zero(offset, length, persist);
+  }
+
+  /** Makes [offset, offset + length) durable: flush + fence, or msync in msync mode. */
+  persist(offset: number, length: number): void { this.#native.persist(offset, length); }
+  /** Starts write-back of the range's cache lines (msync mode: writes the pages back). */
+  flush(offset: number, length: number): void { this.#native.flush(offset, length); }
+  /** Waits for earlier flushes and non-temporal stores (store fence). */
+  drain(): void { this.#native.drain(); }
+
+  /** Atomic 8-byte load at an 8-byte aligned offset. */
+  load64(offset: number): bigint { return this.#native.load64(offset); }
+  /** Atomic 8-byte store, durable on return. */
+  store64(offset: number, value: bigint | number): void { this.#native.store64(offset, value); }
+  /**
+   * Atomic compare-and-swap; returns the previous value (equal to `expected`
+   * when the swap happened, which is then durable on return).
+   */
+  cas64(offset: number, expected: bigint | number, desired: bigint | number): bigint {
+    return this.#native.cas64(offset, expected, desired);
+  }
+
+  /** The block bitmap of `nbits` bits stored at `offset` (8-byte aligned). */
+  bitmap(offset: number, nbits: number): Bitmap {
+    return new Bitmap(this.#native, offset, nbits);
+  }
+
+  /**
+   * Reserves `length` bytes of address space (a multiple of the region's
+   * alignment) for a mapping whose pages the caller points at region blocks,
+   * the zero page or private copies.
+   */
+  createMapping(length: number): MmuMapping {
+    if (this.#closed) throw daxfsError('EBADF', 'the region is closed');
+    return new MmuMapping(new addon.Mapping(this.#native, length));
+  }
+
+  /**
+   * Baseline for benchmarks: `iterations` persisted copy-ins of `length`
+   * bytes done in one native loop. Returns elapsed nanoseconds.
+   */
+  nativeWriteLoop(offset: number, source: ArrayBufferView, length: number, iterations: number, span: number): number {
+    return this.#native.nativeWriteLoop(offset, source, length, iterations, span);
+  }
+
+  /**
+   * Releases every mapping made from this region and the region's own
+   * mapping. Views and mapping buffers are detached first (length 0), so no
+   * JS object can reach unmapped memory. Idempotent.
+   */
+  close(): void {
+    this.#native.close();
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, expect } from 'vitest';
+
+/** A directory on tmpfs (emulated pmem, volatile mode) removed after the file's tests. */
+export function tmpfsDir(): string {
+  return scratch('/dev/shm');
+}
+
+/** A directory on the disk (page-cache backed file, msync mode). */
+export function diskDir(): string {
+  return scratch(os.tmpdir());
+}
+
+function scratch(parent: string): string {
+  const dir = mkdtempSync(path.join(parent, 'daxfs-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+let counter = 0;
+export function uniquePath(dir: string, name = 'region'): string {
+  counter += 1;
+  return path.join(dir, `${name}-${process.pid}-${counter}`);
+}
+
+/** Asserts that `fn` throws an Error whose code is `code` (and whose message matches `message`). */
+export function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, `expected ${code}`).toBeInstanceOf(Error);
+  expect((thrown as { code?: string }).code).toBe(code);
+  if (message) expect((thrown as Error).message).toMatch(message);
+}
+
+export function pattern(length: number, seed = 1): Buffer {
+  const b = Buffer.alloc(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
