@@ -56,7 +56,7 @@ export class MmuMapping {
 
   /** Private writable pages holding a copy of region bytes at `sourceRegionOffset`, or zeros. */
   mapPrivate(offset: number, length: number, sourceRegionOffset?: number): void {
-    this.#native.mapPrivate(offset, length, sourceRegionOffset ?? -1);
+    this.#native.mapPrivate(offset, length, sourceRegionOffset);
   }
 
   /** Changes protection of pages that hold region blocks or private copies. */

@@ -94,7 +94,7 @@ export interface MmuStats {
 export interface NativeMapping {
   mapBlocks(offset: number, length: number, regionOffset: number, writable: boolean): void;
   mapZero(offset: number, length: number): void;
-  mapPrivate(offset: number, length: number, sourceRegionOffset: number): void;
+  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): void;
   protect(offset: number, length: number, writable: boolean): void;
   unmap(offset: number, length: number): void;
   release(): void;

@@ -90,7 +90,7 @@ export class Region {
 
   /** Copies region bytes into `target`; returns the byte count. */
   read(offset: number, target: ArrayBufferView, targetOffset = 0, length?: number): number {
-    const n = length ?? (ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0);
+    const n = length !== undefined ? length : ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0;
     return this.#native.read(offset, target, targetOffset, n);
   }
 
@@ -99,7 +99,7 @@ export class Region {
    * durable when this returns; large copies use non-temporal stores.
    */
   write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): number {
-    const n = length ?? (ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0);
+    const n = length !== undefined ? length : ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0;
     return this.#native.write(offset, source, sourceOffset, n, persist);
   }
 

@@ -47,9 +47,8 @@ uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name
   return CheckIndexNumber(env, value.As<Napi::Number>().DoubleValue(), name);
 }
 
-int64_t ArgIndexOrMinusOne(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  Napi::Value value = info[index];
-  if (value.IsNumber() && value.As<Napi::Number>().DoubleValue() == -1) return -1;
+int64_t ArgOptionalIndex(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info[index].IsUndefined()) return -1;
   return static_cast<int64_t>(ArgIndex(info, index, name));
 }
 

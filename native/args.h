@@ -17,8 +17,9 @@ constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
 // large) throws EINVAL naming `name`.
 uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name);
 
-// Like ArgIndex, but -1 is also accepted and returned as `absent`.
-int64_t ArgIndexOrMinusOne(const Napi::CallbackInfo& info, size_t index, const char* name);
+// Like ArgIndex, but a missing or undefined argument is accepted and
+// returned as -1 (absent).
+int64_t ArgOptionalIndex(const Napi::CallbackInfo& info, size_t index, const char* name);
 
 // A boolean (missing or undefined → `fallback`); anything else → EINVAL.
 bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* name, bool fallback);

@@ -161,13 +161,13 @@ Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// mapPrivate(offset, length, sourceRegionOffset): private writable pages
-// holding a copy of the region's bytes, or zeros when the source is -1.
+// mapPrivate(offset, length, sourceRegionOffset?): private writable pages
+// holding a copy of the region's bytes, or zeros without a source.
 Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
-  int64_t source = ArgIndexOrMinusOne(info, 2, "sourceRegionOffset");
+  int64_t source = ArgOptionalIndex(info, 2, "sourceRegionOffset");
   RegionCore& c = *r.region;
   if (source >= 0)
     CheckRange(env, static_cast<uint64_t>(source), length, c.size, "sourceRegionOffset", "length",
