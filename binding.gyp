@@ -3,20 +3,7 @@
     {
       "target_name": "daxfs",
       "sources": [
-        "native/addon.cc",
-        "native/args.cc",
-        "native/bitmap.cc",
-        "native/cpu_persist.cc",
-        "native/errors.cc",
-        "native/external_buffer.cc",
-        "native/mmu.cc",
-        "native/nt_store.cc",
-        "native/page_state.cc",
-        "native/region.cc",
-        "native/region_core.cc",
-        "native/region_open.cc",
-        "native/sysfs.cc",
-        "native/vm.cc"
+        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).sort().map(f => 'native/' + f).join(' ')\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

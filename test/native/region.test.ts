@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeFileSync, symlinkSync, mkdirSync } from 'n
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { Region } from '../../lib/index.js';
+import { addonPath, Region } from '../../lib/index.js';
 import { diskDir, expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
 
 const MiB = 1 << 20;
@@ -487,3 +487,13 @@ describe('sysfs detection', () => {
   });
 });
 
+
+describe('the addon', () => {
+  it('is the one named by DAXFS_ADDON when set, else the package build', () => {
+    const forced = process.env['DAXFS_ADDON'];
+    if (forced) expect(addonPath).toBe(path.resolve(forced));
+    else expect(addonPath).toMatch(/(build\/Release|prebuilds\/[^/]+)\/daxfs\.node$/);
+    // printed so that a run against another build can show which one it used
+    console.log(`addon in use: ${addonPath}`);
+  });
+});
