@@ -10,3 +10,4 @@ export {
 } from './capabilities.js';
 export { isDaxfsError, type DaxfsError } from './errors.js';
 export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';
+export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';

@@ -69,6 +69,21 @@ export interface NativeRegion {
   bitmapClear(bitmapOffset: number, nbits: number, start: number, count: number): number;
   bitmapCount(bitmapOffset: number, nbits: number): number;
   nativeWriteLoop(offset: number, source: ArrayBufferView, length: number, iterations: number, span: number): number;
+  fastCalls(): FastCalls;
+}
+
+/**
+ * The data path bound to one region, taking numbers from `args` (see
+ * native/region_fast.h for the layout): one boundary crossing per call.
+ */
+export interface FastCalls {
+  args: Float64Array;
+  write(source: ArrayBufferView): number;
+  read(target: ArrayBufferView): number;
+  zero(): void;
+  persist(): void;
+  flush(): void;
+  checkView(): void;
 }
 
 export interface KernelVma {

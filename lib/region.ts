@@ -7,7 +7,7 @@ import { Bitmap } from './bitmap.js';
 import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
 import { MmuMapping } from './mmu.js';
-import { addon, type NativeRegion, type RegionStats } from './native.js';
+import { addon, type FastCalls, type NativeRegion, type RegionStats } from './native.js';
 
 export interface OpenOptions {
   /** Map read-only: writes fail with EROFS; views are private copy-on-write. */
@@ -46,6 +46,11 @@ function nativeOptions(options: OpenOptions): Record<string, unknown> {
 
 export class Region {
   readonly #native: NativeRegion;
+  // The data path: numbers go through #args, checked in native code like
+  // every other argument. Calls whose arguments are not all numbers take the
+  // ordinary methods, which report the precise type error.
+  readonly #fast: FastCalls;
+  readonly #args: Float64Array;
   readonly #buffer: ArrayBuffer;
   readonly #report: CapabilityReport;
   #closed = false;
@@ -54,6 +59,9 @@ export class Region {
     this.#native = new addon.Region(path, options);
     this.#report = describeCapabilities(this.#native.report());
     this.#buffer = this.#native.arrayBuffer();
+    this.#fast = this.#native.fastCalls();
+    this.#args = this.#fast.args;
+    markAsUntransferable(this.#args.buffer);
     // The buffer's memory belongs to this process's mapping: never let it be
     // moved to another thread, where close() could not detach it.
     markAsUntransferable(this.#buffer);
@@ -84,13 +92,26 @@ export class Region {
    * persist(offset, length). After close() the view is detached (length 0).
    */
   view(offset: number, length: number): Buffer {
-    this.#native.checkView(offset, length);
+    if (typeof offset === 'number' && typeof length === 'number') {
+      this.#args[0] = offset;
+      this.#args[1] = length;
+      this.#fast.checkView();
+    } else {
+      this.#native.checkView(offset, length);
+    }
     return Buffer.from(this.#buffer, offset, length);
   }
 
   /** Copies region bytes into `target`; returns the byte count. */
   read(offset: number, target: ArrayBufferView, targetOffset = 0, length?: number): number {
     const n = length !== undefined ? length : ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0;
+    if (typeof offset === 'number' && typeof targetOffset === 'number' && typeof n === 'number') {
+      const a = this.#args;
+      a[0] = offset;
+      a[1] = targetOffset;
+      a[2] = n;
+      return this.#fast.read(target);
+    }
     return this.#native.read(offset, target, targetOffset, n);
   }
 
@@ -100,18 +121,48 @@ export class Region {
    */
   write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): number {
     const n = length !== undefined ? length : ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0;
+    if (typeof offset === 'number' && typeof sourceOffset === 'number' && typeof n === 'number' && typeof persist === 'boolean') {
+      const a = this.#args;
+      a[0] = offset;
+      a[1] = sourceOffset;
+      a[2] = n;
+      a[3] = persist ? 1 : 0;
+      return this.#fast.write(source);
+    }
     return this.#native.write(offset, source, sourceOffset, n, persist);
   }
 
   /** Zeroes [offset, offset + length) with non-temporal stores; durable on return with persist. */
   zero(offset: number, length: number, persist = true): void {
+    if (typeof offset === 'number' && typeof length === 'number' && typeof persist === 'boolean') {
+      const a = this.#args;
+      a[0] = offset;
+      a[1] = length;
+      a[2] = persist ? 1 : 0;
+      return this.#fast.zero();
+    }
     this.#native.zero(offset, length, persist);
   }
 
   /** Makes [offset, offset + length) durable: flush + fence, or msync in msync mode. */
-  persist(offset: number, length: number): void { this.#native.persist(offset, length); }
+  persist(offset: number, length: number): void {
+    if (typeof offset === 'number' && typeof length === 'number') {
+      this.#args[0] = offset;
+      this.#args[1] = length;
+      return this.#fast.persist();
+    }
+    this.#native.persist(offset, length);
+  }
+
   /** Starts write-back of the range's cache lines (msync mode: writes the pages back). */
-  flush(offset: number, length: number): void { this.#native.flush(offset, length); }
+  flush(offset: number, length: number): void {
+    if (typeof offset === 'number' && typeof length === 'number') {
+      this.#args[0] = offset;
+      this.#args[1] = length;
+      return this.#fast.flush();
+    }
+    this.#native.flush(offset, length);
+  }
   /** Waits for earlier flushes and non-temporal stores (store fence). */
   drain(): void { this.#native.drain(); }
 

@@ -27,7 +27,9 @@ std::string Describe(const Napi::Value& value) {
   ThrowCode(env, "EINVAL", std::string(name) + " " + why);
 }
 
-uint64_t CheckIndexNumber(Napi::Env env, double d, const char* name) {
+}  // namespace
+
+uint64_t CheckIndex(Napi::Env env, double d, const char* name) {
   if (std::isnan(d)) Invalid(env, name, "must be a non-negative integer, got NaN");
   if (std::isinf(d)) Invalid(env, name, "must be a non-negative integer, got Infinity");
   if (d < 0) Invalid(env, name, "must be a non-negative integer, got " + std::to_string(d));
@@ -37,14 +39,12 @@ uint64_t CheckIndexNumber(Napi::Env env, double d, const char* name) {
   return static_cast<uint64_t>(d);
 }
 
-}  // namespace
-
 uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name) {
   Napi::Env env = info.Env();
   Napi::Value value = info[index];  // undefined when missing
   if (!value.IsNumber())
     Invalid(env, name, "must be a non-negative integer, got " + Describe(value));
-  return CheckIndexNumber(env, value.As<Napi::Number>().DoubleValue(), name);
+  return CheckIndex(env, value.As<Napi::Number>().DoubleValue(), name);
 }
 
 int64_t ArgOptionalIndex(const Napi::CallbackInfo& info, size_t index, const char* name) {
@@ -75,22 +75,26 @@ uint64_t ArgU64(const Napi::CallbackInfo& info, size_t index, const char* name) 
       Invalid(env, name, "must fit in 64 bits (0 ..= 2^64-1)");
     return words[0];
   }
-  if (value.IsNumber()) return CheckIndexNumber(env, value.As<Napi::Number>().DoubleValue(), name);
+  if (value.IsNumber()) return CheckIndex(env, value.As<Napi::Number>().DoubleValue(), name);
   Invalid(env, name, "must be a bigint or a non-negative integer, got " + Describe(value));
 }
 
 ByteSpan ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  Napi::Env env = info.Env();
-  napi_value value = info[index];
+  return BytesOf(info.Env(), info[index], name);
+}
+
+ByteSpan BytesOf(Napi::Env env, napi_value value, const char* name) {
   bool is = false;
   void* data = nullptr;
   size_t length = 0;
-  if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t elements = 0;
-    napi_value buffer;
-    size_t byte_offset = 0;
-    napi_get_typedarray_info(env, value, &type, &elements, &data, &buffer, &byte_offset);
+  napi_typedarray_type type;
+  size_t elements = 0;
+  napi_value buffer;
+  size_t byte_offset = 0;
+  // Typed arrays (Buffers among them) first, without asking: this is the hot
+  // path, and the call fails cleanly (napi_invalid_arg) for anything else.
+  if (napi_get_typedarray_info(env, value, &type, &elements, &data, &buffer, &byte_offset) ==
+      napi_ok) {
     size_t element_size = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: element_size = 2; break;
@@ -100,14 +104,12 @@ ByteSpan ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name
     }
     length = elements * element_size;
   } else if (napi_is_dataview(env, value, &is) == napi_ok && is) {
-    napi_value buffer;
-    size_t byte_offset = 0;
     napi_get_dataview_info(env, value, &length, &data, &buffer, &byte_offset);
   } else if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) {
     napi_get_arraybuffer_info(env, value, &data, &length);
   } else {
     Invalid(env, name, "must be a Buffer, TypedArray, DataView or ArrayBuffer, got " +
-                           Describe(info[index]));
+                           Describe(Napi::Value(env, value)));
   }
   // A detached buffer reports length 0 and may report a null data pointer.
   return ByteSpan{static_cast<uint8_t*>(data), data == nullptr ? 0 : length};

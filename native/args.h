@@ -17,6 +17,9 @@ constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
 // large) throws EINVAL naming `name`.
 uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name);
 
+// The same check for a number already read (from a fast-call argument block).
+uint64_t CheckIndex(Napi::Env env, double value, const char* name);
+
 // Like ArgIndex, but a missing or undefined argument is accepted and
 // returned as -1 (absent).
 int64_t ArgOptionalIndex(const Napi::CallbackInfo& info, size_t index, const char* name);
@@ -34,6 +37,7 @@ struct ByteSpan {
   size_t length;
 };
 ByteSpan ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name);
+ByteSpan BytesOf(Napi::Env env, napi_value value, const char* name);
 
 // Throws ERANGE unless [offset, offset + length) lies inside [0, limit).
 // Written so that offset + length cannot overflow.

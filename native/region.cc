@@ -9,8 +9,8 @@
 #include "bitmap.h"
 #include "errors.h"
 #include "mmu.h"
-#include "nt_store.h"
-#include "page_state.h"
+#include "region_fast.h"
+#include "region_io.h"
 #include "region_open.h"
 #include "vm.h"
 
@@ -44,21 +44,6 @@ uint64_t OptIndex(const Napi::Object& o, const char* key, uint64_t fallback) {
   return static_cast<uint64_t>(d);
 }
 
-bool Overlaps(const uint8_t* a, uint64_t a_len, const uint8_t* b, uint64_t b_len) {
-  return a < b + b_len && b < a + a_len;
-}
-
-// After a non-temporal copy or zero: the streamed body needs only the fence;
-// the unaligned head and tail went through the cache and need flushing.
-void PersistEdges(RegionCore& c, uint8_t* to, uint64_t length, size_t head, size_t tail) {
-  if (c.flush_needed) {
-    c.stats.flushed_lines += FlushRange(c.flush, to, head);
-    c.stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
-  }
-  c.stats.persist_calls++;
-  c.Drain();
-}
-
 // Bitmap arguments: (bitmapOffset, nbits) naming an 8-byte aligned bitmap
 // that lies wholly inside the region.
 uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t nbits) {
@@ -67,26 +52,6 @@ uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t
   uint64_t bytes = (nbits + 63) / 64 * 8;
   CheckRange(env, offset, bytes, core.size, "bitmapOffset", "bitmap bytes", "region");
   return reinterpret_cast<uint64_t*>(core.base() + offset);
-}
-
-// Copies `length` bytes from `from` to the region at `offset`: non-temporal
-// stores above the threshold (where flushing is how data persists), ordinary
-// ones below it or when the source overlaps the region. With `persist`, the
-// bytes are durable on return. Returns 0 or the errno of a failed msync.
-int CopyIn(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length, bool persist) {
-  c.stats.bytes_written += length;
-  if (length == 0) return 0;
-  uint8_t* to = c.base() + offset;
-  if (length >= c.nt_threshold && c.mode != Persistence::kMsync &&
-      !Overlaps(from, length, c.base(), c.size)) {
-    size_t head = 0, tail = 0;
-    NtCopy(to, from, length, &head, &tail);
-    c.stats.nt_bytes += length - head - tail;
-    if (persist) PersistEdges(c, to, length, head, tail);
-    return 0;
-  }
-  std::memmove(to, from, length);
-  return persist ? c.Persist(offset, length) : 0;
 }
 
 }  // namespace
@@ -114,6 +79,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::BitmapClear>("bitmapClear"),
           InstanceMethod<&Region::BitmapCount>("bitmapCount"),
           InstanceMethod<&Region::NativeWriteLoop>("nativeWriteLoop"),
+          InstanceMethod<&Region::FastCalls>("fastCalls"),
       });
 }
 
@@ -144,20 +110,11 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
 Region::~Region() = default;
 
 const std::shared_ptr<RegionCore>& Region::OpenCore(Napi::Env env) {
-  if (!core_ || !core_->open()) ThrowCode(env, "EBADF", "the region is closed");
+  RequireOpen(env, core_.get());
   return core_;
 }
 
-RegionCore& Region::Writable(Napi::Env env) {
-  RegionCore& core = *OpenCore(env);
-  if (core.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
-  return core;
-}
-
-void Region::PersistOrThrow(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t length) {
-  int err = core.Persist(offset, length);
-  if (err != 0) ThrowErrno(env, err, "msync", "persisting the range", core.path);
-}
+RegionCore& Region::Writable(Napi::Env env) { return RequireWritable(env, core_.get()); }
 
 Napi::Value Region::Close(const Napi::CallbackInfo& info) {
   if (!core_ || !core_->open()) return info.Env().Undefined();
@@ -226,12 +183,7 @@ Napi::Value Region::CheckView(const Napi::CallbackInfo& info) {
   RegionCore& c = *OpenCore(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
   uint64_t length = ArgIndex(info, 1, "length");
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  if (!c.views_safe)
-    ThrowCode(env, "EROFS", "views of a read-only device-dax region are not available: use read()");
-  // Typed arrays are limited in length by the engine; say so in our terms.
-  if (length > (uint64_t{1} << 32))
-    ThrowCode(env, "ERANGE", "length " + std::to_string(length) + " is larger than one view may be (4 GiB)");
+  CheckViewRange(env, c, offset, length);
   return env.Undefined();
 }
 
@@ -239,34 +191,22 @@ Napi::Value Region::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RegionCore& c = *OpenCore(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
-  ByteSpan dst = ArgBytes(info, 1, "target");
-  uint64_t dst_offset = ArgIndex(info, 2, "targetOffset");
+  ByteSpan target = ArgBytes(info, 1, "target");
+  uint64_t target_offset = ArgIndex(info, 2, "targetOffset");
   uint64_t length = ArgIndex(info, 3, "length");
-  CheckRange(env, dst_offset, length, dst.length, "targetOffset", "length", "target buffer");
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  std::string why;
-  if (!CheckUserBuffer(dst.data + dst_offset, length, true, &why)) ThrowCode(env, "EFAULT", "target: " + why);
-  if (length > 0) std::memmove(dst.data + dst_offset, c.base() + offset, length);
-  c.stats.bytes_read += length;
-  return Napi::Number::New(env, static_cast<double>(length));
+  return Napi::Number::New(env, static_cast<double>(RegionRead(env, c, offset, target, target_offset, length)));
 }
 
 Napi::Value Region::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RegionCore& c = Writable(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
-  ByteSpan src = ArgBytes(info, 1, "source");
-  uint64_t src_offset = ArgIndex(info, 2, "sourceOffset");
+  ByteSpan source = ArgBytes(info, 1, "source");
+  uint64_t source_offset = ArgIndex(info, 2, "sourceOffset");
   uint64_t length = ArgIndex(info, 3, "length");
   bool persist = ArgBool(info, 4, "persist", true);
-  CheckRange(env, src_offset, length, src.length, "sourceOffset", "length", "source buffer");
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  const uint8_t* from = src.data + src_offset;
-  std::string why;
-  if (!CheckUserBuffer(from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
-  int err = CopyIn(c, offset, from, length, persist);
-  if (err != 0) ThrowErrno(env, err, "msync", "persisting the written range", c.path);
-  return Napi::Number::New(env, static_cast<double>(length));
+  return Napi::Number::New(
+      env, static_cast<double>(RegionWrite(env, c, offset, source, source_offset, length, persist)));
 }
 
 // nativeWriteLoop(offset, source, length, iterations, span): the benchmark's
@@ -301,19 +241,7 @@ Napi::Value Region::Zero(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgIndex(info, 0, "offset");
   uint64_t length = ArgIndex(info, 1, "length");
   bool persist = ArgBool(info, 2, "persist", true);
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  if (length == 0) return env.Undefined();
-  uint8_t* to = c.base() + offset;
-  c.stats.bytes_written += length;
-  if (length >= c.nt_threshold && c.mode != Persistence::kMsync) {
-    size_t head = 0, tail = 0;
-    NtZero(to, length, &head, &tail);
-    c.stats.nt_bytes += length - head - tail;
-    if (persist) PersistEdges(c, to, length, head, tail);
-  } else {
-    std::memset(to, 0, length);
-    if (persist) PersistOrThrow(env, c, offset, length);
-  }
+  RegionZero(env, c, offset, length, persist);
   return env.Undefined();
 }
 
@@ -322,8 +250,7 @@ Napi::Value Region::Persist(const Napi::CallbackInfo& info) {
   RegionCore& c = *OpenCore(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
   uint64_t length = ArgIndex(info, 1, "length");
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  if (!c.read_only) PersistOrThrow(env, c, offset, length);
+  RegionPersist(env, c, offset, length);
   return env.Undefined();
 }
 
@@ -332,12 +259,14 @@ Napi::Value Region::Flush(const Napi::CallbackInfo& info) {
   RegionCore& c = *OpenCore(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
   uint64_t length = ArgIndex(info, 1, "length");
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  if (!c.read_only) {
-    int err = c.Flush(offset, length);
-    if (err != 0) ThrowErrno(env, err, "msync", "flushing the range", c.path);
-  }
+  RegionFlush(env, c, offset, length);
   return env.Undefined();
+}
+
+// fastCalls(): the data path as plain functions bound to this region, taking
+// their numeric arguments from a shared Float64Array (see region_fast.h).
+Napi::Value Region::FastCalls(const Napi::CallbackInfo& info) {
+  return MakeFastCalls(info.Env(), OpenCore(info.Env()));
 }
 
 Napi::Value Region::Drain(const Napi::CallbackInfo& info) {

@@ -40,10 +40,10 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value BitmapClear(const Napi::CallbackInfo& info);
   Napi::Value BitmapCount(const Napi::CallbackInfo& info);
   Napi::Value NativeWriteLoop(const Napi::CallbackInfo& info);
+  Napi::Value FastCalls(const Napi::CallbackInfo& info);
 
   Napi::Value BitmapChange(const Napi::CallbackInfo& info, bool set);
   RegionCore& Writable(Napi::Env env);
-  void PersistOrThrow(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t length);
 
   std::shared_ptr<RegionCore> core_;
   ExternalBuffer buffer_;

@@ -1,0 +1,49 @@
+// Timing helpers for benchmarks: each side of a comparison is measured in
+// the same run, interleaved over several trials, and the best trial counts
+// (the least disturbed by other work on a shared machine).
+
+export function now(): bigint {
+  return process.hrtime.bigint();
+}
+
+/** Nanoseconds per operation of `op`, run `iterations` times: the best of `trials`. */
+export function nsPerOp(iterations: number, trials: number, op: (i: number) => void): number {
+  let best = Infinity;
+  for (let t = 0; t < trials; t++) {
+    const start = now();
+    for (let i = 0; i < iterations; i++) op(i);
+    const ns = Number(now() - start) / iterations;
+    if (ns < best) best = ns;
+  }
+  return best;
+}
+
+/**
+ * Measures two sides alternately, `trials` times each, and returns the best
+ * ns/op of each. `a` and `b` each run a whole trial and return its total ns.
+ */
+export function compare(trials: number, a: () => number, b: () => number): { a: number; b: number } {
+  let bestA = Infinity;
+  let bestB = Infinity;
+  for (let t = 0; t < trials; t++) {
+    bestA = Math.min(bestA, a());
+    bestB = Math.min(bestB, b());
+  }
+  return { a: bestA, b: bestB };
+}
+
+export function timeLoop(iterations: number, op: (i: number) => void): number {
+  const start = now();
+  for (let i = 0; i < iterations; i++) op(i);
+  return Number(now() - start) / iterations;
+}
+
+export function formatNs(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
+  return `${ns.toFixed(0)} ns`;
+}
+
+export function formatBandwidth(bytesPerNs: number): string {
+  return `${bytesPerNs.toFixed(2)} GB/s`;
+}

@@ -1,0 +1,216 @@
+// The region benchmark: what the JS API costs against the machine's limit
+// (the same work in one native loop), against plain file I/O on the same
+// backing, and what views and MMU operations cost. Every figure is measured
+// in this run; ratios compare figures from this run only.
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { Region } from '../lib/index.js';
+import { compare, formatBandwidth, formatNs, timeLoop } from './measure.js';
+import { emulatedPmemPath, removeQuietly } from '../lib/emulated.js';
+
+export interface Row {
+  name: string;
+  measured: string;
+  baseline: string;
+  ratio: number;
+  /** Human statement of the ratio and the target. */
+  verdict: string;
+  pass: boolean | null;
+}
+
+const MiB = 1 << 20;
+
+function copyInRows(region: Region, quick: boolean): Row[] {
+  const rows: Row[] = [];
+  const span = 64 * MiB;
+  const trials = quick ? 3 : 7;
+  for (const [size, iterations, target, kind] of [
+    [64, quick ? 100_000 : 400_000, 2.5, 'time'],
+    [4096, quick ? 20_000 : 80_000, 1.5, 'time'],
+    [MiB, quick ? 64 : 256, 0.85, 'bandwidth'],
+  ] as const) {
+    const src = Buffer.alloc(size, 0x5a);
+    const slots = span / size;
+    const js = () =>
+      timeLoop(iterations, (i) => {
+        region.write((i % slots) * size, src, 0, size, true);
+      });
+    const native = () => region.nativeWriteLoop(0, src, size, iterations, span) / iterations;
+    const best = compare(trials, js, native);
+    const label = size >= MiB ? `${size / MiB} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    if (kind === 'bandwidth') {
+      const ratio = best.b / best.a; // JS bandwidth / native bandwidth
+      rows.push({
+        name: `copy-in + persist ${label} (JS vs native loop)`,
+        measured: formatBandwidth(size / best.a),
+        baseline: formatBandwidth(size / best.b),
+        ratio,
+        verdict: `${ratio.toFixed(2)} of the limit's bandwidth (target >= ${target})`,
+        pass: ratio >= target,
+      });
+    } else {
+      const ratio = best.a / best.b;
+      rows.push({
+        name: `copy-in + persist ${label} (JS vs native loop)`,
+        measured: `${formatNs(best.a)}/op`,
+        baseline: `${formatNs(best.b)}/op`,
+        ratio,
+        verdict: `${ratio.toFixed(2)}x the limit's time per op (target <= ${target})`,
+        pass: ratio <= target,
+      });
+    }
+  }
+  return rows;
+}
+
+/** A fixed pseudo-random order of `slots` slot numbers, the same for both sides. */
+function randomOrder(count: number, slots: number): Uint32Array {
+  const order = new Uint32Array(count);
+  let x = 2463534242;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    order[i] = (x >>> 0) % slots;
+  }
+  return order;
+}
+
+/**
+ * 4 KiB copy-in + persist and copy-out against fs.writeSync / fs.readSync on
+ * the same backing file, in two access patterns: a working set that stays in
+ * the CPU caches, and random over 64 MiB, where both sides wait for cold
+ * memory. A persisted write always goes to memory; writeSync stays in cache.
+ */
+function fileIoRows(region: Region, quick: boolean): Row[] {
+  const size = 4096;
+  const iterations = quick ? 20_000 : 80_000;
+  const trials = quick ? 3 : 7;
+  const buf = Buffer.alloc(size, 0xa5);
+  const out = Buffer.alloc(size);
+  const fd = openSync(region.path, 'r+');
+  const rows: Row[] = [];
+  try {
+    const target = 4;
+    for (const [pattern, span] of [
+      ['cached 1 MiB working set', MiB],
+      ['random over 64 MiB, cold', 64 * MiB],
+    ] as const) {
+      const order = randomOrder(iterations, span / size);
+      const w = compare(
+        trials,
+        () => timeLoop(iterations, (i) => region.write(order[i]! * size, buf, 0, size, true)),
+        () => timeLoop(iterations, (i) => writeSync(fd, buf, 0, size, order[i]! * size)),
+      );
+      const r = compare(
+        trials,
+        () => timeLoop(iterations, (i) => region.read(order[i]! * size, out, 0, size)),
+        () => timeLoop(iterations, (i) => readSync(fd, out, 0, size, order[i]! * size)),
+      );
+      for (const [what, best] of [
+        ['copy-in + persist vs fs.writeSync (not durable)', w],
+        ['copy-out vs fs.readSync', r],
+      ] as const) {
+        const ratio = best.b / best.a;
+        rows.push({
+          name: `4 KiB ${what}, ${pattern}`,
+          measured: `${formatNs(best.a)}/op`,
+          baseline: `${formatNs(best.b)}/op`,
+          ratio,
+          verdict: `${ratio.toFixed(2)}x faster (target >= ${target})`,
+          pass: ratio >= target,
+        });
+      }
+    }
+    return rows;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function costRows(region: Region, quick: boolean): Row[] {
+  const n = quick ? 20_000 : 100_000;
+  const rows: Row[] = [];
+  const copy = Buffer.alloc(4096);
+  const viewNs = Math.min(
+    ...[0, 1, 2].map(() => timeLoop(n, (i) => region.view((i % 1000) * 4096, 4096))),
+  );
+  const readNs = Math.min(...[0, 1, 2].map(() => timeLoop(n, (i) => region.read((i % 1000) * 4096, copy))));
+  rows.push({
+    name: 'create a 4 KiB zero-copy view vs copy-out of 4 KiB',
+    measured: `${formatNs(viewNs)}/view`,
+    baseline: `${formatNs(readNs)}/read`,
+    ratio: viewNs / readNs,
+    verdict: `${(viewNs / readNs).toFixed(2)}x the cost of copying the bytes out`,
+    pass: null,
+  });
+
+  const m = region.createMapping(4 * MiB);
+  const pages = 4 * MiB / 4096;
+  const opN = quick ? 5_000 : 20_000;
+  const mapBlock = timeLoop(opN, (i) => m.mapBlocks((i % pages) * 4096, 4096, (i % 1000) * 4096, true));
+  const mapZero = timeLoop(opN, (i) => m.mapZero((i % pages) * 4096, 4096));
+  const unmap = timeLoop(opN, (i) => m.unmap((i % pages) * 4096, 4096));
+  const map2M = timeLoop(quick ? 500 : 2_000, (i) => m.mapBlocks((i % 2) * 2 * MiB, 2 * MiB, (i % 8) * 2 * MiB, true));
+  const before = m.stats().syscalls;
+  m.mapBlocks(0, 2 * MiB, 0, true);
+  const syscallsPerRun = m.stats().syscalls - before;
+  m.release();
+  for (const [name, ns] of [
+    ['MMU: map one block (4 KiB)', mapBlock],
+    ['MMU: map the zero page (4 KiB)', mapZero],
+    ['MMU: tear down (4 KiB)', unmap],
+    [`MMU: map a 2 MiB run (${syscallsPerRun} syscall)`, map2M],
+  ] as const) {
+    rows.push({
+      name,
+      measured: `${formatNs(ns)}/op`,
+      baseline: `${formatNs(mapBlock)}/op (map one block)`,
+      ratio: ns / mapBlock,
+      verdict: `${(ns / mapBlock).toFixed(2)}x mapping one block`,
+      pass: null,
+    });
+  }
+  return rows;
+}
+
+/**
+ * Runs every measurement on `region` (at least 128 MiB, writable; its
+ * contents are overwritten). `quick` runs fewer iterations and trials.
+ */
+export function runRegionBenchmark(region: Region, quick = false): Row[] {
+  if (region.size < 128 * MiB) throw new Error('the region benchmark needs a region of at least 128 MiB');
+  // Touch the whole span once so neither side pays first-touch page faults.
+  region.zero(0, 128 * MiB);
+  const fileRows = region.capabilities.kind === 'file' ? fileIoRows(region, quick) : [];
+  return [...copyInRows(region, quick), ...fileRows, ...costRows(region, quick)];
+}
+
+export function formatRows(rows: Row[]): string {
+  const header = ['benchmark', 'daxfs', 'baseline', 'ratio', ''];
+  const table = rows.map((r) => [r.name, r.measured, r.baseline, r.verdict, r.pass === null ? '' : r.pass ? 'ok' : 'MISSED']);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const quick = process.argv.includes('--quick');
+  const json = process.argv.includes('--json');
+  const path = emulatedPmemPath('bench');
+  const region = Region.create(path, 128 * MiB);
+  try {
+    const rows = runRegionBenchmark(region, quick);
+    if (json) {
+      console.log(JSON.stringify({ region: region.capabilities, rows }, null, 2));
+    } else {
+      const c = region.capabilities;
+      console.log(`region benchmark on ${c.path} (${c.persistence}, flush ${c.flush})\n`);
+      console.log(formatRows(rows));
+    }
+  } finally {
+    region.close();
+    removeQuietly(path);
+  }
+}

@@ -1,0 +1,135 @@
+#include "region_fast.h"
+
+#include "args.h"
+#include "errors.h"
+#include "region_io.h"
+
+namespace daxfs {
+namespace {
+
+constexpr size_t kArgSlots = 8;
+
+struct FastState {
+  std::shared_ptr<RegionCore> core;
+  Napi::Reference<Napi::Float64Array> args_ref;  // keeps `args` valid
+  const double* args = nullptr;
+};
+
+bool FlagArg(Napi::Env env, double value, const char* name) {
+  if (value != 0 && value != 1) ThrowCode(env, "EINVAL", std::string(name) + " must be a boolean");
+  return value == 1;
+}
+
+napi_value Number(napi_env env, uint64_t value) {
+  napi_value result = nullptr;
+  napi_create_double(env, static_cast<double>(value), &result);
+  return result;
+}
+
+using Body = napi_value (*)(Napi::Env env, FastState& s, napi_value arg);
+
+napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
+  RegionCore& c = RequireWritable(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  ByteSpan source = BytesOf(env, arg, "source");
+  uint64_t source_offset = CheckIndex(env, s.args[1], "sourceOffset");
+  uint64_t length = CheckIndex(env, s.args[2], "length");
+  bool persist = FlagArg(env, s.args[3], "persist");
+  return Number(env, RegionWrite(env, c, offset, source, source_offset, length, persist));
+}
+
+napi_value ReadBody(Napi::Env env, FastState& s, napi_value arg) {
+  RegionCore& c = RequireOpen(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  ByteSpan target = BytesOf(env, arg, "target");
+  uint64_t target_offset = CheckIndex(env, s.args[1], "targetOffset");
+  uint64_t length = CheckIndex(env, s.args[2], "length");
+  return Number(env, RegionRead(env, c, offset, target, target_offset, length));
+}
+
+napi_value ZeroBody(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireWritable(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  uint64_t length = CheckIndex(env, s.args[1], "length");
+  RegionZero(env, c, offset, length, FlagArg(env, s.args[2], "persist"));
+  return nullptr;
+}
+
+napi_value PersistBody(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireOpen(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  uint64_t length = CheckIndex(env, s.args[1], "length");
+  RegionPersist(env, c, offset, length);
+  return nullptr;
+}
+
+napi_value FlushBody(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireOpen(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  uint64_t length = CheckIndex(env, s.args[1], "length");
+  RegionFlush(env, c, offset, length);
+  return nullptr;
+}
+
+napi_value CheckViewBody(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireOpen(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  uint64_t length = CheckIndex(env, s.args[1], "length");
+  CheckViewRange(env, c, offset, length);
+  return nullptr;
+}
+
+// The raw Node-API entry: one napi call to fetch the argument and the state,
+// then the body; C++ exceptions become JS exceptions here.
+template <Body body>
+napi_value Entry(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg = nullptr;
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, &data);
+  FastState& state = **static_cast<std::shared_ptr<FastState>*>(data);
+  try {
+    return body(Napi::Env(env), state, arg);
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+    return nullptr;
+  }
+}
+
+template <Body body>
+void AddFunction(Napi::Env env, Napi::Object target, const char* name,
+                 const std::shared_ptr<FastState>& state) {
+  auto* data = new std::shared_ptr<FastState>(state);
+  napi_value fn = nullptr;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, Entry<body>, data, &fn) != napi_ok) {
+    delete data;
+    throw Napi::Error::New(env, "cannot create a fast-call function");
+  }
+  // The function owns its reference to the state, released when it is collected.
+  napi_add_finalizer(
+      env, fn, data,
+      [](napi_env, void* p, void*) { delete static_cast<std::shared_ptr<FastState>*>(p); }, nullptr,
+      nullptr);
+  target.Set(name, Napi::Value(env, fn));
+}
+
+}  // namespace
+
+Napi::Object MakeFastCalls(Napi::Env env, std::shared_ptr<RegionCore> core) {
+  auto state = std::make_shared<FastState>();
+  state->core = std::move(core);
+  Napi::Float64Array args = Napi::Float64Array::New(env, kArgSlots);
+  state->args = args.Data();
+  state->args_ref = Napi::Reference<Napi::Float64Array>::New(args, 1);
+  Napi::Object calls = Napi::Object::New(env);
+  calls.Set("args", args);
+  AddFunction<WriteBody>(env, calls, "write", state);
+  AddFunction<ReadBody>(env, calls, "read", state);
+  AddFunction<ZeroBody>(env, calls, "zero", state);
+  AddFunction<PersistBody>(env, calls, "persist", state);
+  AddFunction<FlushBody>(env, calls, "flush", state);
+  AddFunction<CheckViewBody>(env, calls, "checkView", state);
+  return calls;
+}
+
+}  // namespace daxfs

@@ -1,0 +1,131 @@
+#include "region_io.h"
+
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "nt_store.h"
+#include "page_state.h"
+
+namespace daxfs {
+namespace {
+
+bool Overlaps(const uint8_t* a, uint64_t a_len, const uint8_t* b, uint64_t b_len) {
+  return a < b + b_len && b < a + a_len;
+}
+
+// After a non-temporal copy or zero: the streamed body needs only the fence;
+// the unaligned head and tail went through the cache and need flushing.
+void PersistEdges(RegionCore& c, uint8_t* to, uint64_t length, size_t head, size_t tail) {
+  if (c.flush_needed) {
+    c.stats.flushed_lines += FlushRange(c.flush, to, head);
+    c.stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
+  }
+  c.stats.persist_calls++;
+  c.Drain();
+}
+
+}  // namespace
+
+// Copies `length` bytes from `from` to the region at `offset`: non-temporal
+// stores above the threshold (where flushing is how data persists), ordinary
+// ones below it or when the source overlaps the region. With `persist`, the
+// bytes are durable on return. Returns 0 or the errno of a failed msync.
+int CopyIn(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length, bool persist) {
+  c.stats.bytes_written += length;
+  if (length == 0) return 0;
+  uint8_t* to = c.base() + offset;
+  if (length >= c.nt_threshold && c.mode != Persistence::kMsync &&
+      !Overlaps(from, length, c.base(), c.size)) {
+    size_t head = 0, tail = 0;
+    NtCopy(to, from, length, &head, &tail);
+    c.stats.nt_bytes += length - head - tail;
+    if (persist) PersistEdges(c, to, length, head, tail);
+    return 0;
+  }
+  std::memmove(to, from, length);
+  return persist ? c.Persist(offset, length) : 0;
+}
+
+
+RegionCore& RequireOpen(Napi::Env env, RegionCore* core) {
+  if (core == nullptr || !core->open()) ThrowCode(env, "EBADF", "the region is closed");
+  return *core;
+}
+
+RegionCore& RequireWritable(Napi::Env env, RegionCore* core) {
+  RegionCore& c = RequireOpen(env, core);
+  if (c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  return c;
+}
+
+void PersistOrThrow(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  int err = c.Persist(offset, length);
+  if (err != 0) ThrowErrno(env, err, "msync", "persisting the range", c.path);
+}
+
+uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan target,
+                    uint64_t target_offset, uint64_t length) {
+  CheckRange(env, target_offset, length, target.length, "targetOffset", "length", "target buffer");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  std::string why;
+  if (!CheckUserBuffer(target.data + target_offset, length, true, &why))
+    ThrowCode(env, "EFAULT", "target: " + why);
+  // memmove: the target may be a view of this very region.
+  if (length > 0) std::memmove(target.data + target_offset, c.base() + offset, length);
+  c.stats.bytes_read += length;
+  return length;
+}
+
+uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan source,
+                     uint64_t source_offset, uint64_t length, bool persist) {
+  CheckRange(env, source_offset, length, source.length, "sourceOffset", "length", "source buffer");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  const uint8_t* from = source.data + source_offset;
+  std::string why;
+  if (!CheckUserBuffer(from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
+  int err = CopyIn(c, offset, from, length, persist);
+  if (err != 0) ThrowErrno(env, err, "msync", "persisting the written range", c.path);
+  return length;
+}
+
+void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist) {
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (length == 0) return;
+  uint8_t* to = c.base() + offset;
+  c.stats.bytes_written += length;
+  if (length >= c.nt_threshold && c.mode != Persistence::kMsync) {
+    size_t head = 0, tail = 0;
+    NtZero(to, length, &head, &tail);
+    c.stats.nt_bytes += length - head - tail;
+    if (persist) PersistEdges(c, to, length, head, tail);
+    return;
+  }
+  std::memset(to, 0, length);
+  if (persist) PersistOrThrow(env, c, offset, length);
+}
+
+void RegionPersist(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  // Nothing in a read-only region can have been stored: nothing to persist.
+  if (!c.read_only) PersistOrThrow(env, c, offset, length);
+}
+
+void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (c.read_only) return;
+  int err = c.Flush(offset, length);
+  if (err != 0) ThrowErrno(env, err, "msync", "flushing the range", c.path);
+}
+
+void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (!c.views_safe)
+    ThrowCode(env, "EROFS", "views of a read-only device-dax region are not available: use read()");
+  // Typed arrays are limited in length by the engine; say so in our terms.
+  if (length > (uint64_t{1} << 32))
+    ThrowCode(env, "ERANGE",
+              "length " + std::to_string(length) + " is larger than one view may be (4 GiB)");
+}
+
+}  // namespace daxfs

@@ -1,0 +1,35 @@
+// The data path of a region: copy in and out, zero, flush and persist, each
+// checking its (already parsed) offsets and lengths. Shared by the Region
+// methods and by the fast-call entry points.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+
+#include "args.h"
+#include "region_core.h"
+
+namespace daxfs {
+
+// The core if it is open (EBADF otherwise), and writable (EROFS otherwise).
+RegionCore& RequireOpen(Napi::Env env, RegionCore* core);
+RegionCore& RequireWritable(Napi::Env env, RegionCore* core);
+
+void PersistOrThrow(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+
+// Copies without checks: non-temporal stores above the threshold. Returns 0
+// or the errno of a failed msync. The benchmark's native loop uses it too.
+int CopyIn(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length, bool persist);
+
+uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan target,
+                    uint64_t target_offset, uint64_t length);
+uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan source,
+                     uint64_t source_offset, uint64_t length, bool persist);
+void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist);
+void RegionPersist(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+// Whether a zero-copy view of the range may be handed out.
+void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+
+}  // namespace daxfs

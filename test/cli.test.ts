@@ -1,0 +1,45 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { packageRoot } from '../lib/native.js';
+import { parseSize } from '../lib/cli/start.js';
+
+describe('npm start (the main job)', () => {
+  it('creates emulated pmem, reports it, round-trips data, benchmarks, and cleans up', async () => {
+    const before = readdirSync('/dev/shm').filter((f) => f.startsWith('daxfs-demo-'));
+    // asynchronously: the benchmark takes seconds, and the test runner must stay responsive
+    const child = await promisify(execFile)(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js'), '--json'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const out = JSON.parse(child.stdout) as {
+      capabilities: { persistence: string; kind: string; mapSync: boolean; size: number };
+      roundTrip: boolean;
+      benchmark: { name: string; ratio: number }[];
+    };
+    expect(out.roundTrip).toBe(true);
+    expect(out.capabilities).toMatchObject({ kind: 'file', persistence: 'volatile', mapSync: false, size: 128 * 2 ** 20 });
+    expect(out.benchmark.map((r) => r.name)).toContain('copy-in + persist 4 KiB (JS vs native loop)');
+    for (const row of out.benchmark) expect(row.ratio).toBeGreaterThan(0);
+    const after = readdirSync('/dev/shm').filter((f) => f.startsWith('daxfs-demo-'));
+    expect(after).toEqual(before);
+  }, 120_000);
+
+  it('fails with a clear message and exit code 2 on a bad size', () => {
+    const child = spawnSync(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js'), '--size', '5000'], { encoding: 'utf8' });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(/daxfs: size must be a positive multiple of 4096/);
+  });
+
+  it('parses human sizes', () => {
+    expect(parseSize('4096')).toBe(4096);
+    expect(parseSize('256M')).toBe(256 * 2 ** 20);
+    expect(parseSize('1GiB')).toBe(2 ** 30);
+    expect(parseSize('2t')).toBe(2 * 2 ** 40);
+    expect(() => parseSize('12 apples')).toThrow(/not a size/);
+  });
+});
