@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+import SummaryReporter from './test/summary-reporter.js';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -7,5 +9,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    reporters: ['default', new SummaryReporter()],
   },
 });

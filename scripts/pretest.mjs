@@ -25,4 +25,7 @@ if (existsSync(addon) ? statSync(addon).mtimeMs < newestNativeSource() : !prebui
   console.log('pretest: the addon is missing or older than native/: rebuilding with node-gyp');
   run(process.execPath, [path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild']);
 }
-run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+// the tests and config too, without emitting
+run(process.execPath, [tsc, '-p', 'tsconfig.test.json']);
