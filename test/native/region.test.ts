@@ -469,6 +469,18 @@ describe('sysfs detection', () => {
     expect(new Uint8Array(m.buffer)[2 * MiB]).toBe(0);
     expectCode(() => r.createMapping(MiB), 'EINVAL', /multiple of 2097152/);
     r.close();
+    // ADR (memory_controller): cache-flush mode must flush every line it persists
+    const adr = Region.open('/dev/zero', { sysfsRoot: fakeSysfs(['memory_controller'], { major, minor, size: 8 * MiB, align: 2 * MiB }) });
+    expect(adr.capabilities).toMatchObject({ persistence: 'cache-flush', granularity: 'cache-line', flushNeeded: true });
+    adr.write(0, pattern(100));
+    expect(adr.stats()).toMatchObject({ flushedLines: 2, fences: 1, msyncCalls: 0 });
+    adr.persist(0, 4096);
+    expect(adr.stats()).toMatchObject({ flushedLines: 2 + 64, fences: 2, msyncCalls: 0 });
+    adr.close();
+    // an explicit flush instruction is honoured even on eADR
+    const forced = Region.open('/dev/zero', { sysfsRoot: root, flush: 'clflush' });
+    expect(forced.capabilities.flushNeeded).toBe(true);
+    forced.close();
     const unaligned = fakeSysfs([], { major, minor, size: 3 * MiB, align: 2 * MiB });
     expectCode(() => Region.open('/dev/zero', { sysfsRoot: unaligned }), 'EINVAL', /alignment/);
   });
