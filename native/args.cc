@@ -132,4 +132,11 @@ void CheckAligned(Napi::Env env, uint64_t value, uint64_t unit, const char* name
   }
 }
 
+Napi::Object NumbersObject(Napi::Env env,
+                           std::initializer_list<std::pair<const char*, uint64_t>> fields) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [key, value] : fields) o.Set(key, Napi::Number::New(env, static_cast<double>(value)));
+  return o;
+}
+
 }  // namespace daxfs

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 namespace daxfs {
 
@@ -46,5 +48,9 @@ void CheckRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
 
 // Throws EINVAL unless `value` is a multiple of `unit` (a power of two).
 void CheckAligned(Napi::Env env, uint64_t value, uint64_t unit, const char* name);
+
+// A plain object of numbers, for statistics.
+Napi::Object NumbersObject(Napi::Env env,
+                           std::initializer_list<std::pair<const char*, uint64_t>> fields);
 
 }  // namespace daxfs

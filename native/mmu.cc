@@ -124,6 +124,16 @@ void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
   ThrowErrno(env, err, "mmap", what);
 }
 
+void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
+                      int flags, int fd, off_t file_offset, PageState state, const char* what) {
+  r.stats.syscalls++;
+  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags | MAP_FIXED, fd,
+                 file_offset);
+  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, what);
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, state);
+  return p;
+}
+
 // mapBlocks(offset, length, regionOffset, writable)
 Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -136,14 +146,10 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   CheckRange(env, region_offset, length, c.size, "regionOffset", "length", "region");
   if (writable && c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  int flags = MAP_FIXED | (c.map_sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED);
+  int flags = c.map_sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED;
   r.stats.map_blocks++;
-  r.stats.syscalls++;
-  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags, c.fd,
-                 static_cast<off_t>(region_offset));
-  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, "mapping region blocks");
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit,
-            writable ? PageState::kBlockWrite : PageState::kBlockRead);
+  MapRun(env, r, offset, length, prot, flags, c.fd, static_cast<off_t>(region_offset),
+         writable ? PageState::kBlockWrite : PageState::kBlockRead, "mapping region blocks");
   return env.Undefined();
 }
 
@@ -153,11 +159,8 @@ Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
   r.stats.map_zero++;
-  r.stats.syscalls++;
-  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), PROT_READ,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, "mapping the zero page");
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kZero);
+  MapRun(env, r, offset, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
+         PageState::kZero, "mapping the zero page");
   return env.Undefined();
 }
 
@@ -173,15 +176,12 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
     CheckRange(env, static_cast<uint64_t>(source), length, c.size, "sourceRegionOffset", "length",
                "region");
   r.stats.map_private++;
-  r.stats.syscalls++;
-  void* p = mmap(Addr(r, offset), static_cast<size_t>(length), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-  if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, "mapping private pages");
+  void* p = MapRun(env, r, offset, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                   0, PageState::kPrivateWrite, "mapping private pages");
   if (source >= 0) {
     std::memcpy(p, c.base() + source, static_cast<size_t>(length));
     r.stats.bytes_copied += length;
   }
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kPrivateWrite);
   return env.Undefined();
 }
 
@@ -299,16 +299,13 @@ Napi::Value Mapping::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!res_) return env.Undefined();
   const MmuStats& s = res_->stats;
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set("mapBlocks", s.map_blocks);
-  set("mapZero", s.map_zero);
-  set("mapPrivate", s.map_private);
-  set("protect", s.protect);
-  set("unmap", s.unmap);
-  set("syscalls", s.syscalls);
-  set("bytesCopied", s.bytes_copied);
-  return o;
+  return NumbersObject(env, {{"mapBlocks", s.map_blocks},
+                             {"mapZero", s.map_zero},
+                             {"mapPrivate", s.map_private},
+                             {"protect", s.protect},
+                             {"unmap", s.unmap},
+                             {"syscalls", s.syscalls},
+                             {"bytesCopied", s.bytes_copied}});
 }
 
 Napi::Value Mapping::Info(const Napi::CallbackInfo& info) {

@@ -62,6 +62,10 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Reservation& CheckRun(const Napi::CallbackInfo& info, size_t index, uint64_t* offset,
                         uint64_t* length);
   Reservation& Open(Napi::Env env);
+  // One mmap (MAP_FIXED) over a checked run, recording its new state; on
+  // failure the run is made inaccessible and the error thrown.
+  void* MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot, int flags,
+               int fd, off_t file_offset, PageState state, const char* what);
   // Re-establishes a safe state after a failed MAP_FIXED and throws.
   [[noreturn]] void FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
                             int err, const char* what);

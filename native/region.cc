@@ -160,17 +160,14 @@ Napi::Value Region::Report(const Napi::CallbackInfo& info) {
 Napi::Value Region::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const RegionStats& s = OpenCore(env)->stats;
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set("persistCalls", s.persist_calls);
-  set("flushCalls", s.flush_calls);
-  set("flushedLines", s.flushed_lines);
-  set("fences", s.fences);
-  set("msyncCalls", s.msync_calls);
-  set("ntBytes", s.nt_bytes);
-  set("bytesWritten", s.bytes_written);
-  set("bytesRead", s.bytes_read);
-  return o;
+  return NumbersObject(env, {{"persistCalls", s.persist_calls},
+                             {"flushCalls", s.flush_calls},
+                             {"flushedLines", s.flushed_lines},
+                             {"fences", s.fences},
+                             {"msyncCalls", s.msync_calls},
+                             {"ntBytes", s.nt_bytes},
+                             {"bytesWritten", s.bytes_written},
+                             {"bytesRead", s.bytes_read}});
 }
 
 Napi::Value Region::ArrayBuffer(const Napi::CallbackInfo& info) {
@@ -178,14 +175,18 @@ Napi::Value Region::ArrayBuffer(const Napi::CallbackInfo& info) {
   return buffer_.Get(info.Env());
 }
 
-Napi::Value Region::CheckView(const Napi::CallbackInfo& info) {
+Napi::Value Region::OnRange(const Napi::CallbackInfo& info, RangeOp op) {
   Napi::Env env = info.Env();
   RegionCore& c = *OpenCore(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
   uint64_t length = ArgIndex(info, 1, "length");
-  CheckViewRange(env, c, offset, length);
+  op(env, c, offset, length);
   return env.Undefined();
 }
+
+Napi::Value Region::CheckView(const Napi::CallbackInfo& info) { return OnRange(info, CheckViewRange); }
+Napi::Value Region::Persist(const Napi::CallbackInfo& info) { return OnRange(info, RegionPersist); }
+Napi::Value Region::Flush(const Napi::CallbackInfo& info) { return OnRange(info, RegionFlush); }
 
 Napi::Value Region::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -242,24 +243,6 @@ Napi::Value Region::Zero(const Napi::CallbackInfo& info) {
   uint64_t length = ArgIndex(info, 1, "length");
   bool persist = ArgBool(info, 2, "persist", true);
   RegionZero(env, c, offset, length, persist);
-  return env.Undefined();
-}
-
-Napi::Value Region::Persist(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RegionCore& c = *OpenCore(env);
-  uint64_t offset = ArgIndex(info, 0, "offset");
-  uint64_t length = ArgIndex(info, 1, "length");
-  RegionPersist(env, c, offset, length);
-  return env.Undefined();
-}
-
-Napi::Value Region::Flush(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RegionCore& c = *OpenCore(env);
-  uint64_t offset = ArgIndex(info, 0, "offset");
-  uint64_t length = ArgIndex(info, 1, "length");
-  RegionFlush(env, c, offset, length);
   return env.Undefined();
 }
 

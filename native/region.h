@@ -43,6 +43,9 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value FastCalls(const Napi::CallbackInfo& info);
 
   Napi::Value BitmapChange(const Napi::CallbackInfo& info, bool set);
+  // The methods that take (offset, length) on an open region.
+  using RangeOp = void (*)(Napi::Env, RegionCore&, uint64_t, uint64_t);
+  Napi::Value OnRange(const Napi::CallbackInfo& info, RangeOp op);
   RegionCore& Writable(Napi::Env env);
 
   std::shared_ptr<RegionCore> core_;

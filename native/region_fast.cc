@@ -55,27 +55,13 @@ napi_value ZeroBody(Napi::Env env, FastState& s, napi_value) {
   return nullptr;
 }
 
-napi_value PersistBody(Napi::Env env, FastState& s, napi_value) {
+// The operations that take (offset, length): persist, flush, checkView.
+template <void (*op)(Napi::Env, RegionCore&, uint64_t, uint64_t)>
+napi_value RangeBody(Napi::Env env, FastState& s, napi_value) {
   RegionCore& c = RequireOpen(env, s.core.get());
   uint64_t offset = CheckIndex(env, s.args[0], "offset");
   uint64_t length = CheckIndex(env, s.args[1], "length");
-  RegionPersist(env, c, offset, length);
-  return nullptr;
-}
-
-napi_value FlushBody(Napi::Env env, FastState& s, napi_value) {
-  RegionCore& c = RequireOpen(env, s.core.get());
-  uint64_t offset = CheckIndex(env, s.args[0], "offset");
-  uint64_t length = CheckIndex(env, s.args[1], "length");
-  RegionFlush(env, c, offset, length);
-  return nullptr;
-}
-
-napi_value CheckViewBody(Napi::Env env, FastState& s, napi_value) {
-  RegionCore& c = RequireOpen(env, s.core.get());
-  uint64_t offset = CheckIndex(env, s.args[0], "offset");
-  uint64_t length = CheckIndex(env, s.args[1], "length");
-  CheckViewRange(env, c, offset, length);
+  op(env, c, offset, length);
   return nullptr;
 }
 
@@ -126,9 +112,9 @@ Napi::Object MakeFastCalls(Napi::Env env, std::shared_ptr<RegionCore> core) {
   AddFunction<WriteBody>(env, calls, "write", state);
   AddFunction<ReadBody>(env, calls, "read", state);
   AddFunction<ZeroBody>(env, calls, "zero", state);
-  AddFunction<PersistBody>(env, calls, "persist", state);
-  AddFunction<FlushBody>(env, calls, "flush", state);
-  AddFunction<CheckViewBody>(env, calls, "checkView", state);
+  AddFunction<RangeBody<RegionPersist>>(env, calls, "persist", state);
+  AddFunction<RangeBody<RegionFlush>>(env, calls, "flush", state);
+  AddFunction<RangeBody<CheckViewRange>>(env, calls, "checkView", state);
   return calls;
 }
 
