@@ -70,6 +70,9 @@ export interface NativeRegion {
   bitmapCount(bitmapOffset: number, nbits: number): number;
   nativeWriteLoop(offset: number, source: ArrayBufferView, length: number, iterations: number, span: number): number;
   fastCalls(): FastCalls;
+  writeAsync(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): Promise<number>;
+  readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;
+  lock(exclusive: boolean): boolean;
 }
 
 /**

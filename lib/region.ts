@@ -132,6 +132,30 @@ export class Region {
     return this.#native.write(offset, source, sourceOffset, n, persist);
   }
 
+  /**
+   * write() on the thread pool: the main thread stays free during large
+   * copies. The region stays mapped until the copy is done, even if closed
+   * meanwhile; `source` must not be changed until the promise settles.
+   */
+  writeAsync(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): Promise<number> {
+    const n = length !== undefined ? length : ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0;
+    return this.#native.writeAsync(offset, source, sourceOffset, n, persist);
+  }
+
+  /** read() on the thread pool. */
+  readAsync(offset: number, target: ArrayBufferView, targetOffset = 0, length?: number): Promise<number> {
+    const n = length !== undefined ? length : ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0;
+    return this.#native.readAsync(offset, target, targetOffset, n);
+  }
+
+  /**
+   * Takes an advisory lock on the backing (exclusive, or shared), held until
+   * close or process exit. False when another opener holds a conflicting one.
+   */
+  lock(exclusive = true): boolean {
+    return this.#native.lock(exclusive);
+  }
+
   /** Zeroes [offset, offset + length) with non-temporal stores; durable on return with persist. */
   zero(offset: number, length: number, persist = true): void {
     if (typeof offset === 'number' && typeof length === 'number' && typeof persist === 'boolean') {

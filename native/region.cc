@@ -1,5 +1,7 @@
 #include "region.h"
 
+#include <fcntl.h>
+
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -9,6 +11,7 @@
 #include "bitmap.h"
 #include "errors.h"
 #include "mmu.h"
+#include "region_async.h"
 #include "region_fast.h"
 #include "region_io.h"
 #include "region_open.h"
@@ -80,6 +83,9 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::BitmapCount>("bitmapCount"),
           InstanceMethod<&Region::NativeWriteLoop>("nativeWriteLoop"),
           InstanceMethod<&Region::FastCalls>("fastCalls"),
+          InstanceMethod<&Region::WriteAsync>("writeAsync"),
+          InstanceMethod<&Region::ReadAsync>("readAsync"),
+          InstanceMethod<&Region::Lock>("lock"),
       });
 }
 
@@ -228,7 +234,7 @@ Napi::Value Region::NativeWriteLoop(const Napi::CallbackInfo& info) {
   auto t0 = std::chrono::steady_clock::now();
   uint64_t slots = span / length;
   for (uint64_t i = 0; i < iterations; i++) {
-    int err = CopyIn(c, offset + (i % slots) * length, src.data, length, true);
+    int err = CopyIn(c, c.stats, offset + (i % slots) * length, src.data, length, true);
     if (err != 0) ThrowErrno(env, err, "msync", "persisting", c.path);
   }
   auto t1 = std::chrono::steady_clock::now();
@@ -250,6 +256,32 @@ Napi::Value Region::Zero(const Napi::CallbackInfo& info) {
 // their numeric arguments from a shared Float64Array (see region_fast.h).
 Napi::Value Region::FastCalls(const Napi::CallbackInfo& info) {
   return MakeFastCalls(info.Env(), OpenCore(info.Env()));
+}
+
+Napi::Value Region::WriteAsync(const Napi::CallbackInfo& info) {
+  return daxfs::WriteAsync(info, OpenCore(info.Env()));
+}
+
+Napi::Value Region::ReadAsync(const Napi::CallbackInfo& info) {
+  return daxfs::ReadAsync(info, OpenCore(info.Env()));
+}
+
+// lock(exclusive): an advisory open-file-description lock on the backing
+// (byte 0), released when the region is closed or the process dies. Returns
+// false when another open file description holds a conflicting lock.
+Napi::Value Region::Lock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  bool exclusive = ArgBool(info, 0, "exclusive", true);
+  struct flock fl;
+  std::memset(&fl, 0, sizeof(fl));
+  fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  if (fcntl(c.fd, F_OFD_SETLK, &fl) == 0) return Napi::Boolean::New(env, true);
+  if (errno == EAGAIN || errno == EACCES) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, errno, "fcntl", "locking the region", c.path);
 }
 
 Napi::Value Region::Drain(const Napi::CallbackInfo& info) {

@@ -41,6 +41,9 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value BitmapCount(const Napi::CallbackInfo& info);
   Napi::Value NativeWriteLoop(const Napi::CallbackInfo& info);
   Napi::Value FastCalls(const Napi::CallbackInfo& info);
+  Napi::Value WriteAsync(const Napi::CallbackInfo& info);
+  Napi::Value ReadAsync(const Napi::CallbackInfo& info);
+  Napi::Value Lock(const Napi::CallbackInfo& info);
 
   Napi::Value BitmapChange(const Napi::CallbackInfo& info, bool set);
   // The methods that take (offset, length) on an open region.

@@ -16,18 +16,32 @@ const char* PersistenceName(Persistence mode) {
   return "msync";
 }
 
-RegionCore::~RegionCore() { Release(); }
+RegionCore::~RegionCore() {
+  inflight_ = 0;
+  Release();
+}
 
 void RegionCore::Release() {
-  uint8_t* base = base_.exchange(nullptr, std::memory_order_acq_rel);
-  if (base != nullptr) munmap(base, map_length);
+  base_.store(nullptr, std::memory_order_release);
+  if (inflight_ > 0) {
+    release_pending_ = true;
+    return;
+  }
+  if (mapped_ != nullptr) {
+    munmap(mapped_, map_length);
+    mapped_ = nullptr;
+  }
   if (fd >= 0) {
     close(fd);
     fd = -1;
   }
 }
 
-int RegionCore::Flush(uint64_t offset, uint64_t length) {
+void RegionCore::EndAsync() {
+  if (--inflight_ == 0 && release_pending_) Release();
+}
+
+int RegionCore::Flush(uint64_t offset, uint64_t length, RegionStats& stats) {
   stats.flush_calls++;
   if (length == 0) return 0;
   if (mode == Persistence::kMsync) {
@@ -35,23 +49,23 @@ int RegionCore::Flush(uint64_t offset, uint64_t length) {
     uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     uint64_t start = offset & ~(page - 1);
     stats.msync_calls++;
-    if (msync(base() + start, length + (offset - start), MS_SYNC) != 0) return errno;
+    if (msync(mapped_ + start, length + (offset - start), MS_SYNC) != 0) return errno;
     return 0;
   }
-  if (flush_needed) stats.flushed_lines += FlushRange(flush, base() + offset, length);
+  if (flush_needed) stats.flushed_lines += FlushRange(flush, mapped_ + offset, length);
   return 0;
 }
 
-void RegionCore::Drain() {
+void RegionCore::Drain(RegionStats& stats) {
   if (mode == Persistence::kMsync) return;
   StoreFence();
   stats.fences++;
 }
 
-int RegionCore::Persist(uint64_t offset, uint64_t length) {
+int RegionCore::Persist(uint64_t offset, uint64_t length, RegionStats& stats) {
   stats.persist_calls++;
-  int err = Flush(offset, length);
-  Drain();
+  int err = Flush(offset, length, stats);
+  Drain(stats);
   return err;
 }
 

@@ -27,6 +27,18 @@ enum class Persistence {
 const char* PersistenceName(Persistence mode);
 
 struct RegionStats {
+  RegionStats& operator+=(const RegionStats& o) {
+    persist_calls += o.persist_calls;
+    flush_calls += o.flush_calls;
+    flushed_lines += o.flushed_lines;
+    fences += o.fences;
+    msync_calls += o.msync_calls;
+    nt_bytes += o.nt_bytes;
+    bytes_written += o.bytes_written;
+    bytes_read += o.bytes_read;
+    return *this;
+  }
+
   uint64_t persist_calls = 0;
   uint64_t flush_calls = 0;
   uint64_t flushed_lines = 0;
@@ -47,19 +59,31 @@ class RegionCore {
   // Makes [offset, offset + length) durable the way this region's mode needs.
   // The range must already be checked. Returns 0, or the errno of a failed
   // msync (the data is then not known to be durable).
-  int Persist(uint64_t offset, uint64_t length);
+  // The counters go to `stats`: the region's own on the main thread, a
+  // private tally on a worker thread (merged when the work completes).
+  int Persist(uint64_t offset, uint64_t length, RegionStats& stats);
+  int Persist(uint64_t offset, uint64_t length) { return Persist(offset, length, stats); }
   // The two halves of Persist in cache-flush modes. In msync mode Flush
   // writes the pages back synchronously and Drain has nothing left to do.
-  int Flush(uint64_t offset, uint64_t length);
-  void Drain();
+  int Flush(uint64_t offset, uint64_t length, RegionStats& stats);
+  int Flush(uint64_t offset, uint64_t length) { return Flush(offset, length, stats); }
+  void Drain(RegionStats& stats);
+  void Drain() { Drain(stats); }
 
-  // Unmaps and closes the backing; idempotent.
+  // Closes the region to new operations; unmaps and closes the backing now,
+  // or when the last in-flight asynchronous copy finishes. Idempotent.
   void Release();
+  // Asynchronous copies running on the thread pool hold the mapping.
+  void BeginAsync() { inflight_++; }
+  void EndAsync();
   bool open() const { return base_.load(std::memory_order_acquire) != nullptr; }
   uint8_t* base() const { return base_.load(std::memory_order_relaxed); }
 
-  // Set once by OpenRegion, read-only afterwards.
+  // Set once by OpenRegion; base_ becomes null at Release, mapped_ when unmapped.
   std::atomic<uint8_t*> base_{nullptr};
+  uint8_t* mapped_ = nullptr;
+  int inflight_ = 0;  // main thread only
+  bool release_pending_ = false;
   size_t map_length = 0;  // bytes mapped (== size)
   uint64_t size = 0;
   int fd = -1;

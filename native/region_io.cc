@@ -16,13 +16,14 @@ bool Overlaps(const uint8_t* a, uint64_t a_len, const uint8_t* b, uint64_t b_len
 
 // After a non-temporal copy or zero: the streamed body needs only the fence;
 // the unaligned head and tail went through the cache and need flushing.
-void PersistEdges(RegionCore& c, uint8_t* to, uint64_t length, size_t head, size_t tail) {
+void PersistEdges(RegionCore& c, RegionStats& stats, uint8_t* to, uint64_t length, size_t head,
+                  size_t tail) {
   if (c.flush_needed) {
-    c.stats.flushed_lines += FlushRange(c.flush, to, head);
-    c.stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
+    stats.flushed_lines += FlushRange(c.flush, to, head);
+    stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
   }
-  c.stats.persist_calls++;
-  c.Drain();
+  stats.persist_calls++;
+  c.Drain(stats);
 }
 
 }  // namespace
@@ -31,20 +32,23 @@ void PersistEdges(RegionCore& c, uint8_t* to, uint64_t length, size_t head, size
 // stores above the threshold (where flushing is how data persists), ordinary
 // ones below it or when the source overlaps the region. With `persist`, the
 // bytes are durable on return. Returns 0 or the errno of a failed msync.
-int CopyIn(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length, bool persist) {
-  c.stats.bytes_written += length;
+int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* from, uint64_t length,
+           bool persist) {
+  stats.bytes_written += length;
   if (length == 0) return 0;
-  uint8_t* to = c.base() + offset;
+  // mapped_, not base(): an asynchronous copy keeps the mapping alive even
+  // after close() made base() null.
+  uint8_t* to = c.mapped_ + offset;
   if (length >= c.nt_threshold && c.mode != Persistence::kMsync &&
-      !Overlaps(from, length, c.base(), c.size)) {
+      !Overlaps(from, length, c.mapped_, c.size)) {
     size_t head = 0, tail = 0;
     NtCopy(to, from, length, &head, &tail);
-    c.stats.nt_bytes += length - head - tail;
-    if (persist) PersistEdges(c, to, length, head, tail);
+    stats.nt_bytes += length - head - tail;
+    if (persist) PersistEdges(c, stats, to, length, head, tail);
     return 0;
   }
   std::memmove(to, from, length);
-  return persist ? c.Persist(offset, length) : 0;
+  return persist ? c.Persist(offset, length, stats) : 0;
 }
 
 
@@ -84,7 +88,7 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
   const uint8_t* from = source.data + source_offset;
   std::string why;
   if (!CheckUserBuffer(from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
-  int err = CopyIn(c, offset, from, length, persist);
+  int err = CopyIn(c, c.stats, offset, from, length, persist);
   if (err != 0) ThrowErrno(env, err, "msync", "persisting the written range", c.path);
   return length;
 }
@@ -98,7 +102,7 @@ void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, 
     size_t head = 0, tail = 0;
     NtZero(to, length, &head, &tail);
     c.stats.nt_bytes += length - head - tail;
-    if (persist) PersistEdges(c, to, length, head, tail);
+    if (persist) PersistEdges(c, c.stats, to, length, head, tail);
     return;
   }
   std::memset(to, 0, length);

@@ -19,8 +19,10 @@ RegionCore& RequireWritable(Napi::Env env, RegionCore* core);
 void PersistOrThrow(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
 
 // Copies without checks: non-temporal stores above the threshold. Returns 0
-// or the errno of a failed msync. The benchmark's native loop uses it too.
-int CopyIn(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length, bool persist);
+// or the errno of a failed msync. The benchmark's native loop and the
+// asynchronous copies (with their own `stats`) use it too.
+int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* from,
+           uint64_t length, bool persist);
 
 uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan target,
                     uint64_t target_offset, uint64_t length);

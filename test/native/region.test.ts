@@ -509,3 +509,57 @@ describe('the addon', () => {
     console.log(`addon in use: ${addonPath}`);
   });
 });
+
+describe('asynchronous copies', () => {
+  it('writeAsync and readAsync move the bytes off the main thread', async () => {
+    const r = Region.create(uniquePath(shm), 8 * MiB);
+    const data = pattern(5 * MiB + 3, 11);
+    expect(await r.writeAsync(100, data)).toBe(data.length);
+    const back = Buffer.alloc(data.length);
+    expect(await r.readAsync(100, back)).toBe(data.length);
+    expect(back.equals(data)).toBe(true);
+    expect(r.stats().bytesWritten).toBe(data.length);
+    r.close();
+  });
+
+  it('close while a copy is in flight: the copy completes, the region is closed, nothing crashes', async () => {
+    const p = uniquePath(shm);
+    const r = Region.create(p, 64 * MiB);
+    const data = pattern(32 * MiB, 3);
+    const pending = r.writeAsync(0, data);
+    r.close();
+    expectCode(() => r.write(0, Buffer.alloc(1)), 'EBADF');
+    await expect(pending).resolves.toBe(32 * MiB);
+    const again = Region.open(p);
+    expect(again.view(0, 32 * MiB).equals(data)).toBe(true);
+    again.close();
+  });
+
+  it('checks arguments synchronously with typed errors', () => {
+    const r = Region.create(uniquePath(shm), MiB);
+    expectCode(() => r.writeAsync(MiB, Buffer.alloc(1)), 'ERANGE');
+    expectCode(() => r.readAsync(-1, Buffer.alloc(1)), 'EINVAL', /offset/);
+    r.close();
+  });
+});
+
+describe('advisory lock', () => {
+  it('one exclusive holder; shared holders exclude a writer; released on close', () => {
+    const p = uniquePath(shm);
+    const a = Region.create(p, MiB);
+    expect(a.lock(true)).toBe(true);
+    const b = Region.open(p);
+    expect(b.lock(true)).toBe(false);
+    expect(b.lock(false)).toBe(false);
+    a.close();
+    expect(b.lock(false)).toBe(true);
+    const c = Region.open(p, { readOnly: true });
+    expect(c.lock(false)).toBe(true);
+    const d = Region.open(p);
+    expect(d.lock(true)).toBe(false);
+    b.close();
+    c.close();
+    expect(d.lock(true)).toBe(true);
+    d.close();
+  });
+});
