@@ -11,3 +11,4 @@ export {
 export { isDaxfsError, type DaxfsError } from './errors.js';
 export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';
 export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';
+export * from './pool/index.js';

@@ -1,0 +1,46 @@
+// Allocation policy over the block bitmap: contiguity first (a run at the
+// goal, normally just after the file's previous block), the longest free
+// fragment when the pool is fragmented. Runs handed out by a transaction that
+// has not committed yet are `pending`: not on media, so the search clips them.
+import type { Bitmap } from '../bitmap.js';
+import type { Run } from './extents.js';
+
+export class Allocator {
+  /** Where the last allocation ended: the goal for a file with no blocks yet. */
+  private cursor: number;
+
+  constructor(
+    private readonly bitmap: Bitmap,
+    private readonly dataStart: number,
+    private readonly nblocks: number,
+  ) {
+    this.cursor = dataStart;
+  }
+
+  /**
+   * Up to `want` blocks, as one run, near `goal`; null when the pool has no
+   * free block outside `pending`.
+   */
+  allocate(goal: number | undefined, want: number, pending: readonly Run[]): Run | null {
+    let g = goal === undefined || goal < this.dataStart || goal >= this.nblocks ? this.cursor : goal;
+    if (g >= this.nblocks) g = this.dataStart;
+    for (let attempt = 0; attempt < 2 * pending.length + 2; attempt++) {
+      const run = this.bitmap.find(g, want, 1);
+      if (!run) return null;
+      const overlapping = pending
+        .filter((p) => p.start < run.start + run.length && run.start < p.start + p.length)
+        .sort((a, b) => a.start - b.start);
+      if (overlapping.length === 0) return this.taken(run);
+      const first = overlapping[0]!;
+      if (first.start > run.start) return this.taken({ start: run.start, length: first.start - run.start });
+      g = Math.max(...overlapping.map((p) => p.start + p.length));
+      if (g >= this.nblocks) g = this.dataStart;
+    }
+    return null;
+  }
+
+  private taken(run: Run): Run {
+    this.cursor = run.start + run.length;
+    return run;
+  }
+}

@@ -1,0 +1,116 @@
+// A file's block map: extents sorted by file block, never overlapping,
+// adjacent compatible extents merged. Lookup is a binary search (O(log n)).
+export interface Extent {
+  fileBlock: number;
+  poolBlock: number;
+  length: number;
+  /** Allocated but reads as zeros (posix_fallocate, zero range). */
+  unwritten: boolean;
+}
+
+export interface Run {
+  start: number;
+  length: number;
+}
+
+/** Index of the first extent whose end is after `fileBlock` (the one containing it, or the next). */
+export function findIndex(extents: readonly Extent[], fileBlock: number): number {
+  let lo = 0;
+  let hi = extents.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = extents[mid]!;
+    if (e.fileBlock + e.length <= fileBlock) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The extent containing `fileBlock`, or undefined for a hole. */
+export function lookup(extents: readonly Extent[], fileBlock: number): Extent | undefined {
+  const e = extents[findIndex(extents, fileBlock)];
+  return e && e.fileBlock <= fileBlock ? e : undefined;
+}
+
+/** First file block at or after `fileBlock` that is mapped (Infinity when none). */
+export function nextMapped(extents: readonly Extent[], fileBlock: number): number {
+  const e = extents[findIndex(extents, fileBlock)];
+  if (!e) return Infinity;
+  return Math.max(e.fileBlock, fileBlock);
+}
+
+function mergeable(a: Extent, b: Extent): boolean {
+  return a.fileBlock + a.length === b.fileBlock && a.poolBlock + a.length === b.poolBlock && a.unwritten === b.unwritten;
+}
+
+/** Merges neighbours around index range [from, to]. */
+function mergeAround(extents: Extent[], from: number, to: number): void {
+  for (let i = Math.min(to, extents.length - 1); i >= Math.max(from, 1); i--) {
+    const a = extents[i - 1]!;
+    const b = extents[i]!;
+    if (mergeable(a, b)) {
+      extents[i - 1] = { ...a, length: a.length + b.length };
+      extents.splice(i, 1);
+    }
+  }
+}
+
+/** Inserts an extent over a hole (the caller guarantees no overlap). */
+export function insert(extents: Extent[], e: Extent): void {
+  const i = findIndex(extents, e.fileBlock);
+  extents.splice(i, 0, { ...e });
+  mergeAround(extents, i, i + 1);
+}
+
+/**
+ * Removes [start, end) from the map, splitting extents at the edges.
+ * Returns the pool runs that were mapped there (to be freed).
+ */
+export function removeRange(extents: Extent[], start: number, end: number): Run[] {
+  const freed: Run[] = [];
+  let i = findIndex(extents, start);
+  while (i < extents.length && extents[i]!.fileBlock < end) {
+    const e = extents[i]!;
+    const eEnd = e.fileBlock + e.length;
+    const cutStart = Math.max(start, e.fileBlock);
+    const cutEnd = Math.min(end, eEnd);
+    freed.push({ start: e.poolBlock + (cutStart - e.fileBlock), length: cutEnd - cutStart });
+    const pieces: Extent[] = [];
+    if (e.fileBlock < cutStart) pieces.push({ ...e, length: cutStart - e.fileBlock });
+    if (cutEnd < eEnd)
+      pieces.push({ ...e, fileBlock: cutEnd, poolBlock: e.poolBlock + (cutEnd - e.fileBlock), length: eEnd - cutEnd });
+    extents.splice(i, 1, ...pieces);
+    i += pieces.length;
+  }
+  return freed;
+}
+
+/** Sets the unwritten flag of every mapped block in [start, end), splitting as needed. */
+export function setUnwritten(extents: Extent[], start: number, end: number, unwritten: boolean): void {
+  let i = findIndex(extents, start);
+  const first = i;
+  while (i < extents.length && extents[i]!.fileBlock < end) {
+    const e = extents[i]!;
+    if (e.unwritten === unwritten) {
+      i++;
+      continue;
+    }
+    const eEnd = e.fileBlock + e.length;
+    const a = Math.max(start, e.fileBlock);
+    const b = Math.min(end, eEnd);
+    const pieces: Extent[] = [];
+    if (e.fileBlock < a) pieces.push({ ...e, length: a - e.fileBlock });
+    pieces.push({ ...e, fileBlock: a, poolBlock: e.poolBlock + (a - e.fileBlock), length: b - a, unwritten });
+    if (b < eEnd) pieces.push({ ...e, fileBlock: b, poolBlock: e.poolBlock + (b - e.fileBlock), length: eEnd - b });
+    extents.splice(i, 1, ...pieces);
+    i += pieces.length;
+  }
+  mergeAround(extents, first - 1, i);
+}
+
+/** Number of blocks mapped. */
+export function mappedBlocks(extents: readonly Extent[]): number {
+  let n = 0;
+  for (const e of extents) n += e.length;
+  return n;
+}

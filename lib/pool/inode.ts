@@ -1,0 +1,154 @@
+// Inodes (512 bytes each in the inode table) and extent blocks. A file's
+// name lives in its inode: the directory is the set of named inodes.
+//
+// inode:  0 flags u32 | 4 nameLen u32 | 8 size u64 | 16 mtimeMs u64 |
+//         24 generation u64 | 32 extentCount u32 | 36 firstExtentBlock u32 |
+//         64 name[256] | 320 inline extents[11] | 508 crc32
+// extent: fileBlock u32 | poolBlock u32 | length u32 | flags u32 (1 = unwritten)
+// extent block: magic u32 | count u32 | next u32 | crc32 u32 | extents[255]
+import { crc32 } from 'node:zlib';
+
+import { daxfsError } from '../errors.js';
+import type { Extent } from './extents.js';
+import { BLOCK, INODE_SIZE } from './layout.js';
+
+export const FLAG_USED = 1;
+export const FLAG_ORPHAN = 2;
+export const INLINE_EXTENTS = 11;
+export const EXTENTS_PER_BLOCK = 255;
+export const NAME_MAX = 255;
+const EXTENT_BLOCK_MAGIC = 0x4b4c4258; // "XBLK"
+
+export interface Inode {
+  ino: number;
+  flags: number;
+  name: string;
+  size: number;
+  mtimeMs: number;
+  generation: number;
+  extents: import('./extents.js').Extent[];
+  /** Pool blocks holding the extents that do not fit inline, in order. */
+  extentBlocks: number[];
+}
+
+export function cloneInode(i: Inode): Inode {
+  return { ...i, extents: i.extents.map((e) => ({ ...e })), extentBlocks: [...i.extentBlocks] };
+}
+
+/** Checks a file name: UTF-8, 1..255 bytes, no '/', no NUL. */
+export function checkName(name: unknown, what = 'name'): string {
+  if (typeof name !== 'string') throw daxfsError('EINVAL', `${what} must be a string`);
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes < 1 || bytes > NAME_MAX) throw daxfsError('EINVAL', `${what} must be 1 to ${NAME_MAX} bytes of UTF-8, got ${bytes}`);
+  if (name.includes('/')) throw daxfsError('EINVAL', `${what} must not contain '/'`);
+  if (name.includes('\0')) throw daxfsError('EINVAL', `${what} must not contain NUL`);
+  if (Buffer.from(name, 'utf8').toString('utf8') !== name) throw daxfsError('EINVAL', `${what} is not valid UTF-8`);
+  return name;
+}
+
+function writeExtent(b: Buffer, at: number, e: Extent): void {
+  b.writeUInt32LE(e.fileBlock, at);
+  b.writeUInt32LE(e.poolBlock, at + 4);
+  b.writeUInt32LE(e.length, at + 8);
+  b.writeUInt32LE(e.unwritten ? 1 : 0, at + 12);
+}
+
+function readExtent(b: Buffer, at: number): Extent {
+  return {
+    fileBlock: b.readUInt32LE(at),
+    poolBlock: b.readUInt32LE(at + 4),
+    length: b.readUInt32LE(at + 8),
+    unwritten: (b.readUInt32LE(at + 12) & 1) === 1,
+  };
+}
+
+/** Extent blocks an inode with `count` extents needs. */
+export function extentBlocksFor(count: number): number {
+  return Math.max(0, Math.ceil((count - INLINE_EXTENTS) / EXTENTS_PER_BLOCK));
+}
+
+export function encodeInode(i: Inode): Buffer {
+  const b = Buffer.alloc(INODE_SIZE);
+  if (i.flags === 0) return b; // a free inode is all zeros
+  b.writeUInt32LE(i.flags, 0);
+  const name = Buffer.from(i.name, 'utf8');
+  b.writeUInt32LE(name.length, 4);
+  b.writeBigUInt64LE(BigInt(i.size), 8);
+  b.writeBigUInt64LE(BigInt(Math.max(0, Math.round(i.mtimeMs))), 16);
+  b.writeBigUInt64LE(BigInt(i.generation), 24);
+  b.writeUInt32LE(i.extents.length, 32);
+  b.writeUInt32LE(i.extentBlocks[0] ?? 0, 36);
+  name.copy(b, 64);
+  for (let k = 0; k < Math.min(INLINE_EXTENTS, i.extents.length); k++) writeExtent(b, 320 + k * 16, i.extents[k]!);
+  b.writeUInt32LE(crc32(b.subarray(0, INODE_SIZE - 4)), INODE_SIZE - 4);
+  return b;
+}
+
+/** The extent blocks of an inode, one buffer per entry of i.extentBlocks. */
+export function encodeExtentBlocks(i: Inode): Buffer[] {
+  const out: Buffer[] = [];
+  for (let k = 0; k < i.extentBlocks.length; k++) {
+    const b = Buffer.alloc(BLOCK);
+    const first = INLINE_EXTENTS + k * EXTENTS_PER_BLOCK;
+    const count = Math.min(EXTENTS_PER_BLOCK, i.extents.length - first);
+    b.writeUInt32LE(EXTENT_BLOCK_MAGIC, 0);
+    b.writeUInt32LE(count, 4);
+    b.writeUInt32LE(i.extentBlocks[k + 1] ?? 0, 8);
+    for (let j = 0; j < count; j++) writeExtent(b, 16 + j * 16, i.extents[first + j]!);
+    b.writeUInt32LE(crc32(b), 12); // computed with the crc field still zero
+    out.push(b);
+  }
+  return out;
+}
+
+export interface DecodedInode {
+  inode: Inode;
+  /** Extents still to be read from the chain starting at this block. */
+  firstExtentBlock: number;
+  extentCount: number;
+}
+
+/** Decodes an inode slot; null for a free slot; EUCLEAN for a damaged one. */
+export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
+  const flags = b.readUInt32LE(0);
+  if (flags === 0) {
+    if (b.some((x) => x !== 0)) throw daxfsError('EUCLEAN', `inode ${ino}: free but not zeroed`);
+    return null;
+  }
+  const bad = (why: string) => daxfsError('EUCLEAN', `inode ${ino}: ${why}`);
+  if (b.readUInt32LE(INODE_SIZE - 4) !== crc32(b.subarray(0, INODE_SIZE - 4))) throw bad('checksum mismatch');
+  if ((flags & FLAG_USED) === 0 || (flags & ~(FLAG_USED | FLAG_ORPHAN)) !== 0) throw bad(`bad flags ${flags}`);
+  const nameLen = b.readUInt32LE(4);
+  if ((flags & FLAG_ORPHAN) === 0 && (nameLen < 1 || nameLen > NAME_MAX)) throw bad(`bad name length ${nameLen}`);
+  if (nameLen > NAME_MAX) throw bad(`bad name length ${nameLen}`);
+  const size = b.readBigUInt64LE(8);
+  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`absurd size ${size}`);
+  const extentCount = b.readUInt32LE(32);
+  const inode: Inode = {
+    ino,
+    flags,
+    name: b.subarray(64, 64 + nameLen).toString('utf8'),
+    size: Number(size),
+    mtimeMs: Number(b.readBigUInt64LE(16)),
+    generation: Number(b.readBigUInt64LE(24)),
+    extents: [],
+    extentBlocks: [],
+  };
+  for (let k = 0; k < Math.min(INLINE_EXTENTS, extentCount); k++) inode.extents.push(readExtent(b, 320 + k * 16));
+  return { inode, firstExtentBlock: b.readUInt32LE(36), extentCount };
+}
+
+/** Decodes one extent block of inode `ino`; returns its extents and the next block. */
+export function decodeExtentBlock(b: Buffer, ino: number, block: number): { extents: Extent[]; next: number } {
+  const bad = (why: string) => daxfsError('EUCLEAN', `inode ${ino}: extent block ${block}: ${why}`);
+  if (b.readUInt32LE(0) !== EXTENT_BLOCK_MAGIC) throw bad('bad magic');
+  const stored = b.readUInt32LE(12);
+  const copy = Buffer.from(b);
+  copy.writeUInt32LE(0, 12);
+  if (crc32(copy) !== stored) throw bad('checksum mismatch');
+  const count = b.readUInt32LE(4);
+  if (count < 1 || count > EXTENTS_PER_BLOCK) throw bad(`bad count ${count}`);
+  const extents: Extent[] = [];
+  for (let j = 0; j < count; j++) extents.push(readExtent(b, 16 + j * 16));
+  return { extents, next: b.readUInt32LE(8) };
+}

@@ -1,0 +1,131 @@
+// The redo journal. A transaction is a list of (region offset, bytes)
+// records of metadata. Commit: write the records to the journal body and a
+// checksummed header, persist; store the 8-byte commit word (the commit
+// point), persist; apply the records in place, persist; clear the commit
+// word. Mount replays a committed transaction (the records are physical, so
+// replay is idempotent) and ignores an uncommitted one.
+//
+// header block: 0 magic u64 | 8 seq u64 | 16 records u32 | 20 bodyBytes u32 |
+//               24 bodyCrc u32 | 28 headerCrc u32 | 64 commit word u64
+// body: per record: offset u64 | length u32 | 4 bytes pad | data, padded to 8
+import { crc32 } from 'node:zlib';
+
+import { daxfsError } from '../errors.js';
+import type { Region } from '../region.js';
+import { BLOCK } from './layout.js';
+
+const JOURNAL_MAGIC = 0x4c4e4a5346584144n; // "DAXFSJNL"
+const COMMIT_WORD = 64;
+
+export interface JournalRecord {
+  offset: number;
+  data: Buffer;
+}
+
+export interface RecoveryReport {
+  /** A committed transaction was found and applied again. */
+  replayed: boolean;
+  records: number;
+}
+
+export class Journal {
+  private seq = 1n;
+  /** Transactions committed by this mount, for statistics. */
+  commits = 0;
+
+  constructor(
+    private readonly region: Region,
+    private readonly start: number,
+    private readonly blocks: number,
+  ) {}
+
+  get headerOffset(): number {
+    return this.start * BLOCK;
+  }
+
+  get bodyOffset(): number {
+    return (this.start + 1) * BLOCK;
+  }
+
+  /** Bytes of records one transaction may hold. */
+  get capacity(): number {
+    return (this.blocks - 1) * BLOCK;
+  }
+
+  /** Commits `records` atomically. Throws ENOSPC, changing nothing, when they do not fit. */
+  commit(records: JournalRecord[]): void {
+    if (records.length === 0) return;
+    let bytes = 0;
+    for (const r of records) bytes += 16 + Math.ceil(r.data.length / 8) * 8;
+    if (bytes > this.capacity)
+      throw daxfsError('ENOSPC', `metadata transaction of ${bytes} bytes does not fit the journal (${this.capacity} bytes)`);
+    const body = Buffer.alloc(bytes);
+    let at = 0;
+    for (const r of records) {
+      body.writeBigUInt64LE(BigInt(r.offset), at);
+      body.writeUInt32LE(r.data.length, at + 8);
+      r.data.copy(body, at + 16);
+      at += 16 + Math.ceil(r.data.length / 8) * 8;
+    }
+    const seq = this.seq++;
+    const header = Buffer.alloc(32);
+    header.writeBigUInt64LE(JOURNAL_MAGIC, 0);
+    header.writeBigUInt64LE(seq, 8);
+    header.writeUInt32LE(records.length, 16);
+    header.writeUInt32LE(bytes, 20);
+    header.writeUInt32LE(crc32(body), 24);
+    header.writeUInt32LE(crc32(header.subarray(0, 28)), 28);
+    this.region.write(this.bodyOffset, body);
+    this.region.write(this.headerOffset, header);
+    this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
+    this.apply(records);
+    this.region.store64(this.headerOffset + COMMIT_WORD, 0n);
+    this.commits++;
+  }
+
+  private apply(records: JournalRecord[]): void {
+    for (const r of records) this.region.write(r.offset, r.data, 0, r.data.length, false);
+    for (const r of records) this.region.flush(r.offset, r.data.length);
+    this.region.drain();
+  }
+
+  /**
+   * Mount-time recovery: replays a committed transaction. A committed
+   * transaction that fails its checks means damaged media: EUCLEAN.
+   * `writable` false reports a needed replay as an error instead of doing it.
+   */
+  recover(writable: boolean, inMetadata: (offset: number, length: number) => boolean): RecoveryReport {
+    const commit = this.region.load64(this.headerOffset + COMMIT_WORD);
+    const header = Buffer.alloc(32);
+    this.region.read(this.headerOffset, header);
+    const magicOk = header.readBigUInt64LE(0) === JOURNAL_MAGIC;
+    if (magicOk) this.seq = header.readBigUInt64LE(8) + 1n;
+    // No commit word: nothing, or a transaction that never committed (ignored).
+    if (commit === 0n) return { replayed: false, records: 0 };
+    const bad = (why: string) => daxfsError('EUCLEAN', `journal: committed transaction ${commit}: ${why}`);
+    if (!magicOk) throw bad('header has a bad magic');
+    if (header.readUInt32LE(28) !== crc32(header.subarray(0, 28))) throw bad('header checksum mismatch');
+    if (header.readBigUInt64LE(8) !== commit) throw bad(`header is for transaction ${header.readBigUInt64LE(8)}`);
+    const bytes = header.readUInt32LE(20);
+    if (bytes > this.capacity) throw bad(`body of ${bytes} bytes exceeds the journal`);
+    const body = Buffer.alloc(bytes);
+    this.region.read(this.bodyOffset, body);
+    if (crc32(body) !== header.readUInt32LE(24)) throw bad('body checksum mismatch');
+    const records: JournalRecord[] = [];
+    let at = 0;
+    for (let k = 0; k < header.readUInt32LE(16); k++) {
+      if (at + 16 > bytes) throw bad('record runs past the body');
+      const offset = Number(body.readBigUInt64LE(at));
+      const length = body.readUInt32LE(at + 8);
+      if (at + 16 + length > bytes) throw bad('record runs past the body');
+      if (!inMetadata(offset, length)) throw bad(`record targets bytes ${offset}..${offset + length} outside the metadata areas`);
+      records.push({ offset, data: body.subarray(at + 16, at + 16 + length) });
+      at += 16 + Math.ceil(length / 8) * 8;
+    }
+    if (!writable) throw daxfsError('EROFS', 'the pool needs journal recovery: open it read-write once');
+    this.apply(records);
+    this.region.store64(this.headerOffset + COMMIT_WORD, 0n);
+    this.seq = commit + 1n;
+    return { replayed: true, records: records.length };
+  }
+}

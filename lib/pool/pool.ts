@@ -1,0 +1,1034 @@
+// The pool: a small crash-consistent file system that lives entirely in a
+// region. Metadata lives on media and, decoded, in memory (built at mount
+// from the inodes in use: mount costs O(metadata in use)); every metadata
+// change is one journal transaction. File data moves straight between the
+// caller's buffers and pmem.
+import { existsSync } from 'node:fs';
+
+import { Bitmap } from '../bitmap.js';
+import { daxfsError } from '../errors.js';
+import { Region, type OpenOptions } from '../region.js';
+import { Allocator } from './allocator.js';
+import { findIndex, insert, lookup, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
+import {
+  checkName,
+  cloneInode,
+  decodeExtentBlock,
+  decodeInode,
+  encodeExtentBlocks,
+  encodeInode,
+  extentBlocksFor,
+  FLAG_ORPHAN,
+  FLAG_USED,
+  type Inode,
+} from './inode.js';
+import { Journal, type JournalRecord, type RecoveryReport } from './journal.js';
+import {
+  BLOCK,
+  computeGeometry,
+  decodeSuperblock,
+  encodeSuperblock,
+  HOLDER_OFFSET,
+  INODE_SIZE,
+  MAX_FILE_SIZE,
+  newSuperblock,
+  SUPERBLOCK_BYTES,
+  type Superblock,
+} from './layout.js';
+import { compareWindow, findOwnershipProblems, type CheckReport, type OwnedRun, type Problem } from './check.js';
+import { Txn } from './txn.js';
+
+export interface PoolOpenOptions {
+  readOnly?: boolean;
+  /** Options for the underlying region (flush instruction, requireMapSync, …). */
+  region?: Omit<OpenOptions, 'readOnly'>;
+}
+
+export interface FormatOptions {
+  /** Create the backing file with this size (bytes); omit to format an existing file or device. */
+  size?: number;
+  /** Zero the whole region, not only the metadata (O(pool size)). */
+  zeroAll?: boolean;
+  /** Called with (done, total) bytes while zeroing. */
+  onProgress?: (done: number, total: number) => void;
+  region?: Omit<OpenOptions, 'readOnly'>;
+}
+
+export interface FileStat {
+  name: string;
+  ino: number;
+  size: number;
+  /** Bytes of pool blocks the file holds (allocated, written or not). */
+  allocated: number;
+  mtimeMs: number;
+  extents: number;
+}
+
+export interface PoolInfo {
+  path: string;
+  uuid: string;
+  size: number;
+  blockSize: number;
+  blocks: number;
+  freeBlocks: number;
+  dataBlocks: number;
+  files: number;
+  inodes: { used: number; capacity: number };
+  journalBytes: number;
+  persistence: string;
+  readOnly: boolean;
+  recovery: RecoveryReport;
+  orphansFreedAtMount: number;
+}
+
+/** What getBlock reports: the get_block of the kernel's DAX path. */
+export interface BlockMapping {
+  mapped: boolean;
+  /** Pool block number (-1 for a hole). */
+  poolBlock: number;
+  /** Blocks from here that are contiguous in the file and in the pool (for a hole: hole length, capped). */
+  count: number;
+  /** Just allocated by this call (and zeroed). */
+  new: boolean;
+  /** Allocated but reads as zeros. */
+  unwritten: boolean;
+}
+
+export interface OpenFileOptions {
+  create?: boolean;
+  exclusive?: boolean;
+}
+
+const HOLE_SCAN_LIMIT = 2 ** 32;
+
+export class Pool {
+  readonly region: Region;
+  readonly readOnly: boolean;
+  private sb: Superblock;
+  private readonly journal: Journal;
+  private readonly bitmap: Bitmap;
+  private readonly allocator: Allocator;
+  /** Decoded inodes by number (undefined = free), below the high-water mark. */
+  private readonly inodes: (Inode | undefined)[] = [];
+  private readonly names = new Map<string, number>();
+  private readonly freeInodes: number[] = [];
+  private readonly openCount = new Map<number, number>();
+  private readonly recovery: RecoveryReport;
+  private orphansFreed = 0;
+  private closed = false;
+
+  private constructor(region: Region, readOnly: boolean) {
+    this.region = region;
+    this.readOnly = readOnly;
+    const primary = Buffer.alloc(SUPERBLOCK_BYTES);
+    region.read(0, primary);
+    try {
+      this.sb = decodeSuperblock(primary, region.size, 'primary');
+    } catch (primaryError) {
+      const backup = Buffer.alloc(SUPERBLOCK_BYTES);
+      region.read(BLOCK, backup);
+      try {
+        this.sb = decodeSuperblock(backup, region.size, 'backup');
+      } catch {
+        throw primaryError;
+      }
+      if (!readOnly) region.write(0, encodeSuperblock(this.sb)); // restore the primary from the backup
+    }
+    this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
+    this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
+    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks);
+    this.recovery = this.journal.recover(!readOnly, (offset, length) => this.isMetadata(offset, length));
+    if (this.recovery.replayed) {
+      // the superblock may have been part of the replayed transaction
+      region.read(0, primary);
+      this.sb = decodeSuperblock(primary, region.size, 'primary');
+    }
+    this.loadInodes();
+  }
+
+  // ---------------------------------------------------------------- open / format
+
+  /** Formats `path` as a pool and mounts it. */
+  static format(path: string, options: FormatOptions = {}): Pool {
+    const regionOptions = options.region ?? {};
+    const region =
+      options.size !== undefined && !existsSync(path)
+        ? Region.create(path, options.size, regionOptions)
+        : Region.open(path, regionOptions);
+    try {
+      if (options.size !== undefined && region.size !== options.size)
+        throw daxfsError('EINVAL', `'${path}' holds ${region.size} bytes, not the ${options.size} asked for`);
+      Pool.lock(region, true);
+      const g = computeGeometry(region.size);
+      // Invalidate both superblocks first: a crash during format must not
+      // leave an old superblock describing new, half-written metadata.
+      region.zero(0, 2 * BLOCK);
+      if (options.zeroAll) {
+        const chunk = 64 << 20;
+        for (let done = 2 * BLOCK; done < region.size; ) {
+          const n = Math.min(chunk, region.size - done);
+          region.zero(done, n);
+          done += n;
+          options.onProgress?.(done, region.size);
+        }
+      } else {
+        region.zero(g.journalStart * BLOCK, BLOCK); // the journal header
+        region.zero(g.bitmapStart * BLOCK, (g.dataStart - g.bitmapStart) * BLOCK); // bitmap + inode table
+      }
+      const bitmap = region.bitmap(g.bitmapStart * BLOCK, g.nblocks);
+      bitmap.set(0, g.dataStart);
+      const sb = encodeSuperblock(newSuperblock(g));
+      region.write(BLOCK, sb);
+      region.write(0, sb); // the primary last: format is complete once it is durable
+      return new Pool(region, false);
+    } catch (e) {
+      region.close();
+      throw e;
+    }
+  }
+
+  /** Mounts the pool on `path`: journal replay, inode scan, orphans freed. */
+  static open(path: string, options: PoolOpenOptions = {}): Pool {
+    const readOnly = options.readOnly ?? false;
+    const region = Region.open(path, { ...(options.region ?? {}), readOnly });
+    try {
+      Pool.lock(region, !readOnly);
+      return new Pool(region, readOnly);
+    } catch (e) {
+      region.close();
+      throw e;
+    }
+  }
+
+  /** One process at a time: an exclusive lock for writers, shared for readers. */
+  private static lock(region: Region, exclusive: boolean): void {
+    if (region.lock(exclusive)) {
+      if (exclusive) {
+        const holder = Buffer.alloc(16);
+        holder.writeUInt32LE(process.pid, 0);
+        holder.writeBigUInt64LE(BigInt(Date.now()), 8);
+        region.write(HOLDER_OFFSET, holder);
+      }
+      return;
+    }
+    const holder = Buffer.alloc(16);
+    region.read(HOLDER_OFFSET, holder);
+    const pid = holder.readUInt32LE(0);
+    const since = Number(holder.readBigUInt64LE(8));
+    const who =
+      pid > 0 && since > 0
+        ? `process ${pid} (opened it read-write at ${new Date(since).toISOString()})`
+        : 'another process (read-only)';
+    throw daxfsError('EBUSY', `pool '${region.path}' is in use by ${who}`);
+  }
+
+  // ---------------------------------------------------------------- mount-time scan
+
+  private loadInodes(): void {
+    const sb = this.sb;
+    const slot = Buffer.alloc(INODE_SIZE);
+    const orphans: number[] = [];
+    for (let ino = 0; ino < sb.inodeHighWater; ino++) {
+      this.region.read(this.inodeOffset(ino), slot);
+      const decoded = decodeInode(slot, ino);
+      if (!decoded) {
+        this.inodes.push(undefined);
+        this.freeInodes.push(ino);
+        continue;
+      }
+      const inode = decoded.inode;
+      let block = decoded.firstExtentBlock;
+      const block4k = Buffer.alloc(BLOCK);
+      while (inode.extents.length < decoded.extentCount) {
+        if (block < sb.dataStart || block >= sb.nblocks || inode.extentBlocks.includes(block))
+          throw daxfsError('EUCLEAN', `inode ${ino}: extent block ${block} is outside the data area or repeats (cycle)`);
+        this.region.read(block * BLOCK, block4k);
+        const { extents, next } = decodeExtentBlock(block4k, ino, block);
+        inode.extentBlocks.push(block);
+        inode.extents.push(...extents);
+        block = next;
+      }
+      if (inode.extents.length !== decoded.extentCount)
+        throw daxfsError('EUCLEAN', `inode ${ino}: holds ${inode.extents.length} extents, records ${decoded.extentCount}`);
+      this.validateExtents(inode);
+      this.inodes.push(inode);
+      if (inode.flags & FLAG_ORPHAN) {
+        orphans.push(ino);
+      } else {
+        if (this.names.has(inode.name))
+          throw daxfsError('EUCLEAN', `directory: name '${inode.name}' is used by inodes ${this.names.get(inode.name)} and ${ino}`);
+        this.names.set(inode.name, ino);
+      }
+    }
+    // Orphans: unlinked while open when the pool went down. Their blocks are
+    // freed now, so a crash never leaks them.
+    if (orphans.length > 0 && !this.readOnly) {
+      const txn = new Txn();
+      for (const ino of orphans) this.releaseInode(txn, this.inodes[ino]!);
+      this.commit(txn);
+      this.orphansFreed = orphans.length;
+    }
+  }
+
+  private validateExtents(inode: Inode): void {
+    let prevEnd = 0;
+    for (const e of inode.extents) {
+      const bad = (why: string) => daxfsError('EUCLEAN', `inode ${inode.ino}: extent at file block ${e.fileBlock}: ${why}`);
+      if (e.length < 1) throw bad('zero length');
+      if (e.fileBlock < prevEnd) throw bad('overlaps or is out of order');
+      if (e.poolBlock < this.sb.dataStart || e.poolBlock + e.length > this.sb.nblocks)
+        throw bad(`pool blocks ${e.poolBlock}..${e.poolBlock + e.length} lie outside the data area`);
+      if (e.fileBlock + e.length > 2 ** 32) throw bad('runs past the largest file');
+      prevEnd = e.fileBlock + e.length;
+    }
+  }
+
+  // ---------------------------------------------------------------- geometry helpers
+
+  private inodeOffset(ino: number): number {
+    return this.sb.inodeStart * BLOCK + ino * INODE_SIZE;
+  }
+
+  /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or a data block (extent blocks). */
+  private isMetadata(offset: number, length: number): boolean {
+    const end = offset + length;
+    if (end > this.region.size || length <= 0) return false;
+    const journalEnd = (this.sb.journalStart + this.sb.journalBlocks) * BLOCK;
+    if (end <= 2 * BLOCK) return true;
+    return offset >= journalEnd;
+  }
+
+  private get geometry(): Superblock {
+    return this.sb;
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /** Turns `txn` into journal records, commits them, and installs the result in memory. */
+  private commit(txn: Txn, force = false): void {
+    if (txn.empty && !force) return;
+    const records: JournalRecord[] = [];
+    for (const inode of txn.inodes.values()) this.layoutExtentBlocks(txn, inode);
+    const words = new Map<number, bigint>();
+    const bitmapBase = this.sb.bitmapStart * BLOCK;
+    const change = (run: Run, set: boolean) => {
+      let p = run.start;
+      const end = run.start + run.length;
+      while (p < end) {
+        const w = Math.floor(p / 64);
+        const lo = p % 64;
+        const hi = Math.min(64, end - w * 64);
+        const mask = (hi === 64 ? (1n << 64n) - 1n : (1n << BigInt(hi)) - 1n) & ~((1n << BigInt(lo)) - 1n);
+        const current = words.get(w) ?? this.region.load64(bitmapBase + w * 8);
+        if (set ? (current & mask) !== 0n : (current & mask) !== mask)
+          throw daxfsError('EUCLEAN', `bitmap: blocks around ${p} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
+        words.set(w, set ? current | mask : current & ~mask);
+        p = w * 64 + hi;
+      }
+    };
+    let delta = 0;
+    for (const run of txn.allocated) {
+      change(run, true);
+      delta -= run.length;
+    }
+    for (const run of txn.freed) {
+      change(run, false);
+      delta += run.length;
+    }
+    const sorted = [...words.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < sorted.length; ) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+      const data = Buffer.alloc((j - i + 1) * 8);
+      for (let k = i; k <= j; k++) data.writeBigUInt64LE(words.get(sorted[k]!)!, (k - i) * 8);
+      records.push({ offset: bitmapBase + sorted[i]! * 8, data });
+      i = j + 1;
+    }
+    for (const inode of txn.inodes.values()) {
+      records.push({ offset: this.inodeOffset(inode.ino), data: encodeInode(inode) });
+      const blocks = encodeExtentBlocks(inode);
+      blocks.forEach((data, k) => {
+        const offset = inode.extentBlocks[k]! * BLOCK;
+        // unchanged extent blocks need no journal space
+        if (!this.region.view(offset, BLOCK).equals(data)) records.push({ offset, data });
+      });
+    }
+    const sb: Superblock = {
+      ...this.sb,
+      freeBlocks: txn.freeBlocks ?? this.sb.freeBlocks + delta,
+      inodeHighWater: txn.highWater ?? this.sb.inodeHighWater,
+      nextGeneration: txn.nextGeneration ?? this.sb.nextGeneration,
+    };
+    const encoded = encodeSuperblock(sb);
+    records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
+    this.journal.commit(records);
+    // Committed: install.
+    this.sb = sb;
+    for (const inode of txn.inodes.values()) {
+      const old = this.inodes[inode.ino];
+      if (old && !(old.flags & FLAG_ORPHAN) && this.names.get(old.name) === inode.ino) this.names.delete(old.name);
+    }
+    while (this.inodes.length < sb.inodeHighWater) this.inodes.push(undefined);
+    for (const inode of txn.inodes.values()) {
+      if (inode.flags === 0) {
+        this.inodes[inode.ino] = undefined;
+        this.freeInodes.push(inode.ino);
+        this.freeInodes.sort((a, b) => a - b);
+      } else {
+        this.inodes[inode.ino] = inode;
+        if (!(inode.flags & FLAG_ORPHAN)) this.names.set(inode.name, inode.ino);
+      }
+    }
+  }
+
+  /** Gives `inode` exactly the extent blocks its extent count needs (allocating or freeing in `txn`). */
+  private layoutExtentBlocks(txn: Txn, inode: Inode): void {
+    const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
+    while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
+    while (inode.extentBlocks.length < need) {
+      const run = this.allocator.allocate(inode.extents[0]?.poolBlock, 1, txn.allocated);
+      if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
+      txn.allocated.push(run);
+      inode.extentBlocks.push(run.start);
+    }
+  }
+
+  /** Frees an inode and all its blocks in `txn`. */
+  private releaseInode(txn: Txn, inode: Inode): void {
+    for (const e of inode.extents) txn.freed.push({ start: e.poolBlock, length: e.length });
+    for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
+    txn.put({ ino: inode.ino, flags: 0, name: '', size: 0, mtimeMs: 0, generation: 0, extents: [], extentBlocks: [] });
+  }
+
+  // ---------------------------------------------------------------- pool-level API
+
+  private ensureOpen(): void {
+    if (this.closed) throw daxfsError('EBADF', 'the pool is closed');
+  }
+
+  private ensureWritable(): void {
+    this.ensureOpen();
+    if (this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only');
+  }
+
+  info(): PoolInfo {
+    this.ensureOpen();
+    const used = this.inodes.filter((i) => i !== undefined).length;
+    return {
+      path: this.region.path,
+      uuid: this.sb.uuid,
+      size: this.region.size,
+      blockSize: BLOCK,
+      blocks: this.sb.nblocks,
+      freeBlocks: this.sb.freeBlocks,
+      dataBlocks: this.sb.nblocks - this.sb.dataStart,
+      files: this.names.size,
+      inodes: { used, capacity: this.sb.inodeCount },
+      journalBytes: this.journal.capacity,
+      persistence: this.region.capabilities.persistence,
+      readOnly: this.readOnly,
+      recovery: this.recovery,
+      orphansFreedAtMount: this.orphansFreed,
+    };
+  }
+
+  /** The superblock as mounted (geometry and counters), for check and tools. */
+  superblock(): Readonly<Superblock> {
+    return this.geometry;
+  }
+
+  private statOf(inode: Inode): FileStat {
+    return {
+      name: inode.name,
+      ino: inode.ino,
+      size: inode.size,
+      allocated: mappedBlocks(inode.extents) * BLOCK,
+      mtimeMs: inode.mtimeMs,
+      extents: inode.extents.length,
+    };
+  }
+
+  /** Every file, sorted by name. */
+  list(): FileStat[] {
+    this.ensureOpen();
+    return [...this.names.values()]
+      .map((ino) => this.statOf(this.inodes[ino]!))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  stat(name: string): FileStat {
+    this.ensureOpen();
+    return this.statOf(this.inodeByName(checkName(name)));
+  }
+
+  private inodeByName(name: string): Inode {
+    const ino = this.names.get(name);
+    if (ino === undefined) throw daxfsError('ENOENT', `no file named '${name}'`);
+    return this.inodes[ino]!;
+  }
+
+  /** Opens a file by name; with `create`, creates it when missing (`exclusive`: EEXIST if it exists). */
+  open(name: string, options: OpenFileOptions = {}): PoolFile {
+    this.ensureOpen();
+    checkName(name);
+    let ino = this.names.get(name);
+    if (ino !== undefined && options.create && options.exclusive) throw daxfsError('EEXIST', `'${name}' already exists`);
+    if (ino === undefined) {
+      if (!options.create) throw daxfsError('ENOENT', `no file named '${name}'`);
+      ino = this.createInode(name);
+    }
+    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
+    return new PoolFile(this, ino, this.inodes[ino]!.generation);
+  }
+
+  private createInode(name: string): number {
+    this.ensureWritable();
+    const txn = new Txn();
+    let ino = this.freeInodes[0];
+    if (ino === undefined) {
+      if (this.sb.inodeHighWater >= this.sb.inodeCount)
+        throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${this.sb.inodeCount} files)`);
+      ino = this.sb.inodeHighWater;
+      txn.highWater = ino + 1;
+    } else {
+      this.freeInodes.shift();
+    }
+    txn.nextGeneration = this.sb.nextGeneration + 1;
+    txn.put({ ino, flags: FLAG_USED, name, size: 0, mtimeMs: Date.now(), generation: this.sb.nextGeneration, extents: [], extentBlocks: [] });
+    try {
+      this.commit(txn);
+    } catch (e) {
+      if (txn.highWater === undefined) this.freeInodes.unshift(ino);
+      throw e;
+    }
+    return ino;
+  }
+
+  /** Removes a name. A file still open keeps its blocks until its last handle closes. */
+  unlink(name: string): void {
+    this.ensureWritable();
+    const inode = this.inodeByName(checkName(name));
+    const txn = new Txn();
+    this.unlinkInTxn(txn, inode);
+    this.commit(txn);
+  }
+
+  private unlinkInTxn(txn: Txn, inode: Inode): void {
+    if ((this.openCount.get(inode.ino) ?? 0) > 0) {
+      const orphan = cloneInode(inode);
+      orphan.flags = FLAG_USED | FLAG_ORPHAN;
+      orphan.name = '';
+      txn.put(orphan);
+    } else {
+      this.releaseInode(txn, inode);
+    }
+  }
+
+  /** Renames `from` to `to`, atomically replacing an existing `to`. */
+  rename(from: string, to: string): void {
+    this.ensureWritable();
+    checkName(from, 'from');
+    checkName(to, 'to');
+    const inode = this.inodeByName(from);
+    if (from === to) return;
+    const txn = new Txn();
+    const target = this.names.get(to);
+    if (target !== undefined) this.unlinkInTxn(txn, this.inodes[target]!);
+    const renamed = cloneInode(inode);
+    renamed.name = to;
+    txn.put(renamed);
+    this.commit(txn);
+  }
+
+  /**
+   * Verifies the pool: superblocks, journal, every block map against the
+   * bitmap (leaked blocks, blocks owned twice, blocks past the end), the free
+   * count, inodes, names and orphans. With `repair`, fixes what can be fixed
+   * without guessing (leaks, unmarked blocks, the free count, orphans, the
+   * backup superblock) in one transaction, and reports the rest.
+   */
+  check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
+    this.ensureOpen();
+    if (options.repair) this.ensureWritable();
+    const sb = this.sb;
+    const problems: Problem[] = [];
+    const backup = Buffer.alloc(SUPERBLOCK_BYTES);
+    this.region.read(BLOCK, backup);
+    if (!backup.equals(encodeSuperblock(sb)))
+      problems.push({ kind: 'superblock', message: 'the backup superblock differs from the primary', repairable: true });
+    if (this.region.load64(sb.journalStart * BLOCK + 64) !== 0n)
+      problems.push({ kind: 'journal', message: 'the journal holds a committed transaction that was not cleared', repairable: false });
+
+    const runs: OwnedRun[] = [{ start: 0, length: sb.dataStart, owner: 'metadata' }];
+    let files = 0;
+    const orphans: Inode[] = [];
+    const seen = new Set<string>();
+    for (const inode of this.inodes) {
+      if (!inode) continue;
+      files++;
+      const owner = `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
+      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
+      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
+      if (inode.flags & FLAG_ORPHAN) {
+        if ((this.openCount.get(inode.ino) ?? 0) === 0) {
+          orphans.push(inode);
+          problems.push({ kind: 'orphan', message: `${owner} is unlinked and not open: its blocks can be freed`, repairable: true, ino: inode.ino });
+        }
+        continue;
+      }
+      try {
+        checkName(inode.name);
+      } catch (e) {
+        problems.push({ kind: 'directory', message: `${owner}: ${(e as Error).message}`, repairable: false, ino: inode.ino });
+      }
+      if (seen.has(inode.name)) problems.push({ kind: 'directory', message: `name '${inode.name}' is used twice`, repairable: false, ino: inode.ino });
+      seen.add(inode.name);
+    }
+    problems.push(...findOwnershipProblems(runs, sb.nblocks));
+
+    const leaked: Run[] = [];
+    const unmarked: Run[] = [];
+    const windowBlocks = 1 << 20;
+    const cursor = { index: 0 };
+    let free = 0;
+    for (let start = 0; start < sb.nblocks; start += windowBlocks) {
+      const blocks = Math.min(windowBlocks, sb.nblocks - start);
+      const bytes = Math.ceil(blocks / 64) * 8;
+      const view = this.region.view(sb.bitmapStart * BLOCK + start / 8, bytes);
+      const words = new Uint32Array(view.buffer, view.byteOffset, bytes / 4);
+      free += compareWindow(words, start, sb.nblocks, runs, cursor, leaked, unmarked);
+      options.onProgress?.(start + blocks, sb.nblocks);
+    }
+    for (const r of leaked)
+      problems.push({ kind: 'leaked-blocks', message: `blocks ${r.start}..${r.start + r.length - 1} are marked in use but belong to no file`, repairable: true, run: r });
+    for (const r of unmarked)
+      problems.push({ kind: 'unmarked-blocks', message: `blocks ${r.start}..${r.start + r.length - 1} belong to a file but are marked free`, repairable: true, run: r });
+    if (free !== sb.freeBlocks)
+      problems.push({ kind: 'free-count', message: `the superblock counts ${sb.freeBlocks} free blocks, the bitmap ${free}`, repairable: true });
+
+    const repaired: Problem[] = [];
+    const fixable = problems.filter((p) => p.repairable);
+    if (options.repair && fixable.length > 0 && !problems.some((p) => p.kind === 'double-owner' || p.kind === 'out-of-range')) {
+      const txn = new Txn();
+      txn.freed.push(...leaked);
+      txn.allocated.push(...unmarked);
+      for (const inode of orphans) this.releaseInode(txn, inode);
+      const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
+      // the free count from the bitmap as it will be, not from the (wrong) counter
+      txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
+      this.commit(txn, true);
+      repaired.push(...fixable);
+    }
+    const remaining = problems.filter((p) => !repaired.includes(p));
+    return { ok: remaining.length === 0, problems, repaired, blocksChecked: sb.nblocks, filesChecked: files };
+  }
+
+  /** Unmounts. Open file handles become unusable (EBADF). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.region.close();
+  }
+
+  // ---------------------------------------------------------------- file operations (by inode)
+
+  /** @internal the inode behind a handle, or EBADF. */
+  inodeFor(ino: number, generation: number): Inode {
+    this.ensureOpen();
+    const inode = this.inodes[ino];
+    if (!inode || inode.generation !== generation) throw daxfsError('EBADF', 'the file handle is stale');
+    return inode;
+  }
+
+  /** @internal a handle closed. */
+  release(ino: number): void {
+    const n = (this.openCount.get(ino) ?? 1) - 1;
+    if (n > 0) {
+      this.openCount.set(ino, n);
+      return;
+    }
+    this.openCount.delete(ino);
+    const inode = this.inodes[ino];
+    if (!this.closed && !this.readOnly && inode && inode.flags & FLAG_ORPHAN) {
+      const txn = new Txn();
+      this.releaseInode(txn, inode);
+      this.commit(txn);
+    }
+  }
+
+  /** The pool block to allocate near, for file block `fileBlock`. */
+  private goalFor(extents: readonly Extent[], fileBlock: number): number | undefined {
+    const i = findIndex(extents, fileBlock);
+    const prev = extents[i - 1];
+    if (prev) return prev.poolBlock + (fileBlock - prev.fileBlock);
+    const next = extents[i];
+    if (next && next.fileBlock > fileBlock && next.poolBlock >= next.fileBlock - fileBlock)
+      return next.poolBlock - (next.fileBlock - fileBlock);
+    return undefined;
+  }
+
+  /** @internal the get_block of the reference thread. */
+  getBlock(inode: Inode, fileBlock: number, create: boolean, maxBlocks: number): BlockMapping {
+    if (!Number.isSafeInteger(fileBlock) || fileBlock < 0 || fileBlock >= 2 ** 32)
+      throw daxfsError('EINVAL', `fileBlock must be an integer in 0 ..= 2^32-1, got ${fileBlock}`);
+    if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw daxfsError('EINVAL', `maxBlocks must be a positive integer, got ${maxBlocks}`);
+    const e = lookup(inode.extents, fileBlock);
+    if (e) {
+      return {
+        mapped: true,
+        poolBlock: e.poolBlock + (fileBlock - e.fileBlock),
+        count: e.fileBlock + e.length - fileBlock,
+        new: false,
+        unwritten: e.unwritten,
+      };
+    }
+    const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
+    if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
+    this.ensureWritable();
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    const run = this.allocator.allocate(this.goalFor(next.extents, fileBlock), Math.min(maxBlocks, holeEnd - fileBlock), txn.allocated);
+    if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
+    txn.allocated.push(run);
+    // Zeroed and durable before the allocation commits: no stale data, even after a crash.
+    this.region.zero(run.start * BLOCK, run.length * BLOCK);
+    insert(next.extents, { fileBlock, poolBlock: run.start, length: run.length, unwritten: false });
+    next.mtimeMs = Date.now();
+    txn.put(next);
+    this.commit(txn);
+    return { mapped: true, poolBlock: run.start, count: run.length, new: true, unwritten: false };
+  }
+
+  /** @internal */
+  readFile(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): number {
+    if (position >= inode.size || length === 0) return 0;
+    const n = Math.min(length, inode.size - position);
+    let done = 0;
+    while (done < n) {
+      const pos = position + done;
+      const fb = Math.floor(pos / BLOCK);
+      const e = lookup(inode.extents, fb);
+      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
+      const chunk = Math.min(n - done, runEnd - pos);
+      if (e && !e.unwritten) {
+        this.region.read(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk);
+      } else {
+        target.fill(0, targetOffset + done, targetOffset + done + chunk);
+      }
+      done += chunk;
+    }
+    return n;
+  }
+
+  /**
+   * Zeroes the bytes of the last block past EOF before the file grows: they
+   * may hold old data (truncate does not zero them durably first).
+   */
+  private zeroTailOnExtend(inode: Inode): void {
+    if (inode.size % BLOCK === 0) return;
+    const fb = Math.floor(inode.size / BLOCK);
+    const e = lookup(inode.extents, fb);
+    if (!e || e.unwritten) return;
+    const at = e.poolBlock * BLOCK + (inode.size - e.fileBlock * BLOCK);
+    this.region.zero(at, BLOCK - (inode.size % BLOCK));
+  }
+
+  /**
+   * Copies the part of [position, position + length) of `source` that falls
+   * in file blocks [fileBlock, fileBlock + count) mapped at `poolBlock`; with
+   * `zeroEdges`, the rest of those blocks is zeroed (new or unwritten blocks).
+   */
+  private fillBlocks(poolBlock: number, fileBlock: number, count: number, source: Uint8Array, sourceOffset: number, position: number, length: number, zeroEdges: boolean): void {
+    const blockStart = fileBlock * BLOCK;
+    const blockEnd = (fileBlock + count) * BLOCK;
+    const from = Math.max(position, blockStart);
+    const to = Math.min(position + length, blockEnd);
+    const base = poolBlock * BLOCK - blockStart;
+    if (zeroEdges && from > blockStart) this.region.zero(base + blockStart, from - blockStart);
+    if (zeroEdges && to < blockEnd) this.region.zero(base + to, blockEnd - to);
+    if (to > from) this.region.write(base + from, source, sourceOffset + (from - position), to - from);
+  }
+
+  /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
+  writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
+    this.ensureWritable();
+    if (length === 0) return 0;
+    if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    let metadata = false;
+    if (position > inode.size) this.zeroTailOnExtend(inode);
+    const end = position + length;
+    const lastFb = Math.floor((end - 1) / BLOCK);
+    let fb = Math.floor(position / BLOCK);
+    while (fb <= lastFb) {
+      const i = findIndex(next.extents, fb);
+      const e = next.extents[i];
+      if (e && e.fileBlock <= fb) {
+        const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
+        const pb = e.poolBlock + (fb - e.fileBlock);
+        const count = runEnd - fb + 1;
+        const unwritten = e.unwritten;
+        this.fillBlocks(pb, fb, count, source, sourceOffset, position, length, unwritten);
+        if (unwritten) {
+          setUnwritten(next.extents, fb, fb + count, false);
+          metadata = true;
+        }
+        fb = runEnd + 1;
+        continue;
+      }
+      const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
+      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb + 1, txn.allocated);
+      if (!run) break; // ENOSPC: keep what was written so far
+      txn.allocated.push(run);
+      this.fillBlocks(run.start, fb, run.length, source, sourceOffset, position, length, true);
+      insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: false });
+      metadata = true;
+      fb += run.length;
+    }
+    const written = Math.min(end, fb * BLOCK) - position;
+    if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
+    if (position + written > next.size) {
+      next.size = position + written;
+      metadata = true;
+    }
+    if (metadata) {
+      next.mtimeMs = Date.now();
+      txn.put(next);
+      this.commit(txn);
+    }
+    return written;
+  }
+
+  /** @internal */
+  truncateFile(inode: Inode, size: number): void {
+    this.ensureWritable();
+    checkSize(size, 'size');
+    if (size === inode.size) return;
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    if (size > inode.size) {
+      this.zeroTailOnExtend(inode);
+    } else {
+      txn.freed.push(...removeRange(next.extents, Math.ceil(size / BLOCK), 2 ** 32));
+    }
+    next.size = size;
+    next.mtimeMs = Date.now();
+    txn.put(next);
+    this.commit(txn);
+    // Best effort for readers of the raw block: the bytes past the new EOF
+    // read as zeros (the durable guarantee is zeroTailOnExtend).
+    if (size < inode.size && size % BLOCK !== 0) {
+      const e = lookup(next.extents, Math.floor(size / BLOCK));
+      if (e && !e.unwritten) this.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
+    }
+  }
+
+  /**
+   * Allocates the holes of [offset, offset + length) as unwritten (zeroed)
+   * extents and extends the size like posix_fallocate. All or nothing.
+   */
+  allocateFile(inode: Inode, offset: number, length: number): void {
+    this.ensureWritable();
+    checkSize(offset, 'offset');
+    checkSize(length, 'length');
+    if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
+    const end = offset + length;
+    if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    this.allocateHoles(txn, next, Math.floor(offset / BLOCK), Math.ceil(end / BLOCK));
+    if (end > inode.size) {
+      this.zeroTailOnExtend(inode);
+      next.size = end;
+    }
+    next.mtimeMs = Date.now();
+    txn.put(next);
+    this.commit(txn);
+  }
+
+  /** Fills every hole of file blocks [start, end) with zeroed, unwritten runs (in `txn`); ENOSPC if it cannot. */
+  private allocateHoles(txn: Txn, next: Inode, start: number, end: number): void {
+    let fb = start;
+    while (fb < end) {
+      const e = lookup(next.extents, fb);
+      if (e) {
+        fb = e.fileBlock + e.length;
+        continue;
+      }
+      const holeEnd = Math.min(nextMapped(next.extents, fb), end);
+      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb, txn.allocated);
+      if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
+      txn.allocated.push(run);
+      this.region.zero(run.start * BLOCK, run.length * BLOCK);
+      insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: true });
+      fb += run.length;
+    }
+  }
+
+  /** Zeroes, in place, the written bytes of [from, to) (which lies within one or more blocks). */
+  private zeroBytes(inode: Inode, from: number, to: number): void {
+    let pos = from;
+    while (pos < to) {
+      const fb = Math.floor(pos / BLOCK);
+      const e = lookup(inode.extents, fb);
+      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : nextMapped(inode.extents, fb) * BLOCK;
+      const chunk = Math.min(to, runEnd) - pos;
+      if (e && !e.unwritten) this.region.zero(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), chunk);
+      pos += chunk;
+    }
+  }
+
+  /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
+  punchHoleFile(inode: Inode, offset: number, length: number): void {
+    this.ensureWritable();
+    checkSize(offset, 'offset');
+    checkSize(length, 'length');
+    const end = Math.min(offset + length, inode.size);
+    if (end <= offset) return;
+    const firstFull = Math.ceil(offset / BLOCK);
+    const lastFull = Math.floor(end / BLOCK);
+    if (firstFull >= lastFull) {
+      this.zeroBytes(inode, offset, end);
+      return;
+    }
+    this.zeroBytes(inode, offset, firstFull * BLOCK);
+    this.zeroBytes(inode, lastFull * BLOCK, end);
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    txn.freed.push(...removeRange(next.extents, firstFull, lastFull));
+    if (txn.freed.length === 0) return;
+    next.mtimeMs = Date.now();
+    txn.put(next);
+    this.commit(txn);
+  }
+
+  /**
+   * @internal the range reads as zeros afterwards: partial blocks zeroed in
+   * place, whole blocks become unwritten extents (allocated where they were
+   * holes); extends the size when the range passes EOF.
+   */
+  zeroRangeFile(inode: Inode, offset: number, length: number): void {
+    this.ensureWritable();
+    checkSize(offset, 'offset');
+    checkSize(length, 'length');
+    if (length === 0) return;
+    const end = offset + length;
+    if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+    const firstFull = Math.ceil(offset / BLOCK);
+    const lastFull = Math.floor(end / BLOCK);
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    if (end > inode.size) this.zeroTailOnExtend(inode);
+    if (firstFull < lastFull) {
+      setUnwritten(next.extents, firstFull, lastFull, true);
+      this.allocateHoles(txn, next, firstFull, lastFull);
+      this.zeroBytes(inode, offset, Math.min(firstFull * BLOCK, end));
+      this.zeroBytes(inode, Math.max(lastFull * BLOCK, offset), end);
+    } else {
+      this.zeroBytes(inode, offset, end);
+    }
+    if (end > next.size) next.size = end;
+    next.mtimeMs = Date.now();
+    txn.put(next);
+    this.commit(txn);
+  }
+}
+
+function checkSize(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw daxfsError('EINVAL', `${name} must be a non-negative integer, got ${String(value)}`);
+  if (value > MAX_FILE_SIZE) throw daxfsError('EFBIG', `${name} ${value} passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+}
+
+/** An open file. Methods throw EBADF after close() or once the pool is closed. */
+export class PoolFile {
+  #closed = false;
+
+  /** @internal */
+  constructor(
+    private readonly pool: Pool,
+    readonly ino: number,
+    private readonly generation: number,
+  ) {}
+
+  private inode(): Inode {
+    if (this.#closed) throw daxfsError('EBADF', 'the file is closed');
+    return this.pool.inodeFor(this.ino, this.generation);
+  }
+
+  get size(): number {
+    return this.inode().size;
+  }
+
+  stat(): FileStat {
+    const i = this.inode();
+    return { name: i.name, ino: i.ino, size: i.size, allocated: mappedBlocks(i.extents) * BLOCK, mtimeMs: i.mtimeMs, extents: i.extents.length };
+  }
+
+  /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
+  read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
+    const inode = this.inode();
+    const [off, len] = bufferRange(target, targetOffset, length, 'target');
+    checkSize(position, 'position');
+    return this.pool.readFile(inode, target, off, len, position);
+  }
+
+  /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
+  write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
+    const inode = this.inode();
+    const [off, len] = bufferRange(source, sourceOffset, length, 'source');
+    checkSize(position, 'position');
+    return this.pool.writeFile(inode, source, off, len, position);
+  }
+
+  truncate(size: number): void {
+    this.pool.truncateFile(this.inode(), size);
+  }
+
+  /** Reserves blocks for [offset, offset + length) (reading as zeros), extending the size. */
+  allocate(offset: number, length: number): void {
+    this.pool.allocateFile(this.inode(), offset, length);
+  }
+
+  /** Frees the blocks of the range (it reads as zeros); the size stays. */
+  punchHole(offset: number, length: number): void {
+    this.pool.punchHoleFile(this.inode(), offset, length);
+  }
+
+  /** Makes the range read as zeros, keeping (or allocating) its blocks; may extend the size. */
+  zeroRange(offset: number, length: number): void {
+    this.pool.zeroRangeFile(this.inode(), offset, length);
+  }
+
+  /** The block map at `fileBlock`; with create, allocates (zeroed) a run of up to maxBlocks for a hole. */
+  getBlock(fileBlock: number, options: { create?: boolean; maxBlocks?: number } = {}): BlockMapping {
+    return this.pool.getBlock(this.inode(), fileBlock, options.create ?? false, options.maxBlocks ?? 1);
+  }
+
+  /**
+   * Makes everything written through this handle durable. Writes already
+   * persist on return (flush + fence, or msync in msync mode), so this only
+   * orders: a fence.
+   */
+  sync(): void {
+    this.inode();
+    this.pool.region.drain();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.pool.release(this.ino);
+  }
+}
+
+function bufferRange(buffer: unknown, offset: unknown, length: unknown, name: string): [number, number] {
+  if (!(buffer instanceof Uint8Array)) throw daxfsError('EINVAL', `${name} must be a Buffer or Uint8Array`);
+  checkSize(offset, `${name}Offset`);
+  const len = length === undefined ? buffer.length - offset : length;
+  checkSize(len, 'length');
+  if (offset + len > buffer.length)
+    throw daxfsError('ERANGE', `${name}Offset ${offset} + length ${len} is past the end of the ${name} (${buffer.length} bytes)`);
+  return [offset, len];
+}

@@ -1,0 +1,34 @@
+// A metadata transaction being built: new versions of inodes, blocks
+// allocated and freed, superblock counters. Nothing reaches media or the
+// pool's in-memory state until Pool.commit() turns it into journal records;
+// an operation that fails before that leaves no trace.
+import type { Run } from './extents.js';
+import type { Inode } from './inode.js';
+
+export class Txn {
+  /** Inodes to write, by number (their new version). */
+  readonly inodes = new Map<number, Inode>();
+  /** Runs allocated in this transaction (zeroed or written, not yet marked in the bitmap). */
+  readonly allocated: Run[] = [];
+  /** Runs to free when this transaction commits. */
+  readonly freed: Run[] = [];
+  /** Inode high-water mark after the transaction, when it grows. */
+  highWater: number | undefined;
+  /** Generation counter after the transaction, when it advances. */
+  nextGeneration: number | undefined;
+  /** Repair only: the free-block count to record, recomputed from the bitmap. */
+  freeBlocks: number | undefined;
+
+  /** The version of inode `ino` this transaction would leave (its own, if it has one). */
+  inode(ino: number, current: Inode | undefined): Inode | undefined {
+    return this.inodes.get(ino) ?? current;
+  }
+
+  put(inode: Inode): void {
+    this.inodes.set(inode.ino, inode);
+  }
+
+  get empty(): boolean {
+    return this.inodes.size === 0 && this.allocated.length === 0 && this.freed.length === 0 && this.highWater === undefined;
+  }
+}
