@@ -1,6 +1,7 @@
 // Loads the addon: the file named by DAXFS_ADDON when set (the test suite uses
 // it to run against the CMake and sanitizer builds), otherwise whatever
 // node-gyp-build finds for this package: build/Release, then prebuilds/.
+import { constants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,8 @@ export interface NativeRegion {
   close(): void;
   report(): NativeReport;
   stats(): RegionStats;
-  arrayBuffer(): ArrayBuffer;
+  arrayBuffer(index: number): ArrayBuffer;
+  viewWindows(): { stride: number; length: number; count: number };
   checkView(offset: number, length: number): void;
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
   write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;
@@ -124,6 +126,7 @@ export interface NativeMapping {
 }
 
 export interface NativeAddon {
+  setMaxArrayBufferLength(length: number): void;
   Region: new (path: string, options?: NativeOpenOptions) => NativeRegion;
   Mapping: new (region: NativeRegion, length: number) => NativeMapping;
   pageSize: number;
@@ -154,3 +157,5 @@ function resolveAddon(): string {
 /** Absolute path of the addon binary in use. */
 export const addonPath: string = resolveAddon();
 export const addon: NativeAddon = require(addonPath) as NativeAddon;
+// Native code cannot ask the engine how large one ArrayBuffer may be.
+addon.setMaxArrayBufferLength(constants.MAX_LENGTH);

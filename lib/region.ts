@@ -51,20 +51,23 @@ export class Region {
   // ordinary methods, which report the precise type error.
   readonly #fast: FastCalls;
   readonly #args: Float64Array;
-  readonly #buffer: ArrayBuffer;
+  // The region as ArrayBuffers: one when it fits the engine's limit, else
+  // overlapping windows every #stride bytes, created on first use.
+  readonly #windows: ArrayBuffer[] = [];
+  readonly #stride: number;
+  readonly #lastWindow: number;
   readonly #report: CapabilityReport;
   #closed = false;
 
   private constructor(path: string, options: Record<string, unknown>) {
     this.#native = new addon.Region(path, options);
     this.#report = describeCapabilities(this.#native.report());
-    this.#buffer = this.#native.arrayBuffer();
+    const windows = this.#native.viewWindows();
+    this.#stride = windows.stride;
+    this.#lastWindow = windows.count - 1;
     this.#fast = this.#native.fastCalls();
     this.#args = this.#fast.args;
     markAsUntransferable(this.#args.buffer);
-    // The buffer's memory belongs to this process's mapping: never let it be
-    // moved to another thread, where close() could not detach it.
-    markAsUntransferable(this.#buffer);
   }
 
   /** Opens an existing file or device-dax instance; its size is the region's size. */
@@ -99,7 +102,16 @@ export class Region {
     } else {
       this.#native.checkView(offset, length);
     }
-    return Buffer.from(this.#buffer, offset, length);
+    const index = Math.min(Math.floor(offset / this.#stride), this.#lastWindow);
+    let window = this.#windows[index];
+    if (window === undefined) {
+      window = this.#native.arrayBuffer(index);
+      // The memory belongs to this process's mapping: never let it move to
+      // another thread, where close() could not detach it.
+      markAsUntransferable(window);
+      this.#windows[index] = window;
+    }
+    return Buffer.from(window, offset - index * this.#stride, length);
   }
 
   /** Copies region bytes into `target`; returns the byte count. */

@@ -3,7 +3,9 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "args.h"
 #include "cpu_persist.h"
+#include "external_buffer.h"
 #include "mmu.h"
 #include "region.h"
 #include "vm.h"
@@ -22,6 +24,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Mapping", mapping);
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("cacheLine", Napi::Number::New(env, static_cast<double>(kCacheLine)));
+  // setMaxArrayBufferLength(n): the engine's limit, which JS knows
+  // (buffer.constants.MAX_LENGTH) and native code cannot ask for.
+  exports.Set("setMaxArrayBufferLength", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    SetMaxArrayBufferLength(ArgIndex(info, 0, "length"));
+  }));
   return exports;
 }
 

@@ -1,26 +1,51 @@
-// One external ArrayBuffer over native memory, held strongly by its owner and
-// detachable: once detached, every view of it reads as length 0, so JS can
-// never reach memory that is about to be unmapped. The buffer also keeps the
+// External ArrayBuffers over native memory, held by their owner and
+// detachable: once detached, every view of them reads as length 0, so JS can
+// never reach memory that is about to be unmapped. Each buffer keeps the
 // memory's owner alive (a shared_ptr) for as long as V8 holds it.
+//
+// The engine limits one ArrayBuffer (4 GiB on Node 20). A larger range is
+// covered by windows of that size starting every half window, so that any
+// view of up to half a window lies wholly inside one of them.
 #pragma once
 
 #include <napi.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace daxfs {
 
-class ExternalBuffer {
+// The largest ArrayBuffer this engine accepts (set from JS at load time).
+uint64_t MaxArrayBufferLength();
+void SetMaxArrayBufferLength(uint64_t length);
+
+// Creates an external ArrayBuffer; throws ERANGE past the engine's limit.
+// Never lets a failed creation free `keep_alive` twice.
+Napi::ArrayBuffer NewExternalArrayBuffer(Napi::Env env, void* data, size_t length,
+                                         std::shared_ptr<void> keep_alive);
+
+class ExternalWindows {
  public:
-  void Create(Napi::Env env, void* data, size_t length, std::shared_ptr<void> keep_alive);
-  // The buffer; empty when never created or already detached.
-  Napi::Value Get(Napi::Env env) const;
-  // Detaches the buffer (all its views become length 0) and drops the reference.
+  void Init(uint8_t* data, uint64_t length, std::shared_ptr<void> keep_alive);
+  // Bytes between window starts, and the length of each window.
+  uint64_t stride() const { return stride_; }
+  uint64_t window_length() const { return window_; }
+  uint64_t count() const { return windows_.size(); }
+  // Window `index` (created on first use); undefined once detached.
+  Napi::Value Get(Napi::Env env, size_t index);
+  // Detaches every window created so far and forgets them.
   void Detach();
 
  private:
-  Napi::Reference<Napi::ArrayBuffer> ref_;
+  uint8_t* data_ = nullptr;
+  uint64_t length_ = 0;
+  uint64_t stride_ = 0;
+  uint64_t window_ = 0;
+  bool detached_ = false;
+  std::shared_ptr<void> keep_alive_;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> windows_;
 };
 
 }  // namespace daxfs

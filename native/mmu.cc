@@ -73,6 +73,11 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   if (length == 0) ThrowCode(env, "EINVAL", "length must be at least 1");
   CheckAligned(env, length, unit, "length");
   if (length > (uint64_t{1} << 47)) ThrowCode(env, "EINVAL", "length is larger than the address space");
+  // One ArrayBuffer covers the whole mapping: the engine's limit applies.
+  if (length > MaxArrayBufferLength())
+    ThrowCode(env, "EINVAL", "length " + std::to_string(length) +
+                                 " is larger than this engine's ArrayBuffer limit (" +
+                                 std::to_string(MaxArrayBufferLength()) + " bytes)");
 
   uint64_t align = unit;
   if (length >= kHugeAlign) align = std::max(align, kHugeAlign);
@@ -89,10 +94,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   RegisterRange(&res_->range);
   core->mappings.push_back(res_.get());
 
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-      env, base, static_cast<size_t>(length),
-      [](Napi::Env, void*, std::shared_ptr<Reservation>* owner) { delete owner; },
-      new std::shared_ptr<Reservation>(res_));
+  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, base, static_cast<size_t>(length), res_);
   buffer_ = Napi::Reference<Napi::ArrayBuffer>::New(ab, 1);
   res_->buffer = Napi::Reference<Napi::ArrayBuffer>::New(ab, 0);
 }

@@ -67,6 +67,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Report>("report"),
           InstanceMethod<&Region::Stats>("stats"),
           InstanceMethod<&Region::ArrayBuffer>("arrayBuffer"),
+          InstanceMethod<&Region::ViewWindows>("viewWindows"),
           InstanceMethod<&Region::CheckView>("checkView"),
           InstanceMethod<&Region::Read>("read"),
           InstanceMethod<&Region::Write>("write"),
@@ -110,7 +111,7 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
     options.nt_threshold = OptIndex(o, "ntThreshold", 256);
   }
   core_ = OpenRegion(env, options);
-  buffer_.Create(env, core_->base(), core_->map_length, core_);
+  buffers_.Init(core_->base(), core_->map_length, core_);
 }
 
 Region::~Region() = default;
@@ -127,7 +128,7 @@ Napi::Value Region::Close(const Napi::CallbackInfo& info) {
   // Mappings first: their buffers are detached before anything is unmapped.
   std::vector<Reservation*> mappings = core_->mappings;
   for (Reservation* r : mappings) r->Release();
-  buffer_.Detach();
+  buffers_.Detach();
   core_->Release();
   return info.Env().Undefined();
 }
@@ -176,9 +177,23 @@ Napi::Value Region::Stats(const Napi::CallbackInfo& info) {
                              {"bytesRead", s.bytes_read}});
 }
 
+// arrayBuffer(index): window `index` over the region (see ExternalWindows).
 Napi::Value Region::ArrayBuffer(const Napi::CallbackInfo& info) {
-  OpenCore(info.Env());
-  return buffer_.Get(info.Env());
+  Napi::Env env = info.Env();
+  OpenCore(env);
+  uint64_t index = ArgIndex(info, 0, "index");
+  Napi::Value window = buffers_.Get(env, static_cast<size_t>(index));
+  if (window.IsUndefined()) ThrowCode(env, "ERANGE", "no view window " + std::to_string(index));
+  return window;
+}
+
+// viewWindows(): { stride, length, count } of the view windows.
+Napi::Value Region::ViewWindows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  OpenCore(env);
+  return NumbersObject(env, {{"stride", buffers_.stride()},
+                             {"length", buffers_.window_length()},
+                             {"count", buffers_.count()}});
 }
 
 Napi::Value Region::OnRange(const Napi::CallbackInfo& info, RangeOp op) {

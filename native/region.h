@@ -25,6 +25,7 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Report(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ArrayBuffer(const Napi::CallbackInfo& info);
+  Napi::Value ViewWindows(const Napi::CallbackInfo& info);
   Napi::Value CheckView(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
@@ -52,7 +53,7 @@ class Region : public Napi::ObjectWrap<Region> {
   RegionCore& Writable(Napi::Env env);
 
   std::shared_ptr<RegionCore> core_;
-  ExternalBuffer buffer_;
+  ExternalWindows buffers_;
 };
 
 }  // namespace daxfs

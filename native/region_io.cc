@@ -4,6 +4,7 @@
 #include <string>
 
 #include "errors.h"
+#include "external_buffer.h"
 #include "nt_store.h"
 #include "page_state.h"
 
@@ -126,10 +127,12 @@ void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t leng
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   if (!c.views_safe)
     ThrowCode(env, "EROFS", "views of a read-only device-dax region are not available: use read()");
-  // Typed arrays are limited in length by the engine; say so in our terms.
-  if (length > (uint64_t{1} << 32))
-    ThrowCode(env, "ERANGE",
-              "length " + std::to_string(length) + " is larger than one view may be (4 GiB)");
+  // One view lies inside one window (external_buffer.h): at most the whole
+  // region when it fits one ArrayBuffer, else half the engine's limit.
+  uint64_t most = c.size <= MaxArrayBufferLength() ? c.size : MaxArrayBufferLength() / 2;
+  if (length > most)
+    ThrowCode(env, "ERANGE", "length " + std::to_string(length) +
+                                 " is larger than one view may be (" + std::to_string(most) + " bytes)");
 }
 
 }  // namespace daxfs

@@ -120,6 +120,7 @@ export class Pool {
   private constructor(region: Region, readOnly: boolean) {
     this.region = region;
     this.readOnly = readOnly;
+    if (!readOnly) Pool.recordHolder(region);
     const primary = Buffer.alloc(SUPERBLOCK_BYTES);
     region.read(0, primary);
     try {
@@ -202,24 +203,23 @@ export class Pool {
 
   /** One process at a time: an exclusive lock for writers, shared for readers. */
   private static lock(region: Region, exclusive: boolean): void {
-    if (region.lock(exclusive)) {
-      if (exclusive) {
-        const holder = Buffer.alloc(16);
-        holder.writeUInt32LE(process.pid, 0);
-        holder.writeBigUInt64LE(BigInt(Date.now()), 8);
-        region.write(HOLDER_OFFSET, holder);
-      }
-      return;
-    }
+    if (region.lock(exclusive)) return;
+    // Only readers, if a shared lock can be had (it goes when the caller closes the region).
+    if (exclusive && region.lock(false)) throw daxfsError('EBUSY', `pool '${region.path}' is in use read-only by another opener`);
     const holder = Buffer.alloc(16);
     region.read(HOLDER_OFFSET, holder);
     const pid = holder.readUInt32LE(0);
     const since = Number(holder.readBigUInt64LE(8));
-    const who =
-      pid > 0 && since > 0
-        ? `process ${pid} (opened it read-write at ${new Date(since).toISOString()})`
-        : 'another process (read-only)';
+    const who = pid > 0 && since > 0 ? `process ${pid} (opened it read-write at ${new Date(since).toISOString()})` : 'another writer';
     throw daxfsError('EBUSY', `pool '${region.path}' is in use by ${who}`);
+  }
+
+  /** Who holds the pool, for the EBUSY message of a later opener (not metadata). */
+  private static recordHolder(region: Region): void {
+    const holder = Buffer.alloc(16);
+    holder.writeUInt32LE(process.pid, 0);
+    holder.writeBigUInt64LE(BigInt(Date.now()), 8);
+    region.write(HOLDER_OFFSET, holder);
   }
 
   // ---------------------------------------------------------------- mount-time scan

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+
+import { findIndex, insert, lookup, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent } from '../../lib/pool/extents.js';
+
+/** Model: file block → [pool block, unwritten] */
+function model(extents: Extent[]): Map<number, [number, boolean]> {
+  const m = new Map<number, [number, boolean]>();
+  for (const e of extents) for (let k = 0; k < e.length; k++) m.set(e.fileBlock + k, [e.poolBlock + k, e.unwritten]);
+  return m;
+}
+
+function wellFormed(extents: Extent[]): void {
+  for (let i = 0; i < extents.length; i++) {
+    const e = extents[i]!;
+    expect(e.length).toBeGreaterThan(0);
+    if (i > 0) {
+      const p = extents[i - 1]!;
+      expect(p.fileBlock + p.length).toBeLessThanOrEqual(e.fileBlock);
+      const mergeable = p.fileBlock + p.length === e.fileBlock && p.poolBlock + p.length === e.poolBlock && p.unwritten === e.unwritten;
+      expect(mergeable).toBe(false);
+    }
+  }
+}
+
+describe('extents', () => {
+  it('insert merges contiguous neighbours; lookup finds by binary search', () => {
+    const x: Extent[] = [];
+    insert(x, { fileBlock: 10, poolBlock: 100, length: 5, unwritten: false });
+    insert(x, { fileBlock: 0, poolBlock: 50, length: 2, unwritten: false });
+    insert(x, { fileBlock: 15, poolBlock: 105, length: 5, unwritten: false });
+    expect(x).toEqual([
+      { fileBlock: 0, poolBlock: 50, length: 2, unwritten: false },
+      { fileBlock: 10, poolBlock: 100, length: 10, unwritten: false },
+    ]);
+    expect(lookup(x, 12)).toEqual(x[1]);
+    expect(lookup(x, 5)).toBeUndefined();
+    expect(findIndex(x, 5)).toBe(1);
+    expect(nextMapped(x, 5)).toBe(10);
+    expect(nextMapped(x, 25)).toBe(Infinity);
+    expect(mappedBlocks(x)).toBe(12);
+  });
+
+  it('removeRange splits and returns the freed pool runs', () => {
+    const x: Extent[] = [{ fileBlock: 0, poolBlock: 100, length: 10, unwritten: false }];
+    expect(removeRange(x, 3, 5)).toEqual([{ start: 103, length: 2 }]);
+    expect(x).toEqual([
+      { fileBlock: 0, poolBlock: 100, length: 3, unwritten: false },
+      { fileBlock: 5, poolBlock: 105, length: 5, unwritten: false },
+    ]);
+    expect(removeRange(x, 0, 100)).toEqual([{ start: 100, length: 3 }, { start: 105, length: 5 }]);
+    expect(x).toEqual([]);
+  });
+
+  it('agrees with a block-by-block model under random operations', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const x: Extent[] = [];
+    let nextPool = 1000;
+    for (let round = 0; round < 2000; round++) {
+      const before = model(x);
+      const start = rand(200);
+      const end = start + 1 + rand(30);
+      const op = rand(3);
+      const expected = new Map(before);
+      if (op === 0) {
+        // fill the holes of the range with fresh pool blocks
+        for (let fb = start; fb < end; fb++) {
+          if (lookup(x, fb)) continue;
+          let len = 1;
+          while (fb + len < end && !lookup(x, fb + len)) len++;
+          const unwritten = rand(2) === 0;
+          insert(x, { fileBlock: fb, poolBlock: nextPool, length: len, unwritten });
+          for (let k = 0; k < len; k++) expected.set(fb + k, [nextPool + k, unwritten]);
+          nextPool += len + rand(2);
+          fb += len - 1;
+        }
+      } else if (op === 1) {
+        const freed = removeRange(x, start, end);
+        let freedBlocks = 0;
+        for (const r of freed) freedBlocks += r.length;
+        let mappedInRange = 0;
+        for (let fb = start; fb < end; fb++) if (expected.delete(fb)) mappedInRange++;
+        expect(freedBlocks).toBe(mappedInRange);
+      } else {
+        const unwritten = rand(2) === 0;
+        setUnwritten(x, start, end, unwritten);
+        for (let fb = start; fb < end; fb++) {
+          const v = expected.get(fb);
+          if (v) expected.set(fb, [v[0], unwritten]);
+        }
+      }
+      wellFormed(x);
+      expect(model(x)).toEqual(expected);
+    }
+  });
+});

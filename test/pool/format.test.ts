@@ -1,0 +1,118 @@
+import { statSync, truncateSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+import { Pool, Region } from '../../lib/index.js';
+import { computeGeometry, encodeSuperblock, decodeSuperblock, newSuperblock, BLOCK } from '../../lib/pool/layout.js';
+import { expectCode } from '../helpers.js';
+import { newPool, poolPath } from './helpers.js';
+
+const MiB = 1 << 20;
+
+describe('pool format', () => {
+  it('lays out pools from 1 MiB to 16 TiB with small metadata', () => {
+    const small = computeGeometry(MiB);
+    expect(small.nblocks).toBe(256);
+    expect(small.dataStart).toBeLessThan(64);
+    const big = computeGeometry(2 ** 44); // 16 TiB: 2^32 blocks
+    expect(big.nblocks).toBe(2 ** 32);
+    expect(big.bitmapBlocks).toBe(2 ** 32 / (BLOCK * 8));
+    expect(big.dataStart / big.nblocks).toBeLessThan(0.001);
+    expectCode(() => computeGeometry(2 ** 44 + BLOCK), 'EFBIG');
+    expectCode(() => computeGeometry(MiB - BLOCK), 'EINVAL');
+  });
+
+  it('superblock round-trips and every check names what is wrong', () => {
+    const sb = newSuperblock(computeGeometry(16 * MiB));
+    const enc = encodeSuperblock(sb);
+    expect(decodeSuperblock(enc, 16 * MiB, 'primary')).toEqual(sb);
+    const flipped = Buffer.from(enc);
+    flipped[100]! ^= 1;
+    expectCode(() => decodeSuperblock(flipped, 16 * MiB, 'primary'), 'EUCLEAN', /checksum/);
+    expectCode(() => decodeSuperblock(enc, 32 * MiB, 'primary'), 'EUCLEAN', /backing holds/);
+    expectCode(() => decodeSuperblock(Buffer.alloc(256), 16 * MiB, 'backup'), 'EUCLEAN', /backup superblock: bad magic/);
+    const future = encodeSuperblock({ ...sb, version: 2 });
+    expectCode(() => decodeSuperblock(future, 16 * MiB, 'primary'), 'EUCLEAN', /format version 2 is not supported/);
+  });
+
+  it('formats a 16 GiB sparse file in O(metadata): little space used, mounts again', () => {
+    const path = poolPath();
+    const t0 = Date.now();
+    const pool = Pool.format(path, { size: 16 * 2 ** 30 });
+    const info = pool.info();
+    pool.close();
+    expect(info.blocks).toBe(4 * 2 ** 20);
+    expect(info.freeBlocks).toBe(info.dataBlocks);
+    // only metadata was written: the sparse backing holds a few MiB
+    expect(statSync(path).blocks * 512).toBeLessThan(64 * MiB);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const again = Pool.open(path);
+    expect(again.info().files).toBe(0);
+    expect(again.check().ok).toBe(true);
+    again.close();
+  });
+
+  it('zeroAll zeroes the whole region and reports progress', () => {
+    const path = poolPath();
+    writeFileSync(path, Buffer.alloc(8 * MiB, 0xee));
+    const seen: number[] = [];
+    const pool = Pool.format(path, { zeroAll: true, onProgress: (done) => seen.push(done) });
+    expect(seen[seen.length - 1]).toBe(8 * MiB);
+    pool.close();
+    const r = Region.open(path, { readOnly: true });
+    expect(r.view(8 * MiB - 4096, 4096).every((b) => b === 0)).toBe(true);
+    r.close();
+  });
+
+  it('mounts from the backup superblock when the primary is damaged, and restores the primary', () => {
+    const { pool, path } = newPool();
+    const f = pool.open('keep', { create: true });
+    f.write(Buffer.from('data'), 0);
+    f.close();
+    pool.close();
+    const r = Region.open(path);
+    r.write(10, Buffer.from([0xff, 0xff]));
+    r.close();
+    const again = Pool.open(path);
+    expect(again.list().map((s) => s.name)).toEqual(['keep']);
+    expect(again.check().ok).toBe(true);
+    again.close();
+  });
+
+  it('refuses damaged, foreign, truncated and newer-format images with EUCLEAN', () => {
+    const { pool, path } = newPool();
+    pool.close();
+    const r = Region.open(path);
+    r.zero(0, 2 * BLOCK);
+    r.close();
+    expectCode(() => Pool.open(path), 'EUCLEAN', /primary superblock: bad magic/);
+
+    const foreign = poolPath();
+    writeFileSync(foreign, Buffer.alloc(2 * MiB, 0x41));
+    expectCode(() => Pool.open(foreign), 'EUCLEAN', /not a daxfs pool/);
+
+    const { pool: p2, path: truncated } = newPool();
+    p2.close();
+    truncateSync(truncated, 8 * MiB);
+    expectCode(() => Pool.open(truncated), 'EUCLEAN', /truncated or resized/);
+  });
+
+  it('format of an existing file of another size than asked is EINVAL, and a pool too small is EINVAL', () => {
+    const path = poolPath();
+    writeFileSync(path, Buffer.alloc(2 * MiB));
+    expectCode(() => Pool.format(path, { size: 4 * MiB }), 'EINVAL', /not the 4194304/);
+    expectCode(() => Pool.format(poolPath(), { size: 512 * 1024 }), 'EINVAL', /at least/);
+  });
+
+  it('one writer at a time: a second open is EBUSY naming the holder; read-only opens share', () => {
+    const { pool, path } = newPool();
+    expectCode(() => Pool.open(path), 'EBUSY', new RegExp(`process ${process.pid}`));
+    expectCode(() => Pool.open(path, { readOnly: true }), 'EBUSY');
+    pool.close();
+    const ro1 = Pool.open(path, { readOnly: true });
+    const ro2 = Pool.open(path, { readOnly: true });
+    expectCode(() => Pool.open(path), 'EBUSY', /read-only/);
+    ro1.close();
+    ro2.close();
+    Pool.open(path).close();
+  });
+});
