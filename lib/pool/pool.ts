@@ -101,6 +101,16 @@ export interface OpenFileOptions {
 
 const HOLE_SCAN_LIMIT = 2 ** 32;
 
+/** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
+type Copier = (at: number, sourceOffset: number, length: number) => void;
+
+interface WritePlan {
+  txn: Txn;
+  next: Inode;
+  written: number;
+  metadata: boolean;
+}
+
 export class Pool {
   readonly region: Region;
   readonly readOnly: boolean;
@@ -113,6 +123,10 @@ export class Pool {
   private readonly names = new Map<string, number>();
   private readonly freeInodes: number[] = [];
   private readonly openCount = new Map<number, number>();
+  /** Files with an asynchronous transfer in flight. */
+  private readonly busy = new Set<number>();
+  /** Blocks allocated by asynchronous writes that have not committed yet. */
+  private readonly reserved: Run[] = [];
   private readonly recovery: RecoveryReport;
   private orphansFreed = 0;
   private closed = false;
@@ -386,7 +400,7 @@ export class Pool {
     const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
     while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
     while (inode.extentBlocks.length < need) {
-      const run = this.allocator.allocate(inode.extents[0]?.poolBlock, 1, txn.allocated);
+      const run = this.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...this.reserved]);
       if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
       txn.allocated.push(run);
       inode.extentBlocks.push(run.start);
@@ -514,7 +528,7 @@ export class Pool {
   }
 
   private unlinkInTxn(txn: Txn, inode: Inode): void {
-    if ((this.openCount.get(inode.ino) ?? 0) > 0) {
+    if ((this.openCount.get(inode.ino) ?? 0) > 0 || this.busy.has(inode.ino)) {
       const orphan = cloneInode(inode);
       orphan.flags = FLAG_USED | FLAG_ORPHAN;
       orphan.name = '';
@@ -648,12 +662,17 @@ export class Pool {
       return;
     }
     this.openCount.delete(ino);
+    this.freeIfOrphan(ino);
+  }
+
+  /** Frees an unlinked inode once no handle and no transfer uses it. */
+  private freeIfOrphan(ino: number): void {
     const inode = this.inodes[ino];
-    if (!this.closed && !this.readOnly && inode && inode.flags & FLAG_ORPHAN) {
-      const txn = new Txn();
-      this.releaseInode(txn, inode);
-      this.commit(txn);
-    }
+    if (this.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
+    if ((this.openCount.get(ino) ?? 0) > 0 || this.busy.has(ino)) return;
+    const txn = new Txn();
+    this.releaseInode(txn, inode);
+    this.commit(txn);
   }
 
   /** The pool block to allocate near, for file block `fileBlock`. */
@@ -687,7 +706,7 @@ export class Pool {
     this.ensureWritable();
     const txn = new Txn();
     const next = cloneInode(inode);
-    const run = this.allocator.allocate(this.goalFor(next.extents, fileBlock), Math.min(maxBlocks, holeEnd - fileBlock), txn.allocated);
+    const run = this.allocator.allocate(this.goalFor(next.extents, fileBlock), Math.min(maxBlocks, holeEnd - fileBlock), this.reserved);
     if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
     txn.allocated.push(run);
     // Zeroed and durable before the allocation commits: no stale data, even after a crash.
@@ -738,7 +757,7 @@ export class Pool {
    * in file blocks [fileBlock, fileBlock + count) mapped at `poolBlock`; with
    * `zeroEdges`, the rest of those blocks is zeroed (new or unwritten blocks).
    */
-  private fillBlocks(poolBlock: number, fileBlock: number, count: number, source: Uint8Array, sourceOffset: number, position: number, length: number, zeroEdges: boolean): void {
+  private fillBlocks(poolBlock: number, fileBlock: number, count: number, sourceOffset: number, position: number, length: number, zeroEdges: boolean, copy: Copier): void {
     const blockStart = fileBlock * BLOCK;
     const blockEnd = (fileBlock + count) * BLOCK;
     const from = Math.max(position, blockStart);
@@ -746,30 +765,94 @@ export class Pool {
     const base = poolBlock * BLOCK - blockStart;
     if (zeroEdges && from > blockStart) this.region.zero(base + blockStart, from - blockStart);
     if (zeroEdges && to < blockEnd) this.region.zero(base + to, blockEnd - to);
-    if (to > from) this.region.write(base + from, source, sourceOffset + (from - position), to - from);
+    if (to > from) copy(base + from, sourceOffset + (from - position), to - from);
   }
 
   /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
   writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
+    this.ensureNotBusy(inode);
+    const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => {
+      this.region.write(at, source, from, n);
+    });
+    this.finishWrite(plan);
+    return plan.written;
+  }
+
+  /**
+   * @internal the same, with the data copied on the thread pool. The file
+   * is busy (EBUSY for other operations on it) until the promise settles;
+   * the blocks it allocates are reserved pool-wide meanwhile.
+   */
+  async writeFileAsync(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
+    this.ensureNotBusy(inode);
+    const copies: [number, number, number][] = [];
+    const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => copies.push([at, from, n]));
+    this.busy.add(inode.ino);
+    this.reserved.push(...plan.txn.allocated);
+    try {
+      await Promise.all(copies.map(([at, from, n]) => this.region.writeAsync(at, source, from, n)));
+      this.ensureOpen();
+      this.finishWrite(plan);
+      return plan.written;
+    } finally {
+      this.busy.delete(inode.ino);
+      for (const run of plan.txn.allocated) this.reserved.splice(this.reserved.indexOf(run), 1);
+      this.freeIfOrphan(inode.ino);
+    }
+  }
+
+  /** @internal readFile with the copies on the thread pool. */
+  async readFileAsync(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
+    this.ensureNotBusy(inode);
+    if (position >= inode.size || length === 0) return 0;
+    const n = Math.min(length, inode.size - position);
+    const copies: Promise<number>[] = [];
+    this.busy.add(inode.ino);
+    try {
+      for (let done = 0; done < n; ) {
+        const pos = position + done;
+        const fb = Math.floor(pos / BLOCK);
+        const e = lookup(inode.extents, fb);
+        const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
+        const chunk = Math.min(n - done, runEnd - pos);
+        if (e && !e.unwritten) copies.push(this.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
+        else target.fill(0, targetOffset + done, targetOffset + done + chunk);
+        done += chunk;
+      }
+      await Promise.all(copies);
+      return n;
+    } finally {
+      this.busy.delete(inode.ino);
+      this.freeIfOrphan(inode.ino);
+    }
+  }
+
+  private ensureNotBusy(inode: Inode): void {
+    if (this.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
+  }
+
+  /**
+   * Decides a write: blocks to fill (through `copy`, in file order), blocks
+   * to allocate and zero, extents to convert; short on ENOSPC.
+   */
+  private planWrite(inode: Inode, sourceOffset: number, length: number, position: number, copy: Copier): WritePlan {
     this.ensureWritable();
-    if (length === 0) return 0;
-    if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
     const txn = new Txn();
     const next = cloneInode(inode);
+    if (length === 0) return { txn, next, written: 0, metadata: false };
+    if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
     let metadata = false;
     if (position > inode.size) this.zeroTailOnExtend(inode);
     const end = position + length;
     const lastFb = Math.floor((end - 1) / BLOCK);
     let fb = Math.floor(position / BLOCK);
     while (fb <= lastFb) {
-      const i = findIndex(next.extents, fb);
-      const e = next.extents[i];
+      const e = next.extents[findIndex(next.extents, fb)];
       if (e && e.fileBlock <= fb) {
         const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
-        const pb = e.poolBlock + (fb - e.fileBlock);
         const count = runEnd - fb + 1;
         const unwritten = e.unwritten;
-        this.fillBlocks(pb, fb, count, source, sourceOffset, position, length, unwritten);
+        this.fillBlocks(e.poolBlock + (fb - e.fileBlock), fb, count, sourceOffset, position, length, unwritten, copy);
         if (unwritten) {
           setUnwritten(next.extents, fb, fb + count, false);
           metadata = true;
@@ -778,10 +861,10 @@ export class Pool {
         continue;
       }
       const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb + 1, txn.allocated);
+      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb + 1, [...txn.allocated, ...this.reserved]);
       if (!run) break; // ENOSPC: keep what was written so far
       txn.allocated.push(run);
-      this.fillBlocks(run.start, fb, run.length, source, sourceOffset, position, length, true);
+      this.fillBlocks(run.start, fb, run.length, sourceOffset, position, length, true, copy);
       insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: false });
       metadata = true;
       fb += run.length;
@@ -792,17 +875,27 @@ export class Pool {
       next.size = position + written;
       metadata = true;
     }
-    if (metadata) {
-      next.mtimeMs = Date.now();
-      txn.put(next);
-      this.commit(txn);
-    }
-    return written;
+    return { txn, next, written, metadata };
+  }
+
+  /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
+  private finishWrite(plan: WritePlan): void {
+    if (!plan.metadata) return;
+    // A rename or unlink may have happened while an asynchronous write ran:
+    // keep the name and flags the inode has now.
+    const current = this.inodes[plan.next.ino];
+    if (!current) throw daxfsError('EBADF', 'the file is gone');
+    plan.next.name = current.name;
+    plan.next.flags = current.flags;
+    plan.next.mtimeMs = Date.now();
+    plan.txn.put(plan.next);
+    this.commit(plan.txn);
   }
 
   /** @internal */
   truncateFile(inode: Inode, size: number): void {
     this.ensureWritable();
+    this.ensureNotBusy(inode);
     checkSize(size, 'size');
     if (size === inode.size) return;
     const txn = new Txn();
@@ -830,6 +923,7 @@ export class Pool {
    */
   allocateFile(inode: Inode, offset: number, length: number): void {
     this.ensureWritable();
+    this.ensureNotBusy(inode);
     checkSize(offset, 'offset');
     checkSize(length, 'length');
     if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
@@ -857,7 +951,7 @@ export class Pool {
         continue;
       }
       const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb, txn.allocated);
+      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb, [...txn.allocated, ...this.reserved]);
       if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
       txn.allocated.push(run);
       this.region.zero(run.start * BLOCK, run.length * BLOCK);
@@ -882,6 +976,7 @@ export class Pool {
   /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
   punchHoleFile(inode: Inode, offset: number, length: number): void {
     this.ensureWritable();
+    this.ensureNotBusy(inode);
     checkSize(offset, 'offset');
     checkSize(length, 'length');
     const end = Math.min(offset + length, inode.size);
@@ -910,6 +1005,7 @@ export class Pool {
    */
   zeroRangeFile(inode: Inode, offset: number, length: number): void {
     this.ensureWritable();
+    this.ensureNotBusy(inode);
     checkSize(offset, 'offset');
     checkSize(length, 'length');
     if (length === 0) return;
@@ -972,6 +1068,34 @@ export class PoolFile {
     const [off, len] = bufferRange(target, targetOffset, length, 'target');
     checkSize(position, 'position');
     return this.pool.readFile(inode, target, off, len, position);
+  }
+
+  /** read() with the copies on the thread pool; the file is busy (EBUSY) meanwhile. */
+  readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
+    try {
+      const inode = this.inode();
+      const [off, len] = bufferRange(target, targetOffset, length, 'target');
+      checkSize(position, 'position');
+      return this.pool.readFileAsync(inode, target, off, len, position);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * write() with the copies on the thread pool, for large transfers; durable
+   * when the promise resolves. The file is busy (EBUSY) until then, and
+   * `source` must not change meanwhile.
+   */
+  writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
+    try {
+      const inode = this.inode();
+      const [off, len] = bufferRange(source, sourceOffset, length, 'source');
+      checkSize(position, 'position');
+      return this.pool.writeFileAsync(inode, source, off, len, position);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
