@@ -13,14 +13,9 @@ import { formatCapabilities } from '../capabilities.js';
 import { emulatedPmemPath, removeQuietly } from '../emulated.js';
 import { Region } from '../region.js';
 import { isDaxfsError } from '../errors.js';
+import { parseSize } from './units.js';
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
-
-export function parseSize(text: string): number {
-  const match = /^(\d+)([kmgt]?)(i?b)?$/i.exec(text.trim());
-  if (!match) throw new Error(`not a size: '${text}' (examples: 4096, 256M, 1GiB)`);
-  return Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
-}
+export { parseSize };
 
 function main(): number {
   const { values } = parseArgs({
