@@ -75,8 +75,12 @@ export class Journal {
     header.writeUInt32LE(bytes, 20);
     header.writeUInt32LE(crc32(body), 24);
     header.writeUInt32LE(crc32(header.subarray(0, 28)), 28);
-    this.region.write(this.bodyOffset, body);
-    this.region.write(this.headerOffset, header);
+    // body and header durable (one fence), then the commit word
+    this.region.write(this.bodyOffset, body, 0, bytes, false);
+    this.region.write(this.headerOffset, header, 0, header.length, false);
+    this.region.flush(this.bodyOffset, bytes);
+    this.region.flush(this.headerOffset, header.length);
+    this.region.drain();
     this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
     this.apply(records);
     this.region.store64(this.headerOffset + COMMIT_WORD, 0n);

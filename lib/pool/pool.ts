@@ -722,6 +722,10 @@ export class Pool {
   readFile(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): number {
     if (position >= inode.size || length === 0) return 0;
     const n = Math.min(length, inode.size - position);
+    // One written extent covers it: one copy.
+    const first = lookup(inode.extents, Math.floor(position / BLOCK));
+    if (first && !first.unwritten && position + n <= (first.fileBlock + first.length) * BLOCK)
+      return this.region.read(first.poolBlock * BLOCK + (position - first.fileBlock * BLOCK), target, targetOffset, n);
     let done = 0;
     while (done < n) {
       const pos = position + done;
@@ -771,6 +775,16 @@ export class Pool {
   /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
   writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
     this.ensureNotBusy(inode);
+    // The common case first: an overwrite inside EOF and inside one written
+    // extent changes no metadata: one copy, durable on return.
+    const end = position + length;
+    if (end <= inode.size && length > 0 && !this.readOnly) {
+      const e = lookup(inode.extents, Math.floor(position / BLOCK));
+      if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
+        this.ensureOpen();
+        return this.region.write(e.poolBlock * BLOCK + (position - e.fileBlock * BLOCK), source, sourceOffset, length);
+      }
+    }
     const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => {
       this.region.write(at, source, from, n);
     });

@@ -1,0 +1,167 @@
+// The pool benchmark: file operations against node:fs on the same backing
+// file system, and mount time against pool size. Every figure is measured in
+// this run; ratios compare figures from this run only.
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { emulatedPmemPath, removeQuietly } from '../lib/emulated.js';
+import { Pool } from '../lib/pool/pool.js';
+import { compare, formatNs, timeLoop } from './measure.js';
+import { formatRows, type Row } from './region.js';
+
+const MiB = 1 << 20;
+const BLOCK = 4096;
+
+function randomOrder(count: number, slots: number): Uint32Array {
+  const order = new Uint32Array(count);
+  let x = 88172645;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    order[i] = (x >>> 0) % slots;
+  }
+  return order;
+}
+
+function row(name: string, ours: number, theirs: number, target: number | null, faster = true): Row {
+  const ratio = theirs / ours;
+  return {
+    name,
+    measured: `${formatNs(ours)}/op`,
+    baseline: `${formatNs(theirs)}/op`,
+    ratio,
+    verdict: `${ratio.toFixed(2)}x ${faster ? 'faster' : ''}${target === null ? '' : ` (target >= ${target})`}`.trim(),
+    pass: target === null ? null : ratio >= target,
+  };
+}
+
+export function runPoolBenchmark(quick = false): Row[] {
+  const rows: Row[] = [];
+  const trials = quick ? 3 : 7;
+  const poolPath = emulatedPmemPath('bench-pool');
+  const plainPath = `${poolPath}.plain`;
+  const pool = Pool.format(poolPath, { size: 256 * MiB });
+  const fd = openSync(plainPath, 'w+');
+  try {
+    // 4 KiB random overwrite and read over a 64 MiB file, on both sides.
+    const fileBytes = 64 * MiB;
+    const f = pool.open('data', { create: true });
+    const chunk = Buffer.alloc(MiB, 0x11);
+    for (let at = 0; at < fileBytes; at += MiB) {
+      f.write(chunk, at);
+      writeSync(fd, chunk, 0, MiB, at);
+    }
+    const iterations = quick ? 20_000 : 80_000;
+    const order = randomOrder(iterations, fileBytes / BLOCK);
+    const buf = Buffer.alloc(BLOCK, 0x22);
+    const w = compare(
+      trials,
+      () => timeLoop(iterations, (i) => f.write(buf, order[i]! * BLOCK)),
+      () => timeLoop(iterations, (i) => writeSync(fd, buf, 0, BLOCK, order[i]! * BLOCK)),
+    );
+    rows.push(row('pool: 4 KiB random overwrite, durable, vs fs.writeSync', w.a, w.b, 4));
+    const r = compare(
+      trials,
+      () => timeLoop(iterations, (i) => f.read(buf, order[i]! * BLOCK)),
+      () => timeLoop(iterations, (i) => readSync(fd, buf, 0, BLOCK, order[i]! * BLOCK)),
+    );
+    rows.push(row('pool: 4 KiB random read vs fs.readSync', r.a, r.b, 4));
+
+    // 4 KiB allocating append, durable, vs writeSync + fdatasyncSync.
+    const appends = quick ? 2_000 : 8_000;
+    const a = compare(
+      trials,
+      () => {
+        const g = pool.open('append', { create: true });
+        g.truncate(0);
+        const ns = timeLoop(appends, (i) => g.write(buf, i * BLOCK));
+        g.close();
+        return ns;
+      },
+      () => {
+        ftruncateSync(fd, 0);
+        return timeLoop(appends, (i) => {
+          writeSync(fd, buf, 0, BLOCK, i * BLOCK);
+          fdatasyncSync(fd);
+        });
+      },
+    );
+    rows.push(row('pool: 4 KiB allocating append, durable, vs writeSync + fdatasync', a.a, a.b, 3));
+
+    // small files: create + 4 KiB write + close, then remove (outside the timing).
+    const files = quick ? 200 : 1000;
+    const dirPath = `${poolPath}.dir`;
+    const s = compare(
+      trials,
+      () => {
+        const ns = timeLoop(files, (i) => {
+          const h = pool.open(`small-${i}`, { create: true });
+          h.write(buf, 0);
+          h.close();
+        });
+        for (let i = 0; i < files; i++) pool.unlink(`small-${i}`);
+        return ns;
+      },
+      () => {
+        rmSync(dirPath, { recursive: true, force: true });
+        mkdirSync(dirPath);
+        return timeLoop(files, (i) => {
+          const h = openSync(`${dirPath}/small-${i}`, 'w');
+          writeSync(h, buf, 0, BLOCK, 0);
+          closeSync(h);
+        });
+      },
+    );
+    rmSync(dirPath, { recursive: true, force: true });
+    rows.push(row('pool: small file create + 4 KiB write + close vs node:fs', s.a, s.b, null));
+    f.close();
+  } finally {
+    pool.close();
+    closeSync(fd);
+    removeQuietly(poolPath);
+    removeQuietly(plainPath);
+  }
+  rows.push(mountRow(quick));
+  return rows;
+}
+
+/** Mount time of a 16 GiB pool against a 1 GiB one holding the same files (sparse backings). */
+function mountRow(quick: boolean): Row {
+  const paths = [emulatedPmemPath('mount-1g'), emulatedPmemPath('mount-16g')];
+  try {
+    for (const [k, size] of [[0, 2 ** 30], [1, 16 * 2 ** 30]] as const) {
+      const pool = Pool.format(paths[k]!, { size });
+      for (let i = 0; i < 100; i++) {
+        const h = pool.open(`file-${i}`, { create: true });
+        h.write(Buffer.alloc(3 * BLOCK, i), 0);
+        h.close();
+      }
+      pool.close();
+    }
+    const mounts = quick ? 20 : 100;
+    const m = compare(
+      quick ? 3 : 5,
+      () => timeLoop(mounts, () => Pool.open(paths[1]!).close()),
+      () => timeLoop(mounts, () => Pool.open(paths[0]!).close()),
+    );
+    const ratio = m.a / m.b;
+    return {
+      name: 'pool: mount 16 GiB vs 1 GiB pool, same 100 files',
+      measured: `${formatNs(m.a)}/mount`,
+      baseline: `${formatNs(m.b)}/mount`,
+      ratio,
+      verdict: `${ratio.toFixed(2)}x the time (target <= 1.5)`,
+      pass: ratio <= 1.5,
+    };
+  } finally {
+    for (const p of paths) removeQuietly(p);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const quick = process.argv.includes('--quick');
+  const rows = runPoolBenchmark(quick);
+  if (process.argv.includes('--json')) console.log(JSON.stringify(rows, null, 2));
+  else console.log(formatRows(rows));
+}
