@@ -12,6 +12,10 @@ const META = 16 * BLOCK; // the area the records change
 
 class Crash extends Error {}
 
+// Mutating calls of a commit: body write, header write, two flushes, drain,
+// the commit word store; the call after it is the first in-place write.
+const AFTER_COMMIT = 6;
+
 /** The region, failing (as a crash would) at its `at`-th mutating call. */
 function crashingAfter(region: Region, at: number): Region {
   let calls = 0;
@@ -94,7 +98,7 @@ describe('journal', () => {
 
   it('a committed transaction whose body is damaged is EUCLEAN, not silently half-applied', () => {
     const r = Region.create(uniquePath(dir), MiB());
-    const j = new Journal(crashingAfter(r, 3), JOURNAL_START, JOURNAL_BLOCKS); // crash right after the commit word
+    const j = new Journal(crashingAfter(r, AFTER_COMMIT), JOURNAL_START, JOURNAL_BLOCKS); 
     expect(() => j.commit(records())).toThrow(Crash);
     expect(r.load64(JOURNAL_START * BLOCK + 64)).not.toBe(0n);
     r.write((JOURNAL_START + 1) * BLOCK + 40, Buffer.from([0xde, 0xad]));
@@ -104,7 +108,7 @@ describe('journal', () => {
 
   it('records outside the metadata areas are refused at replay', () => {
     const r = Region.create(uniquePath(dir), MiB());
-    const j = new Journal(crashingAfter(r, 3), JOURNAL_START, JOURNAL_BLOCKS);
+    const j = new Journal(crashingAfter(r, AFTER_COMMIT), JOURNAL_START, JOURNAL_BLOCKS);
     expect(() => j.commit([{ offset: 0, data: Buffer.alloc(8, 1) }])).toThrow(Crash);
     expectCode(() => new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover(true, inMeta), 'EUCLEAN', /outside the metadata/);
     r.close();
@@ -122,7 +126,7 @@ describe('journal', () => {
   it('a read-only mount that needs replay says so (EROFS)', () => {
     const path = uniquePath(dir);
     const r = Region.create(path, MiB());
-    expect(() => new Journal(crashingAfter(r, 3), JOURNAL_START, JOURNAL_BLOCKS).commit(records())).toThrow(Crash);
+    expect(() => new Journal(crashingAfter(r, AFTER_COMMIT), JOURNAL_START, JOURNAL_BLOCKS).commit(records())).toThrow(Crash);
     r.close();
     const ro = Region.open(path, { readOnly: true });
     expectCode(() => new Journal(ro, JOURNAL_START, JOURNAL_BLOCKS).recover(false, inMeta), 'EROFS', /journal recovery/);
