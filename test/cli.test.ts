@@ -8,7 +8,7 @@ import { packageRoot } from '../lib/native.js';
 import { parseSize } from '../lib/cli/start.js';
 
 describe('npm start (the main job)', () => {
-  it('creates emulated pmem, reports it, round-trips data, benchmarks, and cleans up', async () => {
+  it('creates emulated pmem, reports it, round-trips a file through a pool, benchmarks, and cleans up', async () => {
     const before = readdirSync('/dev/shm').filter((f) => f.startsWith('daxfs-demo-'));
     // asynchronously: the benchmark takes seconds, and the test runner must stay responsive
     const child = await promisify(execFile)(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js'), '--json'], {
@@ -18,12 +18,13 @@ describe('npm start (the main job)', () => {
     });
     const out = JSON.parse(child.stdout) as {
       capabilities: { persistence: string; kind: string; mapSync: boolean; size: number };
-      roundTrip: boolean;
+      roundTrip: { ok: boolean; check: boolean; files: number };
       benchmark: { name: string; ratio: number }[];
     };
-    expect(out.roundTrip).toBe(true);
+    expect(out.roundTrip).toEqual({ ok: true, check: true, files: 1 });
     expect(out.capabilities).toMatchObject({ kind: 'file', persistence: 'volatile', mapSync: false, size: 128 * 2 ** 20 });
     expect(out.benchmark.map((r) => r.name)).toContain('copy-in + persist 4 KiB (JS vs native loop)');
+    expect(out.benchmark.map((r) => r.name)).toContain('pool: 4 KiB random overwrite, durable, vs fs.writeSync');
     for (const row of out.benchmark) expect(row.ratio).toBeGreaterThan(0);
     const after = readdirSync('/dev/shm').filter((f) => f.startsWith('daxfs-demo-'));
     expect(after).toEqual(before);

@@ -1,21 +1,44 @@
 #!/usr/bin/env node
-// The main job (`npm start`): open a region — by default emulated pmem
-// created for you on tmpfs — print what the machine gives it, prove a
-// durable round trip, and run the quick region benchmark.
+// The main job (`npm start`): on emulated pmem created for you (or a backing
+// you name), print what the machine gives a region, format a pool on it and
+// prove a durable round trip through a file (write, remount, read, check),
+// then run the quick region and pool benchmarks.
 //
 //   npm start [-- --path FILE_OR_DEVDAX] [--size 256M] [--full] [--json] [--keep]
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { runPoolBenchmark } from '../../benchmarks/pool.js';
 import { formatRows, runRegionBenchmark } from '../../benchmarks/region.js';
 import { formatCapabilities } from '../capabilities.js';
 import { emulatedPmemPath, removeQuietly } from '../emulated.js';
-import { Region } from '../region.js';
 import { isDaxfsError } from '../errors.js';
+import { Pool } from '../pool/pool.js';
+import { Region } from '../region.js';
 import { parseSize } from './units.js';
 
 export { parseSize };
+
+
+/** Formats a pool on `path`, writes a file, remounts, reads it back and checks. */
+function poolRoundTrip(path: string, size: number | undefined): { ok: boolean; files: number; check: boolean } {
+  const record = Buffer.from(`daxfs ${new Date().toISOString()} `.repeat(200));
+  const pool = Pool.format(path, size === undefined ? {} : { size });
+  const f = pool.open('hello.txt', { create: true });
+  f.write(record, 0);
+  f.close();
+  pool.close();
+  const again = Pool.open(path);
+  const g = again.open('hello.txt');
+  const back = Buffer.alloc(g.size);
+  g.read(back, 0);
+  g.close();
+  const check = again.check().ok;
+  const files = again.list().length;
+  again.close();
+  return { ok: back.equals(record), files, check };
+}
 
 function main(): number {
   const { values } = parseArgs({
@@ -29,28 +52,33 @@ function main(): number {
   });
   const created = !values.path || !existsSync(values.path);
   const path = values.path ?? emulatedPmemPath('demo');
-  const region = created ? Region.create(path, parseSize(values.size!)) : Region.open(path);
+  const size = parseSize(values.size!);
+  const region = created ? Region.create(path, size) : Region.open(path);
+  let capabilities;
+  let regionRows;
   try {
-    const c = region.capabilities;
-    // A durable round trip: write, persist, read back through a copy and a view.
-    const record = Buffer.from(`daxfs ${new Date().toISOString()}`);
-    region.write(0, record);
-    const back = Buffer.alloc(record.length);
-    region.read(0, back);
-    const roundTrip = back.equals(record) && region.view(0, record.length).equals(record);
-    const rows = runRegionBenchmark(region, !values.full);
-    if (values.json) {
-      console.log(JSON.stringify({ capabilities: c, roundTrip, benchmark: rows }, null, 2));
-    } else {
-      console.log(`daxfs region on ${created ? 'emulated pmem created for this run' : 'an existing backing'}\n`);
-      for (const line of formatCapabilities(c)) console.log(`  ${line}`);
-      console.log(`\n  round trip         ${roundTrip ? 'ok' : 'FAILED'} (${record.length} bytes written, persisted, read back)\n`);
-      console.log(`quick region benchmark (ratios measured in this run; \`npm run bench\` for the full one)\n`);
-      console.log(formatRows(rows));
-    }
-    return roundTrip ? 0 : 1;
+    capabilities = region.capabilities;
+    regionRows = runRegionBenchmark(region, !values.full);
   } finally {
     region.close();
+  }
+  try {
+    const roundTrip = poolRoundTrip(path, undefined);
+    const poolRows = runPoolBenchmark(!values.full);
+    const ok = roundTrip.ok && roundTrip.check;
+    if (values.json) {
+      console.log(JSON.stringify({ capabilities, roundTrip, benchmark: [...regionRows, ...poolRows] }, null, 2));
+    } else {
+      console.log(`daxfs on ${created ? `emulated pmem created for this run (${values.size})` : 'an existing backing'}\n`);
+      for (const line of formatCapabilities(capabilities)) console.log(`  ${line}`);
+      console.log(
+        `\n  pool round trip    ${ok ? 'ok' : 'FAILED'}: formatted, wrote hello.txt, remounted, read it back, check ${roundTrip.check ? 'clean' : 'NOT clean'}\n`,
+      );
+      console.log(`quick benchmarks (ratios measured in this run; \`npm run bench\` for the full ones)\n`);
+      console.log(formatRows([...regionRows, ...poolRows]));
+    }
+    return ok ? 0 : 1;
+  } finally {
     if (created && !values.keep) removeQuietly(path);
   }
 }
