@@ -47,3 +47,16 @@ export function formatNs(ns: number): string {
 export function formatBandwidth(bytesPerNs: number): string {
   return `${bytesPerNs.toFixed(2)} GB/s`;
 }
+
+/** A fixed pseudo-random order of `count` slot numbers below `slots`, the same for both sides of a comparison. */
+export function randomOrder(count: number, slots: number, seed = 2463534242): Uint32Array {
+  const order = new Uint32Array(count);
+  let x = seed;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    order[i] = (x >>> 0) % slots;
+  }
+  return order;
+}

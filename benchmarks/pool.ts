@@ -6,23 +6,11 @@ import { fileURLToPath } from 'node:url';
 
 import { emulatedPmemPath, removeQuietly } from '../lib/emulated.js';
 import { Pool } from '../lib/pool/pool.js';
-import { compare, formatNs, timeLoop } from './measure.js';
+import { compare, formatNs, randomOrder, timeLoop } from './measure.js';
 import { formatRows, type Row } from './region.js';
 
 const MiB = 1 << 20;
 const BLOCK = 4096;
-
-function randomOrder(count: number, slots: number): Uint32Array {
-  const order = new Uint32Array(count);
-  let x = 88172645;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    order[i] = (x >>> 0) % slots;
-  }
-  return order;
-}
 
 function row(name: string, ours: number, theirs: number, target: number | null, faster = true): Row {
   const ratio = theirs / ours;

@@ -6,7 +6,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { Region } from '../lib/index.js';
-import { compare, formatBandwidth, formatNs, timeLoop } from './measure.js';
+import { compare, formatBandwidth, formatNs, randomOrder, timeLoop } from './measure.js';
 import { emulatedPmemPath, removeQuietly } from '../lib/emulated.js';
 
 export interface Row {
@@ -62,19 +62,6 @@ function copyInRows(region: Region, quick: boolean): Row[] {
     }
   }
   return rows;
-}
-
-/** A fixed pseudo-random order of `slots` slot numbers, the same for both sides. */
-function randomOrder(count: number, slots: number): Uint32Array {
-  const order = new Uint32Array(count);
-  let x = 2463534242;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    order[i] = (x >>> 0) % slots;
-  }
-  return order;
 }
 
 /**

@@ -3,19 +3,12 @@
 import { writeSync } from 'node:fs';
 
 import { Pool } from '../../lib/index.js';
-import { apply, bytesFor, randomOp, rng, type State } from './crash-model.js';
+import { apply, bytesFor, randomOp, readState, rng, type State } from './crash-model.js';
 
 const [path, seedText] = process.argv.slice(2);
 const seed = Number(seedText);
 const pool = Pool.open(path!);
-const state: State = new Map();
-for (const s of pool.list()) {
-  const f = pool.open(s.name);
-  const b = Buffer.alloc(s.size);
-  f.read(b, 0);
-  f.close();
-  state.set(s.name, b);
-}
+const state: State = readState(pool);
 const rand = rng(seed);
 const say = (line: string) => writeSync(1, `${line}\n`);
 say('READY');

@@ -1,5 +1,7 @@
 // The operations the crash test's child performs, and the model the parent
 // checks the pool against: the same operation applied to plain buffers.
+import type { Pool } from '../../lib/pool/pool.js';
+
 export type Op =
   | { op: 'write'; name: string; pos: number; len: number; seed: number }
   | { op: 'truncate'; name: string; size: number }
@@ -11,6 +13,19 @@ export type Op =
   | { op: 'orphanWrite'; name: string; seed: number };
 
 export type State = Map<string, Buffer>;
+
+/** The files of a pool, as a State. */
+export function readState(pool: Pool): State {
+  const state: State = new Map();
+  for (const st of pool.list()) {
+    const f = pool.open(st.name);
+    const b = Buffer.alloc(st.size);
+    f.read(b, 0);
+    f.close();
+    state.set(st.name, b);
+  }
+  return state;
+}
 
 export const NAMES = ['a', 'b', 'c', 'd', 'e'];
 export const MAX_FILE = 192 * 1024;

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Pool } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
-import { apply, intermediates, rng, type Op, type State } from './crash-model.js';
+import { apply, intermediates, readState, rng, type Op, type State } from './crash-model.js';
 import { newPool } from './helpers.js';
 
 const ROUNDS = Number(process.env['DAXFS_CRASH_ROUNDS'] ?? 100);
@@ -49,18 +49,6 @@ function runChild(poolPath: string, seed: number, killAfterMs: number): Promise<
       resolve(round);
     });
   });
-}
-
-function readState(pool: Pool): State {
-  const s: State = new Map();
-  for (const st of pool.list()) {
-    const f = pool.open(st.name);
-    const b = Buffer.alloc(st.size);
-    f.read(b, 0);
-    f.close();
-    s.set(st.name, b);
-  }
-  return s;
 }
 
 function sameShape(a: State, b: State): boolean {
