@@ -10,6 +10,7 @@ import { crc32 } from 'node:zlib';
 
 import { daxfsError } from '../errors.js';
 import type { Extent } from './extents.js';
+import { readU64, writeU64, zeroed } from './bytes.js';
 import { BLOCK, INODE_SIZE } from './layout.js';
 
 export const FLAG_USED = 1;
@@ -68,14 +69,14 @@ export function extentBlocksFor(count: number): number {
 }
 
 export function encodeInode(i: Inode): Buffer {
-  const b = Buffer.alloc(INODE_SIZE);
+  const b = zeroed(INODE_SIZE);
   if (i.flags === 0) return b; // a free inode is all zeros
   b.writeUInt32LE(i.flags, 0);
   const name = Buffer.from(i.name, 'utf8');
   b.writeUInt32LE(name.length, 4);
-  b.writeBigUInt64LE(BigInt(i.size), 8);
-  b.writeBigUInt64LE(BigInt(Math.max(0, Math.round(i.mtimeMs))), 16);
-  b.writeBigUInt64LE(BigInt(i.generation), 24);
+  writeU64(b, i.size, 8);
+  writeU64(b, Math.max(0, Math.round(i.mtimeMs)), 16);
+  writeU64(b, i.generation, 24);
   b.writeUInt32LE(i.extents.length, 32);
   b.writeUInt32LE(i.extentBlocks[0] ?? 0, 36);
   name.copy(b, 64);
@@ -121,16 +122,16 @@ export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
   const nameLen = b.readUInt32LE(4);
   if ((flags & FLAG_ORPHAN) === 0 && (nameLen < 1 || nameLen > NAME_MAX)) throw bad(`bad name length ${nameLen}`);
   if (nameLen > NAME_MAX) throw bad(`bad name length ${nameLen}`);
-  const size = b.readBigUInt64LE(8);
-  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`absurd size ${size}`);
+  const size = readU64(b, 8);
+  if (size < 0) throw bad('absurd size');
   const extentCount = b.readUInt32LE(32);
   const inode: Inode = {
     ino,
     flags,
     name: b.subarray(64, 64 + nameLen).toString('utf8'),
-    size: Number(size),
-    mtimeMs: Number(b.readBigUInt64LE(16)),
-    generation: Number(b.readBigUInt64LE(24)),
+    size,
+    mtimeMs: Math.max(0, readU64(b, 16)),
+    generation: Math.max(0, readU64(b, 24)),
     extents: [],
     extentBlocks: [],
   };

@@ -12,6 +12,7 @@ import { crc32 } from 'node:zlib';
 
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
+import { writeU64 } from './bytes.js';
 import { BLOCK } from './layout.js';
 
 const JOURNAL_MAGIC = 0x4c4e4a5346584144n; // "DAXFSJNL"
@@ -30,6 +31,9 @@ export interface RecoveryReport {
 
 export class Journal {
   private seq = 1n;
+  // reused for every commit: fresh buffers cost more than the commit itself
+  private scratch = Buffer.allocUnsafe(4096);
+  private readonly header = Buffer.allocUnsafe(32);
   /** Transactions committed by this mount, for statistics. */
   commits = 0;
 
@@ -59,16 +63,17 @@ export class Journal {
     for (const r of records) bytes += 16 + Math.ceil(r.data.length / 8) * 8;
     if (bytes > this.capacity)
       throw daxfsError('ENOSPC', `metadata transaction of ${bytes} bytes does not fit the journal (${this.capacity} bytes)`);
-    const body = Buffer.alloc(bytes);
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * this.scratch.length));
+    const body = this.scratch.subarray(0, bytes).fill(0);
     let at = 0;
     for (const r of records) {
-      body.writeBigUInt64LE(BigInt(r.offset), at);
+      writeU64(body, r.offset, at);
       body.writeUInt32LE(r.data.length, at + 8);
       r.data.copy(body, at + 16);
       at += 16 + Math.ceil(r.data.length / 8) * 8;
     }
     const seq = this.seq++;
-    const header = Buffer.alloc(32);
+    const header = this.header.fill(0);
     header.writeBigUInt64LE(JOURNAL_MAGIC, 0);
     header.writeBigUInt64LE(seq, 8);
     header.writeUInt32LE(records.length, 16);

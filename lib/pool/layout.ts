@@ -12,6 +12,7 @@ import { crc32 } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 
 import { daxfsError } from '../errors.js';
+import { readU64, writeU64, zeroed } from './bytes.js';
 
 export const BLOCK = 4096;
 export const INODE_SIZE = 512;
@@ -79,13 +80,13 @@ export function newSuperblock(g: Geometry): Superblock {
 }
 
 export function encodeSuperblock(sb: Superblock): Buffer {
-  const b = Buffer.alloc(SUPERBLOCK_BYTES);
+  const b = zeroed(SUPERBLOCK_BYTES);
   b.writeBigUInt64LE(MAGIC, 0);
   b.writeUInt32LE(sb.version, 8);
   b.writeUInt32LE(BLOCK, 12);
-  b.writeBigUInt64LE(BigInt(sb.nblocks), 16);
+  writeU64(b, sb.nblocks, 16);
   Buffer.from(sb.uuid, 'hex').copy(b, 24);
-  const u64 = (v: number, at: number) => b.writeBigUInt64LE(BigInt(v), at);
+  const u64 = (v: number, at: number) => writeU64(b, v, at);
   u64(sb.journalStart, 40);
   u64(sb.journalBlocks, 48);
   u64(sb.bitmapStart, 56);
@@ -110,9 +111,9 @@ export function decodeSuperblock(b: Buffer, poolBytes: number, which: string): S
     throw daxfsError('EUCLEAN', `${which} superblock: format version ${version} is not supported by this daxfs (which reads version ${FORMAT_VERSION})`);
   if (b.readUInt32LE(12) !== BLOCK) throw bad(`block size ${b.readUInt32LE(12)} is not ${BLOCK}`);
   const n = (at: number) => {
-    const v = b.readBigUInt64LE(at);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`field at byte ${at} is absurd (${v})`);
-    return Number(v);
+    const v = readU64(b, at);
+    if (v < 0) throw bad(`field at byte ${at} is absurd (past 2^53)`);
+    return v;
   };
   const sb: Superblock = {
     version,

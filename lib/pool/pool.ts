@@ -353,7 +353,7 @@ export class Pool {
     for (let i = 0; i < sorted.length; ) {
       let j = i;
       while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-      const data = Buffer.alloc((j - i + 1) * 8);
+      const data = Buffer.allocUnsafe((j - i + 1) * 8);
       for (let k = i; k <= j; k++) data.writeBigUInt64LE(words.get(sorted[k]!)!, (k - i) * 8);
       records.push({ offset: bitmapBase + sorted[i]! * 8, data });
       i = j + 1;
