@@ -412,3 +412,50 @@ describe('check and repair', () => {
     again.close();
   });
 });
+
+describe('allocation policy and limits', () => {
+  it('falls back to fragments when the pool has no contiguous run left', () => {
+    const { pool } = newPool(MiB);
+    const files = Array.from({ length: 40 }, (_, i) => {
+      const f = pool.open(`f${i}`, { create: true });
+      f.write(Buffer.alloc(BLOCK, 1), 0);
+      return f;
+    });
+    // the rest of the pool goes to one file: afterwards only the holes below are free
+    const filler = pool.open('filler', { create: true });
+    filler.allocate(0, pool.info().freeBlocks * BLOCK);
+    expect(pool.info().freeBlocks).toBe(0);
+    for (let i = 0; i < files.length; i += 2) files[i]!.truncate(0); // 20 one-block holes
+    expect(pool.info().freeBlocks).toBe(20);
+    const big = pool.open('big', { create: true });
+    // 20 fragments would need a 21st block for the block map (more than 11
+    // extents): the write fails whole, and nothing of it is visible
+    expectCode(() => big.write(pattern(20 * BLOCK, 3), 0), 'ENOSPC', /block map/);
+    expect(big.size).toBe(0);
+    expect(pool.info().freeBlocks).toBe(20);
+    // 19 fragments and their block map fit
+    const data = pattern(19 * BLOCK, 3);
+    expect(big.write(data, 0)).toBe(19 * BLOCK);
+    expect(big.stat().extents).toBe(19); // one fragment per hole
+    expect(pool.info().freeBlocks).toBe(0);
+    const back = Buffer.alloc(19 * BLOCK);
+    big.read(back, 0);
+    expect(back.equals(data)).toBe(true);
+    expectCode(() => big.write(Buffer.from('x'), 19 * BLOCK), 'ENOSPC');
+    expect(pool.check().ok).toBe(true);
+    pool.close();
+  });
+
+  it('running out of inodes is ENOSPC naming the limit, and nothing changes', () => {
+    const { pool } = newPool(MiB);
+    const capacity = pool.info().inodes.capacity;
+    for (let i = 0; i < capacity; i++) pool.open(`n${i}`, { create: true }).close();
+    expectCode(() => pool.open('one-more', { create: true }), 'ENOSPC', new RegExp(`at most ${capacity} files`));
+    expect(pool.list().length).toBe(capacity);
+    pool.unlink('n7');
+    pool.open('reuses-7', { create: true }).close();
+    expect(pool.stat('reuses-7').ino).toBe(7);
+    expect(pool.check().ok).toBe(true);
+    pool.close();
+  });
+});
