@@ -77,43 +77,42 @@ class CopyWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
-Napi::Value WriteAsync(const Napi::CallbackInfo& info, const std::shared_ptr<RegionCore>& core) {
+namespace {
+
+// (offset, buffer, bufferOffset, length[, persist]): checked here, on the
+// main thread, before anything is queued.
+Napi::Value CopyAsync(const Napi::CallbackInfo& info, const std::shared_ptr<RegionCore>& core,
+                      bool to_region) {
   Napi::Env env = info.Env();
-  RegionCore& c = RequireWritable(env, core.get());
+  RegionCore& c = to_region ? RequireWritable(env, core.get()) : RequireOpen(env, core.get());
+  const char* buffer_name = to_region ? "source" : "target";
+  const char* offset_name = to_region ? "sourceOffset" : "targetOffset";
   uint64_t offset = ArgIndex(info, 0, "offset");
-  ByteSpan source = ArgBytes(info, 1, "source");
-  uint64_t source_offset = ArgIndex(info, 2, "sourceOffset");
+  ByteSpan user = ArgBytes(info, 1, buffer_name);
+  uint64_t user_offset = ArgIndex(info, 2, offset_name);
   uint64_t length = ArgIndex(info, 3, "length");
-  bool persist = ArgBool(info, 4, "persist", true);
-  CheckRange(env, source_offset, length, source.length, "sourceOffset", "length", "source buffer");
+  bool persist = to_region && ArgBool(info, 4, "persist", true);
+  CheckRange(env, user_offset, length, user.length, offset_name, "length",
+             to_region ? "source buffer" : "target buffer");
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   std::string why;
-  if (!CheckUserBuffer(source.data + source_offset, length, false, &why))
-    ThrowCode(env, "EFAULT", "source: " + why);
-  auto* worker = new CopyWorker(env, core, info[1], source.data + source_offset, offset, length,
-                                true, persist);
+  if (!CheckUserBuffer(user.data + user_offset, length, !to_region, &why))
+    ThrowCode(env, "EFAULT", std::string(buffer_name) + ": " + why);
+  auto* worker = new CopyWorker(env, core, info[1], user.data + user_offset, offset, length,
+                                to_region, persist);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
 }
 
+}  // namespace
+
+Napi::Value WriteAsync(const Napi::CallbackInfo& info, const std::shared_ptr<RegionCore>& core) {
+  return CopyAsync(info, core, true);
+}
+
 Napi::Value ReadAsync(const Napi::CallbackInfo& info, const std::shared_ptr<RegionCore>& core) {
-  Napi::Env env = info.Env();
-  RegionCore& c = RequireOpen(env, core.get());
-  uint64_t offset = ArgIndex(info, 0, "offset");
-  ByteSpan target = ArgBytes(info, 1, "target");
-  uint64_t target_offset = ArgIndex(info, 2, "targetOffset");
-  uint64_t length = ArgIndex(info, 3, "length");
-  CheckRange(env, target_offset, length, target.length, "targetOffset", "length", "target buffer");
-  CheckRange(env, offset, length, c.size, "offset", "length", "region");
-  std::string why;
-  if (!CheckUserBuffer(target.data + target_offset, length, true, &why))
-    ThrowCode(env, "EFAULT", "target: " + why);
-  auto* worker = new CopyWorker(env, core, info[1], target.data + target_offset, offset, length,
-                                false, false);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return CopyAsync(info, core, false);
 }
 
 }  // namespace daxfs
