@@ -116,3 +116,40 @@ describe('pool format', () => {
     Pool.open(path).close();
   });
 });
+
+describe('damaged metadata is refused with a message naming it', () => {
+  it('an inode with a bad checksum, a free slot that is not zero, an extent block with a bad checksum', () => {
+    const { pool, path } = newPool();
+    const f = pool.open('victim', { create: true });
+    for (let i = 0; i < 30; i++) f.write(Buffer.alloc(100, 1), i * 2 * BLOCK); // 30 extents: a block map block
+    const extentBlock = (pool as unknown as { inodes: { extentBlocks: number[] }[] }).inodes[0]!.extentBlocks[0]!;
+    const sb = pool.superblock();
+    f.close();
+    pool.close();
+    const inodeAt = sb.inodeStart * BLOCK;
+    const flip = (offset: number, fn: () => void) => {
+      const r = Region.open(path);
+      const byte = r.view(offset, 1)[0]!;
+      r.write(offset, Buffer.from([byte ^ 0x40]));
+      r.close();
+      try {
+        fn();
+      } finally {
+        const w = Region.open(path);
+        w.write(offset, Buffer.from([byte]));
+        w.close();
+      }
+    };
+    flip(inodeAt + 70, () => expectCode(() => Pool.open(path), 'EUCLEAN', /inode 0: checksum mismatch/));
+    flip(extentBlock * BLOCK + 100, () => expectCode(() => Pool.open(path), 'EUCLEAN', /inode 0: extent block \d+: checksum mismatch/));
+    // a later inode slot below the high-water mark that is not zero
+    const p2 = Pool.open(path);
+    p2.open('second', { create: true }).close();
+    p2.unlink('second');
+    p2.close();
+    flip(inodeAt + 512 + 200, () => expectCode(() => Pool.open(path), 'EUCLEAN', /inode 1: free but not zeroed/));
+    const ok = Pool.open(path);
+    expect(ok.check().ok).toBe(true);
+    ok.close();
+  });
+});
