@@ -56,6 +56,7 @@ export interface NativeRegion {
   stats(): RegionStats;
   arrayBuffer(index: number): ArrayBuffer;
   viewWindows(): { stride: number; length: number; count: number };
+  rangeBuffer(offset: number, length: number): ArrayBuffer;
   checkView(offset: number, length: number): void;
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
   write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;

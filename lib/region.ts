@@ -114,6 +114,19 @@ export class Region {
     return Buffer.from(window, offset - index * this.#stride, length);
   }
 
+  /**
+   * A zero-copy view like view(), over its own ArrayBuffer of exactly that
+   * range: for long-lived views of small parts of a large region (the engine
+   * counts a whole ArrayBuffer as memory pressure, so the shared windows of a
+   * large region cost garbage collections when first created). Detached on
+   * close like every view.
+   */
+  dedicatedView(offset: number, length: number): Buffer {
+    const buffer = this.#native.rangeBuffer(offset, length);
+    markAsUntransferable(buffer);
+    return Buffer.from(buffer);
+  }
+
   /** Copies region bytes into `target`; returns the byte count. */
   read(offset: number, target: ArrayBufferView, targetOffset = 0, length?: number): number {
     const n = length !== undefined ? length : ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0;

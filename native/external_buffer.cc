@@ -59,13 +59,22 @@ Napi::Value ExternalWindows::Get(Napi::Env env, size_t index) {
   return windows_[index].Value();
 }
 
+Napi::Value ExternalWindows::Range(Napi::Env env, uint64_t offset, uint64_t length) {
+  if (detached_) return env.Undefined();
+  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, data_ + offset, length, keep_alive_);
+  ranges_.push_back(Napi::Reference<Napi::ArrayBuffer>::New(ab, 0));  // weak: only to detach
+  return ab;
+}
+
 void ExternalWindows::Detach() {
   detached_ = true;
-  for (auto& ref : windows_) {
-    if (ref.IsEmpty()) continue;
-    Napi::ArrayBuffer ab = ref.Value();
-    if (!ab.IsDetached()) ab.Detach();
-    ref.Reset();
+  for (auto* list : {&windows_, &ranges_}) {
+    for (auto& ref : *list) {
+      if (ref.IsEmpty()) continue;
+      Napi::ArrayBuffer ab = ref.Value();
+      if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
+      ref.Reset();
+    }
   }
   keep_alive_.reset();
 }

@@ -35,6 +35,11 @@ class ExternalWindows {
   uint64_t count() const { return windows_.size(); }
   // Window `index` (created on first use); undefined once detached.
   Napi::Value Get(Napi::Env env, size_t index);
+  // A buffer over exactly [offset, offset + length), detached with the
+  // windows. For long-lived views of small metadata: the engine accounts an
+  // ArrayBuffer's whole length as memory pressure, so a window of gigabytes
+  // created just to read a bitmap would cost garbage collections.
+  Napi::Value Range(Napi::Env env, uint64_t offset, uint64_t length);
   // Detaches every window created so far and forgets them.
   void Detach();
 
@@ -46,6 +51,7 @@ class ExternalWindows {
   bool detached_ = false;
   std::shared_ptr<void> keep_alive_;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> windows_;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> ranges_;
 };
 
 }  // namespace daxfs

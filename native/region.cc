@@ -68,6 +68,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Stats>("stats"),
           InstanceMethod<&Region::ArrayBuffer>("arrayBuffer"),
           InstanceMethod<&Region::ViewWindows>("viewWindows"),
+          InstanceMethod<&Region::RangeBuffer>("rangeBuffer"),
           InstanceMethod<&Region::CheckView>("checkView"),
           InstanceMethod<&Region::Read>("read"),
           InstanceMethod<&Region::Write>("write"),
@@ -185,6 +186,16 @@ Napi::Value Region::ArrayBuffer(const Napi::CallbackInfo& info) {
   Napi::Value window = buffers_.Get(env, static_cast<size_t>(index));
   if (window.IsUndefined()) ThrowCode(env, "ERANGE", "no view window " + std::to_string(index));
   return window;
+}
+
+// rangeBuffer(offset, length): an ArrayBuffer over exactly that range.
+Napi::Value Region::RangeBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  CheckViewRange(env, c, offset, length);
+  return buffers_.Range(env, offset, length);
 }
 
 // viewWindows(): { stride, length, count } of the view windows.

@@ -26,6 +26,7 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ArrayBuffer(const Napi::CallbackInfo& info);
   Napi::Value ViewWindows(const Napi::CallbackInfo& info);
+  Napi::Value RangeBuffer(const Napi::CallbackInfo& info);
   Napi::Value CheckView(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);

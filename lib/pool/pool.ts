@@ -117,6 +117,8 @@ export class Pool {
   private sb: Superblock;
   private readonly journal: Journal;
   private readonly bitmap: Bitmap;
+  /** The on-media bitmap, read through a live view (changed only by journal records). */
+  private readonly bitmapWords: Uint32Array;
   private readonly allocator: Allocator;
   /** Decoded inodes by number (undefined = free), below the high-water mark. */
   private readonly inodes: (Inode | undefined)[] = [];
@@ -151,6 +153,8 @@ export class Pool {
     }
     this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
     this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
+    const bitmapView = region.dedicatedView(this.sb.bitmapStart * BLOCK, this.sb.bitmapBlocks * BLOCK);
+    this.bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
     this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks);
     this.recovery = this.journal.recover(!readOnly, (offset, length) => this.isMetadata(offset, length));
     if (this.recovery.replayed) {
@@ -274,6 +278,16 @@ export class Pool {
         this.names.set(inode.name, ino);
       }
     }
+    // The free count and the next generation are not kept current on media:
+    // they follow from the inodes.
+    let owned = 0;
+    let generation = 0;
+    for (const inode of this.inodes) {
+      if (!inode) continue;
+      owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
+      generation = Math.max(generation, inode.generation);
+    }
+    this.sb = { ...sb, freeBlocks: sb.nblocks - sb.dataStart - owned, nextGeneration: Math.max(sb.nextGeneration, generation + 1) };
     // Orphans: unlinked while open when the pool went down. Their blocks are
     // freed now, so a crash never leaks them.
     if (orphans.length > 0 && !this.readOnly) {
@@ -323,21 +337,22 @@ export class Pool {
     if (txn.empty && !force) return;
     const records: JournalRecord[] = [];
     for (const inode of txn.inodes.values()) this.layoutExtentBlocks(txn, inode);
-    const words = new Map<number, bigint>();
+    // Bitmap changes, a 32-bit word at a time, read from a live view of the bitmap.
+    const words = new Map<number, number>();
     const bitmapBase = this.sb.bitmapStart * BLOCK;
     const change = (run: Run, set: boolean) => {
       let p = run.start;
       const end = run.start + run.length;
       while (p < end) {
-        const w = Math.floor(p / 64);
-        const lo = p % 64;
-        const hi = Math.min(64, end - w * 64);
-        const mask = (hi === 64 ? (1n << 64n) - 1n : (1n << BigInt(hi)) - 1n) & ~((1n << BigInt(lo)) - 1n);
-        const current = words.get(w) ?? this.region.load64(bitmapBase + w * 8);
-        if (set ? (current & mask) !== 0n : (current & mask) !== mask)
+        const w = p >>> 5;
+        const lo = p & 31;
+        const hi = Math.min(32, end - w * 32);
+        const mask = (hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo) >>> 0;
+        const current = words.get(w) ?? this.bitmapWords[w]!;
+        if (set ? (current & mask) !== 0 : ((current & mask) >>> 0) !== mask)
           throw daxfsError('EUCLEAN', `bitmap: blocks around ${p} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
-        words.set(w, set ? current | mask : current & ~mask);
-        p = w * 64 + hi;
+        words.set(w, (set ? current | mask : current & ~mask) >>> 0);
+        p = w * 32 + hi;
       }
     };
     let delta = 0;
@@ -353,9 +368,9 @@ export class Pool {
     for (let i = 0; i < sorted.length; ) {
       let j = i;
       while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-      const data = Buffer.allocUnsafe((j - i + 1) * 8);
-      for (let k = i; k <= j; k++) data.writeBigUInt64LE(words.get(sorted[k]!)!, (k - i) * 8);
-      records.push({ offset: bitmapBase + sorted[i]! * 8, data });
+      const data = Buffer.allocUnsafe((j - i + 1) * 4);
+      for (let k = i; k <= j; k++) data.writeUInt32LE(words.get(sorted[k]!)!, (k - i) * 4);
+      records.push({ offset: bitmapBase + sorted[i]! * 4, data });
       i = j + 1;
     }
     for (const inode of txn.inodes.values()) {
@@ -373,8 +388,13 @@ export class Pool {
       inodeHighWater: txn.highWater ?? this.sb.inodeHighWater,
       nextGeneration: txn.nextGeneration ?? this.sb.nextGeneration,
     };
-    const encoded = encodeSuperblock(sb);
-    records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
+    // The superblock on media changes only with the inode high-water mark (or
+    // a repair): the free count and the next generation are recomputed at
+    // mount from the inodes, so most transactions need not write it.
+    if (txn.highWater !== undefined || txn.freeBlocks !== undefined || force) {
+      const encoded = encodeSuperblock(sb);
+      records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
+    }
     this.journal.commit(records);
     // Committed: install.
     this.sb = sb;
@@ -566,9 +586,11 @@ export class Pool {
     if (options.repair) this.ensureWritable();
     const sb = this.sb;
     const problems: Problem[] = [];
+    const primary = Buffer.alloc(SUPERBLOCK_BYTES);
     const backup = Buffer.alloc(SUPERBLOCK_BYTES);
+    this.region.read(0, primary);
     this.region.read(BLOCK, backup);
-    if (!backup.equals(encodeSuperblock(sb)))
+    if (!backup.equals(primary))
       problems.push({ kind: 'superblock', message: 'the backup superblock differs from the primary', repairable: true });
     if (this.region.load64(sb.journalStart * BLOCK + 64) !== 0n)
       problems.push({ kind: 'journal', message: 'the journal holds a committed transaction that was not cleared', repairable: false });
@@ -618,7 +640,7 @@ export class Pool {
     for (const r of unmarked)
       problems.push({ kind: 'unmarked-blocks', message: `blocks ${r.start}..${r.start + r.length - 1} belong to a file but are marked free`, repairable: true, run: r });
     if (free !== sb.freeBlocks)
-      problems.push({ kind: 'free-count', message: `the superblock counts ${sb.freeBlocks} free blocks, the bitmap ${free}`, repairable: true });
+      problems.push({ kind: 'free-count', message: `the block maps leave ${sb.freeBlocks} blocks free, the bitmap ${free}`, repairable: true });
 
     const repaired: Problem[] = [];
     const fixable = problems.filter((p) => p.repairable);
