@@ -50,13 +50,13 @@ async function ensureBuilt(script: string, binary: string): Promise<string> {
 }
 
 /** Runs the native test files against `addon`; returns the number of tests that passed. */
-async function runNativeTests(addon: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ passed: number; output: string }> {
+async function runNativeTests(addon: string, extraEnv: NodeJS.ProcessEnv = {}, files = ['test/native']): Promise<{ passed: number; output: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, DAXFS_ADDON: addon, NO_COLOR: '1' };
   delete env['FORCE_COLOR'];
   delete env['VITEST'];
   delete env['VITEST_POOL_ID'];
   delete env['VITEST_WORKER_ID'];
-  const result = await run(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'test/native'], { env });
+  const result = await run(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...files], { env });
   const output = result.stdout + result.stderr;
   const match = /Tests\s+(\d+) passed/.exec(output);
   return { passed: match ? Number(match[1]) : 0, output };
@@ -70,15 +70,21 @@ describe('builds', () => {
     expect(output).toContain(`addon in use: ${addon}`);
   }, BUILD_TIMEOUT);
 
-  it('the AddressSanitizer + UndefinedBehaviorSanitizer build passes the native tests cleanly', async () => {
+  it('the AddressSanitizer + UndefinedBehaviorSanitizer build passes the native and pool tests cleanly', async () => {
     const addon = await ensureBuilt('build:asan', 'build-asan/Release/daxfs.node');
     const libasan = (await run('gcc', ['-print-file-name=libasan.so'])).stdout.trim();
-    const { passed, output } = await runNativeTests(addon, {
-      LD_PRELOAD: libasan,
-      ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1',
-      UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
-    });
-    expect(passed, output).toBeGreaterThan(100);
+    // the pool's tests too (all but the long crash test): they drive the
+    // asynchronous copies, the view windows and the range buffers
+    const { passed, output } = await runNativeTests(
+      addon,
+      {
+        LD_PRELOAD: libasan,
+        ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1',
+        UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+      },
+      ['test/native', 'test/pool/files', 'test/pool/async', 'test/pool/journal', 'test/pool/format', 'test/pool/extents'],
+    );
+    expect(passed, output).toBeGreaterThan(150);
     expect(output).toContain(`addon in use: ${addon}`);
     expect(output).not.toMatch(/AddressSanitizer|runtime error:/);
   }, BUILD_TIMEOUT);
