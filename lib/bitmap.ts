@@ -1,7 +1,7 @@
 // The allocator primitives over an on-media block bitmap (bit set = in use).
 // Policy (goals, minimum runs, what to do on conflicts) belongs to the pool;
 // this only finds, sets and clears, word at a time and persisted.
-import type { NativeRegion } from './native.js';
+import type { FastCalls, NativeRegion } from './native.js';
 
 export interface FreeRun {
   start: number;
@@ -16,6 +16,7 @@ export class Bitmap {
 
   constructor(
     private readonly region: NativeRegion,
+    private readonly fast: FastCalls,
     readonly offset: number,
     readonly nbits: number,
   ) {}
@@ -26,6 +27,16 @@ export class Bitmap {
    * when there is none.
    */
   find(goal: number, want: number, minRun = want): FreeRun | null {
+    if (typeof this.offset === 'number' && typeof this.nbits === 'number' && typeof goal === 'number' && typeof want === 'number' && typeof minRun === 'number') {
+      const a = this.fast.args;
+      a[0] = this.offset;
+      a[1] = this.nbits;
+      a[2] = goal;
+      a[3] = want;
+      a[4] = minRun;
+      const start = this.fast.bitmapFind();
+      return start < 0 ? null : { start, length: a[5]! };
+    }
     const run = this.region.bitmapFind(this.offset, this.nbits, goal, want, minRun);
     return run === null ? null : { start: run[0], length: run[1] };
   }

@@ -90,6 +90,8 @@ export interface FastCalls {
   persist(): void;
   flush(): void;
   checkView(): void;
+  store64(): void;
+  bitmapFind(): number;
 }
 
 export interface KernelVma {

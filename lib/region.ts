@@ -218,7 +218,14 @@ export class Region {
   /** Atomic 8-byte load at an 8-byte aligned offset. */
   load64(offset: number): bigint { return this.#native.load64(offset); }
   /** Atomic 8-byte store, durable on return. */
-  store64(offset: number, value: bigint | number): void { this.#native.store64(offset, value); }
+  store64(offset: number, value: bigint | number): void {
+    if (typeof offset === 'number' && typeof value === 'number') {
+      this.#args[0] = offset;
+      this.#args[1] = value;
+      return this.#fast.store64();
+    }
+    this.#native.store64(offset, value);
+  }
   /**
    * Atomic compare-and-swap; returns the previous value (equal to `expected`
    * when the swap happened, which is then durable on return).
@@ -229,7 +236,7 @@ export class Region {
 
   /** The block bitmap of `nbits` bits stored at `offset` (8-byte aligned). */
   bitmap(offset: number, nbits: number): Bitmap {
-    return new Bitmap(this.#native, offset, nbits);
+    return new Bitmap(this.#native, this.#fast, offset, nbits);
   }
 
   /**

@@ -47,16 +47,6 @@ uint64_t OptIndex(const Napi::Object& o, const char* key, uint64_t fallback) {
   return static_cast<uint64_t>(d);
 }
 
-// Bitmap arguments: (bitmapOffset, nbits) naming an 8-byte aligned bitmap
-// that lies wholly inside the region.
-uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t nbits) {
-  if (nbits == 0) ThrowCode(env, "EINVAL", "nbits must be at least 1");
-  CheckAligned(env, offset, 8, "bitmapOffset");
-  uint64_t bytes = (nbits + 63) / 64 * 8;
-  CheckRange(env, offset, bytes, core.size, "bitmapOffset", "bitmap bytes", "region");
-  return reinterpret_cast<uint64_t*>(core.base() + offset);
-}
-
 }  // namespace
 
 Napi::Function Region::Init(Napi::Env env) {
@@ -330,12 +320,7 @@ Napi::Value Region::Store64(const Napi::CallbackInfo& info) {
   RegionCore& c = Writable(env);
   uint64_t offset = ArgIndex(info, 0, "offset");
   uint64_t value = ArgU64(info, 1, "value");
-  CheckAligned(env, offset, 8, "offset");
-  CheckRange(env, offset, 8, c.size, "offset", "length", "region");
-  auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
-  __atomic_store_n(word, value, __ATOMIC_RELEASE);
-  c.stats.bytes_written += 8;
-  PersistOrThrow(env, c, offset, 8);
+  RegionStore64(env, c, offset, value);
   return env.Undefined();
 }
 
@@ -365,14 +350,7 @@ Napi::Value Region::BitmapFind(const Napi::CallbackInfo& info) {
   uint64_t goal = ArgIndex(info, 2, "goal");
   uint64_t want = ArgIndex(info, 3, "want");
   uint64_t min_run = ArgIndex(info, 4, "minRun");
-  const uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
-  if (goal >= nbits)
-    ThrowCode(env, "EINVAL", "goal " + std::to_string(goal) + " must be below nbits " + std::to_string(nbits));
-  if (want == 0) ThrowCode(env, "EINVAL", "want must be at least 1");
-  if (min_run == 0 || min_run > want)
-    ThrowCode(env, "EINVAL", "minRun must be between 1 and want (" + std::to_string(want) + "), got " +
-                                 std::to_string(min_run));
-  FreeRun run = FindFreeRun(words, nbits, goal, want, min_run);
+  FreeRun run = RegionBitmapFind(env, c, bitmap_offset, nbits, goal, want, min_run);
   if (!run.found) return env.Null();
   Napi::Array result = Napi::Array::New(env, 2);
   result.Set(uint32_t{0}, Napi::Number::New(env, static_cast<double>(run.start)));

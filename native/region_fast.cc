@@ -12,7 +12,7 @@ constexpr size_t kArgSlots = 8;
 struct FastState {
   std::shared_ptr<RegionCore> core;
   Napi::Reference<Napi::Float64Array> args_ref;  // keeps `args` valid
-  const double* args = nullptr;
+  double* args = nullptr;  // native writes results back into it too
 };
 
 bool FlagArg(Napi::Env env, double value, const char* name) {
@@ -65,6 +65,28 @@ napi_value RangeBody(Napi::Env env, FastState& s, napi_value) {
   return nullptr;
 }
 
+napi_value Store64Body(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireWritable(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  RegionStore64(env, c, offset, CheckIndex(env, s.args[1], "value"));
+  return nullptr;
+}
+
+// Returns the run's start (-1 when none) and leaves its length in args[5].
+napi_value BitmapFindBody(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireOpen(env, s.core.get());
+  uint64_t bitmap_offset = CheckIndex(env, s.args[0], "bitmapOffset");
+  uint64_t nbits = CheckIndex(env, s.args[1], "nbits");
+  uint64_t goal = CheckIndex(env, s.args[2], "goal");
+  uint64_t want = CheckIndex(env, s.args[3], "want");
+  uint64_t min_run = CheckIndex(env, s.args[4], "minRun");
+  FreeRun run = RegionBitmapFind(env, c, bitmap_offset, nbits, goal, want, min_run);
+  s.args[5] = run.found ? static_cast<double>(run.length) : 0;
+  napi_value result = nullptr;
+  napi_create_double(env, run.found ? static_cast<double>(run.start) : -1.0, &result);
+  return result;
+}
+
 // The raw Node-API entry: one napi call to fetch the argument and the state,
 // then the body; C++ exceptions become JS exceptions here.
 template <Body body>
@@ -115,6 +137,8 @@ Napi::Object MakeFastCalls(Napi::Env env, std::shared_ptr<RegionCore> core) {
   AddFunction<RangeBody<RegionPersist>>(env, calls, "persist", state);
   AddFunction<RangeBody<RegionFlush>>(env, calls, "flush", state);
   AddFunction<RangeBody<CheckViewRange>>(env, calls, "checkView", state);
+  AddFunction<Store64Body>(env, calls, "store64", state);
+  AddFunction<BitmapFindBody>(env, calls, "bitmapFind", state);
   return calls;
 }
 

@@ -11,6 +11,8 @@
 //   persist():      [offset, length]
 //   flush():        [offset, length]
 //   checkView():    [offset, length]
+//   store64():      [offset, value (a safe integer)]
+//   bitmapFind():   [bitmapOffset, nbits, goal, want, minRun] → start or -1; length in [5]
 // write and read return the byte count.
 #pragma once
 
@@ -22,7 +24,7 @@
 
 namespace daxfs {
 
-// Returns { args: Float64Array, write, read, zero, persist, flush, checkView }.
+// Returns { args: Float64Array, write, read, zero, persist, flush, checkView, store64, bitmapFind }.
 Napi::Object MakeFastCalls(Napi::Env env, std::shared_ptr<RegionCore> core);
 
 }  // namespace daxfs

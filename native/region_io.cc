@@ -123,6 +123,36 @@ void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length)
   if (err != 0) ThrowErrno(env, err, "msync", "flushing the range", c.path);
 }
 
+void RegionStore64(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t value) {
+  CheckAligned(env, offset, 8, "offset");
+  CheckRange(env, offset, 8, c.size, "offset", "length", "region");
+  auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
+  __atomic_store_n(word, value, __ATOMIC_RELEASE);
+  c.stats.bytes_written += 8;
+  PersistOrThrow(env, c, offset, 8);
+}
+
+uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t nbits) {
+  if (nbits == 0) ThrowCode(env, "EINVAL", "nbits must be at least 1");
+  CheckAligned(env, offset, 8, "bitmapOffset");
+  uint64_t bytes = (nbits + 63) / 64 * 8;
+  CheckRange(env, offset, bytes, core.size, "bitmapOffset", "bitmap bytes", "region");
+  return reinterpret_cast<uint64_t*>(core.base() + offset);
+}
+
+
+FreeRun RegionBitmapFind(Napi::Env env, RegionCore& c, uint64_t bitmap_offset, uint64_t nbits,
+                         uint64_t goal, uint64_t want, uint64_t min_run) {
+  const uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
+  if (goal >= nbits)
+    ThrowCode(env, "EINVAL", "goal " + std::to_string(goal) + " must be below nbits " + std::to_string(nbits));
+  if (want == 0) ThrowCode(env, "EINVAL", "want must be at least 1");
+  if (min_run == 0 || min_run > want)
+    ThrowCode(env, "EINVAL", "minRun must be between 1 and want (" + std::to_string(want) + "), got " +
+                                 std::to_string(min_run));
+  return FindFreeRun(words, nbits, goal, want, min_run);
+}
+
 void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   if (!c.views_safe)

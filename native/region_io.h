@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "args.h"
+#include "bitmap.h"
 #include "region_core.h"
 
 namespace daxfs {
@@ -31,6 +32,15 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
 void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist);
 void RegionPersist(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
 void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+// Atomic 8-byte store at an 8-byte aligned offset, durable on return.
+void RegionStore64(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t value);
+
+// The words of the bitmap of `nbits` bits at `offset` (8-byte aligned, inside the region).
+uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t nbits);
+// Checked FindFreeRun over that bitmap.
+FreeRun RegionBitmapFind(Napi::Env env, RegionCore& c, uint64_t bitmap_offset, uint64_t nbits,
+                         uint64_t goal, uint64_t want, uint64_t min_run);
+
 // Whether a zero-copy view of the range may be handed out.
 void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
 

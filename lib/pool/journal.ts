@@ -12,7 +12,7 @@ import { crc32 } from 'node:zlib';
 
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
-import { writeU64 } from './bytes.js';
+import { readU64, writeU64 } from './bytes.js';
 import { BLOCK } from './layout.js';
 
 const JOURNAL_MAGIC = 0x4c4e4a5346584144n; // "DAXFSJNL"
@@ -30,7 +30,7 @@ export interface RecoveryReport {
 }
 
 export class Journal {
-  private seq = 1n;
+  private seq = 1; // a safe integer: 2^53 commits outlive any pool
   // reused for every commit: fresh buffers cost more than the commit itself
   private scratch = Buffer.allocUnsafe(4096);
   private readonly header = Buffer.allocUnsafe(32);
@@ -75,7 +75,7 @@ export class Journal {
     const seq = this.seq++;
     const header = this.header.fill(0);
     header.writeBigUInt64LE(JOURNAL_MAGIC, 0);
-    header.writeBigUInt64LE(seq, 8);
+    writeU64(header, seq, 8);
     header.writeUInt32LE(records.length, 16);
     header.writeUInt32LE(bytes, 20);
     header.writeUInt32LE(crc32(body), 24);
@@ -88,7 +88,7 @@ export class Journal {
     this.region.drain();
     this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
     this.apply(records);
-    this.region.store64(this.headerOffset + COMMIT_WORD, 0n);
+    this.region.store64(this.headerOffset + COMMIT_WORD, 0);
     this.commits++;
   }
 
@@ -108,13 +108,13 @@ export class Journal {
     const header = Buffer.alloc(32);
     this.region.read(this.headerOffset, header);
     const magicOk = header.readBigUInt64LE(0) === JOURNAL_MAGIC;
-    if (magicOk) this.seq = header.readBigUInt64LE(8) + 1n;
+    if (magicOk) this.seq = Math.max(1, readU64(header, 8) + 1);
     // No commit word: nothing, or a transaction that never committed (ignored).
     if (commit === 0n) return { replayed: false, records: 0 };
     const bad = (why: string) => daxfsError('EUCLEAN', `journal: committed transaction ${commit}: ${why}`);
     if (!magicOk) throw bad('header has a bad magic');
     if (header.readUInt32LE(28) !== crc32(header.subarray(0, 28))) throw bad('header checksum mismatch');
-    if (header.readBigUInt64LE(8) !== commit) throw bad(`header is for transaction ${header.readBigUInt64LE(8)}`);
+    if (BigInt(readU64(header, 8)) !== commit) throw bad(`header is for transaction ${readU64(header, 8)}`);
     const bytes = header.readUInt32LE(20);
     if (bytes > this.capacity) throw bad(`body of ${bytes} bytes exceeds the journal`);
     const body = Buffer.alloc(bytes);
@@ -133,8 +133,8 @@ export class Journal {
     }
     if (!writable) throw daxfsError('EROFS', 'the pool needs journal recovery: open it read-write once');
     this.apply(records);
-    this.region.store64(this.headerOffset + COMMIT_WORD, 0n);
-    this.seq = commit + 1n;
+    this.region.store64(this.headerOffset + COMMIT_WORD, 0);
+    this.seq = Number(commit) + 1;
     return { replayed: true, records: records.length };
   }
 }
