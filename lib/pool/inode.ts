@@ -72,14 +72,13 @@ export function encodeInode(i: Inode): Buffer {
   const b = zeroed(INODE_SIZE);
   if (i.flags === 0) return b; // a free inode is all zeros
   b.writeUInt32LE(i.flags, 0);
-  const name = Buffer.from(i.name, 'utf8');
-  b.writeUInt32LE(name.length, 4);
+  // written in place: the name was checked to fit 255 bytes
+  b.writeUInt32LE(i.name.length === 0 ? 0 : b.write(i.name, 64, NAME_MAX, 'utf8'), 4);
   writeU64(b, i.size, 8);
   writeU64(b, Math.max(0, Math.round(i.mtimeMs)), 16);
   writeU64(b, i.generation, 24);
   b.writeUInt32LE(i.extents.length, 32);
   b.writeUInt32LE(i.extentBlocks[0] ?? 0, 36);
-  name.copy(b, 64);
   for (let k = 0; k < Math.min(INLINE_EXTENTS, i.extents.length); k++) writeExtent(b, 320 + k * 16, i.extents[k]!);
   b.writeUInt32LE(crc32(b.subarray(0, INODE_SIZE - 4)), INODE_SIZE - 4);
   return b;
