@@ -326,10 +326,6 @@ export class Pool {
     return offset >= journalEnd;
   }
 
-  private get geometry(): Superblock {
-    return this.sb;
-  }
-
   // ---------------------------------------------------------------- transactions
 
   /** Turns `txn` into journal records, commits them, and installs the result in memory. */
@@ -468,7 +464,7 @@ export class Pool {
 
   /** The superblock as mounted (geometry and counters), for check and tools. */
   superblock(): Readonly<Superblock> {
-    return this.geometry;
+    return this.sb;
   }
 
   private statOf(inode: Inode): FileStat {
