@@ -36,6 +36,13 @@ describe('npm start (the main job)', () => {
     expect(child.stderr).toMatch(/daxfs: size must be a positive multiple of 4096/);
   });
 
+  it('refuses to overwrite an existing backing without --overwrite', () => {
+    const existing = path.join(packageRoot, 'package.json');
+    const child = spawnSync(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js'), '--path', existing], { encoding: 'utf8' });
+    expect(child.status).toBe(1);
+    expect(child.stderr).toMatch(/exists: its contents would be overwritten; add --overwrite/);
+  });
+
   it('parses human sizes', () => {
     expect(parseSize('4096')).toBe(4096);
     expect(parseSize('256M')).toBe(256 * 2 ** 20);

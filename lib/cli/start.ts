@@ -4,7 +4,10 @@
 // prove a durable round trip through a file (write, remount, read, check),
 // then run the quick region and pool benchmarks.
 //
-//   npm start [-- --path FILE_OR_DEVDAX] [--size 256M] [--full] [--json] [--keep]
+//   npm start [-- --path FILE_OR_DEVDAX [--overwrite]] [--size 256M] [--full] [--json] [--keep]
+//
+// An existing --path is overwritten (benchmarked, then formatted as a pool):
+// that takes --overwrite, so no device is wiped by accident.
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -48,9 +51,12 @@ function main(): number {
       full: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      overwrite: { type: 'boolean', default: false },
     },
   });
   const created = !values.path || !existsSync(values.path);
+  if (!created && !values.overwrite)
+    throw Object.assign(new Error(`'${values.path}' exists: its contents would be overwritten; add --overwrite to use it anyway`), { code: 'EEXIST' });
   const path = values.path ?? emulatedPmemPath('demo');
   const size = parseSize(values.size!);
   const region = created ? Region.create(path, size) : Region.open(path);
