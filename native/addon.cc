@@ -19,7 +19,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function region = Region::Init(env);
   Napi::Function mapping = Mapping::Init(env);
   data->region_constructor = Napi::Persistent(region);
-  data->mapping_constructor = Napi::Persistent(mapping);
   exports.Set("Region", region);
   exports.Set("Mapping", mapping);
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));

@@ -5,9 +5,9 @@
 
 namespace daxfs {
 
+// The Region constructor, so that new Mapping(region, …) can check its argument.
 struct AddonData {
   Napi::FunctionReference region_constructor;
-  Napi::FunctionReference mapping_constructor;
 };
 
 }  // namespace daxfs

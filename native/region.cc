@@ -6,7 +6,6 @@
 #include <cstring>
 #include <string>
 
-#include "addon_data.h"
 #include "args.h"
 #include "bitmap.h"
 #include "errors.h"
