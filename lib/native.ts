@@ -76,6 +76,15 @@ export interface NativeRegion {
   writeAsync(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): Promise<number>;
   readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;
   lock(exclusive: boolean): boolean;
+  waitIdle(offset: number, length: number): void;
+  firstTouch(offset: number, length: number, stride: number, write: boolean): FirstTouch;
+}
+
+/** The kernel's own first-touch faults on a fresh shared mapping (benchmarks). */
+export interface FirstTouch {
+  touches: number;
+  ns: number;
+  mapNs: number;
 }
 
 /**

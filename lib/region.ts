@@ -7,7 +7,7 @@ import { Bitmap } from './bitmap.js';
 import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
 import { MmuMapping } from './mmu.js';
-import { addon, type FastCalls, type NativeRegion, type RegionStats } from './native.js';
+import { addon, type FastCalls, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
 
 export interface OpenOptions {
   /** Map read-only: writes fail with EROFS; views are private copy-on-write. */
@@ -244,6 +244,21 @@ export class Region {
    * alignment) for a mapping whose pages the caller points at region blocks,
    * the zero page or private copies.
    */
+  /**
+   * Returns once no asynchronous copy in flight touches [offset, offset +
+   * length): the pool calls it before blocks are freed.
+   */
+  waitIdle(offset: number, length: number): void { this.#native.waitIdle(offset, length); }
+
+  /**
+   * Benchmark helper: maps [offset, offset + length) of the backing afresh
+   * with plain mmap and touches a byte every `stride` bytes, timing the
+   * kernel's own first-touch faults in C.
+   */
+  firstTouch(offset: number, length: number, stride = 4096, write = false): FirstTouch {
+    return this.#native.firstTouch(offset, length, stride, write);
+  }
+
   createMapping(length: number): MmuMapping {
     if (this.#closed) throw daxfsError('EBADF', 'the region is closed');
     return new MmuMapping(new addon.Mapping(this.#native, length));

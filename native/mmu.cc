@@ -37,6 +37,7 @@ void Reservation::Release() {
     buffer.Reset();
   }
   UnregisterRange(&range);
+  WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
   munmap(reinterpret_cast<void*>(range.start), range.length);
   auto& list = region->mappings;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
@@ -128,6 +129,7 @@ void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
 
 void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
                       int flags, int fd, off_t file_offset, PageState state, const char* what) {
+  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.syscalls++;
   void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags | MAP_FIXED, fd,
                  file_offset);
@@ -206,6 +208,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
     if (block && writable && r.region->read_only)
       ThrowCode(env, "EROFS", "the region is open read-only");
   }
+  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.protect++;
   r.stats.syscalls++;
   if (mprotect(Addr(r, offset), static_cast<size_t>(length),
@@ -226,6 +229,7 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.unmap++;
   r.stats.syscalls++;
   int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 namespace daxfs {
@@ -14,6 +15,17 @@ std::vector<MappedRange*>& Registry() {
 }
 // Lets the common case (no mapping exists) skip the lock entirely.
 std::atomic<size_t> registry_size{0};
+
+struct PinEntry {
+  uint64_t id;
+  uintptr_t a_begin, a_end, b_begin, b_end;
+};
+std::mutex pin_mutex;
+std::condition_variable pin_released;
+std::vector<PinEntry> pins;
+uint64_t next_pin = 1;
+
+bool Overlaps(uintptr_t b1, uintptr_t e1, uintptr_t b2, uintptr_t e2) { return b1 < e2 && b2 < e1; }
 
 }  // namespace
 
@@ -67,6 +79,37 @@ bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why)
     }
   }
   return true;
+}
+
+uint64_t Pin(const void* a, size_t a_length, const void* b, size_t b_length) {
+  auto ua = reinterpret_cast<uintptr_t>(a);
+  auto ub = reinterpret_cast<uintptr_t>(b);
+  std::lock_guard<std::mutex> lock(pin_mutex);
+  uint64_t id = next_pin++;
+  pins.push_back({id, ua, ua + a_length, ub, ub + b_length});
+  return id;
+}
+
+void Unpin(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(pin_mutex);
+    pins.erase(std::remove_if(pins.begin(), pins.end(), [id](const PinEntry& e) { return e.id == id; }),
+               pins.end());
+  }
+  pin_released.notify_all();
+}
+
+void WaitUnpinned(const void* p, size_t length) {
+  if (length == 0) return;
+  auto begin = reinterpret_cast<uintptr_t>(p);
+  uintptr_t end = begin + length;
+  std::unique_lock<std::mutex> lock(pin_mutex);
+  pin_released.wait(lock, [&] {
+    for (const PinEntry& e : pins)
+      if (Overlaps(begin, end, e.a_begin, e.a_end) || Overlaps(begin, end, e.b_begin, e.b_end))
+        return false;
+    return true;
+  });
 }
 
 }  // namespace daxfs

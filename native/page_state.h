@@ -45,4 +45,15 @@ void SetStates(MappedRange* range, size_t first, size_t count, PageState state);
 // `*why` says which page of which mapping is in the way.
 bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why);
 
+// In-flight asynchronous copies pin the two address ranges they touch (the
+// user buffer and the region bytes). Changing a mapping's pages, or freeing
+// pool blocks, first waits until no pin overlaps the range: a copy running on
+// the thread pool must never meet a torn-down page, nor write a block that has
+// been handed to another file. Copies are bounded, so the waits are too.
+uint64_t Pin(const void* a, size_t a_length, const void* b, size_t b_length);
+// Called on the worker thread when the copy is done.
+void Unpin(uint64_t id);
+// Blocks (the main thread) until no pin overlaps [p, p + length).
+void WaitUnpinned(const void* p, size_t length);
+
 }  // namespace daxfs

@@ -1,5 +1,7 @@
 #include "region.h"
 
+#include "page_state.h"
+
 #include <fcntl.h>
 
 #include <chrono>
@@ -9,7 +11,9 @@
 #include "args.h"
 #include "bitmap.h"
 #include "errors.h"
+#include "first_touch.h"
 #include "mmu.h"
+#include "page_state.h"
 #include "region_async.h"
 #include "region_fast.h"
 #include "region_io.h"
@@ -66,6 +70,8 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Flush>("flush"),
           InstanceMethod<&Region::Drain>("drain"),
           InstanceMethod<&Region::Load64>("load64"),
+          InstanceMethod<&Region::WaitIdle>("waitIdle"),
+          InstanceMethod<&Region::FirstTouch>("firstTouch"),
           InstanceMethod<&Region::Store64>("store64"),
           InstanceMethod<&Region::Cas64>("cas64"),
           InstanceMethod<&Region::BitmapFind>("bitmapFind"),
@@ -302,6 +308,42 @@ Napi::Value Region::Lock(const Napi::CallbackInfo& info) {
 Napi::Value Region::Drain(const Napi::CallbackInfo& info) {
   OpenCore(info.Env())->Drain();
   return info.Env().Undefined();
+}
+
+// waitIdle(offset, length): returns once no asynchronous copy in flight
+// touches the range (blocks being freed must have no user left).
+Napi::Value Region::WaitIdle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  WaitUnpinned(c.mapped_ + offset, static_cast<size_t>(length));
+  return env.Undefined();
+}
+
+// firstTouch(offset, length, stride, write): the kernel's own page-fault
+// cost on a fresh shared mapping of the backing, for benchmarks.
+Napi::Value Region::FirstTouch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  uint64_t stride = ArgIndex(info, 2, "stride");
+  bool write = ArgBool(info, 3, "write", false);
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  CheckAligned(env, offset, c.align, "offset");
+  if (length == 0) ThrowCode(env, "EINVAL", "length must be at least 1");
+  if (stride == 0) ThrowCode(env, "EINVAL", "stride must be at least 1");
+  if (write && c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  FirstTouchResult result;
+  int err = MeasureFirstTouch(c, offset, length, stride, write, &result);
+  if (err != 0) ThrowErrno(env, err, "mmap", "mapping the backing for the first-touch measurement", c.path);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("touches", Napi::Number::New(env, static_cast<double>(result.touches)));
+  out.Set("ns", Napi::Number::New(env, static_cast<double>(result.ns)));
+  out.Set("mapNs", Napi::Number::New(env, static_cast<double>(result.map_ns)));
+  return out;
 }
 
 Napi::Value Region::Load64(const Napi::CallbackInfo& info) {

@@ -35,6 +35,8 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Load64(const Napi::CallbackInfo& info);
+  Napi::Value WaitIdle(const Napi::CallbackInfo& info);
+  Napi::Value FirstTouch(const Napi::CallbackInfo& info);
   Napi::Value Store64(const Napi::CallbackInfo& info);
   Napi::Value Cas64(const Napi::CallbackInfo& info);
   Napi::Value BitmapFind(const Napi::CallbackInfo& info);

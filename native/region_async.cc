@@ -25,6 +25,7 @@ class CopyWorker : public Napi::AsyncWorker {
         persist_(persist) {
     buffer_ = Napi::Persistent(buffer.As<Napi::Object>());
     core_->BeginAsync();
+    pin_ = Pin(user_, length_, core_->mapped_ + offset_, length_);
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -36,6 +37,9 @@ class CopyWorker : public Napi::AsyncWorker {
       std::memmove(user_, core_->mapped_ + offset_, length_);
       stats_.bytes_read += length_;
     }
+    // Released here, on the worker thread: the main thread may be waiting
+    // for it (a truncate tearing down pages this copy touches).
+    Unpin(pin_);
   }
 
   void OnOK() override {
@@ -58,6 +62,7 @@ class CopyWorker : public Napi::AsyncWorker {
 
  private:
   void Finish() {
+    Unpin(pin_);  // no-op after Execute; covers a copy that never ran
     core_->stats += stats_;
     core_->EndAsync();
     buffer_.Reset();
@@ -72,6 +77,7 @@ class CopyWorker : public Napi::AsyncWorker {
   bool to_region_;
   bool persist_;
   int err_ = 0;
+  uint64_t pin_ = 0;
   RegionStats stats_;
 };
 

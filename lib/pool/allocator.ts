@@ -39,6 +39,25 @@ export class Allocator {
     return null;
   }
 
+  /**
+   * Like allocate(), for a run meant to start a 2 MiB-mappable part of a
+   * file: prefers a run that starts on a multiple of `align` blocks and is
+   * at least that long (so that a mapping can map it with huge pages),
+   * falling back to any run.
+   */
+  allocateAligned(goal: number | undefined, want: number, pending: readonly Run[], align: number): Run | null {
+    const cursor = this.cursor;
+    let g = Math.ceil((goal ?? cursor) / align) * align;
+    for (let attempt = 0; attempt < 4 && g < this.nblocks; attempt++) {
+      const run = this.allocate(g, want, pending);
+      if (!run) break;
+      if (run.start % align === 0 && run.length >= align) return run;
+      g = Math.ceil((run.start + 1) / align) * align;
+    }
+    this.cursor = cursor;
+    return this.allocate(goal, want, pending);
+  }
+
   private taken(run: Run): Run {
     this.cursor = run.start + run.length;
     return run;

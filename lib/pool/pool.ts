@@ -35,6 +35,12 @@ import {
   SUPERBLOCK_BYTES,
   type Superblock,
 } from './layout.js';
+import { AddressSpace } from '../map/address-space.js';
+import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
+import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
+import { FileMapping, type FillExclusion, type MapOptions, type MappingHost } from '../map/mapping.js';
+import { emptyStats, type FaultStats } from '../map/page-table.js';
+import { faultUserBuffer } from '../map/user-buffers.js';
 import { compareWindow, findOwnershipProblems, type CheckReport, type OwnedRun, type Problem } from './check.js';
 import { Txn } from './txn.js';
 
@@ -111,8 +117,14 @@ interface WritePlan {
   metadata: boolean;
 }
 
-export class Pool {
+export class Pool implements MappingHost {
   readonly region: Region;
+  /** @internal fault counters of every mapping of this pool, summed. */
+  readonly faultCounters: FaultStats = emptyStats();
+  /** Each mapped file's address space: its mappings by file-block range. */
+  private readonly spaces = new Map<number, AddressSpace<FileMapping>>();
+  /** Pages a write fault maps itself after its own allocation commits. */
+  private fillExclusion: FillExclusion | undefined;
   readonly readOnly: boolean;
   private sb: Superblock;
   private readonly journal: Journal;
@@ -391,6 +403,9 @@ export class Pool {
       const encoded = encodeSuperblock(sb);
       records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
     }
+    const fills = this.invalidateBeforeCommit(txn);
+    // No block is freed while an asynchronous copy still touches it.
+    for (const run of txn.freed) this.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
     this.journal.commit(records);
     // Committed: install.
     this.sb = sb;
@@ -409,6 +424,32 @@ export class Pool {
         if (!(inode.flags & FLAG_ORPHAN)) this.names.set(inode.name, inode.ino);
       }
     }
+    for (const { space, inode, gained } of fills)
+      for (const range of gained) for (const m of space.overlapping(range.from, range.to)) m.fill([range], inode, this.fillExclusion);
+  }
+
+  /**
+   * The mappings' side of a transaction, before it commits: pages showing a
+   * block the transaction takes away (punch, zero range, truncate) let go of
+   * it and pages past a new, smaller EOF are torn down — so that no block is
+   * reachable through a mapping once it is free. Returns the hole fills to
+   * show after the commit.
+   */
+  private invalidateBeforeCommit(txn: Txn): { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] {
+    const fills: { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] = [];
+    if (this.spaces.size === 0) return fills;
+    for (const inode of txn.inodes.values()) {
+      const space = this.spaces.get(inode.ino);
+      const old = this.inodes[inode.ino];
+      if (!space || !old) continue;
+      const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
+      const { lost, gained } = layoutChanges(old.extents, inode.extents, from, to);
+      for (const range of lost) for (const m of space.overlapping(range.from, range.to)) m.letGo([range], inode);
+      const newEof = Math.ceil(inode.size / BLOCK);
+      if (inode.size < old.size) for (const m of space.overlapping(newEof, 2 ** 32)) m.cutAtEof(inode);
+      if (gained.length > 0) fills.push({ space, inode, gained });
+    }
+    return fills;
   }
 
   /** Gives `inode` exactly the extent blocks its extent count needs (allocating or freeing in `txn`). */
@@ -658,6 +699,7 @@ export class Pool {
   /** Unmounts. Open file handles become unusable (EBADF). */
   close(): void {
     if (this.closed) return;
+    for (const space of [...this.spaces.values()]) for (const m of [...space.all()]) m.unmap();
     this.closed = true;
     this.region.close();
   }
@@ -670,6 +712,119 @@ export class Pool {
     const inode = this.inodes[ino];
     if (!inode || inode.generation !== generation) throw daxfsError('EBADF', 'the file handle is stale');
     return inode;
+  }
+
+  // ---------------------------------------------------------------- mappings
+
+  /** @internal PoolFile.map(). */
+  mapFile(inode: Inode, options: Required<MapOptions>): FileMapping {
+    this.ensureOpen();
+    if (options.shared && options.write && this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
+    const pages = Math.ceil(options.length / BLOCK);
+    const mmu = this.region.createMapping(pages * BLOCK);
+    if (mmu.unit !== BLOCK) {
+      mmu.release();
+      throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
+    }
+    let space = this.spaces.get(inode.ino);
+    if (!space) this.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
+    const mapping = new FileMapping(this, inode.ino, inode.generation, mmu, options);
+    space.add(mapping);
+    this.openCount.set(inode.ino, (this.openCount.get(inode.ino) ?? 0) + 1);
+    return mapping;
+  }
+
+  /** @internal a mapping was unmapped. */
+  detachMapping(mapping: FileMapping): void {
+    const ino = mapping.inodeNumber;
+    const space = this.spaces.get(ino);
+    if (!space) return;
+    space.remove(mapping);
+    if (space.size === 0) this.spaces.delete(ino);
+    this.release(ino);
+  }
+
+  /** Fault statistics of every mapping of this pool, past and present. */
+  faultStats(): FaultStats {
+    return { ...this.faultCounters };
+  }
+
+  /**
+   * Checks every page of every live mapping against the block maps: a page
+   * showing a block must show the file's written block at that offset (so
+   * no free block, and no block of another file, is reachable), writable
+   * pages only in shared writable mappings, nothing past EOF but torn-down
+   * pages, and the native page table must agree. Returns the problems found.
+   */
+  verifyMappings(): string[] {
+    const problems: string[] = [];
+    for (const [ino, space] of this.spaces) {
+      const inode = this.inodes[ino];
+      for (const m of space.all()) {
+        const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
+        const native = m.nativeStates();
+        const eof = inode ? Math.ceil(inode.size / BLOCK) - m.firstBlock : 0;
+        for (let p = 0; p < m.blockCount; p++) {
+          const state = m.table.states[p]!;
+          if (native[p] !== state) problems.push(`${where(p)}: page state ${state} but the native table says ${native[p]}`);
+          if (state !== 0 && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
+          if (state === 3 && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
+          if (state !== 2 && state !== 3) continue;
+          const block = m.table.blocks[p]!;
+          const e = inode && lookup(inode.extents, m.firstBlock + p);
+          const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
+          if (block !== expected) problems.push(`${where(p)}: shows pool block ${block}, the file has ${expected < 0 ? 'no written block' : expected} there`);
+          if (((this.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
+        }
+      }
+    }
+    return problems;
+  }
+
+  /** Mappings of this pool that are still mapped. */
+  mappingCount(): number {
+    let n = 0;
+    for (const space of this.spaces.values()) n += space.size;
+    return n;
+  }
+
+  /** @internal a write fault on a hole: allocate, zero, commit. */
+  allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
+    this.ensureNotBusy(inode);
+    const page = fileBlock - subject.firstBlock;
+    this.fillExclusion = { mapping: subject, from: page, to: page + count };
+    try {
+      const got = this.getBlock(inode, fileBlock, true, count);
+      return { poolBlock: got.poolBlock, count: got.count };
+    } finally {
+      this.fillExclusion = undefined;
+    }
+  }
+
+  /**
+   * @internal a write fault on unwritten blocks: zero them (a zero range
+   * leaves the old bytes under its unwritten extents), then commit them as
+   * written.
+   */
+  convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
+    this.ensureWritable();
+    this.ensureNotBusy(inode);
+    const e = lookup(inode.extents, fileBlock);
+    if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
+    this.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    setUnwritten(next.extents, fileBlock, fileBlock + count, false);
+    next.mtimeMs = Date.now();
+    txn.put(next);
+    txn.touch(inode.ino, fileBlock, fileBlock + count);
+    const page = fileBlock - subject.firstBlock;
+    this.fillExclusion = { mapping: subject, from: page, to: page + count };
+    try {
+      this.commit(txn);
+    } finally {
+      this.fillExclusion = undefined;
+    }
   }
 
   /** @internal a handle closed. */
@@ -691,6 +846,18 @@ export class Pool {
     const txn = new Txn();
     this.releaseInode(txn, inode);
     this.commit(txn);
+  }
+
+  /**
+   * A run for file blocks from `fileBlock` (up to `want`): near the file's
+   * neighbouring blocks, or, for a new 2 MiB-aligned stretch of at least
+   * 2 MiB, 2 MiB-aligned in the pool so that mappings can map it whole.
+   */
+  private allocateFor(extents: readonly Extent[], fileBlock: number, want: number, pending: readonly Run[]): Run | null {
+    const goal = this.goalFor(extents, fileBlock);
+    if (goal === undefined && fileBlock % HUGE_PAGES === 0 && want >= HUGE_PAGES)
+      return this.allocator.allocateAligned(goal, want, pending, HUGE_PAGES);
+    return this.allocator.allocate(goal, want, pending);
   }
 
   /** The pool block to allocate near, for file block `fileBlock`. */
@@ -724,7 +891,7 @@ export class Pool {
     this.ensureWritable();
     const txn = new Txn();
     const next = cloneInode(inode);
-    const run = this.allocator.allocate(this.goalFor(next.extents, fileBlock), Math.min(maxBlocks, holeEnd - fileBlock), this.reserved);
+    const run = this.allocateFor(next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.reserved);
     if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
     txn.allocated.push(run);
     // Zeroed and durable before the allocation commits: no stale data, even after a crash.
@@ -732,6 +899,7 @@ export class Pool {
     insert(next.extents, { fileBlock, poolBlock: run.start, length: run.length, unwritten: false });
     next.mtimeMs = Date.now();
     txn.put(next);
+    txn.touch(inode.ino, fileBlock, fileBlock + run.length);
     this.commit(txn);
     return { mapped: true, poolBlock: run.start, count: run.length, new: true, unwritten: false };
   }
@@ -833,30 +1001,26 @@ export class Pool {
     }
   }
 
-  /** @internal readFile with the copies on the thread pool. */
+  /** @internal readFile with the copies on the thread pool; the file stays usable meanwhile. */
   async readFileAsync(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
     this.ensureNotBusy(inode);
     if (position >= inode.size || length === 0) return 0;
     const n = Math.min(length, inode.size - position);
     const copies: Promise<number>[] = [];
-    this.busy.add(inode.ino);
-    try {
-      for (let done = 0; done < n; ) {
-        const pos = position + done;
-        const fb = Math.floor(pos / BLOCK);
-        const e = lookup(inode.extents, fb);
-        const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-        const chunk = Math.min(n - done, runEnd - pos);
-        if (e && !e.unwritten) copies.push(this.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
-        else target.fill(0, targetOffset + done, targetOffset + done + chunk);
-        done += chunk;
-      }
-      await Promise.all(copies);
-      return n;
-    } finally {
-      this.busy.delete(inode.ino);
-      this.freeIfOrphan(inode.ino);
+    // No busy mark: the copies pin the blocks they read (a punch hole,
+    // truncate or unlink frees them only once the copies are done).
+    for (let done = 0; done < n; ) {
+      const pos = position + done;
+      const fb = Math.floor(pos / BLOCK);
+      const e = lookup(inode.extents, fb);
+      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
+      const chunk = Math.min(n - done, runEnd - pos);
+      if (e && !e.unwritten) copies.push(this.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
+      else target.fill(0, targetOffset + done, targetOffset + done + chunk);
+      done += chunk;
     }
+    await Promise.all(copies);
+    return n;
   }
 
   private ensureNotBusy(inode: Inode): void {
@@ -893,7 +1057,7 @@ export class Pool {
         continue;
       }
       const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb + 1, [...txn.allocated, ...this.reserved]);
+      const run = this.allocateFor(next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.reserved]);
       if (!run) break; // ENOSPC: keep what was written so far
       txn.allocated.push(run);
       this.fillBlocks(run.start, fb, run.length, sourceOffset, position, length, true, copy);
@@ -903,6 +1067,7 @@ export class Pool {
     }
     const written = Math.min(end, fb * BLOCK) - position;
     if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
+    txn.touch(inode.ino, Math.floor(position / BLOCK), fb);
     if (position + written > next.size) {
       next.size = position + written;
       metadata = true;
@@ -983,7 +1148,7 @@ export class Pool {
         continue;
       }
       const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-      const run = this.allocator.allocate(this.goalFor(next.extents, fb), holeEnd - fb, [...txn.allocated, ...this.reserved]);
+      const run = this.allocateFor(next.extents, fb, holeEnd - fb, [...txn.allocated, ...this.reserved]);
       if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
       txn.allocated.push(run);
       this.region.zero(run.start * BLOCK, run.length * BLOCK);
@@ -1096,19 +1261,25 @@ export class PoolFile {
 
   /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
   read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
-    const inode = this.inode();
+    this.inode();
     const [off, len] = bufferRange(target, targetOffset, length, 'target');
     checkSize(position, 'position');
-    return this.pool.readFile(inode, target, off, len, position);
+    faultUserBuffer(target, off, len, true);
+    return this.pool.readFile(this.inode(), target, off, len, position);
   }
 
-  /** read() with the copies on the thread pool; the file is busy (EBUSY) meanwhile. */
+  /**
+   * read() with the copies on the thread pool. The file stays usable: a
+   * truncate or punch hole meanwhile waits for the copies before it frees
+   * their blocks.
+   */
   readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
     try {
-      const inode = this.inode();
+      this.inode();
       const [off, len] = bufferRange(target, targetOffset, length, 'target');
       checkSize(position, 'position');
-      return this.pool.readFileAsync(inode, target, off, len, position);
+      faultUserBuffer(target, off, len, true);
+      return this.pool.readFileAsync(this.inode(), target, off, len, position);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1121,10 +1292,11 @@ export class PoolFile {
    */
   writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
     try {
-      const inode = this.inode();
+      this.inode();
       const [off, len] = bufferRange(source, sourceOffset, length, 'source');
       checkSize(position, 'position');
-      return this.pool.writeFileAsync(inode, source, off, len, position);
+      faultUserBuffer(source, off, len, false);
+      return this.pool.writeFileAsync(this.inode(), source, off, len, position);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1132,14 +1304,44 @@ export class PoolFile {
 
   /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
   write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
-    const inode = this.inode();
+    this.inode();
     const [off, len] = bufferRange(source, sourceOffset, length, 'source');
     checkSize(position, 'position');
-    return this.pool.writeFile(inode, source, off, len, position);
+    faultUserBuffer(source, off, len, false);
+    return this.pool.writeFile(this.inode(), source, off, len, position);
   }
 
   truncate(size: number): void {
     this.pool.truncateFile(this.inode(), size);
+  }
+
+  /**
+   * Maps [offset, offset + length) of the file into memory (see FileMapping
+   * for what direct access to its buffer may do). The mapping keeps the file
+   * alive (like an open handle) until it is unmapped.
+   */
+  map(options: MapOptions): FileMapping {
+    const inode = this.inode();
+    if (typeof options !== 'object' || options === null) throw daxfsError('EINVAL', 'options must be an object with at least a length');
+    const offset = options.offset ?? 0;
+    checkSize(offset, 'offset');
+    if (offset % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${offset} must be a multiple of ${BLOCK}`);
+    checkSize(options.length, 'length');
+    if (options.length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
+    if (offset + options.length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+    for (const key of ['shared', 'write', 'huge'] as const)
+      if (options[key] !== undefined && typeof options[key] !== 'boolean') throw daxfsError('EINVAL', `${key} must be a boolean`);
+    const faultAround = options.faultAround ?? Infinity;
+    if (faultAround !== Infinity && (!Number.isSafeInteger(faultAround) || faultAround < 1))
+      throw daxfsError('EINVAL', `faultAround must be a positive integer number of pages (or Infinity), got ${String(faultAround)}`);
+    return this.pool.mapFile(inode, {
+      offset,
+      length: options.length,
+      shared: options.shared ?? true,
+      write: options.write ?? false,
+      faultAround,
+      huge: options.huge ?? true,
+    });
   }
 
   /** Reserves blocks for [offset, offset + length) (reading as zeros), extending the size. */

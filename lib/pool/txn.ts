@@ -18,6 +18,16 @@ export class Txn {
   nextGeneration: number | undefined;
   /** Repair only: the free-block count to record, recomputed from the bitmap. */
   freeBlocks: number | undefined;
+  /**
+   * File blocks whose layout this transaction may change, by inode (absent:
+   * anywhere): bounds the comparison that invalidates mappings.
+   */
+  readonly touched = new Map<number, [number, number]>();
+
+  touch(ino: number, from: number, to: number): void {
+    const t = this.touched.get(ino);
+    this.touched.set(ino, t ? [Math.min(t[0], from), Math.max(t[1], to)] : [from, to]);
+  }
 
   /** The version of inode `ino` this transaction would leave (its own, if it has one). */
   inode(ino: number, current: Inode | undefined): Inode | undefined {

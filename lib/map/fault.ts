@@ -1,0 +1,197 @@
+// The fault handler: decides, for a range of a mapping's pages, what each
+// page must point at, and has the MMU do it — the user-space twin of the
+// kernel's DAX fault path.
+//
+//   beyond EOF                  → an error of its own (code 'SIGBUS')
+//   read, hole or unwritten     → the shared zero page (nothing allocated)
+//   read, written block         → the block, read-only (writable only on a
+//                                 write fault, so dirty pages are known)
+//   write, shared, written      → the block, writable
+//   write, shared, hole         → allocate + zero + commit (durable) → writable
+//   write, shared, unwritten    → zero + convert (durable) → writable
+//   write, private              → a private copy of the block (or zeros)
+//
+// Read faults map as much of the run (extent or hole) as the mapping covers
+// (fault-around), in one MMU call; where the file offset, the mapping address
+// and the pool extent are all 2 MiB aligned and the extent covers the whole
+// 2 MiB inside EOF, a fault maps that 2 MiB at once (the PMD fault).
+import { daxfsError } from '../errors.js';
+import { findIndex, lookup, nextMapped } from '../pool/extents.js';
+import type { Inode } from '../pool/inode.js';
+import { BLOCK } from '../pool/layout.js';
+import { PageState, type FaultStats, type PageTable } from './page-table.js';
+
+/** Pages in 2 MiB. */
+export const HUGE_PAGES = (2 * 1024 * 1024) / BLOCK;
+
+export interface FaultHost {
+  /** Allocates (zeroed, committed) up to `count` blocks for the hole at `fileBlock`. */
+  allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number };
+  /** Zeroes and converts `count` unwritten blocks at `fileBlock` to written (committed). */
+  convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void;
+}
+
+/** What the fault handler needs of a mapping. */
+export interface FaultSubject {
+  readonly firstBlock: number;
+  readonly blockCount: number;
+  readonly shared: boolean;
+  readonly writable: boolean;
+  /** Most pages a read fault maps (a window aligned to its size; Infinity: the whole run). */
+  readonly faultAround: number;
+  /** Whether 2 MiB faults are possible (allowed, and offset and address aligned). */
+  readonly hugeCapable: boolean;
+  readonly table: PageTable;
+  /** The mapping's counters and its pool's. */
+  readonly counters: readonly FaultStats[];
+  readonly host: FaultHost;
+  /** The file's current inode (EBADF when the mapping is gone). */
+  inode(): Inode;
+}
+
+function count(subject: FaultSubject, key: keyof FaultStats, n = 1): void {
+  for (const c of subject.counters) c[key] += n;
+}
+
+/** Pages of the mapping inside EOF (the page holding the last byte counts). */
+export function pagesInsideEof(subject: FaultSubject, inode: Inode): number {
+  return Math.max(0, Math.min(subject.blockCount, Math.ceil(inode.size / BLOCK) - subject.firstBlock));
+}
+
+function sigbus(subject: FaultSubject, page: number, inode: Inode): Error {
+  count(subject, 'sigbus');
+  const offset = (subject.firstBlock + page) * BLOCK;
+  return daxfsError(
+    'SIGBUS',
+    `mapping offset ${page * BLOCK} (file offset ${offset}) is past the end of '${inode.name}' (${inode.size} bytes): ` +
+      'the page does not exist (the SIGBUS of a real mapping)',
+  );
+}
+
+/**
+ * Faults pages [page, page + pages) for reading or writing; returns when
+ * every one of them is accessible that way. Throws SIGBUS past EOF, EACCES
+ * for a write to a read-only mapping, ENOSPC when a hole cannot be filled
+ * (the pages before it are then mapped).
+ */
+export function fault(subject: FaultSubject, page: number, pages: number, write: boolean): void {
+  if (write && !subject.writable)
+    throw daxfsError('EACCES', `the mapping is read-only: no write fault at mapping offset ${page * BLOCK}`);
+  const end = page + pages;
+  const states = subject.table.states;
+  let p = page;
+  while (p < end) {
+    const s = states[p]!;
+    if (write ? s === PageState.blockWrite || s === PageState.privateWrite : s !== PageState.none) {
+      p++;
+      continue;
+    }
+    // Re-read the inode for every run: an allocation just committed replaced it.
+    const inode = subject.inode();
+    const eofPages = pagesInsideEof(subject, inode);
+    if (p >= eofPages) throw sigbus(subject, p, inode);
+    p += write ? writeRun(subject, inode, p, Math.min(end, eofPages), eofPages) : readRun(subject, inode, p, end, eofPages);
+  }
+}
+
+/** The aligned 2 MiB window holding `page` if a huge fault may map it whole, else -1. */
+function hugeWindow(subject: FaultSubject, page: number, eofPages: number): number {
+  if (!subject.hugeCapable) return -1;
+  const w = page - (page % HUGE_PAGES);
+  if (w + HUGE_PAGES > eofPages) return -1;
+  const states = subject.table.states;
+  for (let i = w; i < w + HUGE_PAGES; i++) if (states[i] !== PageState.none) return -1;
+  return w;
+}
+
+/** Maps pages from `page` for reading (with fault-around); returns the pages handled from `page`. */
+function readRun(subject: FaultSubject, inode: Inode, page: number, end: number, eofPages: number): number {
+  const table = subject.table;
+  const fb = subject.firstBlock + page;
+  const e = lookup(inode.extents, fb);
+  const written = e !== undefined && !e.unwritten;
+  // The run: same extent (or same hole), inside the mapping and EOF, pages
+  // not mapped yet, at most the fault-around beyond what was asked.
+  const i = findIndex(inode.extents, fb);
+  const runStart = e ? e.fileBlock : i > 0 ? inode.extents[i - 1]!.fileBlock + inode.extents[i - 1]!.length : 0;
+  const runEnd = e ? e.fileBlock + e.length : nextMapped(inode.extents, fb);
+  // The fault-around window: aligned to its own size, like the kernel's.
+  const around = subject.faultAround;
+  const windowStart = around === Infinity ? 0 : page - (page % around);
+  const windowEnd = around === Infinity ? Infinity : windowStart + around;
+  let limit = Math.min(eofPages, runEnd - subject.firstBlock, Math.max(end, windowEnd));
+  let from = page - subject.table.runBackWhere(page, Math.max(windowStart, runStart - subject.firstBlock, 0), (s) => s === PageState.none);
+  const w = hugeWindow(subject, page, eofPages);
+  if (w >= 0) {
+    const wStart = subject.firstBlock + w;
+    const covers = e ? e.fileBlock <= wStart && runEnd >= wStart + HUGE_PAGES : nextMapped(inode.extents, wStart) >= wStart + HUGE_PAGES;
+    const poolAligned = !written || (e.poolBlock + (wStart - e.fileBlock)) % HUGE_PAGES === 0;
+    if (covers && poolAligned) {
+      from = Math.min(from, w);
+      limit = Math.max(limit, w + HUGE_PAGES);
+      count(subject, 'huge');
+    }
+  }
+  // states[page] is none, and every page of a huge window is none too.
+  const to = page + table.runWhere(page, limit, (s) => s === PageState.none);
+  if (written) {
+    table.mapBlocks(from, to - from, e.poolBlock + (subject.firstBlock + from - e.fileBlock), false);
+    count(subject, 'minor');
+  } else {
+    table.mapZero(from, to - from);
+    count(subject, 'zeroPage');
+  }
+  return to - page;
+}
+
+/** Makes pages from `page` (below `end` ≤ EOF) writable; returns the pages handled from `page`. */
+function writeRun(subject: FaultSubject, inode: Inode, page: number, end: number, eofPages: number): number {
+  const table = subject.table;
+  const fb = subject.firstBlock + page;
+  const e = lookup(inode.extents, fb);
+  const runEnd = (e ? e.fileBlock + e.length : nextMapped(inode.extents, fb)) - subject.firstBlock;
+  const stop = Math.min(end, runEnd);
+  if (!subject.shared) {
+    // Copy on write: the file never changes through a private mapping.
+    const n = table.runWhere(page, stop, (s) => s !== PageState.privateWrite);
+    table.mapPrivate(page, n, e && !e.unwritten ? e.poolBlock + (fb - e.fileBlock) : -1);
+    count(subject, 'copyOnWrite');
+    return n;
+  }
+  if (e && !e.unwritten) {
+    if (table.states[page] === PageState.blockRead) {
+      const n = table.runWhere(page, stop, (s) => s === PageState.blockRead);
+      table.makeWritable(page, n);
+      count(subject, 'minor');
+      return n;
+    }
+    const w = hugeWindow(subject, page, eofPages);
+    if (w >= 0) {
+      const wStart = subject.firstBlock + w;
+      if (e.fileBlock <= wStart && e.fileBlock + e.length >= wStart + HUGE_PAGES && (e.poolBlock + (wStart - e.fileBlock)) % HUGE_PAGES === 0) {
+        table.mapBlocks(w, HUGE_PAGES, e.poolBlock + (wStart - e.fileBlock), true);
+        count(subject, 'huge');
+        count(subject, 'minor');
+        return w + HUGE_PAGES - page;
+      }
+    }
+    const n = table.runWhere(page, stop, (s) => s === PageState.none || s === PageState.zero);
+    table.mapBlocks(page, n, e.poolBlock + (fb - e.fileBlock), true);
+    count(subject, 'minor');
+    return n;
+  }
+  // A hole or unwritten blocks: the fill is durable before the fault returns
+  // (the MAP_SYNC contract), and every other mapping showing the zero page
+  // here is switched to the new block before that (by the pool's commit).
+  if (e) {
+    const n = stop - page;
+    subject.host.convertForFault(subject, inode, fb, n);
+    table.mapBlocks(page, n, e.poolBlock + (fb - e.fileBlock), true);
+    count(subject, 'major');
+    return n;
+  }
+  const run = subject.host.allocateForFault(subject, inode, fb, stop - page);
+  table.mapBlocks(page, run.count, run.poolBlock, true);
+  count(subject, 'major');
+  return run.count;
+}

@@ -1,0 +1,391 @@
+// A mapping of a pool file: real virtual memory whose pages point straight
+// into the pool's blocks, filled page by page by the fault handler.
+//
+// Direct loads and stores through `buffer` (or views of it) go to pmem with
+// no software in between, and are valid only on pages in the right state:
+//   - a page that was never faulted, was discarded, or lies past EOF after a
+//     truncate is inaccessible: a load or store there kills the process with
+//     SIGSEGV (there is no user-space page-fault upcall);
+//   - a page showing the zero page or a block read-only takes loads only; a
+//     store kills the process.
+// The safe path is the API: `view()` faults the range first and returns a
+// Uint8Array over it; `read()` / `write()` fault and copy; `persist()`
+// makes stores durable. Pages stay valid until this mapping is unmapped or
+// a truncate, punch hole or zero range of the file changes them (a punched
+// or zeroed page then shows the zero page, read-only; a page past the new
+// EOF becomes inaccessible). `unmap()` detaches the buffer and every view of
+// it (length 0), so nothing in JS can reach the memory afterwards, and the
+// buffer cannot be transferred to another thread.
+import { markAsUntransferable } from 'node:worker_threads';
+
+import { daxfsError, isDaxfsError } from '../errors.js';
+import type { MmuMapping } from '../mmu.js';
+import type { Region } from '../region.js';
+import { lookup, nextMapped } from '../pool/extents.js';
+import type { Inode } from '../pool/inode.js';
+import { BLOCK } from '../pool/layout.js';
+import { fault, HUGE_PAGES, pagesInsideEof, type FaultHost, type FaultSubject } from './fault.js';
+import type { BlockRange } from './layout-diff.js';
+import { emptyStats, PageState, PageTable, type FaultStats } from './page-table.js';
+import { faultUserBuffer, registerBuffer, type BufferOwner } from './user-buffers.js';
+
+export interface MapOptions {
+  /** File offset of the first byte, a multiple of 4096 (default 0). */
+  offset?: number;
+  /** Bytes to map (> 0); may pass EOF (those pages fault with SIGBUS until the file grows). */
+  length: number;
+  /** Shared (stores reach the file) or private (copy on write). Default true. */
+  shared?: boolean;
+  /** Allow stores. Default false. */
+  write?: boolean;
+  /**
+   * Most pages a read fault maps (fault-around, a window aligned to its
+   * size, always covering the pages asked for). Default: the whole run of
+   * the extent or hole, as far as the mapping covers it.
+   */
+  faultAround?: number;
+  /** Map aligned 2 MiB ranges at once where the layout allows. Default true. */
+  huge?: boolean;
+}
+
+/** What a mapping needs of its pool. */
+export interface MappingHost extends FaultHost {
+  readonly region: Region;
+  readonly faultCounters: FaultStats;
+  inodeFor(ino: number, generation: number): Inode;
+  detachMapping(mapping: FileMapping): void;
+}
+
+/** Where a fault is about to map pages itself (the fill after its own allocation skips them). */
+export interface FillExclusion {
+  mapping: FaultSubject;
+  from: number;
+  to: number;
+}
+
+function checkIndex(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw daxfsError('EINVAL', `${name} must be a non-negative integer, got ${String(value)}`);
+  return value;
+}
+
+export class FileMapping implements FaultSubject, BufferOwner {
+  /** File offset of the first byte. */
+  readonly offset: number;
+  /** Bytes mapped (the buffer covers them, rounded up to whole pages). */
+  readonly length: number;
+  readonly shared: boolean;
+  readonly writable: boolean;
+  readonly firstBlock: number;
+  readonly blockCount: number;
+  readonly faultAround: number;
+  readonly hugeCapable: boolean;
+  /** @internal */
+  readonly table: PageTable;
+  /** @internal */
+  readonly counters: readonly FaultStats[];
+  readonly #stats = emptyStats();
+  readonly #mmu: MmuMapping;
+  readonly #buffer: ArrayBuffer;
+  #unmapped = false;
+
+  /** @internal created by PoolFile.map() */
+  constructor(
+    readonly host: MappingHost,
+    /** @internal */
+    readonly inodeNumber: number,
+    private readonly generation: number,
+    mmu: MmuMapping,
+    options: Required<MapOptions>,
+  ) {
+    this.offset = options.offset;
+    this.length = options.length;
+    this.shared = options.shared;
+    this.writable = options.write;
+    this.firstBlock = options.offset / BLOCK;
+    this.blockCount = Math.ceil(options.length / BLOCK);
+    this.faultAround = options.faultAround;
+    this.hugeCapable = options.huge && this.firstBlock % HUGE_PAGES === 0 && mmu.addressAlign >= HUGE_PAGES * BLOCK;
+    this.#mmu = mmu;
+    this.#buffer = mmu.buffer;
+    markAsUntransferable(this.#buffer);
+    registerBuffer(this.#buffer, this);
+    this.counters = [this.#stats, host.faultCounters];
+    // The reservation itself was one mmap.
+    for (const c of this.counters) c.mmuCalls += mmu.stats().syscalls;
+    this.table = new PageTable(mmu, this.blockCount, this.counters);
+  }
+
+  /** The mapped memory; detached (length 0) once unmapped. */
+  get buffer(): ArrayBuffer {
+    return this.#buffer;
+  }
+
+  get unmapped(): boolean {
+    return this.#unmapped;
+  }
+
+  /** @internal the file's current inode. */
+  inode(): Inode {
+    if (this.#unmapped) throw daxfsError('EBADF', 'the mapping is unmapped');
+    return this.host.inodeFor(this.inodeNumber, this.generation);
+  }
+
+  #range(offset: unknown, length: unknown): [number, number] {
+    if (this.#unmapped) throw daxfsError('EBADF', 'the mapping is unmapped');
+    const off = checkIndex(offset, 'offset');
+    const len = checkIndex(length, 'length');
+    if (off + len > this.length)
+      throw daxfsError('ERANGE', `offset ${off} + length ${len} is past the end of the mapping (${this.length} bytes)`);
+    return [off, len];
+  }
+
+  #pages(off: number, len: number): [number, number] {
+    const first = Math.floor(off / BLOCK);
+    return [first, Math.max(1, Math.ceil((off + len) / BLOCK) - first)];
+  }
+
+  /** Faults the page holding mapping offset `offset` (for a store with `write`). */
+  fault(offset: number, options: { write?: boolean } = {}): void {
+    const [off] = this.#range(offset, 1);
+    fault(this, Math.floor(off / BLOCK), 1, options.write ?? false);
+  }
+
+  /** Faults every page of [offset, offset + length), like MAP_POPULATE / MADV_WILLNEED. */
+  populate(offset = 0, length = this.length - offset, options: { write?: boolean } = {}): void {
+    const [off, len] = this.#range(offset, length);
+    if (len === 0) return;
+    const [page, pages] = this.#pages(off, len);
+    fault(this, page, pages, options.write ?? false);
+  }
+
+  /** A Uint8Array over [offset, offset + length), faulted for loads (and stores with `write`). */
+  view(offset: number, length: number, options: { write?: boolean } = {}): Uint8Array {
+    this.populate(offset, length, options);
+    return new Uint8Array(this.#buffer, offset, length);
+  }
+
+  /** Copies [offset, offset + length) of the mapping into `target`; returns the count. */
+  read(offset: number, target: Uint8Array, targetOffset = 0, length?: number): number {
+    if (!(target instanceof Uint8Array)) throw daxfsError('EINVAL', 'target must be a Buffer or Uint8Array');
+    const t = checkIndex(targetOffset, 'targetOffset');
+    const n = length === undefined ? target.length - t : checkIndex(length, 'length');
+    if (t + n > target.length) throw daxfsError('ERANGE', `targetOffset ${t} + length ${n} is past the end of the target (${target.length} bytes)`);
+    const [off] = this.#range(offset, n);
+    if (n === 0) return 0;
+    this.populate(off, n);
+    faultUserBuffer(target, t, n, true);
+    target.set(new Uint8Array(this.#buffer, off, n), t);
+    return n;
+  }
+
+  /**
+   * Copies `source` into the mapping at `offset` through write faults; with
+   * `persist` (the default) the bytes are durable on return.
+   */
+  write(offset: number, source: Uint8Array, sourceOffset = 0, length?: number, options: { persist?: boolean } = {}): number {
+    if (!(source instanceof Uint8Array)) throw daxfsError('EINVAL', 'source must be a Buffer or Uint8Array');
+    const s = checkIndex(sourceOffset, 'sourceOffset');
+    const n = length === undefined ? source.length - s : checkIndex(length, 'length');
+    if (s + n > source.length) throw daxfsError('ERANGE', `sourceOffset ${s} + length ${n} is past the end of the source (${source.length} bytes)`);
+    const [off] = this.#range(offset, n);
+    if (n === 0) return 0;
+    this.populate(off, n, { write: true });
+    faultUserBuffer(source, s, n, false);
+    new Uint8Array(this.#buffer, off, n).set(source.subarray(s, s + n));
+    if (options.persist ?? true) this.persist(off, n);
+    return n;
+  }
+
+  /**
+   * Makes stores to [offset, offset + length) durable (flush + fence, or
+   * msync in msync mode). Private copies have no durability: they are skipped.
+   */
+  persist(offset: number, length: number): void {
+    const [off, len] = this.#range(offset, length);
+    if (len === 0) return;
+    const { states, blocks } = this.table;
+    const end = off + len;
+    let p = Math.floor(off / BLOCK);
+    while (p * BLOCK < end) {
+      if (states[p] !== PageState.blockWrite) {
+        p++;
+        continue;
+      }
+      let q = p + 1;
+      while (q * BLOCK < end && states[q] === PageState.blockWrite && blocks[q] === blocks[q - 1]! + 1) q++;
+      const from = Math.max(off, p * BLOCK);
+      const to = Math.min(end, q * BLOCK);
+      this.host.region.persist(blocks[p]! * BLOCK + (from - p * BLOCK), to - from);
+      p = q;
+    }
+  }
+
+  /**
+   * Drops what the pages of [offset, offset + length) hold (MADV_DONTNEED):
+   * private copies are discarded and the pages show the file's data again
+   * (read-only); shared pages lose their write permission.
+   */
+  discard(offset: number, length: number): void {
+    const [off, len] = this.#range(offset, length);
+    if (off % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${off} must be a multiple of ${BLOCK}`);
+    if (len === 0) return;
+    const [page, pages] = this.#pages(off, len);
+    const inode = this.inode();
+    const eof = pagesInsideEof(this, inode);
+    const states = this.table.states;
+    for (let p = page; p < page + pages; ) {
+      if (states[p] === PageState.none) {
+        p++;
+        continue;
+      }
+      const n = this.table.runWhere(p, page + pages, (s) => s !== PageState.none);
+      if (p >= eof) this.table.unmap(p, n);
+      else {
+        const inside = Math.min(n, eof - p);
+        this.showFile(p, inside, inode);
+        if (inside < n) this.table.unmap(p + inside, n - inside);
+      }
+      p += n;
+    }
+  }
+
+  /** Page states of [offset, offset + length), by name. */
+  pageStates(offset = 0, length = this.length - offset): string[] {
+    const [off, len] = this.#range(offset, length);
+    const names = ['none', 'zero', 'block-read', 'block-write', 'private-read', 'private-write'];
+    const [page, pages] = this.#pages(off, len);
+    return Array.from(this.table.states.subarray(page, page + pages), (s) => names[s]!);
+  }
+
+  /** @internal the native page table (for verification). */
+  nativeStates(): number[] {
+    return this.#mmu.states();
+  }
+
+  /** This mapping's fault statistics. */
+  stats(): FaultStats {
+    return { ...this.#stats };
+  }
+
+  /** MMU counters from native code (system calls made, bytes copied for private pages). */
+  mmuStats(): ReturnType<MmuMapping['stats']> {
+    return this.#mmu.stats();
+  }
+
+  /** Unmaps: the buffer and every view of it are detached. Idempotent. */
+  unmap(): void {
+    if (this.#unmapped) return;
+    this.#unmapped = true;
+    try {
+      this.#mmu.release();
+    } finally {
+      this.host.detachMapping(this);
+    }
+  }
+
+  /** @internal user I/O is about to touch the buffer: fault it, or EFAULT. */
+  faultForIO(byteOffset: number, length: number, write: boolean): void {
+    if (this.#unmapped) throw daxfsError('EFAULT', 'the buffer belongs to an unmapped mapping');
+    try {
+      const [page, pages] = this.#pages(byteOffset, length);
+      if (page + pages > this.blockCount) throw daxfsError('EFAULT', 'the buffer range passes the end of the mapping');
+      fault(this, page, pages, write);
+    } catch (e) {
+      if (isDaxfsError(e) && (e.code === 'SIGBUS' || e.code === 'EACCES'))
+        throw daxfsError('EFAULT', `the buffer lies in a mapping of '${this.inode().name}' and cannot be ${write ? 'written' : 'read'} there: ${e.message}`);
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------ invalidation (called by the pool)
+
+  /**
+   * Maps pages [page, page + count) (inside EOF) to what a read fault would
+   * show now: the file's written blocks read-only, the zero page elsewhere.
+   */
+  private showFile(page: number, count: number, inode: Inode): void {
+    const end = page + count;
+    for (let p = page; p < end; ) {
+      const fb = this.firstBlock + p;
+      const e = lookup(inode.extents, fb);
+      const runEnd = Math.min(end, (e ? e.fileBlock + e.length : nextMapped(inode.extents, fb)) - this.firstBlock);
+      if (e && !e.unwritten) this.table.mapBlocks(p, runEnd - p, e.poolBlock + (fb - e.fileBlock), false);
+      else this.table.mapZero(p, runEnd - p);
+      p = runEnd;
+    }
+  }
+
+  #pagesOf(range: BlockRange): [number, number] {
+    return [Math.max(0, range.from - this.firstBlock), Math.min(this.blockCount, range.to - this.firstBlock)];
+  }
+
+  #invalidated(): void {
+    for (const c of this.counters) c.invalidations++;
+  }
+
+  /**
+   * @internal before blocks of `ranges` are freed or change meaning: pages
+   * showing them switch to what `next` shows there (the zero page after a
+   * punch or zero range). Private copies stay: they reference no block.
+   */
+  letGo(ranges: readonly BlockRange[], next: Inode): void {
+    const eof = pagesInsideEof(this, next);
+    const isBlock = (s: number) => s === PageState.blockRead || s === PageState.blockWrite;
+    for (const range of ranges) {
+      const [from, to] = this.#pagesOf(range);
+      for (let p = from; p < to; ) {
+        if (!isBlock(this.table.states[p]!)) {
+          p++;
+          continue;
+        }
+        const n = this.table.runWhere(p, to, isBlock);
+        const inside = Math.max(0, Math.min(n, eof - p));
+        if (inside > 0) this.showFile(p, inside, next);
+        if (inside < n) this.table.unmap(p + inside, n - inside);
+        this.#invalidated();
+        p += n;
+      }
+    }
+  }
+
+  /** @internal the file shrank: every page past its new EOF (private copies too) is torn down. */
+  cutAtEof(next: Inode): void {
+    const eof = pagesInsideEof(this, next);
+    const states = this.table.states;
+    let last = this.blockCount - 1;
+    while (last >= eof && states[last] === PageState.none) last--;
+    let first = eof;
+    while (first <= last && states[first] === PageState.none) first++;
+    if (first > last) return;
+    this.table.unmap(first, last - first + 1);
+    this.#invalidated();
+  }
+
+  /**
+   * @internal holes of `ranges` were filled: pages showing the zero page
+   * there now show the new blocks (read-only), before the fill is reported
+   * done, so a buffer read before shows the new data.
+   */
+  fill(ranges: readonly BlockRange[], next: Inode, exclude: FillExclusion | undefined): void {
+    const isZero = (s: number) => s === PageState.zero;
+    for (const range of ranges) {
+      const [from, to] = this.#pagesOf(range);
+      for (let p = from; p < to; ) {
+        if (exclude && exclude.mapping === this && p >= exclude.from && p < exclude.to) {
+          p = exclude.to;
+          continue;
+        }
+        if (!isZero(this.table.states[p]!)) {
+          p++;
+          continue;
+        }
+        const limit = exclude && exclude.mapping === this && exclude.from > p ? Math.min(to, exclude.from) : to;
+        const n = this.table.runWhere(p, limit, isZero);
+        this.showFile(p, n, next);
+        this.#invalidated();
+        p += n;
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// What every page of one mapping points at, kept on the TypeScript side so
+// that the fault handler and invalidation decide without a native call, and
+// the MMU operations that change it (each one mmap / mprotect over a run of
+// pages; the native layer keeps its own copy for its EFAULT checks).
+import type { MmuMapping } from '../mmu.js';
+import { PageState, type PageStateValue } from '../mmu.js';
+import { BLOCK } from '../pool/layout.js';
+
+export { PageState };
+
+/** Counters shared by a mapping and its pool. */
+export interface FaultStats {
+  /** Faults that mapped existing data (a written block) without allocating. */
+  minor: number;
+  /** Write faults that allocated (or converted unwritten) blocks. */
+  major: number;
+  /** Faults answered with the shared zero page. */
+  zeroPage: number;
+  /** Private copies made (copy-on-write faults). */
+  copyOnWrite: number;
+  /** Faults that mapped an aligned 2 MiB range at once. */
+  huge: number;
+  /** Runs of pages switched or torn down because another path changed the file. */
+  invalidations: number;
+  /** Faults refused past EOF (the SIGBUS analogue). */
+  sigbus: number;
+  /** MMU system calls (mmap / mprotect) made. */
+  mmuCalls: number;
+}
+
+export function emptyStats(): FaultStats {
+  return { minor: 0, major: 0, zeroPage: 0, copyOnWrite: 0, huge: 0, invalidations: 0, sigbus: 0, mmuCalls: 0 };
+}
+
+export class PageTable {
+  /** PageState per page. */
+  readonly states: Uint8Array;
+  /** Pool block per page for block states, -1 otherwise. */
+  readonly blocks: Float64Array;
+
+  constructor(
+    readonly mmu: MmuMapping,
+    readonly pages: number,
+    private readonly counters: readonly FaultStats[],
+  ) {
+    this.states = new Uint8Array(pages);
+    this.blocks = new Float64Array(pages).fill(-1);
+  }
+
+  private counted(): void {
+    for (const c of this.counters) c.mmuCalls++;
+  }
+
+  private set(page: number, count: number, state: PageStateValue, poolBlock: number): void {
+    this.states.fill(state, page, page + count);
+    if (poolBlock < 0) this.blocks.fill(-1, page, page + count);
+    else for (let i = 0; i < count; i++) this.blocks[page + i] = poolBlock + i;
+  }
+
+  mapBlocks(page: number, count: number, poolBlock: number, writable: boolean): void {
+    this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable);
+    this.counted();
+    this.set(page, count, writable ? PageState.blockWrite : PageState.blockRead, poolBlock);
+  }
+
+  mapZero(page: number, count: number): void {
+    this.mmu.mapZero(page * BLOCK, count * BLOCK);
+    this.counted();
+    this.set(page, count, PageState.zero, -1);
+  }
+
+  /** Private writable pages holding a copy of pool blocks from `sourceBlock`, or zeros (-1). */
+  mapPrivate(page: number, count: number, sourceBlock: number): void {
+    this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK);
+    this.counted();
+    this.set(page, count, PageState.privateWrite, -1);
+  }
+
+  /** Read-only block pages become writable (the state says which). */
+  makeWritable(page: number, count: number): void {
+    this.mmu.protect(page * BLOCK, count * BLOCK, true);
+    this.counted();
+    this.states.fill(PageState.blockWrite, page, page + count);
+  }
+
+  unmap(page: number, count: number): void {
+    this.mmu.unmap(page * BLOCK, count * BLOCK);
+    this.counted();
+    this.set(page, count, PageState.none, -1);
+  }
+
+  /** Pages just before `page` (not below `floor`) that all satisfy `test`. */
+  runBackWhere(page: number, floor: number, test: (state: number) => boolean): number {
+    let i = page;
+    while (i > floor && test(this.states[i - 1]!)) i--;
+    return page - i;
+  }
+
+  /** Length of the run from `page` (below `end`) whose pages all satisfy `test`. */
+  runWhere(page: number, end: number, test: (state: number) => boolean): number {
+    let i = page;
+    while (i < end && test(this.states[i]!)) i++;
+    return i - page;
+  }
+}

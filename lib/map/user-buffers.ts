@@ -1,0 +1,26 @@
+// Native I/O given a buffer that lies inside a mapping (file.write from a
+// mapped range, file.read into one) must not meet a page that would fault:
+// like the kernel's get_user_pages, the pages are faulted in first. The
+// mapping owning an ArrayBuffer is found by identity.
+
+export interface BufferOwner {
+  /** Faults [byteOffset, byteOffset + length) of the buffer for a read or a write by I/O (EFAULT when it cannot). */
+  faultForIO(byteOffset: number, length: number, write: boolean): void;
+}
+
+const owners = new WeakMap<ArrayBufferLike, BufferOwner>();
+
+export function registerBuffer(buffer: ArrayBuffer, owner: BufferOwner): void {
+  owners.set(buffer, owner);
+}
+
+/**
+ * Before native I/O reads (`write` false) or writes (`write` true) bytes
+ * [offset, offset + length) of `view`: faults them in if they lie in a
+ * mapping. A no-op for ordinary memory.
+ */
+export function faultUserBuffer(view: ArrayBufferView, offset: number, length: number, write: boolean): void {
+  if (length === 0) return;
+  const owner = owners.get(view.buffer);
+  if (owner) owner.faultForIO(view.byteOffset + offset, length, write);
+}
