@@ -157,12 +157,37 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Pages in the none and zero states are all private anonymous memory that
+// was never writable (the reservation, a teardown, or a zero-page mapping),
+// so nothing but the zero page can back them: switching between the two
+// states needs only a protection change, which costs a fraction of an mmap.
+bool Reservation::AnonymousRun(uint64_t offset, uint64_t length) const {
+  size_t first = offset / range.unit, count = length / range.unit;
+  for (size_t i = first; i < first + count; i++)
+    if (range.states[i] != PageState::kNone && range.states[i] != PageState::kZero) return false;
+  return true;
+}
+
+// Changes an anonymous run's protection (see AnonymousRun), or throws.
+void Mapping::ProtectAnonymous(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
+                               int prot, PageState state, const char* what) {
+  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
+  r.stats.syscalls++;
+  if (mprotect(Addr(r, offset), static_cast<size_t>(length), prot) != 0)
+    ThrowErrno(env, errno, "mprotect", what);
+  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, state);
+}
+
 // mapZero(offset, length): the kernel's shared zero page backs every read.
 Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
   r.stats.map_zero++;
+  if (r.AnonymousRun(offset, length)) {
+    ProtectAnonymous(env, r, offset, length, PROT_READ, PageState::kZero, "mapping the zero page");
+    return env.Undefined();
+  }
   MapRun(env, r, offset, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
          PageState::kZero, "mapping the zero page");
   return env.Undefined();
@@ -231,6 +256,10 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   Reservation& r = CheckRun(info, 0, &offset, &length);
   WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.unmap++;
+  if (r.AnonymousRun(offset, length)) {
+    ProtectAnonymous(env, r, offset, length, PROT_NONE, PageState::kNone, "tearing down the range");
+    return env.Undefined();
+  }
   r.stats.syscalls++;
   int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
   if (err != 0) ThrowErrno(env, err, "mmap", "tearing down the range");

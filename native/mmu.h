@@ -36,6 +36,9 @@ struct Reservation {
   bool released = false;
 
   ~Reservation();
+  // Whether every page of the run is none or zero (private anonymous memory
+  // that was never writable).
+  bool AnonymousRun(uint64_t offset, uint64_t length) const;
   // Detaches the buffer, forgets the page states and unmaps; idempotent.
   void Release();
 };
@@ -66,6 +69,9 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // failure the run is made inaccessible and the error thrown.
   void* MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot, int flags,
                int fd, off_t file_offset, PageState state, const char* what);
+  // Switches an anonymous run between none and zero with mprotect.
+  void ProtectAnonymous(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
+                        PageState state, const char* what);
   // Re-establishes a safe state after a failed MAP_FIXED and throws.
   [[noreturn]] void FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
                             int err, const char* what);

@@ -18,10 +18,15 @@ describe('npm start (the main job)', () => {
     });
     const out = JSON.parse(child.stdout) as {
       capabilities: { persistence: string; kind: string; mapSync: boolean; size: number };
-      roundTrip: { ok: boolean; check: boolean; files: number };
+      roundTrip: { ok: boolean; check: boolean; files: number; demo: { ok: boolean; lines: string[] } };
       benchmark: { name: string; ratio: number }[];
     };
-    expect(out.roundTrip).toEqual({ ok: true, check: true, files: 1 });
+    expect(out.roundTrip).toMatchObject({ ok: true, check: true, files: 1, demo: { ok: true } });
+    const demo = out.roundTrip.demo.lines.join('\n');
+    expect(demo).toMatch(/A reads 4 KiB at offset 0: all zeros, page shows the zero page/);
+    expect(demo).toMatch(/now reads "hello from B"/);
+    expect(demo).toMatch(/A touches offset 0 again: SIGBUS/);
+    expect(out.benchmark.map((r) => r.name)).toContain('fault: one 2 MiB fault vs 512 separate 4 KiB faults');
     expect(out.capabilities).toMatchObject({ kind: 'file', persistence: 'volatile', mapSync: false, size: 128 * 2 ** 20 });
     expect(out.benchmark.map((r) => r.name)).toContain('copy-in + persist 4 KiB (JS vs native loop)');
     expect(out.benchmark.map((r) => r.name)).toContain('pool: 4 KiB random overwrite, durable, vs fs.writeSync');

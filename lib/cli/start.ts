@@ -2,7 +2,8 @@
 // The main job (`npm start`): on emulated pmem created for you (or a backing
 // you name), print what the machine gives a region, format a pool on it and
 // prove a durable round trip through a file (write, remount, read, check),
-// then run the quick region and pool benchmarks.
+// narrate the reference thread's three questions with two live mappings, then
+// run the quick region, pool and fault benchmarks.
 //
 //   npm start [-- --path FILE_OR_DEVDAX [--overwrite]] [--size 256M] [--full] [--json] [--keep]
 //
@@ -12,6 +13,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { runFaultBenchmark } from '../../benchmarks/faults.js';
 import { runPoolBenchmark } from '../../benchmarks/pool.js';
 import { formatRows, runRegionBenchmark } from '../../benchmarks/region.js';
 import { formatCapabilities } from '../capabilities.js';
@@ -19,13 +21,14 @@ import { emulatedPmemPath, removeQuietly } from '../emulated.js';
 import { isDaxfsError } from '../errors.js';
 import { Pool } from '../pool/pool.js';
 import { Region } from '../region.js';
+import { runFaultDemo, type DemoResult } from './demo.js';
 import { parseSize } from './units.js';
 
 export { parseSize };
 
 
-/** Formats a pool on `path`, writes a file, remounts, reads it back and checks. */
-function poolRoundTrip(path: string, size: number | undefined): { ok: boolean; files: number; check: boolean } {
+/** Formats a pool on `path`, writes a file, remounts, reads it back, checks, and runs the mapping demo. */
+function poolRoundTrip(path: string, size: number | undefined): { ok: boolean; files: number; check: boolean; demo: DemoResult } {
   const record = Buffer.from(`daxfs ${new Date().toISOString()} `.repeat(200));
   const pool = Pool.format(path, size === undefined ? {} : { size });
   const f = pool.open('hello.txt', { create: true });
@@ -37,10 +40,17 @@ function poolRoundTrip(path: string, size: number | undefined): { ok: boolean; f
   const back = Buffer.alloc(g.size);
   g.read(back, 0);
   g.close();
-  const check = again.check().ok;
   const files = again.list().length;
-  again.close();
-  return { ok: back.equals(record), files, check };
+  let demo: DemoResult;
+  try {
+    demo = runFaultDemo(again);
+  } finally {
+    again.close();
+  }
+  const after = Pool.open(path);
+  const check = after.check().ok;
+  after.close();
+  return { ok: back.equals(record), files, check, demo };
 }
 
 function main(): number {
@@ -70,16 +80,19 @@ function main(): number {
   }
   try {
     const roundTrip = poolRoundTrip(path, undefined);
-    const poolRows = runPoolBenchmark(!values.full);
-    const ok = roundTrip.ok && roundTrip.check;
+    const poolRows = [...runPoolBenchmark(!values.full), ...runFaultBenchmark(!values.full)];
+    const ok = roundTrip.ok && roundTrip.check && roundTrip.demo.ok;
     if (values.json) {
       console.log(JSON.stringify({ capabilities, roundTrip, benchmark: [...regionRows, ...poolRows] }, null, 2));
     } else {
       console.log(`daxfs on ${created ? `emulated pmem created for this run (${values.size})` : 'an existing backing'}\n`);
       for (const line of formatCapabilities(capabilities)) console.log(`  ${line}`);
       console.log(
-        `\n  pool round trip    ${ok ? 'ok' : 'FAILED'}: formatted, wrote hello.txt, remounted, read it back, check ${roundTrip.check ? 'clean' : 'NOT clean'}\n`,
+        `\n  pool round trip    ${roundTrip.ok ? 'ok' : 'FAILED'}: formatted, wrote hello.txt, remounted, read it back, check ${roundTrip.check ? 'clean' : 'NOT clean'}\n`,
       );
+      console.log(`the reference thread, live: app A maps thread.db read-only, app B maps it shared and writable${roundTrip.demo.ok ? '' : ' (a claim did NOT hold: lines marked !)'}\n`);
+      for (const line of roundTrip.demo.lines) console.log(` ${line}`);
+      console.log('');
       console.log(`quick benchmarks (ratios measured in this run; \`npm run bench\` for the full ones)\n`);
       console.log(formatRows([...regionRows, ...poolRows]));
     }
