@@ -94,6 +94,15 @@ function faultRows(pool: Pool, quick: boolean): Row[] {
     pool.unlink('fault-fill');
     return ns / pages;
   });
+  // The kernel's fault-around window (16 pages), one fault per 64 KiB on both sides.
+  const readHole16 = best(trials, () => {
+    const m = hole.map({ length: bytes, faultAround: 16, huge: false });
+    const ns = timed(() => {
+      for (let p = 0; p < pages; p += 16) m.fault(p * PAGE);
+    });
+    m.unmap();
+    return ns / (pages / 16);
+  });
   // Default fault-around over a hole: one fault maps the whole hole.
   const holeAround = best(trials, () => {
     const m = hole.map({ length: bytes });
@@ -103,6 +112,7 @@ function faultRows(pool: Pool, quick: boolean): Row[] {
   });
 
   rows.push(fasterRow('fault: read, hole → zero page (4 KiB) vs kernel first-touch fault', readHole, kernelFault, 1, 'fault'));
+  rows.push(fasterRow('fault: read, hole → zero page, 16-page window (the kernel\'s) vs kernel fault', readHole16, kernelFault, null, 'fault'));
   rows.push(fasterRow('fault: read, written block (4 KiB) vs kernel first-touch fault', readWritten, kernelFault, null, 'fault'));
   rows.push(fasterRow('fault: write, hole → allocate + zero + durable vs kernel write fault', writeHole, kernelWrite, null, 'fault'));
   rows.push(fasterRow('fault: write, private copy (4 KiB) vs kernel first-touch fault', cow, kernelFault, null, 'fault'));
@@ -127,7 +137,7 @@ function faultRows(pool: Pool, quick: boolean): Row[] {
 /** Loads and stores through a populated mapping against a Buffer of the same size. */
 function accessRows(pool: Pool, quick: boolean): Row[] {
   const bytes = (quick ? 16 : 64) * MiB;
-  const trials = quick ? 3 : 7;
+  const trials = quick ? 3 : 11;
   const f = pool.open('access', { create: true });
   f.truncate(bytes);
   const m = f.map({ length: bytes, write: true });

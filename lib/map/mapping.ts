@@ -15,7 +15,9 @@
 // or zeroed page then shows the zero page, read-only; a page past the new
 // EOF becomes inaccessible). `unmap()` detaches the buffer and every view of
 // it (length 0), so nothing in JS can reach the memory afterwards, and the
-// buffer cannot be transferred to another thread.
+// buffer cannot be transferred to another thread (Node 20 then copies it,
+// which reads every page: a copy — postMessage, structuredClone, slice — of
+// a buffer with unfaulted pages is a direct load like any other).
 import { markAsUntransferable } from 'node:worker_threads';
 
 import { daxfsError, isDaxfsError } from '../errors.js';
@@ -261,6 +263,12 @@ export class FileMapping implements FaultSubject, BufferOwner {
   /** @internal the native page table (for verification). */
   nativeStates(): number[] {
     return this.#mmu.states();
+  }
+
+  /** What the kernel reports for this mapping (/proc/self/smaps), one entry per VMA. */
+  kernelView(): ReturnType<MmuMapping['kernelView']> {
+    if (this.#unmapped) throw daxfsError('EBADF', 'the mapping is unmapped');
+    return this.#mmu.kernelView();
   }
 
   /** This mapping's fault statistics. */

@@ -33,8 +33,10 @@ group('read faults', () => {
     expect(m.pageStates()).toEqual(new Array(256).fill('zero'));
     expect(m.stats()).toMatchObject({ zeroPage: 1, major: 0, minor: 0, mmuCalls: 2 });
     // The kernel backs it with its zero page: no resident memory of our own.
-    const vma = m.mmuStats();
-    expect(vma.mapZero).toBe(1);
+    expect(m.mmuStats().mapZero).toBe(1);
+    const vmas = m.kernelView();
+    expect(vmas.map((v) => [v.perms, v.regionFile, v.rssKiB])).toEqual([['r--p', false, 0]]);
+    expect(vmas[0]!.length).toBe(1 * MiB);
   });
 
   it('map a written extent read-only, whole (fault-around) in one MMU call', () => {
@@ -295,6 +297,26 @@ group('mapping life cycle', () => {
     expectCode(() => m.fault(0), 'EBADF');
     expectCode(() => m.populate(), 'EBADF');
     expect(p.mappingCount()).toBe(0);
+  });
+
+  it('its buffer cannot be transferred to another thread: a transfer is refused or becomes a copy', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.write(Buffer.from('x'), 0);
+    const m = f.map({ length: PAGE });
+    m.populate(); // a copy reads every page (an unfaulted one would kill the process)
+    let copy: ArrayBuffer | undefined;
+    try {
+      copy = structuredClone(m.buffer, { transfer: [m.buffer] }); // Node 20 copies; newer versions throw
+    } catch (e) {
+      expect((e as Error).name).toBe('DataCloneError');
+    }
+    if (copy) {
+      expect(copy).not.toBe(m.buffer);
+      expect(new Uint8Array(copy)[0]).toBe(0x78);
+    }
+    expect(m.buffer.byteLength).toBe(PAGE);
+    expect(text(m.view(0, 1))).toBe('x');
   });
 
   it('keeps an unlinked file until its last mapping is gone', () => {
