@@ -77,6 +77,9 @@ export interface NativeRegion {
   readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;
   lock(exclusive: boolean): boolean;
   waitIdle(offset: number, length: number): void;
+  traceStart(): void;
+  traceMark(value: number): void;
+  traceTake(stop: boolean): Buffer;
   firstTouch(offset: number, length: number, stride: number, write: boolean): FirstTouch;
 }
 

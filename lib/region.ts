@@ -259,6 +259,18 @@ export class Region {
     return this.#native.firstTouch(offset, length, stride, write);
   }
 
+  /**
+   * Testing: starts recording every store the engine makes to this region
+   * through its primitives (with the bytes), every flush and every fence
+   * (native/persist_trace.h documents the format). The crash-state
+   * simulator rebuilds from it what a power failure could leave.
+   */
+  traceStart(): void { this.#native.traceStart(); }
+  /** Testing: a marker in the trace (the simulator uses them for operation boundaries). */
+  traceMark(value: number): void { this.#native.traceMark(value); }
+  /** Testing: the trace recorded so far; with `stop`, recording ends. */
+  traceTake(stop = false): Buffer { return this.#native.traceTake(stop); }
+
   createMapping(length: number): MmuMapping {
     if (this.#closed) throw daxfsError('EBADF', 'the region is closed');
     return new MmuMapping(new addon.Mapping(this.#native, length));

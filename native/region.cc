@@ -72,6 +72,9 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Load64>("load64"),
           InstanceMethod<&Region::WaitIdle>("waitIdle"),
           InstanceMethod<&Region::FirstTouch>("firstTouch"),
+          InstanceMethod<&Region::TraceStart>("traceStart"),
+          InstanceMethod<&Region::TraceMark>("traceMark"),
+          InstanceMethod<&Region::TraceTake>("traceTake"),
           InstanceMethod<&Region::Store64>("store64"),
           InstanceMethod<&Region::Cas64>("cas64"),
           InstanceMethod<&Region::BitmapFind>("bitmapFind"),
@@ -346,6 +349,35 @@ Napi::Value Region::FirstTouch(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// traceStart(): records every store, flush and fence from now on (tests).
+Napi::Value Region::TraceStart(const Napi::CallbackInfo& info) {
+  RegionCore& c = *OpenCore(info.Env());
+  if (!c.trace) c.trace = std::make_unique<PersistTrace>();
+  return info.Env().Undefined();
+}
+
+// traceMark(value): a marker in the trace (operation boundaries).
+Napi::Value Region::TraceMark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t value = ArgIndex(info, 0, "value");
+  if (!c.trace) ThrowCode(env, "EINVAL", "no trace is being recorded: call traceStart() first");
+  c.trace->Mark(value);
+  return env.Undefined();
+}
+
+// traceTake(stop): the trace so far, as a Buffer; with stop, recording ends.
+Napi::Value Region::TraceTake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  bool stop = ArgBool(info, 0, "stop", false);
+  if (!c.trace) ThrowCode(env, "EINVAL", "no trace is being recorded: call traceStart() first");
+  auto* log = new std::vector<uint8_t>(c.trace->Take());
+  if (stop) c.trace.reset();
+  return Napi::Buffer<uint8_t>::New(env, log->data(), log->size(),
+                                    [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, log);
+}
+
 Napi::Value Region::Load64(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RegionCore& c = *OpenCore(env);
@@ -378,6 +410,7 @@ Napi::Value Region::Cas64(const Napi::CallbackInfo& info) {
   if (__atomic_compare_exchange_n(word, &previous, desired, false, __ATOMIC_ACQ_REL,
                                   __ATOMIC_ACQUIRE)) {
     c.stats.bytes_written += 8;
+    c.TraceStore(offset, 8);
     PersistOrThrow(env, c, offset, 8);
   }
   return Napi::BigInt::New(env, previous);
@@ -417,6 +450,7 @@ Napi::Value Region::BitmapChange(const Napi::CallbackInfo& info, bool set) {
     uint64_t first_byte = bitmap_offset + start / 64 * 8;
     uint64_t last_byte = bitmap_offset + (start + count - 1) / 64 * 8 + 8;
     c.stats.bytes_written += last_byte - first_byte;
+    c.TraceStore(first_byte, last_byte - first_byte);
     PersistOrThrow(env, c, first_byte, last_byte - first_byte);
   }
   return Napi::Number::New(env, static_cast<double>(conflicts));

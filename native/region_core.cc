@@ -44,6 +44,11 @@ void RegionCore::EndAsync() {
 int RegionCore::Flush(uint64_t offset, uint64_t length, RegionStats& stats) {
   stats.flush_calls++;
   if (length == 0) return 0;
+  if (trace) {
+    trace->Flush(offset, length);
+    // msync writes back and waits: a flush and a fence.
+    if (mode == Persistence::kMsync) trace->Fence();
+  }
   if (mode == Persistence::kMsync) {
     // msync needs a page-aligned start; widen the range down to it.
     uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
@@ -58,6 +63,7 @@ int RegionCore::Flush(uint64_t offset, uint64_t length, RegionStats& stats) {
 
 void RegionCore::Drain(RegionStats& stats) {
   if (mode == Persistence::kMsync) return;
+  if (trace) trace->Fence();
   StoreFence();
   stats.fences++;
 }

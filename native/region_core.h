@@ -8,10 +8,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cpu_persist.h"
+#include "persist_trace.h"
 
 namespace daxfs {
 
@@ -106,6 +108,19 @@ class RegionCore {
   RegionStats stats;
   // Live MMU mappings of this region, released when the region is closed.
   std::vector<Reservation*> mappings;
+
+  // The crash simulator's recorder (persist_trace.h); null unless started.
+  // Every primitive that stores to the region calls TraceStore after the
+  // store; Flush and Drain record themselves.
+  std::unique_ptr<PersistTrace> trace;
+  void TraceStore(uint64_t offset, uint64_t length) {
+    if (trace) trace->Store(offset, mapped_ + offset, length);
+  }
+  // The bytes of a non-temporal store bypass the cache: like flushed lines,
+  // they are durable at the next fence.
+  void TraceStreamed(uint64_t offset, uint64_t length) {
+    if (trace) trace->Flush(offset, length);
+  }
 };
 
 }  // namespace daxfs

@@ -19,6 +19,11 @@ bool Overlaps(const uint8_t* a, uint64_t a_len, const uint8_t* b, uint64_t b_len
 // the unaligned head and tail went through the cache and need flushing.
 void PersistEdges(RegionCore& c, RegionStats& stats, uint8_t* to, uint64_t length, size_t head,
                   size_t tail) {
+  if (c.trace) {
+    uint64_t offset = static_cast<uint64_t>(to - c.mapped_);
+    c.trace->Flush(offset, head);
+    c.trace->Flush(offset + length - tail, tail);
+  }
   if (c.flush_needed) {
     stats.flushed_lines += FlushRange(c.flush, to, head);
     stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
@@ -45,10 +50,13 @@ int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* fr
     size_t head = 0, tail = 0;
     NtCopy(to, from, length, &head, &tail);
     stats.nt_bytes += length - head - tail;
+    c.TraceStore(offset, length);
+    c.TraceStreamed(offset + head, length - head - tail);
     if (persist) PersistEdges(c, stats, to, length, head, tail);
     return 0;
   }
   std::memmove(to, from, length);
+  c.TraceStore(offset, length);
   return persist ? c.Persist(offset, length, stats) : 0;
 }
 
@@ -103,10 +111,13 @@ void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, 
     size_t head = 0, tail = 0;
     NtZero(to, length, &head, &tail);
     c.stats.nt_bytes += length - head - tail;
+    c.TraceStore(offset, length);
+    c.TraceStreamed(offset + head, length - head - tail);
     if (persist) PersistEdges(c, c.stats, to, length, head, tail);
     return;
   }
   std::memset(to, 0, length);
+  c.TraceStore(offset, length);
   if (persist) PersistOrThrow(env, c, offset, length);
 }
 
@@ -129,6 +140,7 @@ void RegionStore64(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t value
   auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
   __atomic_store_n(word, value, __ATOMIC_RELEASE);
   c.stats.bytes_written += 8;
+  c.TraceStore(offset, 8);
   PersistOrThrow(env, c, offset, 8);
 }
 

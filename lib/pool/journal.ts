@@ -17,6 +17,8 @@ import { BLOCK } from './layout.js';
 
 const JOURNAL_MAGIC = 0x4c4e4a5346584144n; // "DAXFSJNL"
 const COMMIT_WORD = 64;
+/** Where the backup superblock lives (block 1): applied in a fence epoch of its own. */
+const BACKUP_SUPERBLOCK = BLOCK;
 
 export interface JournalRecord {
   offset: number;
@@ -92,10 +94,20 @@ export class Journal {
     this.commits++;
   }
 
+  /**
+   * Writes the records in place. The backup superblock goes last, after a
+   * fence of its own: a crash tearing one copy of the superblock always
+   * leaves the other whole, so mount can find the journal that repairs it.
+   */
   private apply(records: JournalRecord[]): void {
-    for (const r of records) this.region.write(r.offset, r.data, 0, r.data.length, false);
-    for (const r of records) this.region.flush(r.offset, r.data.length);
+    let backup: JournalRecord | undefined;
+    for (const r of records) {
+      if (r.offset === BACKUP_SUPERBLOCK) backup = r;
+      else this.region.write(r.offset, r.data, 0, r.data.length, false);
+    }
+    for (const r of records) if (r !== backup) this.region.flush(r.offset, r.data.length);
     this.region.drain();
+    if (backup) this.region.write(backup.offset, backup.data, 0, backup.data.length, true);
   }
 
   /**

@@ -137,3 +137,36 @@ export function intermediates(state: State, op: Op): State[] {
   if (op.op === 'write' && !state.has(op.name)) return [apply(state, { op: 'truncate', name: op.name, size: 0 })];
   return [];
 }
+
+function sameShape(a: State, b: State): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k)?.length !== v.length) return false;
+  return true;
+}
+
+function shapeOf(s: State): string {
+  return `{${[...s].map(([k, v]) => `${k}:${v.length}`).sort().join(',')}}`;
+}
+
+/**
+ * Checks the files found after a crash against the acknowledged state and
+ * what the operation in flight may have done (all of it, none of it, an
+ * intermediate transaction; a write's bytes possibly torn, each byte old or
+ * new). Returns null, or what is wrong.
+ */
+export function verifyState(actual: State, acked: State, inFlight: Op | undefined): string | null {
+  const candidates = [acked];
+  if (inFlight) candidates.push(apply(acked, inFlight), ...intermediates(acked, inFlight));
+  const shape = candidates.find((c) => sameShape(c, actual));
+  if (!shape) return `names/sizes ${shapeOf(actual)} match none of ${candidates.map(shapeOf).join(' | ')}`;
+  for (const [name, bytes] of actual) {
+    if (candidates.some((c) => c.get(name)?.equals(bytes))) continue;
+    for (let i = 0; i < bytes.length; i++) {
+      if (candidates.some((c) => c.get(name)?.[i] === bytes[i])) continue;
+      // bytes past a candidate's end read as zeros once the file grew
+      if (bytes[i] === 0 && candidates.some((c) => (c.get(name)?.length ?? 0) <= i)) continue;
+      return `'${name}' byte ${i} is ${bytes[i]}, allowed: ${candidates.map((c) => c.get(name)?.[i]).join('/')}`;
+    }
+  }
+  return null;
+}

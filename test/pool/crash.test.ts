@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Pool } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
-import { apply, intermediates, readState, rng, type Op, type State } from './crash-model.js';
+import { apply, readState, rng, verifyState, type Op, type State } from './crash-model.js';
 import { newPool } from './helpers.js';
 
 const ROUNDS = Number(process.env['DAXFS_CRASH_ROUNDS'] ?? 100);
@@ -51,33 +51,6 @@ function runChild(poolPath: string, seed: number, killAfterMs: number): Promise<
   });
 }
 
-function sameShape(a: State, b: State): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k)?.length !== v.length) return false;
-  return true;
-}
-
-/** Checks `actual` against the acknowledged state and what the in-flight op may have done. */
-function verify(actual: State, acked: State, inFlight: Op | undefined): string | null {
-  const candidates = [acked];
-  if (inFlight) candidates.push(apply(acked, inFlight), ...intermediates(acked, inFlight));
-  const shape = candidates.find((c) => sameShape(c, actual));
-  if (!shape) return `names/sizes ${shapeOf(actual)} match none of ${candidates.map(shapeOf).join(' | ')}`;
-  for (const [name, bytes] of actual) {
-    for (let i = 0; i < bytes.length; i++) {
-      if (candidates.some((c) => c.get(name)?.[i] === bytes[i])) continue;
-      // bytes past a candidate's end read as zeros once the file grew
-      if (bytes[i] === 0 && candidates.some((c) => (c.get(name)?.length ?? 0) <= i)) continue;
-      return `'${name}' byte ${i} is ${bytes[i]}, allowed: ${candidates.map((c) => c.get(name)?.[i]).join('/')}`;
-    }
-  }
-  return null;
-}
-
-function shapeOf(s: State): string {
-  return `{${[...s].map(([k, v]) => `${k}:${v.length}`).sort().join(',')}}`;
-}
-
 describe('crash consistency under SIGKILL', () => {
   it(`survives ${ROUNDS} kill rounds: mount, clean check, every acknowledged operation intact`, async () => {
     const { pool, path: poolPath } = newPool(8 << 20);
@@ -97,7 +70,7 @@ describe('crash consistency under SIGKILL', () => {
       expect(report.problems, `round ${round}`).toEqual([]);
       const actual = readState(mounted);
       mounted.close();
-      const problem = verify(actual, acked, result.inFlight);
+      const problem = verifyState(actual, acked, result.inFlight);
       expect(problem, `round ${round}, in flight: ${JSON.stringify(result.inFlight)}`).toBeNull();
       model = actual;
     }
