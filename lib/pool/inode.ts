@@ -11,7 +11,7 @@ import { crc32 } from 'node:zlib';
 import { daxfsError } from '../errors.js';
 import type { Extent } from './extents.js';
 import { readU64, writeU64, zeroed } from './bytes.js';
-import { BLOCK, INODE_SIZE } from './layout.js';
+import { BLOCK, INODE_SIZE, MAX_FILE_SIZE } from './layout.js';
 
 export const FLAG_USED = 1;
 export const FLAG_ORPHAN = 2;
@@ -122,12 +122,18 @@ export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
   if ((flags & FLAG_ORPHAN) === 0 && (nameLen < 1 || nameLen > NAME_MAX)) throw bad(`bad name length ${nameLen}`);
   if (nameLen > NAME_MAX) throw bad(`bad name length ${nameLen}`);
   const size = readU64(b, 8);
-  if (size < 0) throw bad('absurd size');
+  if (size < 0 || size > MAX_FILE_SIZE) throw bad(`absurd size ${size < 0 ? '(past 2^53)' : size} (the largest file is ${MAX_FILE_SIZE} bytes)`);
   const extentCount = b.readUInt32LE(32);
+  const rawName = b.subarray(64, 64 + nameLen);
+  const name = rawName.toString('utf8');
+  if (nameLen > 0) {
+    if (!Buffer.from(name, 'utf8').equals(rawName)) throw bad('name is not valid UTF-8');
+    if (name.includes('/') || name.includes('\0')) throw bad(`name ${JSON.stringify(name)} holds '/' or NUL`);
+  }
   const inode: Inode = {
     ino,
     flags,
-    name: b.subarray(64, 64 + nameLen).toString('utf8'),
+    name,
     size,
     mtimeMs: Math.max(0, readU64(b, 16)),
     generation: Math.max(0, readU64(b, 24)),

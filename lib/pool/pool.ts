@@ -85,6 +85,8 @@ export interface PoolInfo {
   readOnly: boolean;
   recovery: RecoveryReport;
   orphansFreedAtMount: number;
+  /** Blocks that belonged to files but were marked free in the bitmap, marked in use at mount. */
+  blocksRemarkedAtMount: number;
 }
 
 /** What getBlock reports: the get_block of the kernel's DAX path. */
@@ -143,6 +145,7 @@ export class Pool implements MappingHost {
   private readonly reserved: Run[] = [];
   private readonly recovery: RecoveryReport;
   private orphansFreed = 0;
+  private remarked = 0;
   private closed = false;
 
   private constructor(region: Region, readOnly: boolean) {
@@ -300,6 +303,7 @@ export class Pool implements MappingHost {
       generation = Math.max(generation, inode.generation);
     }
     this.sb = { ...sb, freeBlocks: sb.nblocks - sb.dataStart - owned, nextGeneration: Math.max(sb.nextGeneration, generation + 1) };
+    this.checkOwnershipAtMount();
     // Orphans: unlinked while open when the pool went down. Their blocks are
     // freed now, so a crash never leaks them.
     if (orphans.length > 0 && !this.readOnly) {
@@ -308,6 +312,47 @@ export class Pool implements MappingHost {
       this.commit(txn);
       this.orphansFreed = orphans.length;
     }
+  }
+
+  /**
+   * Damage the checksums cannot see, found from the block maps just loaded
+   * (O(blocks in use / 32)): blocks owned twice refuse a writable mount (a
+   * write to one file would change the other; a read-only mount lets the
+   * files be copied out), and blocks owned but marked free — which the
+   * allocator would hand out again — are marked in use before anything can
+   * allocate.
+   */
+  private checkOwnershipAtMount(): void {
+    const runs: OwnedRun[] = [{ start: 0, length: this.sb.dataStart, owner: 'metadata' }];
+    for (const inode of this.inodes) {
+      if (!inode) continue;
+      const owner = `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
+      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
+      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
+    }
+    const overlaps = findOwnershipProblems(runs, this.sb.nblocks);
+    if (overlaps.length > 0 && !this.readOnly)
+      throw daxfsError('EUCLEAN', `${overlaps[0]!.message}${overlaps.length > 1 ? ` (and ${overlaps.length - 1} more)` : ''}: open the pool read-only to copy its files out`);
+    if (this.readOnly) return;
+    const clear: Run[] = [];
+    for (const r of runs) {
+      let start = -1;
+      for (let b = r.start; b <= r.start + r.length; b++) {
+        const isClear = b < r.start + r.length && ((this.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
+        if (isClear && start < 0) start = b;
+        if (!isClear && start >= 0) {
+          clear.push({ start, length: b - start });
+          start = -1;
+        }
+      }
+    }
+    if (clear.length === 0) return;
+    const txn = new Txn();
+    txn.allocated.push(...clear);
+    // The blocks were owned all along: the count derived from the block maps stands.
+    txn.freeBlocks = this.sb.freeBlocks;
+    this.commit(txn);
+    this.remarked = clear.reduce((n, r) => n + r.length, 0);
   }
 
   private validateExtents(inode: Inode): void {
@@ -500,6 +545,7 @@ export class Pool implements MappingHost {
       readOnly: this.readOnly,
       recovery: this.recovery,
       orphansFreedAtMount: this.orphansFreed,
+      blocksRemarkedAtMount: this.remarked,
     };
   }
 

@@ -2,9 +2,14 @@
 import os from 'node:os';
 import path from 'node:path';
 
+import { writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
 import { describe as group, expect, it } from 'vitest';
 
-import { tmpfsDir, uniquePath } from '../helpers.js';
+import { Pool } from '../../lib/index.js';
+import { expectCode, tmpfsDir, uniquePath } from '../helpers.js';
+import { buildBase, hostileImages } from './corruption.js';
 import { checkRecording, crashPoints, record } from './crash-sim.js';
 
 const dir = tmpfsDir();
@@ -28,5 +33,74 @@ group('regressions found by the crash simulator', () => {
     expect(sawPrimary).toBeGreaterThan(0);
     const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: 32, seed: 2, failDir: path.join(os.tmpdir(), 'daxfs-crash-failures') });
     expect(result.failures).toEqual([]);
+  });
+});
+
+group('regressions found by the corrupted-image tests', () => {
+  const base = buildBase(uniquePath(dir, 'base'));
+  const hostile = new Map(hostileImages(base).map((h) => [h.name, h.image]));
+  const mount = (name: string) => {
+    const path = uniquePath(dir, 'hostile');
+    writeFileSync(path, hostile.get(name)!);
+    return path;
+  };
+  const INODE_TABLE = base.sb.inodeStart * BLOCK;
+
+  // Found 2026-11-25: an inode whose size passed the largest file size (but
+  // not 2^53) mounted; reading it then failed deep inside with a RangeError.
+  it('absurd-size: an inode larger than the largest file refuses the mount', () => {
+    expectCode(() => Pool.open(mount('file size past the largest file')), 'EUCLEAN', /inode 0: absurd size/);
+  });
+
+  // Found 2026-11-25: two files owning one block mounted writable; a write
+  // to one would have changed the other. Now refused, read-only allowed.
+  it('double-owner-mount: blocks owned twice refuse a writable mount; a read-only one reads the files', () => {
+    const path = mount('extents of two files overlapping');
+    expectCode(() => Pool.open(path), 'EUCLEAN', /owned by both inode 0 \('small'\) and inode 1 \('sparse'\)/);
+    const ro = Pool.open(path, { readOnly: true });
+    try {
+      expect(ro.list().map((s) => s.name).sort()).toEqual(['fragmented', 'small', 'sparse']);
+      expect(ro.check().problems.some((p) => p.kind === 'double-owner')).toBe(true);
+    } finally {
+      ro.close();
+    }
+  });
+
+  // Found 2026-11-25: blocks owned by files but marked free in the bitmap
+  // mounted as they were; the allocator would have handed them out again.
+  it('unmarked-blocks-mount: owned blocks marked free are marked in use at mount, before any allocation', () => {
+    const pool = Pool.open(mount('owned blocks marked free in the bitmap'));
+    try {
+      expect(pool.info().blocksRemarkedAtMount).toBeGreaterThan(0);
+      expect(pool.check().problems).toEqual([]);
+      const f = pool.open('new', { create: true });
+      f.write(Buffer.alloc(64 * 1024, 1), 0);
+      f.close();
+      for (const [name, bytes] of base.files) {
+        const g = pool.open(name);
+        const b = Buffer.alloc(g.size);
+        g.read(b, 0);
+        g.close();
+        expect(b.equals(bytes), name).toBe(true);
+      }
+    } finally {
+      pool.close();
+    }
+  });
+
+  // Found 2026-11-25: an inode whose name held NUL (or '/', or bytes that are
+  // not UTF-8) mounted; check then reported a problem it could not repair.
+  it('bad-name-mount: an on-media name with NUL, / or invalid UTF-8 refuses the mount', () => {
+    for (const [bytes, why] of [[Buffer.from('a\0b'), /holds '\/' or NUL/], [Buffer.from('a/b'), /holds '\/' or NUL/], [Buffer.from([0x61, 0xff, 0x62]), /not valid UTF-8/]] as const) {
+      const image = Buffer.from(base.image);
+      const at = INODE_TABLE; // inode 0
+      image.fill(0, at + 64, at + 64 + 255);
+      bytes.copy(image, at + 64);
+      image.writeUInt32LE(bytes.length, at + 4);
+      image.writeUInt32LE(crc32(image.subarray(at, at + 508)), at + 508);
+      const path = uniquePath(dir, 'name');
+      writeFileSync(path, image);
+      expectCode(() => Pool.open(path), 'EUCLEAN', why);
+    }
   });
 });

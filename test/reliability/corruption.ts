@@ -1,0 +1,251 @@
+// Corrupted and hostile pool images: a base pool with every kind of
+// metadata in use, and mutations of each metadata area — random bit flips,
+// random bytes, zeroed ranges, and the same re-sealed with a correct
+// checksum (damage the checksums cannot see), plus structured hostile
+// cases (newer format, extents past the end or overlapping, extent-block
+// cycles, absurd sizes, truncated backings).
+import { crc32 } from 'node:zlib';
+
+import { Pool } from '../../lib/index.js';
+import { bytesFor, rng } from '../pool/crash-model.js';
+
+export const BLOCK = 4096;
+const INODE = 512;
+const SB_BYTES = 256;
+
+export interface Area {
+  name: string;
+  start: number;
+  length: number;
+  /** Recomputes the checksum covering byte `at` (after a mutation), if the area has one. */
+  reseal?: (image: Buffer, at: number) => void;
+}
+
+export interface BaseImage {
+  image: Buffer;
+  areas: Area[];
+  files: Map<string, Buffer>;
+  sb: { nblocks: number; dataStart: number; inodeStart: number; journalStart: number; bitmapStart: number; bitmapBlocks: number };
+}
+
+/** Builds a pool with small, sparse, fragmented (extent-block chain) and unlinked-while-open files. */
+export function buildBase(path: string, size = 2 << 20): BaseImage {
+  const pool = Pool.format(path, { size });
+  const files = new Map<string, Buffer>();
+  const small = pool.open('small', { create: true });
+  small.write(Buffer.from('a small file'), 0);
+  files.set('small', Buffer.from('a small file'));
+  const sparse = pool.open('sparse', { create: true });
+  sparse.write(bytesFor(5000, 1), 100_000);
+  const sparseBytes = Buffer.alloc(105_000);
+  bytesFor(5000, 1).copy(sparseBytes, 100_000);
+  files.set('sparse', sparseBytes);
+  // Fragmented: every other block of a second file in between, so the file
+  // needs more than the 11 inline extents (an extent-block chain).
+  const frag = pool.open('fragmented', { create: true });
+  const filler = pool.open('filler', { create: true });
+  const fragBytes = Buffer.alloc(40 * BLOCK);
+  for (let i = 0; i < 40; i++) {
+    const b = bytesFor(BLOCK, 100 + i);
+    frag.write(b, i * BLOCK);
+    b.copy(fragBytes, i * BLOCK);
+    filler.write(Buffer.alloc(BLOCK, i), i * BLOCK);
+  }
+  files.set('fragmented', fragBytes);
+  filler.close();
+  pool.unlink('filler'); // frees the gaps: 'fragmented' keeps its 40 extents
+  const fillerBytes = Buffer.alloc(0);
+  void fillerBytes;
+  const orphan = pool.open('orphan', { create: true });
+  orphan.write(bytesFor(3 * BLOCK, 9), 0);
+  pool.unlink('orphan'); // still open: an orphan in the image
+  for (const f of [small, sparse, frag]) f.close();
+  const sb = pool.superblock();
+  const image = Buffer.from(readBacking(pool));
+  pool.close(); // frees the orphan in the file; the copy keeps it
+  const geometry = { nblocks: sb.nblocks, dataStart: sb.dataStart, inodeStart: sb.inodeStart, journalStart: sb.journalStart, bitmapStart: sb.bitmapStart, bitmapBlocks: sb.bitmapBlocks };
+  return { image, areas: areasOf(image, geometry, sb.inodeHighWater), files, sb: geometry };
+}
+
+function readBacking(pool: Pool): Buffer {
+  const b = Buffer.alloc(pool.region.size);
+  pool.region.read(0, b);
+  return b;
+}
+
+function sealSuperblock(image: Buffer, base: number): void {
+  image.writeUInt32LE(crc32(image.subarray(base, base + SB_BYTES - 4)), base + SB_BYTES - 4);
+}
+
+function sealInode(image: Buffer, at: number, inodeStart: number): void {
+  const base = inodeStart * BLOCK + Math.floor((at - inodeStart * BLOCK) / INODE) * INODE;
+  image.writeUInt32LE(crc32(image.subarray(base, base + INODE - 4)), base + INODE - 4);
+}
+
+function sealExtentBlock(image: Buffer, block: number): void {
+  const b = image.subarray(block * BLOCK, (block + 1) * BLOCK);
+  b.writeUInt32LE(0, 12);
+  b.writeUInt32LE(crc32(b), 12);
+}
+
+/** The extent-block chain of the inode at `ino`. */
+export function extentChain(image: Buffer, inodeStart: number, ino: number): number[] {
+  const chain: number[] = [];
+  let block = image.readUInt32LE(inodeStart * BLOCK + ino * INODE + 36);
+  while (block !== 0 && chain.length < 16 && !chain.includes(block)) {
+    chain.push(block);
+    block = image.readUInt32LE(block * BLOCK + 8);
+  }
+  return chain;
+}
+
+function areasOf(image: Buffer, sb: BaseImage['sb'], highWater: number): Area[] {
+  const areas: Area[] = [
+    { name: 'superblock', start: 0, length: SB_BYTES, reseal: (img) => sealSuperblock(img, 0) },
+    { name: 'backup superblock', start: BLOCK, length: SB_BYTES, reseal: (img) => sealSuperblock(img, BLOCK) },
+    { name: 'journal header', start: sb.journalStart * BLOCK, length: 128 },
+    { name: 'journal body', start: (sb.journalStart + 1) * BLOCK, length: 2 * BLOCK },
+    { name: 'bitmap', start: sb.bitmapStart * BLOCK, length: Math.ceil(sb.nblocks / 8) },
+    { name: 'inode table', start: sb.inodeStart * BLOCK, length: highWater * INODE, reseal: (img, at) => sealInode(img, at, sb.inodeStart) },
+  ];
+  for (let ino = 0; ino < highWater; ino++) {
+    for (const block of extentChain(image, sb.inodeStart, ino))
+      areas.push({ name: `extent block ${block}`, start: block * BLOCK, length: BLOCK, reseal: (img) => sealExtentBlock(img, block) });
+  }
+  return areas;
+}
+
+export interface Mutation {
+  area: string;
+  kind: string;
+  resealed: boolean;
+  apply(image: Buffer): Buffer;
+}
+
+/** A random mutation of a random metadata area. */
+export function randomMutation(base: BaseImage, rand: (n: number) => number): Mutation {
+  const area = base.areas[rand(base.areas.length)]!;
+  const reseal = area.reseal !== undefined && rand(2) === 0;
+  const kinds = ['bit flips', 'random bytes', 'zeroed range', 'random 8-byte word'];
+  const kind = kinds[rand(kinds.length)]!;
+  const seed = rand(2 ** 30);
+  return {
+    area: area.name,
+    kind,
+    resealed: reseal,
+    apply(image: Buffer): Buffer {
+      const r = rng(seed);
+      const touched: number[] = [];
+      const at = () => {
+        const p = area.start + r(area.length);
+        touched.push(p);
+        return p;
+      };
+      if (kind === 'bit flips') for (let i = 0, n = 1 + r(3); i < n; i++) image[at()]! ^= 1 << r(8);
+      else if (kind === 'random bytes') for (let i = 0, n = 1 + r(16); i < n; i++) image[at()] = r(256);
+      else if (kind === 'zeroed range') {
+        const p = at();
+        image.fill(0, p, Math.min(area.start + area.length, p + 1 + r(64)));
+      } else {
+        const p = area.start + Math.floor(r(area.length) / 8) * 8;
+        touched.push(p);
+        image.writeUInt32LE(r(2 ** 32), p);
+        image.writeUInt32LE([0, 1, r(2 ** 32), 0xffffffff][r(4)]!, p + 4);
+      }
+      if (reseal) for (const p of touched) area.reseal!(image, p);
+      return image;
+    },
+  };
+}
+
+/** Structured hostile images, each re-sealed so that only deeper checks can refuse them. */
+export function hostileImages(base: BaseImage): { name: string; image: Buffer }[] {
+  const { sb } = base;
+  const inodeAt = (ino: number) => sb.inodeStart * BLOCK + ino * INODE;
+  const out: { name: string; image: Buffer }[] = [];
+  const variant = (name: string, change: (img: Buffer) => Buffer | void) => {
+    const img = Buffer.from(base.image);
+    out.push({ name, image: change(img) ?? img });
+  };
+  variant('newer format version', (img) => {
+    img.writeUInt32LE(2, 8);
+    sealSuperblock(img, 0);
+    img.writeUInt32LE(2, BLOCK + 8);
+    sealSuperblock(img, BLOCK);
+  });
+  variant('absurd file size (2^60)', (img) => {
+    img.writeBigUInt64LE(2n ** 60n, inodeAt(0) + 8);
+    sealInode(img, inodeAt(0), sb.inodeStart);
+  });
+  variant('file size past the largest file', (img) => {
+    img.writeBigUInt64LE(BigInt(2 ** 32 * BLOCK), inodeAt(0) + 8);
+    sealInode(img, inodeAt(0), sb.inodeStart);
+  });
+  variant('extent past the end of the pool', (img) => {
+    img.writeUInt32LE(sb.nblocks - 1, inodeAt(0) + 320 + 4);
+    img.writeUInt32LE(10, inodeAt(0) + 320 + 8);
+    sealInode(img, inodeAt(0), sb.inodeStart);
+  });
+  variant('extent in the metadata area', (img) => {
+    img.writeUInt32LE(1, inodeAt(0) + 320 + 4);
+    sealInode(img, inodeAt(0), sb.inodeStart);
+  });
+  variant('extents of two files overlapping', (img) => {
+    const other = img.readUInt32LE(inodeAt(1) + 320 + 4);
+    img.writeUInt32LE(other, inodeAt(0) + 320 + 4);
+    sealInode(img, inodeAt(0), sb.inodeStart);
+  });
+  variant('extents of one file out of order', (img) => {
+    const frag = fragmentedIno(base);
+    img.writeUInt32LE(0, inodeAt(frag) + 320 + 16);
+    sealInode(img, inodeAt(frag), sb.inodeStart);
+  });
+  variant('extent-block chain cycle', (img) => {
+    const frag = fragmentedIno(base);
+    const chain = extentChain(img, sb.inodeStart, frag);
+    const last = chain[chain.length - 1]!;
+    img.writeUInt32LE(chain[0]!, last * BLOCK + 8);
+    sealExtentBlock(img, last);
+    // the inode claims more extents than it has, so the chain is followed
+    img.writeUInt32LE(img.readUInt32LE(inodeAt(frag) + 32) + 300, inodeAt(frag) + 32);
+    sealInode(img, inodeAt(frag), sb.inodeStart);
+  });
+  variant('extent count beyond the chain', (img) => {
+    const frag = fragmentedIno(base);
+    img.writeUInt32LE(1_000_000, inodeAt(frag) + 32);
+    sealInode(img, inodeAt(frag), sb.inodeStart);
+  });
+  variant('inode high-water past the table', (img) => {
+    for (const at of [0, BLOCK]) {
+      img.writeBigUInt64LE(2n ** 40n, at + 104);
+      sealSuperblock(img, at);
+    }
+  });
+  variant('two files with one name', (img) => {
+    const nameLen = img.readUInt32LE(inodeAt(0) + 4);
+    img.copy(img, inodeAt(1) + 64, inodeAt(0) + 64, inodeAt(0) + 64 + nameLen);
+    img.writeUInt32LE(nameLen, inodeAt(1) + 4);
+    sealInode(img, inodeAt(1), sb.inodeStart);
+  });
+  variant('owned blocks marked free in the bitmap', (img) => {
+    img.fill(0, sb.bitmapStart * BLOCK, sb.bitmapStart * BLOCK + sb.bitmapBlocks * BLOCK);
+  });
+  variant('a committed journal transaction with a bad body', (img) => {
+    const h = sb.journalStart * BLOCK;
+    img.writeBigUInt64LE(img.readBigUInt64LE(h + 8) || 1n, h + 64); // the last transaction, committed again
+    img[(sb.journalStart + 1) * BLOCK + 20]! ^= 0x40; // and its body damaged
+  });
+  variant('a committed journal transaction replayed again (idempotent)', (img) => {
+    const h = sb.journalStart * BLOCK;
+    img.writeBigUInt64LE(img.readBigUInt64LE(h + 8) || 1n, h + 64);
+  });
+  variant('truncated backing (half)', (img) => img.subarray(0, Math.floor(img.length / 2 / BLOCK) * BLOCK));
+  variant('truncated backing (not a block multiple)', (img) => img.subarray(0, img.length - 100));
+  variant('all zeros', (img) => img.fill(0));
+  return out;
+}
+
+function fragmentedIno(base: BaseImage): number {
+  for (let ino = 0; ino < 8; ino++) if (extentChain(base.image, base.sb.inodeStart, ino).length > 0) return ino;
+  throw new Error('no fragmented file in the base image');
+}
