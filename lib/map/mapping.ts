@@ -163,6 +163,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /** A Uint8Array over [offset, offset + length), faulted for loads (and stores with `write`). */
   view(offset: number, length: number, options: { write?: boolean } = {}): Uint8Array {
+    this.#range(offset, length); // both required: no defaults here
     this.populate(offset, length, options);
     return new Uint8Array(this.#buffer, offset, length);
   }

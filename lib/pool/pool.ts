@@ -1369,7 +1369,7 @@ export class PoolFile {
   map(options: MapOptions): FileMapping {
     const inode = this.inode();
     if (typeof options !== 'object' || options === null) throw daxfsError('EINVAL', 'options must be an object with at least a length');
-    const offset = options.offset ?? 0;
+    const offset = options.offset === undefined ? 0 : options.offset; // null is not "absent"
     checkSize(offset, 'offset');
     if (offset % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${offset} must be a multiple of ${BLOCK}`);
     checkSize(options.length, 'length');
@@ -1377,7 +1377,7 @@ export class PoolFile {
     if (offset + options.length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
     for (const key of ['shared', 'write', 'huge'] as const)
       if (options[key] !== undefined && typeof options[key] !== 'boolean') throw daxfsError('EINVAL', `${key} must be a boolean`);
-    const faultAround = options.faultAround ?? Infinity;
+    const faultAround = options.faultAround === undefined ? Infinity : options.faultAround;
     if (faultAround !== Infinity && (!Number.isSafeInteger(faultAround) || faultAround < 1))
       throw daxfsError('EINVAL', `faultAround must be a positive integer number of pages (or Infinity), got ${String(faultAround)}`);
     return this.pool.mapFile(inode, {
@@ -1407,7 +1407,8 @@ export class PoolFile {
 
   /** The block map at `fileBlock`; with create, allocates (zeroed) a run of up to maxBlocks for a hole. */
   getBlock(fileBlock: number, options: { create?: boolean; maxBlocks?: number } = {}): BlockMapping {
-    return this.pool.getBlock(this.inode(), fileBlock, options.create ?? false, options.maxBlocks ?? 1);
+    const maxBlocks = options.maxBlocks === undefined ? 1 : options.maxBlocks; // null is not "absent"
+    return this.pool.getBlock(this.inode(), fileBlock, options.create ?? false, maxBlocks);
   }
 
   /**

@@ -1,3 +1,5 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
 import fc from 'fast-check';
 import { describe as group, expect, it } from 'vitest';
 
@@ -10,7 +12,7 @@ const TARGET = Number(process.env.DAXFS_MODEL_OPS ?? 100_000);
 const SEED = Number(process.env.DAXFS_MODEL_SEED ?? 20261125);
 
 group('model-based random testing (fast-check)', () => {
-  it(`runs at least ${TARGET} random operations against the model, comparing after every step`, () => {
+  it(`runs at least ${TARGET} random operations against the model, comparing after every step`, async () => {
     const counter = { ops: 0, byKind: new Map<string, number>(), errors: 0 };
     let runs = 0;
     for (let round = 0; counter.ops < TARGET; round++) {
@@ -27,6 +29,7 @@ group('model-based random testing (fast-check)', () => {
         }),
         { numRuns: 20, seed: SEED + round, endOnFailure: false },
       );
+      await yieldToLoop(); // keep the test runner's RPC alive
     }
     console.log(`model test: ${counter.ops} operations in ${runs} runs, ${expectedErrors.count} of them the expected typed errors\n  ${[...counter.byKind].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
     expect(counter.ops).toBeGreaterThanOrEqual(TARGET);
