@@ -70,21 +70,37 @@ describe('builds', () => {
     expect(output).toContain(`addon in use: ${addon}`);
   }, BUILD_TIMEOUT);
 
-  it('the AddressSanitizer + UndefinedBehaviorSanitizer build passes the native and pool tests cleanly', async () => {
+  it('the AddressSanitizer + UndefinedBehaviorSanitizer build passes the native-heavy tests cleanly', async () => {
     const addon = await ensureBuilt('build:asan', 'build-asan/Release/daxfs.node');
     const libasan = (await run('gcc', ['-print-file-name=libasan.so'])).stdout.trim();
-    // the pool's tests too (all but the long crash test): they drive the
-    // asynchronous copies, the view windows and the range buffers
+    // Region, allocator and MMU primitives; the pool's tests (asynchronous
+    // copies, view windows, range buffers); mappings and faults (pins, zero
+    // pages, private copies); the crash simulator (the trace recorder) and
+    // the corrupted images, at reduced counts; bad input everywhere.
     const { passed, output } = await runNativeTests(
       addon,
       {
         LD_PRELOAD: libasan,
         ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1',
         UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+        DAXFS_SIM_WORKLOADS: '2',
+        DAXFS_CORRUPT_IMAGES: '2000',
       },
-      ['test/native', 'test/pool/files', 'test/pool/async', 'test/pool/journal', 'test/pool/format', 'test/pool/extents'],
+      [
+        'test/native',
+        'test/pool/files',
+        'test/pool/async',
+        'test/pool/journal',
+        'test/pool/format',
+        'test/pool/extents',
+        'test/map',
+        'test/reliability/crash-sim',
+        'test/reliability/corruption',
+        'test/reliability/regressions',
+        'test/reliability/bad-input',
+      ],
     );
-    expect(passed, output).toBeGreaterThan(150);
+    expect(passed, output).toBeGreaterThan(240);
     expect(output).toContain(`addon in use: ${addon}`);
     expect(output).not.toMatch(/AddressSanitizer|runtime error:/);
   }, BUILD_TIMEOUT);
