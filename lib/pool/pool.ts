@@ -152,20 +152,8 @@ export class Pool implements MappingHost {
     this.region = region;
     this.readOnly = readOnly;
     if (!readOnly) Pool.recordHolder(region);
+    this.sb = Pool.readSuperblock(region, readOnly);
     const primary = Buffer.alloc(SUPERBLOCK_BYTES);
-    region.read(0, primary);
-    try {
-      this.sb = decodeSuperblock(primary, region.size, 'primary');
-    } catch (primaryError) {
-      const backup = Buffer.alloc(SUPERBLOCK_BYTES);
-      region.read(BLOCK, backup);
-      try {
-        this.sb = decodeSuperblock(backup, region.size, 'backup');
-      } catch {
-        throw primaryError;
-      }
-      if (!readOnly) region.write(0, encodeSuperblock(this.sb)); // restore the primary from the backup
-    }
     this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
     this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
     const bitmapView = region.dedicatedView(this.sb.bitmapStart * BLOCK, this.sb.bitmapBlocks * BLOCK);
@@ -376,11 +364,50 @@ export class Pool implements MappingHost {
 
   /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or a data block (extent blocks). */
   private isMetadata(offset: number, length: number): boolean {
-    const end = offset + length;
-    if (end > this.region.size || length <= 0) return false;
-    const journalEnd = (this.sb.journalStart + this.sb.journalBlocks) * BLOCK;
-    if (end <= 2 * BLOCK) return true;
-    return offset >= journalEnd;
+    return inMetadataArea(offset, length, this.sb, this.region.size);
+  }
+
+  /**
+   * The superblock: the primary; else the backup (restoring the primary from
+   * it); else, when both are damaged — a crash tearing both while a journal
+   * transaction rewrote them, as versions before 2026-11-25 could — the copy
+   * that the journal's committed transaction restores. The geometry follows
+   * from the backing's size alone, so the journal is found without either.
+   */
+  private static readSuperblock(region: Region, readOnly: boolean): Superblock {
+    const read = (at: number) => {
+      const b = Buffer.alloc(SUPERBLOCK_BYTES);
+      region.read(at, b);
+      return b;
+    };
+    try {
+      return decodeSuperblock(read(0), region.size, 'primary');
+    } catch (primaryError) {
+      try {
+        const sb = decodeSuperblock(read(BLOCK), region.size, 'backup');
+        if (!readOnly) region.write(0, encodeSuperblock(sb)); // restore the primary from the backup
+        return sb;
+      } catch {
+        if (!readOnly && Pool.replayWithoutSuperblock(region)) return decodeSuperblock(read(0), region.size, 'primary');
+        throw primaryError;
+      }
+    }
+  }
+
+  /** Replays a committed transaction found through the geometry of the backing's size; whether one was. */
+  private static replayWithoutSuperblock(region: Region): boolean {
+    let geometry;
+    try {
+      geometry = computeGeometry(region.size);
+    } catch {
+      return false;
+    }
+    const journal = new Journal(region, geometry.journalStart, geometry.journalBlocks);
+    try {
+      return journal.recover(true, (offset, length) => inMetadataArea(offset, length, geometry, region.size)).replayed;
+    } catch {
+      return false; // a damaged journal cannot vouch for anything
+    }
   }
 
   // ---------------------------------------------------------------- transactions
@@ -1272,6 +1299,14 @@ export class Pool implements MappingHost {
     txn.put(next);
     this.commit(txn);
   }
+}
+
+/** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or data area (not the journal). */
+function inMetadataArea(offset: number, length: number, g: { journalStart: number; journalBlocks: number }, size: number): boolean {
+  const end = offset + length;
+  if (end > size || length <= 0) return false;
+  if (end <= 2 * BLOCK) return true;
+  return offset >= (g.journalStart + g.journalBlocks) * BLOCK;
 }
 
 function checkSize(value: unknown, name: string): asserts value is number {

@@ -236,7 +236,7 @@ export function* crashPoints(rec: Recording): Generator<CrashPoint> {
  * everything did, and `samples` random choices (a prefix of each cache
  * line's pending units).
  */
-function* imagesAt(point: CrashPoint, samples: number, rand: (n: number) => number, scratch: Buffer): Generator<string> {
+export function* imagesAt(point: CrashPoint, samples: number, rand: (n: number) => number, scratch: Buffer): Generator<string> {
   point.durable.copy(scratch);
   yield 'fenced only';
   if (point.pendingByLine.size === 0) return;
@@ -283,7 +283,7 @@ export function checkRecording(rec: Recording, imagePath: string, options: { sam
         if (problem === null) continue;
         const where = `crash point ${point.index} (${point.acked} ops acknowledged, in flight: ${point.inFlight === undefined ? 'none' : JSON.stringify(rec.ops[point.inFlight])}), image '${kind}'`;
         result.failures.push(`${where}: ${problem}`);
-        saveFailure(options.failDir, result.failures.length, scratch, { where, problem, ops: rec.ops, written: rec.written });
+        saveFailure(options.failDir, result.failures.length, scratch, { where, problem, acked: point.acked, inFlight: point.inFlight ?? null, ops: rec.ops, written: rec.written });
         if (result.failures.length >= (options.maxFailures ?? 5)) return result;
       }
     }

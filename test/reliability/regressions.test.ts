@@ -20,6 +20,10 @@ group('regressions found by the crash simulator', () => {
   // both copies (blocks 0 and 1) in one fence epoch; a power failure tearing
   // both left a pool whose journal (which would have repaired them) could
   // not be found: mount failed with "primary superblock: checksum mismatch".
+  // Fixed twice: the writer applies the backup in a fence epoch of its own
+  // (tested here), and the reader finds the journal through the geometry of
+  // the backing's size when both copies are bad (the saved image of the
+  // original failure replays clean: replay.test.ts, torn-superblocks).
   it('torn-superblocks: the journal never has both superblock copies in flight at once', () => {
     const rec = record(uniquePath(dir, 'sb'), 4 << 20, 1000, 4); // creates files: the superblock is journaled
     let sawPrimary = 0;
