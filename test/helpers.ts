@@ -49,3 +49,18 @@ export function pattern(length: number, seed = 1): Buffer {
   }
   return b;
 }
+
+/** Every kind of bad number, for the bad-input tables. */
+export const BAD_NUMBERS: [string, unknown][] = [
+  ['negative', -1],
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity],
+  ['fractional', 1.5],
+  ['beyond 2^53', 2 ** 53],
+  ['a string', '8'],
+  ['null', null],
+  ['undefined', undefined],
+  ['an object', {}],
+  ['a bigint', 8n],
+];

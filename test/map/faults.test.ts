@@ -1,24 +1,13 @@
 // The fault handler, rule by rule.
-import { afterEach, describe as group, expect, it } from 'vitest';
+import { describe as group, expect, it } from 'vitest';
 
 import { Pool } from '../../lib/index.js';
 import { expectCode } from '../helpers.js';
-import { newPool } from '../pool/helpers.js';
-import { expectMappingsSound, MiB, PAGE, text } from './helpers.js';
+import { MiB, PAGE, poolPerTest, text } from './helpers.js';
 
-let pool: Pool | undefined;
-let poolPath = '';
-function fresh(size = 64 * MiB): Pool {
-  const created = newPool(size);
-  pool = created.pool;
-  poolPath = created.path;
-  return pool;
-}
-afterEach(() => {
-  if (pool) expectMappingsSound(pool);
-  pool?.close();
-  pool = undefined;
-});
+const pools = poolPerTest({ check: false });
+const fresh = (size?: number) => pools.fresh(size);
+
 
 group('read faults', () => {
   it('map the shared zero page over a hole: nothing allocated', () => {
@@ -210,8 +199,8 @@ group('private mappings', () => {
     const f = p.open('f', { create: true });
     f.write(Buffer.from('ro'), 0);
     p.close();
-    pool = undefined;
-    const ro = Pool.open(poolPath, { readOnly: true });
+    pools.forget();
+    const ro = Pool.open(pools.path, { readOnly: true });
     try {
       const g = ro.open('f');
       expectCode(() => g.map({ length: PAGE, write: true }), 'EROFS');
@@ -342,7 +331,7 @@ group('mapping life cycle', () => {
     const m = f.map({ length: PAGE });
     const v = m.view(0, 1);
     p.close();
-    pool = undefined;
+    pools.forget();
     expect(m.unmapped).toBe(true);
     expect(v.length).toBe(0);
   });

@@ -1,6 +1,7 @@
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 
 import type { Pool } from '../../lib/index.js';
+import { newPool } from '../pool/helpers.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -13,4 +14,41 @@ export function expectMappingsSound(pool: Pool): void {
 
 export function text(view: Uint8Array): string {
   return Buffer.from(view.buffer, view.byteOffset, view.length).toString();
+}
+
+/**
+ * A fresh pool per test, verified and closed after it: no page of any
+ * mapping may show a free or foreign block, and with `check` the pool must
+ * check clean. A test that closes the pool itself calls forget(); one that
+ * reopens it hands the new one to adopt().
+ */
+export function poolPerTest(options: { check?: boolean } = {}) {
+  let current: Pool | undefined;
+  let path = '';
+  afterEach(() => {
+    if (current) {
+      expectMappingsSound(current);
+      if (options.check) expect(current.check().problems).toEqual([]);
+    }
+    current?.close();
+    current = undefined;
+  });
+  return {
+    fresh(size = 64 * MiB): Pool {
+      const created = newPool(size);
+      current = created.pool;
+      path = created.path;
+      return current;
+    },
+    get path(): string {
+      return path;
+    },
+    forget(): void {
+      current = undefined;
+    },
+    adopt(pool: Pool): Pool {
+      current = pool;
+      return pool;
+    },
+  };
 }

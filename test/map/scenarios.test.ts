@@ -5,32 +5,18 @@ import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import path from 'node:path';
 
-import { afterEach, describe as group, expect, it } from 'vitest';
+import { describe as group, expect, it } from 'vitest';
 
 import { Pool, type PoolFile } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
 import { expectCode } from '../helpers.js';
-import { newPool } from '../pool/helpers.js';
-import { expectMappingsSound, KiB, MiB, PAGE, text } from './helpers.js';
+import { expectMappingsSound, KiB, MiB, PAGE, poolPerTest, text } from './helpers.js';
 
 const CHILD = path.join(packageRoot, 'dist/test/map/map-child.js');
 
-let pool: Pool | undefined;
-let poolPath = '';
-function fresh(size = 64 * MiB): Pool {
-  const created = newPool(size);
-  pool = created.pool;
-  poolPath = created.path;
-  return pool;
-}
-afterEach(() => {
-  if (pool) {
-    expectMappingsSound(pool);
-    expect(pool.check().problems).toEqual([]);
-  }
-  pool?.close();
-  pool = undefined;
-});
+const pools = poolPerTest({ check: true });
+const fresh = (size?: number) => pools.fresh(size);
+
 
 function fileBytes(f: PoolFile, position: number, length: number): Buffer {
   const b = Buffer.alloc(length);
@@ -159,14 +145,14 @@ group('2. truncate tears A down before its blocks can reach another file', () =>
     const f = p.open('victim', { create: true });
     f.write(Buffer.alloc(1 * MiB, 0x41), 0);
     p.close();
-    pool = undefined;
-    const result = await runChild(['stale', poolPath], () => {});
+    pools.forget();
+    const result = await runChild(['stale', pools.path], () => {});
     expect(result.lines[0]).toBe('BEFORE 65');
     expect(Number(result.lines[1]!.split(' ')[1])).toBeGreaterThan(240); // the thief got the victim's blocks
     expect(result.lines[2]).toBe('STATES none,none');
     expect(result.lines.some((l) => l.startsWith('LOADED'))).toBe(false);
     expect(result.signal).toBe('SIGSEGV');
-    pool = Pool.open(poolPath);
+    pools.adopt(Pool.open(pools.path)); // verified after the test
   });
 });
 
@@ -350,15 +336,15 @@ group('8. MAP_SYNC semantics: a write fault, stores, persist, SIGKILL', () => {
   it('the data and the size are there after reopening, with no sync', async () => {
     const p = fresh(8 * MiB);
     p.close();
-    pool = undefined;
+    pools.forget();
     const offset = 3 * PAGE + 123;
     const message = 'survives the kill';
-    const result = await runChild(['store', poolPath, String(offset), message], (line, kill) => {
+    const result = await runChild(['store', pools.path, String(offset), message], (line, kill) => {
       if (line === 'DONE') kill();
     });
     expect(result.signal).toBe('SIGKILL');
-    pool = Pool.open(poolPath);
-    const f = pool.open('crash');
+    const reopened = pools.adopt(Pool.open(pools.path));
+    const f = reopened.open('crash');
     expect(f.size).toBe(offset + message.length);
     expect(fileBytes(f, offset, message.length).toString()).toBe(message);
     expect(fileBytes(f, 0, offset).equals(Buffer.alloc(offset))).toBe(true);

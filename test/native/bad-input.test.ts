@@ -3,24 +3,11 @@
 import { describe, expect, it } from 'vitest';
 
 import { Region } from '../../lib/index.js';
-import { expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
+import { BAD_NUMBERS, expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
 
 const shm = tmpfsDir();
 const SIZE = 1 << 20;
 
-const BAD_NUMBERS: [string, unknown][] = [
-  ['negative', -1],
-  ['NaN', NaN],
-  ['Infinity', Infinity],
-  ['-Infinity', -Infinity],
-  ['fractional', 1.5],
-  ['beyond 2^53', 2 ** 53],
-  ['a string', '8'],
-  ['null', null],
-  ['undefined', undefined],
-  ['an object', {}],
-  ['a bigint', 8n],
-];
 
 type Call = (r: Region, args: unknown[]) => unknown;
 interface Entry {

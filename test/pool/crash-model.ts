@@ -170,3 +170,46 @@ export function verifyState(actual: State, acked: State, inFlight: Op | undefine
   }
   return null;
 }
+
+/** Performs `op` on the pool; returns the byte count a write reported. */
+export function runOp(pool: Pool, op: Op): number | undefined {
+  switch (op.op) {
+    case 'write': {
+      const f = pool.open(op.name, { create: true });
+      try {
+        return f.write(bytesFor(op.len, op.seed), op.pos);
+      } finally {
+        f.close();
+      }
+    }
+    case 'truncate': {
+      const f = pool.open(op.name, { create: true });
+      f.truncate(op.size);
+      f.close();
+      return undefined;
+    }
+    case 'allocate':
+    case 'punch':
+    case 'zero': {
+      const f = pool.open(op.name);
+      if (op.op === 'allocate') f.allocate(op.off, op.len);
+      else if (op.op === 'punch') f.punchHole(op.off, op.len);
+      else f.zeroRange(op.off, op.len);
+      f.close();
+      return undefined;
+    }
+    case 'unlink':
+      pool.unlink(op.name);
+      return undefined;
+    case 'rename':
+      pool.rename(op.from, op.to);
+      return undefined;
+    case 'orphanWrite': {
+      const f = pool.open(op.name);
+      pool.unlink(op.name);
+      f.write(bytesFor(4096 * 3, op.seed), 100);
+      f.close();
+      return undefined;
+    }
+  }
+}

@@ -7,24 +7,11 @@ import { describe as group, expect, it } from 'vitest';
 
 import { isDaxfsError, Pool, type FileMapping, type PoolFile } from '../../lib/index.js';
 import { readState, type State } from '../pool/crash-model.js';
-import { tmpfsDir, uniquePath } from '../helpers.js';
+import { BAD_NUMBERS, tmpfsDir, uniquePath } from '../helpers.js';
 
 const dir = tmpfsDir();
 const PAGE = 4096;
 
-const BAD_NUMBERS: [string, unknown][] = [
-  ['negative', -1],
-  ['NaN', NaN],
-  ['Infinity', Infinity],
-  ['-Infinity', -Infinity],
-  ['fractional', 1.5],
-  ['beyond 2^53', 2 ** 53],
-  ['a string', '8'],
-  ['null', null],
-  ['an object', {}],
-  ['a bigint', 8n],
-  ['undefined', undefined],
-];
 const BAD_NAMES: unknown[] = [42, null, undefined, '', 'a/b', 'a\0b', 'x'.repeat(256), {}, ['a']];
 const BAD_BUFFERS: unknown[] = [null, undefined, 'abc', 42, {}, [1, 2, 3], new ArrayBuffer(8)];
 

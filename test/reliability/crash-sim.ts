@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync 
 import path from 'node:path';
 
 import { Pool } from '../../lib/index.js';
-import { apply as applyOp, bytesFor, randomOp, readState, rng, verifyState, type Op, type State } from '../pool/crash-model.js';
+import { apply as applyOp, bytesFor, randomOp, readState, rng, runOp as runModelOp, verifyState, type Op, type State } from '../pool/crash-model.js';
 
 export type TraceEvent =
   | { kind: 'store'; offset: number; data: Buffer }
@@ -68,54 +68,14 @@ export function randomSimOp(state: State, rand: (n: number) => number, seed: num
 
 /** Runs `op` on the pool; returns the byte count of a write. */
 export function runOp(pool: Pool, op: SimOp): number | undefined {
-  switch (op.op) {
-    case 'write': {
-      const f = pool.open(op.name, { create: true });
-      try {
-        return f.write(bytesFor(op.len, op.seed), op.pos);
-      } finally {
-        f.close();
-      }
-    }
-    case 'mapWrite': {
-      const f = pool.open(op.name);
-      const first = Math.floor(op.pos / 4096) * 4096;
-      const m = f.map({ offset: first, length: op.pos + op.len - first, write: true });
-      m.write(op.pos - first, bytesFor(op.len, op.seed));
-      m.unmap();
-      f.close();
-      return undefined;
-    }
-    case 'truncate': {
-      const f = pool.open(op.name, { create: true });
-      f.truncate(op.size);
-      f.close();
-      return undefined;
-    }
-    case 'allocate':
-    case 'punch':
-    case 'zero': {
-      const f = pool.open(op.name);
-      if (op.op === 'allocate') f.allocate(op.off, op.len);
-      else if (op.op === 'punch') f.punchHole(op.off, op.len);
-      else f.zeroRange(op.off, op.len);
-      f.close();
-      return undefined;
-    }
-    case 'unlink':
-      pool.unlink(op.name);
-      return undefined;
-    case 'rename':
-      pool.rename(op.from, op.to);
-      return undefined;
-    case 'orphanWrite': {
-      const f = pool.open(op.name);
-      pool.unlink(op.name);
-      f.write(bytesFor(4096 * 3, op.seed), 100);
-      f.close();
-      return undefined;
-    }
-  }
+  if (op.op !== 'mapWrite') return runModelOp(pool, op);
+  const f = pool.open(op.name);
+  const first = Math.floor(op.pos / 4096) * 4096;
+  const m = f.map({ offset: first, length: op.pos + op.len - first, write: true });
+  m.write(op.pos - first, bytesFor(op.len, op.seed));
+  m.unmap();
+  f.close();
+  return undefined;
 }
 
 export interface Recording {
