@@ -103,6 +103,7 @@ export interface FastCalls {
   flush(): void;
   checkView(): void;
   store64(): void;
+  store64Parts(): void;
   bitmapFind(): number;
 }
 

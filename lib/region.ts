@@ -226,6 +226,13 @@ export class Region {
     }
     this.#native.store64(offset, value);
   }
+  /** Atomic 8-byte store of (high << 32) | low, durable on return: for words wider than a safe integer. */
+  store64Parts(offset: number, low: number, high: number): void {
+    this.#args[0] = offset;
+    this.#args[1] = low;
+    this.#args[2] = high;
+    this.#fast.store64Parts();
+  }
   /**
    * Atomic compare-and-swap; returns the previous value (equal to `expected`
    * when the swap happened, which is then durable on return).

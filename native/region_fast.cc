@@ -72,6 +72,19 @@ napi_value Store64Body(Napi::Env env, FastState& s, napi_value) {
   return nullptr;
 }
 
+// store64Parts: the value as two 32-bit halves (args[1] low, args[2] high),
+// for words whose top bits hold more than a safe integer can carry.
+napi_value Store64PartsBody(Napi::Env env, FastState& s, napi_value) {
+  RegionCore& c = RequireWritable(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  uint64_t lo = CheckIndex(env, s.args[1], "low");
+  uint64_t hi = CheckIndex(env, s.args[2], "high");
+  if (lo > 0xffffffffu) ThrowCode(env, "EINVAL", "low must be below 2^32");
+  if (hi > 0xffffffffu) ThrowCode(env, "EINVAL", "high must be below 2^32");
+  RegionStore64(env, c, offset, (hi << 32) | lo);
+  return nullptr;
+}
+
 // Returns the run's start (-1 when none) and leaves its length in args[5].
 napi_value BitmapFindBody(Napi::Env env, FastState& s, napi_value) {
   RegionCore& c = RequireOpen(env, s.core.get());
@@ -138,6 +151,7 @@ Napi::Object MakeFastCalls(Napi::Env env, std::shared_ptr<RegionCore> core) {
   AddFunction<RangeBody<RegionFlush>>(env, calls, "flush", state);
   AddFunction<RangeBody<CheckViewRange>>(env, calls, "checkView", state);
   AddFunction<Store64Body>(env, calls, "store64", state);
+  AddFunction<Store64PartsBody>(env, calls, "store64Parts", state);
   AddFunction<BitmapFindBody>(env, calls, "bitmapFind", state);
   return calls;
 }

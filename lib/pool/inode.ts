@@ -68,19 +68,53 @@ export function extentBlocksFor(count: number): number {
   return Math.max(0, Math.ceil((count - INLINE_EXTENTS) / EXTENTS_PER_BLOCK));
 }
 
+/** Byte offset of the size word in an inode. */
+export const SIZE_WORD = 8;
+
+/**
+ * The size word: the size in the low 44 bits, and in the high 20 a check
+ * over the size and the inode number. It sits outside the inode's CRC so
+ * that an append can change the size with one atomic 8-byte store; the
+ * check still catches damage to it. Returns [low 32 bits, high 32 bits].
+ */
+export function sizeWord(size: number, ino: number): [number, number] {
+  const lo = size % 0x100000000;
+  const hi = Math.floor(size / 0x100000000); // < 2^12: sizes stay below 2^44
+  const check = (sizeCheck(lo, hi, ino) & 0xfffff) >>> 0;
+  return [lo, (hi | (check << 12)) >>> 0];
+}
+
+const checkInput = Buffer.alloc(12);
+function sizeCheck(lo: number, hi: number, ino: number): number {
+  checkInput.writeUInt32LE(lo, 0);
+  checkInput.writeUInt32LE(hi, 4);
+  checkInput.writeUInt32LE(ino >>> 0, 8);
+  return crc32(checkInput);
+}
+
+/** Decodes a size word; -1 when its check does not match. */
+export function decodeSizeWord(lo: number, hi: number, ino: number): number {
+  const sizeHi = hi & 0xfff;
+  if (hi >>> 12 !== (sizeCheck(lo, sizeHi, ino) & 0xfffff)) return -1;
+  return sizeHi * 0x100000000 + lo;
+}
+
 export function encodeInode(i: Inode): Buffer {
   const b = zeroed(INODE_SIZE);
   if (i.flags === 0) return b; // a free inode is all zeros
   b.writeUInt32LE(i.flags, 0);
   // written in place: the name was checked to fit 255 bytes
   b.writeUInt32LE(i.name.length === 0 ? 0 : b.write(i.name, 64, NAME_MAX, 'utf8'), 4);
-  writeU64(b, i.size, 8);
   writeU64(b, Math.max(0, Math.round(i.mtimeMs)), 16);
   writeU64(b, i.generation, 24);
   b.writeUInt32LE(i.extents.length, 32);
   b.writeUInt32LE(i.extentBlocks[0] ?? 0, 36);
   for (let k = 0; k < Math.min(INLINE_EXTENTS, i.extents.length); k++) writeExtent(b, 320 + k * 16, i.extents[k]!);
+  // the CRC covers everything but the size word, which carries its own check
   b.writeUInt32LE(crc32(b.subarray(0, INODE_SIZE - 4)), INODE_SIZE - 4);
+  const [lo, hi] = sizeWord(i.size, i.ino);
+  b.writeUInt32LE(lo, SIZE_WORD);
+  b.writeUInt32LE(hi, SIZE_WORD + 4);
   return b;
 }
 
@@ -116,13 +150,16 @@ export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
     return null;
   }
   const bad = (why: string) => daxfsError('EUCLEAN', `inode ${ino}: ${why}`);
-  if (b.readUInt32LE(INODE_SIZE - 4) !== crc32(b.subarray(0, INODE_SIZE - 4))) throw bad('checksum mismatch');
+  const withoutSize = Buffer.from(b.subarray(0, INODE_SIZE - 4));
+  withoutSize.fill(0, SIZE_WORD, SIZE_WORD + 8);
+  if (b.readUInt32LE(INODE_SIZE - 4) !== crc32(withoutSize)) throw bad('checksum mismatch');
   if ((flags & FLAG_USED) === 0 || (flags & ~(FLAG_USED | FLAG_ORPHAN)) !== 0) throw bad(`bad flags ${flags}`);
   const nameLen = b.readUInt32LE(4);
   if ((flags & FLAG_ORPHAN) === 0 && (nameLen < 1 || nameLen > NAME_MAX)) throw bad(`bad name length ${nameLen}`);
   if (nameLen > NAME_MAX) throw bad(`bad name length ${nameLen}`);
-  const size = readU64(b, 8);
-  if (size < 0 || size > MAX_FILE_SIZE) throw bad(`absurd size ${size < 0 ? '(past 2^53)' : size} (the largest file is ${MAX_FILE_SIZE} bytes)`);
+  const size = decodeSizeWord(b.readUInt32LE(SIZE_WORD), b.readUInt32LE(SIZE_WORD + 4), ino);
+  if (size < 0) throw bad('the size word fails its check (damaged)');
+  if (size > MAX_FILE_SIZE) throw bad(`absurd size ${size} (the largest file is ${MAX_FILE_SIZE} bytes)`);
   const extentCount = b.readUInt32LE(32);
   const rawName = b.subarray(64, 64 + nameLen);
   const name = rawName.toString('utf8');

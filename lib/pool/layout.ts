@@ -17,7 +17,7 @@ import { readU64, writeU64, zeroed } from './bytes.js';
 export const BLOCK = 4096;
 export const INODE_SIZE = 512;
 export const INODES_PER_BLOCK = BLOCK / INODE_SIZE;
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2; // 2: the inode size is a checked word outside the inode CRC
 export const MAGIC = 0x314c505346584144n; // "DAXFSPL1"
 export const MAX_BLOCKS = 2 ** 32;
 /** Largest file: 2^32 blocks of 4 KiB would be 16 TiB; keep block numbers in u32. */

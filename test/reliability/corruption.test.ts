@@ -102,8 +102,9 @@ group('corrupted and hostile images', () => {
     }
     console.log(Object.entries(outcomes).map(([k, v]) => `  ${k} → ${v}`).join('\n'));
     // Damage the checksums cannot see must still be found.
-    expect(outcomes['newer format version']).toMatch(/EUCLEAN: .*format version 2 is not supported/);
-    expect(outcomes['absurd file size (2^60)']).toMatch(/EUCLEAN: inode 0/);
+    expect(outcomes['newer format version']).toMatch(/EUCLEAN: .*format version 3 is not supported/);
+    expect(outcomes['a size word whose check fails']).toMatch(/EUCLEAN: inode 0: the size word fails its check/);
+    expect(outcomes['absurd file size (2^60)']).toMatch(/EUCLEAN: inode 0: the size word fails its check/);
     expect(outcomes['extent past the end of the pool']).toMatch(/EUCLEAN: .*outside the data area/);
     expect(outcomes['extent in the metadata area']).toMatch(/EUCLEAN: .*outside the data area/);
     expect(outcomes['extents of two files overlapping']).toMatch(/EUCLEAN: .*(owned|both)/);

@@ -6,7 +6,8 @@
 // cycles, absurd sizes, truncated backings).
 import { crc32 } from 'node:zlib';
 
-import { Pool } from '../../lib/index.js';
+import { MAX_FILE_SIZE, Pool } from '../../lib/index.js';
+import { SIZE_WORD, sizeWord } from '../../lib/pool/inode.js';
 import { bytesFor, rng } from '../pool/crash-model.js';
 
 export const BLOCK = 4096;
@@ -77,9 +78,12 @@ function sealSuperblock(image: Buffer, base: number): void {
   image.writeUInt32LE(crc32(image.subarray(base, base + SB_BYTES - 4)), base + SB_BYTES - 4);
 }
 
-function sealInode(image: Buffer, at: number, inodeStart: number): void {
+/** Recomputes the CRC of the inode holding byte `at` (which leaves out the size word). */
+export function sealInode(image: Buffer, at: number, inodeStart: number): void {
   const base = inodeStart * BLOCK + Math.floor((at - inodeStart * BLOCK) / INODE) * INODE;
-  image.writeUInt32LE(crc32(image.subarray(base, base + INODE - 4)), base + INODE - 4);
+  const covered = Buffer.from(image.subarray(base, base + INODE - 4));
+  covered.fill(0, SIZE_WORD, SIZE_WORD + 8);
+  image.writeUInt32LE(crc32(covered), base + INODE - 4);
 }
 
 function sealExtentBlock(image: Buffer, block: number): void {
@@ -168,9 +172,9 @@ export function hostileImages(base: BaseImage): { name: string; image: Buffer }[
     out.push({ name, image: change(img) ?? img });
   };
   variant('newer format version', (img) => {
-    img.writeUInt32LE(2, 8);
+    img.writeUInt32LE(3, 8);
     sealSuperblock(img, 0);
-    img.writeUInt32LE(2, BLOCK + 8);
+    img.writeUInt32LE(3, BLOCK + 8);
     sealSuperblock(img, BLOCK);
   });
   variant('absurd file size (2^60)', (img) => {
@@ -178,8 +182,13 @@ export function hostileImages(base: BaseImage): { name: string; image: Buffer }[
     sealInode(img, inodeAt(0), sb.inodeStart);
   });
   variant('file size past the largest file', (img) => {
-    img.writeBigUInt64LE(BigInt(2 ** 32 * BLOCK), inodeAt(0) + 8);
-    sealInode(img, inodeAt(0), sb.inodeStart);
+    // a well-formed size word (its check matches) holding a size too large
+    const [lo, hi] = sizeWord(MAX_FILE_SIZE + 1, 0);
+    img.writeUInt32LE(lo, inodeAt(0) + SIZE_WORD);
+    img.writeUInt32LE(hi, inodeAt(0) + SIZE_WORD + 4);
+  });
+  variant('a size word whose check fails', (img) => {
+    img[inodeAt(0) + SIZE_WORD]! ^= 0x10;
   });
   variant('extent past the end of the pool', (img) => {
     img.writeUInt32LE(sb.nblocks - 1, inodeAt(0) + 320 + 4);
