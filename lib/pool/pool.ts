@@ -20,6 +20,8 @@ import {
   extentBlocksFor,
   FLAG_ORPHAN,
   FLAG_USED,
+  SIZE_WORD,
+  sizeWord,
   type Inode,
 } from './inode.js';
 import { Journal, type JournalRecord, type RecoveryReport } from './journal.js';
@@ -87,6 +89,8 @@ export interface PoolInfo {
   orphansFreedAtMount: number;
   /** Blocks that belonged to files but were marked free in the bitmap, marked in use at mount. */
   blocksRemarkedAtMount: number;
+  /** Metadata transactions committed since mount. */
+  transactions: number;
 }
 
 /** What getBlock reports: the get_block of the kernel's DAX path. */
@@ -111,6 +115,11 @@ const HOLE_SCAN_LIMIT = 2 ** 32;
 
 /** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
 type Copier = (at: number, sourceOffset: number, length: number) => void;
+
+/** The most an append preallocates at once: 1 MiB. */
+const PREALLOC_MAX_BLOCKS = 256;
+/** Files smaller than this (in blocks) get no preallocation. */
+const PREALLOC_AFTER_BLOCKS = 4;
 
 interface WritePlan {
   txn: Txn;
@@ -141,6 +150,8 @@ export class Pool implements MappingHost {
   private readonly openCount = new Map<number, number>();
   /** Files with an asynchronous transfer in flight. */
   private readonly busy = new Set<number>();
+  /** File blocks appends preallocated past EOF, by inode (in memory only). */
+  private readonly preallocated = new Map<number, { from: number; to: number }>();
   /** Blocks allocated by asynchronous writes that have not committed yet. */
   private readonly reserved: Run[] = [];
   private readonly recovery: RecoveryReport;
@@ -300,6 +311,52 @@ export class Pool implements MappingHost {
       this.commit(txn);
       this.orphansFreed = orphans.length;
     }
+  }
+
+  /**
+   * Frees what appends preallocated past EOF (zeroed blocks, so that appends
+   * into them change nothing but the size word): when the last handle
+   * closes. After a crash the preallocation (at most 1 MiB a file) stays with
+   * the file, past its EOF, until it is truncated or unlinked.
+   */
+  private trimPreallocation(ino: number): void {
+    const inode = this.inodes[ino];
+    if (!inode || !this.preallocated.has(ino)) return;
+    const txn = new Txn();
+    const next = cloneInode(inode);
+    this.dropPreallocation(txn, inode, next);
+    if (txn.freed.length === 0) return;
+    txn.put(next);
+    this.commit(txn);
+  }
+
+  /**
+   * Before an operation grows the file other than by appending (a write past
+   * EOF, truncate up, allocate or zero range past EOF): the preallocated
+   * blocks past EOF go, so that what lies between the old and the new EOF
+   * is a hole (or unwritten) as it would be without preallocation.
+   */
+  private dropPreallocation(txn: Txn, inode: Inode, next: Inode): void {
+    const range = this.preallocated.get(inode.ino);
+    if (!range) return;
+    this.preallocated.delete(inode.ino);
+    const from = Math.max(range.from, Math.ceil(inode.size / BLOCK));
+    if (from >= range.to) return;
+    txn.freed.push(...removeRange(next.extents, from, range.to));
+    txn.touch(inode.ino, from, range.to);
+  }
+
+  /**
+   * An append's size change: one atomic, durable 8-byte store of the size
+   * word, no journal transaction. The caller made the data it covers durable
+   * first, so a crash leaves the old size or the new one with its data.
+   */
+  private storeSize(inode: Inode, size: number): void {
+    const [lo, hi] = sizeWord(size, inode.ino);
+    this.region.store64Parts(this.inodeOffset(inode.ino) + SIZE_WORD, lo, hi);
+    inode.size = size;
+    // in memory; on media with the file's next transaction (like lazytime)
+    inode.mtimeMs = Date.now();
   }
 
   /**
@@ -573,6 +630,7 @@ export class Pool implements MappingHost {
       recovery: this.recovery,
       orphansFreedAtMount: this.orphansFreed,
       blocksRemarkedAtMount: this.remarked,
+      transactions: this.journal.commits,
     };
   }
 
@@ -586,7 +644,7 @@ export class Pool implements MappingHost {
       name: inode.name,
       ino: inode.ino,
       size: inode.size,
-      allocated: mappedBlocks(inode.extents) * BLOCK,
+      allocated: blocksInsideEof(inode) * BLOCK,
       mtimeMs: inode.mtimeMs,
       extents: inode.extents.length,
     };
@@ -909,6 +967,7 @@ export class Pool implements MappingHost {
     }
     this.openCount.delete(ino);
     this.freeIfOrphan(ino);
+    if (!this.closed && !this.readOnly && !this.busy.has(ino)) this.trimPreallocation(ino);
   }
 
   /** Frees an unlinked inode once no handle and no transfer uses it. */
@@ -1037,11 +1096,15 @@ export class Pool implements MappingHost {
     // The common case first: an overwrite inside EOF and inside one written
     // extent changes no metadata: one copy, durable on return.
     const end = position + length;
-    if (end <= inode.size && length > 0 && !this.readOnly) {
+    if (position <= inode.size && length > 0 && !this.readOnly) {
       const e = lookup(inode.extents, Math.floor(position / BLOCK));
       if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
         this.ensureOpen();
-        return this.region.write(e.poolBlock * BLOCK + (position - e.fileBlock * BLOCK), source, sourceOffset, length);
+        const n = this.region.write(e.poolBlock * BLOCK + (position - e.fileBlock * BLOCK), source, sourceOffset, length);
+        // An append into blocks the file already has (the last one's tail, or
+        // preallocated ones): the data is durable, then the size word.
+        if (end > inode.size) this.storeSize(inode, end);
+        return n;
       }
     }
     const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => {
@@ -1111,7 +1174,11 @@ export class Pool implements MappingHost {
     if (length === 0) return { txn, next, written: 0, metadata: false };
     if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
     let metadata = false;
-    if (position > inode.size) this.zeroTailOnExtend(inode);
+    if (position > inode.size) {
+      this.zeroTailOnExtend(inode);
+      this.dropPreallocation(txn, inode, next);
+      metadata = txn.freed.length > 0;
+    }
     const end = position + length;
     const lastFb = Math.floor((end - 1) / BLOCK);
     let fb = Math.floor(position / BLOCK);
@@ -1140,12 +1207,36 @@ export class Pool implements MappingHost {
     }
     const written = Math.min(end, fb * BLOCK) - position;
     if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
+    // Sequential block appends to a file of some size: preallocate ahead.
+    if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
+      this.preallocate(txn, next, fb);
     txn.touch(inode.ino, Math.floor(position / BLOCK), fb);
     if (position + written > next.size) {
       next.size = position + written;
       metadata = true;
     }
     return { txn, next, written, metadata };
+  }
+
+  /**
+   * Speculative preallocation for a file growing at its end (at file block
+   * `fb`, just past the write): as many zeroed blocks as the file has, up to
+   * 1 MiB, so that the appends that follow need no transaction — only the
+   * data and one size-word store. Trimmed when the last handle closes (and at
+   * mount after a crash). Best effort: nothing when the pool is short.
+   */
+  private preallocate(txn: Txn, next: Inode, fb: number): void {
+    const last = next.extents[next.extents.length - 1];
+    if (!last || last.fileBlock + last.length !== fb) return; // not at the end of the file
+    const want = Math.min(mappedBlocks(next.extents), PREALLOC_MAX_BLOCKS, 2 ** 32 - fb);
+    if (want < 1) return;
+    const run = this.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.reserved]);
+    if (!run) return;
+    txn.allocated.push(run);
+    this.region.zero(run.start * BLOCK, run.length * BLOCK);
+    insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: false });
+    const range = this.preallocated.get(next.ino);
+    this.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
   }
 
   /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
@@ -1172,6 +1263,7 @@ export class Pool implements MappingHost {
     const next = cloneInode(inode);
     if (size > inode.size) {
       this.zeroTailOnExtend(inode);
+      this.dropPreallocation(txn, inode, next);
     } else {
       txn.freed.push(...removeRange(next.extents, Math.ceil(size / BLOCK), 2 ** 32));
     }
@@ -1201,6 +1293,7 @@ export class Pool implements MappingHost {
     if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
     const txn = new Txn();
     const next = cloneInode(inode);
+    if (end > inode.size) this.dropPreallocation(txn, inode, next);
     this.allocateHoles(txn, next, Math.floor(offset / BLOCK), Math.ceil(end / BLOCK));
     if (end > inode.size) {
       this.zeroTailOnExtend(inode);
@@ -1285,7 +1378,10 @@ export class Pool implements MappingHost {
     const lastFull = Math.floor(end / BLOCK);
     const txn = new Txn();
     const next = cloneInode(inode);
-    if (end > inode.size) this.zeroTailOnExtend(inode);
+    if (end > inode.size) {
+      this.zeroTailOnExtend(inode);
+      this.dropPreallocation(txn, inode, next);
+    }
     if (firstFull < lastFull) {
       setUnwritten(next.extents, firstFull, lastFull, true);
       this.allocateHoles(txn, next, firstFull, lastFull);
@@ -1299,6 +1395,14 @@ export class Pool implements MappingHost {
     txn.put(next);
     this.commit(txn);
   }
+}
+
+/** Blocks the file owns inside EOF (preallocation past it is not the file's yet). */
+function blocksInsideEof(inode: Inode): number {
+  const eofBlock = Math.ceil(inode.size / BLOCK);
+  let n = 0;
+  for (const e of inode.extents) n += Math.max(0, Math.min(e.length, eofBlock - e.fileBlock));
+  return n;
 }
 
 /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or data area (not the journal). */
@@ -1337,7 +1441,7 @@ export class PoolFile {
 
   stat(): FileStat {
     const i = this.inode();
-    return { name: i.name, ino: i.ino, size: i.size, allocated: mappedBlocks(i.extents) * BLOCK, mtimeMs: i.mtimeMs, extents: i.extents.length };
+    return { name: i.name, ino: i.ino, size: i.size, allocated: blocksInsideEof(i) * BLOCK, mtimeMs: i.mtimeMs, extents: i.extents.length };
   }
 
   /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */

@@ -3,7 +3,7 @@
 import type { Pool } from '../../lib/pool/pool.js';
 
 export type Op =
-  | { op: 'write'; name: string; pos: number; len: number; seed: number }
+  | { op: 'write'; name: string; pos: number; len: number; seed: number; /** through a handle kept open (appends with preallocation) */ keep?: boolean }
   | { op: 'truncate'; name: string; size: number }
   | { op: 'allocate'; name: string; off: number; len: number }
   | { op: 'punch'; name: string; off: number; len: number }

@@ -109,6 +109,58 @@ describe('pool files', () => {
     pool.close();
   });
 
+  it('appends: the size is one checked word (no transaction); block appends preallocate ahead; the last close trims', () => {
+    const { pool, path } = newPool();
+    const free0 = pool.info().freeBlocks;
+    const f = pool.open('log', { create: true });
+    f.write(Buffer.alloc(4 * BLOCK, 1), 0); // 4 blocks: no preallocation yet
+    expect(pool.info().freeBlocks).toBe(free0 - 4);
+    const t0 = pool.info().transactions;
+    f.write(Buffer.alloc(BLOCK, 2), 4 * BLOCK); // allocates block 4 and preallocates 5 more
+    expect(pool.info().transactions).toBe(t0 + 1);
+    expect(pool.info().freeBlocks).toBe(free0 - 10);
+    for (let i = 5; i < 10; i++) f.write(Buffer.alloc(BLOCK, i), i * BLOCK); // into the preallocation
+    f.write(Buffer.from('tail'), 10 * BLOCK - 0); // the next one allocates again (and preallocates)
+    f.write(Buffer.from('+more'), 10 * BLOCK + 4); // inside the last block: the size word only
+    expect(pool.info().transactions).toBe(t0 + 2);
+    expect(f.size).toBe(10 * BLOCK + 9);
+    expect(f.stat().allocated).toBe(11 * BLOCK); // preallocation past EOF is not counted
+    f.close(); // trims the preallocation
+    expect(pool.info().freeBlocks).toBe(free0 - 11);
+    expect(pool.check().problems).toEqual([]);
+    pool.close();
+    const again = Pool.open(path);
+    const g = again.open('log');
+    expect(g.size).toBe(10 * BLOCK + 9);
+    const b = Buffer.alloc(g.size);
+    g.read(b, 0);
+    const expected = Buffer.alloc(10 * BLOCK + 9);
+    expected.fill(1, 0, 4 * BLOCK);
+    expected.fill(2, 4 * BLOCK, 5 * BLOCK);
+    for (let i = 5; i < 10; i++) expected.fill(i, i * BLOCK, (i + 1) * BLOCK);
+    Buffer.from('tail+more').copy(expected, 10 * BLOCK);
+    expect(b.equals(expected)).toBe(true);
+    expect(again.check().problems).toEqual([]);
+    again.close();
+  });
+
+  it('a write, truncate, allocate or zero range past EOF drops the preallocation first: holes stay holes', () => {
+    const { pool } = newPool();
+    const f = pool.open('f', { create: true });
+    f.write(Buffer.alloc(4 * BLOCK, 1), 0);
+    f.write(Buffer.alloc(BLOCK, 2), 4 * BLOCK); // preallocates blocks 5..9
+    expect(f.getBlock(6)).toMatchObject({ mapped: true });
+    f.truncate(12 * BLOCK);
+    expect(f.getBlock(6)).toMatchObject({ mapped: false }); // a hole, as without preallocation
+    expect(f.stat().allocated).toBe(5 * BLOCK);
+    const b = Buffer.alloc(12 * BLOCK);
+    f.read(b, 0);
+    expect(b.subarray(5 * BLOCK).every((x) => x === 0)).toBe(true);
+    f.close();
+    expect(pool.check().problems).toEqual([]);
+    pool.close();
+  });
+
   it('bytes freed by truncate and then allocated to another file read as zeros there', () => {
     const { pool } = newPool(2 * MiB);
     const a = pool.open('a', { create: true });

@@ -41,22 +41,16 @@ export function buildBase(path: string, size = 2 << 20): BaseImage {
   const sparseBytes = Buffer.alloc(105_000);
   bytesFor(5000, 1).copy(sparseBytes, 100_000);
   files.set('sparse', sparseBytes);
-  // Fragmented: every other block of a second file in between, so the file
-  // needs more than the 11 inline extents (an extent-block chain).
+  // Fragmented: a block every other block, so that the file needs more than
+  // the 11 inline extents (an extent-block chain).
   const frag = pool.open('fragmented', { create: true });
-  const filler = pool.open('filler', { create: true });
-  const fragBytes = Buffer.alloc(40 * BLOCK);
+  const fragBytes = Buffer.alloc(79 * BLOCK);
   for (let i = 0; i < 40; i++) {
     const b = bytesFor(BLOCK, 100 + i);
-    frag.write(b, i * BLOCK);
-    b.copy(fragBytes, i * BLOCK);
-    filler.write(Buffer.alloc(BLOCK, i), i * BLOCK);
+    frag.write(b, 2 * i * BLOCK);
+    b.copy(fragBytes, 2 * i * BLOCK);
   }
   files.set('fragmented', fragBytes);
-  filler.close();
-  pool.unlink('filler'); // frees the gaps: 'fragmented' keeps its 40 extents
-  const fillerBytes = Buffer.alloc(0);
-  void fillerBytes;
   const orphan = pool.open('orphan', { create: true });
   orphan.write(bytesFor(3 * BLOCK, 9), 0);
   pool.unlink('orphan'); // still open: an orphan in the image

@@ -48,6 +48,22 @@ group('crash-state simulator', () => {
     expect(result.failures.length).toBe(1);
   });
 
+  it('appends through a kept handle (size-word stores, preallocated blocks): every crash image is consistent', () => {
+    // 8 blocks written at once, then block and byte appends: preallocation
+    // kicks in from the fourth block on, and most appends commit nothing
+    const appends = (state: Map<string, Buffer>, rand: (n: number) => number, seed: number) => {
+      const size = state.get('log')?.length ?? 0;
+      const len = size === 0 ? 8 * 4096 : size % 4096 === 0 && rand(3) > 0 ? 4096 : 1 + rand(3000);
+      return { op: 'write' as const, name: 'log', pos: size, len, seed, keep: true };
+    };
+    const rec = record(uniquePath(dir, 'appends'), 4 << 20, 77, 40, appends);
+    const sizeWordStores = rec.events.filter((e) => e.kind === 'store' && e.data.length === 8).length;
+    expect(sizeWordStores).toBeGreaterThan(20); // the fast path ran
+    const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 9, failDir: FAIL_DIR });
+    expect(result.failures).toEqual([]);
+    expect(result.images).toBeGreaterThan(100);
+  });
+
   it(`${WORKLOADS} random workloads of ${OPS} operations: every crash image is consistent`, async () => {
     let images = 0;
     let points = 0;

@@ -9,8 +9,8 @@
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
-import { Pool } from '../../lib/index.js';
-import { apply as applyOp, bytesFor, randomOp, readState, rng, runOp as runModelOp, verifyState, type Op, type State } from '../pool/crash-model.js';
+import { Pool, type PoolFile } from '../../lib/index.js';
+import { apply as applyOp, bytesFor, MAX_FILE, NAMES, randomOp, readState, rng, runOp as runModelOp, verifyState, type Op, type State } from '../pool/crash-model.js';
 
 export type TraceEvent =
   | { kind: 'store'; offset: number; data: Buffer }
@@ -54,7 +54,16 @@ export function applySim(state: State, op: SimOp, written?: number): State {
 }
 
 export function randomSimOp(state: State, rand: (n: number) => number, seed: number): SimOp {
-  if (rand(100) < 12) {
+  const pick = rand(100);
+  if (pick < 20) {
+    // appends through a handle kept open: the size-word fast path, and block
+    // appends into preallocated blocks
+    const name = NAMES[rand(NAMES.length)]!;
+    const size = state.get(name)?.length ?? 0;
+    const len = size % 4096 === 0 ? 4096 * (1 + rand(3)) : 1 + rand(6000);
+    if (size + len <= MAX_FILE) return { op: 'write', name, pos: size, len, seed, keep: true };
+  }
+  if (pick >= 20 && pick < 32) {
     const names = [...state.keys()].filter((n) => state.get(n)!.length > 0);
     if (names.length > 0) {
       const name = names[rand(names.length)]!;
@@ -66,8 +75,18 @@ export function randomSimOp(state: State, rand: (n: number) => number, seed: num
   return randomOp(state, rand, seed);
 }
 
-/** Runs `op` on the pool; returns the byte count of a write. */
-export function runOp(pool: Pool, op: SimOp): number | undefined {
+/** Runs `op` on the pool, appends through the handles in `open`; returns the byte count of a write. */
+export function runOp(pool: Pool, op: SimOp, open: Map<string, PoolFile>): number | undefined {
+  if (op.op === 'write' && op.keep) {
+    let f = open.get(op.name);
+    if (!f) open.set(op.name, (f = pool.open(op.name, { create: true })));
+    return f.write(bytesFor(op.len, op.seed), op.pos);
+  }
+  if (op.op === 'unlink' || op.op === 'rename' || op.op === 'orphanWrite') {
+    // names change: the kept handles close (trimming their preallocation)
+    for (const f of open.values()) f.close();
+    open.clear();
+  }
   if (op.op !== 'mapWrite') return runModelOp(pool, op);
   const f = pool.open(op.name);
   const first = Math.floor(op.pos / 4096) * 4096;
@@ -89,7 +108,7 @@ export interface Recording {
  * Formats a pool at `poolPath`, then records `count` random operations
  * (seeded): the image before them and the trace of everything after.
  */
-export function record(poolPath: string, size: number, seed: number, count: number): Recording {
+export function record(poolPath: string, size: number, seed: number, count: number, next: typeof randomSimOp = randomSimOp): Recording {
   Pool.format(poolPath, { size }).close();
   const pool = Pool.open(poolPath);
   try {
@@ -99,15 +118,17 @@ export function record(poolPath: string, size: number, seed: number, count: numb
     const ops: SimOp[] = [];
     const written: (number | undefined)[] = [];
     pool.region.traceStart();
+    const open = new Map<string, PoolFile>();
     for (let i = 0; i < count; i++) {
-      const op = randomSimOp(state, rand, seed * 100_000 + i);
+      const op = next(state, rand, seed * 100_000 + i);
       pool.region.traceMark(2 * i);
-      const n = runOp(pool, op);
+      const n = runOp(pool, op, open);
       pool.region.traceMark(2 * i + 1);
       ops.push(op);
       written.push(n);
       state = applySim(state, op, n);
     }
+    for (const f of open.values()) f.close();
     const events = parseTrace(pool.region.traceTake(true));
     return { base, events, ops, written };
   } finally {
