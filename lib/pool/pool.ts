@@ -311,6 +311,22 @@ export class Pool implements MappingHost {
       this.commit(txn);
       this.orphansFreed = orphans.length;
     }
+    // Blocks wholly past EOF — preallocation a crash left behind, whose bytes
+    // may be an earlier owner's — go back to the pool before anything could
+    // grow a file over them. Nothing readable changes.
+    if (!this.readOnly) {
+      const txn = new Txn();
+      for (const inode of this.inodes) {
+        if (!inode || inode.flags & FLAG_ORPHAN) continue;
+        const eofBlock = Math.ceil(inode.size / BLOCK);
+        const last = inode.extents[inode.extents.length - 1];
+        if (!last || last.fileBlock + last.length <= eofBlock) continue;
+        const next = cloneInode(inode);
+        txn.freed.push(...removeRange(next.extents, eofBlock, 2 ** 32));
+        txn.put(next);
+      }
+      if (!txn.empty) this.commit(txn);
+    }
   }
 
   /**
@@ -328,6 +344,20 @@ export class Pool implements MappingHost {
     if (txn.freed.length === 0) return;
     txn.put(next);
     this.commit(txn);
+  }
+
+  /**
+   * A write growing the file to `end`: when the block `end` falls in lies
+   * past the old EOF block, it may be preallocated (not zeroed), so the rest
+   * of it past `end` is zeroed, durably, before the new size can show it.
+   */
+  private zeroPastNewEof(inode: Inode, layout: Inode, end: number): void {
+    if (end <= inode.size || end % BLOCK === 0) return;
+    const fb = Math.floor(end / BLOCK);
+    if (fb < Math.ceil(inode.size / BLOCK)) return;
+    const e = lookup(layout.extents, fb);
+    if (!e || e.unwritten) return;
+    this.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (end % BLOCK), BLOCK - (end % BLOCK));
   }
 
   /**
@@ -1100,9 +1130,14 @@ export class Pool implements MappingHost {
       const e = lookup(inode.extents, Math.floor(position / BLOCK));
       if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
         this.ensureOpen();
-        const n = this.region.write(e.poolBlock * BLOCK + (position - e.fileBlock * BLOCK), source, sourceOffset, length);
+        const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
         // An append into blocks the file already has (the last one's tail, or
-        // preallocated ones): the data is durable, then the size word.
+        // preallocated ones): the data is durable, then the size word. A
+        // block past the old EOF block may hold an earlier owner's bytes
+        // (preallocation is not zeroed): the rest of the block the write ends
+        // in is zeroed with it, so that nothing old shows past the new EOF.
+        this.zeroPastNewEof(inode, inode, end);
+        const n = this.region.write(base + position, source, sourceOffset, length);
         if (end > inode.size) this.storeSize(inode, end);
         return n;
       }
@@ -1207,6 +1242,7 @@ export class Pool implements MappingHost {
     }
     const written = Math.min(end, fb * BLOCK) - position;
     if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
+    this.zeroPastNewEof(inode, next, position + written);
     // Sequential block appends to a file of some size: preallocate ahead.
     if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
       this.preallocate(txn, next, fb);
@@ -1232,8 +1268,12 @@ export class Pool implements MappingHost {
     if (want < 1) return;
     const run = this.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.reserved]);
     if (!run) return;
+    // Not zeroed here: appends overwrite these blocks whole, and every path
+    // that exposes one zeroes what it does not write first (the append fast
+    // path zeroes the rest of a block it enters; any other growth drops the
+    // preallocation; a mount frees blocks past EOF). Zeroing them twice
+    // would double the memory traffic of an append.
     txn.allocated.push(run);
-    this.region.zero(run.start * BLOCK, run.length * BLOCK);
     insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: false });
     const range = this.preallocated.get(next.ino);
     this.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });

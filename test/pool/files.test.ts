@@ -144,6 +144,51 @@ describe('pool files', () => {
     again.close();
   });
 
+  it('preallocated blocks are not zeroed, yet an earlier owner\'s bytes never show: not past a partial append, not through a mapping, not after growth or a crash', () => {
+    const { pool, path } = newPool(2 * MiB);
+    const old = pool.open('old', { create: true });
+    old.write(Buffer.alloc(64 * BLOCK, 0x5e), 0);
+    old.close();
+    const filler = pool.open('filler', { create: true });
+    filler.allocate(0, (pool.info().freeBlocks - 2) * BLOCK);
+    filler.close();
+    pool.unlink('old'); // its blocks are the free ones, full of 0x5e
+    const f = pool.open('log', { create: true });
+    for (let i = 0; i < 8; i++) f.write(Buffer.alloc(BLOCK, 1), i * BLOCK); // preallocation kicks in
+    f.write(Buffer.from('partial'), 8 * BLOCK); // enters a preallocated block
+    const m = f.map({ length: 9 * BLOCK });
+    const page = m.view(8 * BLOCK, BLOCK); // the EOF page shows the block's bytes past EOF too
+    expect(page.subarray(7).every((x) => x === 0)).toBe(true);
+    m.unmap();
+    const g = pool.open('log');
+    g.write(Buffer.from('!'), 8 * BLOCK + 7); // appends inside that block: the size word only
+    g.truncate(12 * BLOCK); // growth past the preallocation's start
+    const b = Buffer.alloc(12 * BLOCK);
+    g.read(b, 0);
+    expect(b.subarray(8 * BLOCK + 8).every((x) => x === 0)).toBe(true);
+    expect(b.includes(0x5e)).toBe(false);
+    g.close();
+    // a "crash" with preallocation in place: blocks past EOF are freed at mount
+    const h = pool.open('log');
+    for (let i = 12; i < 20; i++) h.write(Buffer.alloc(BLOCK, 2), i * BLOCK);
+    const allocatedPastEof = (() => {
+      let n = 0;
+      for (let fb = 20; fb < 60; fb++) if (h.getBlock(fb).mapped) n++;
+      return n;
+    })();
+    expect(allocatedPastEof).toBeGreaterThan(0);
+    pool.close(); // without closing h: its preallocation stays on media, as after a crash
+    const again = Pool.open(path);
+    const k = again.open('log');
+    for (let fb = 20; fb < 60; fb++) expect(k.getBlock(fb).mapped, `file block ${fb}`).toBe(false);
+    k.truncate(40 * BLOCK);
+    const c = Buffer.alloc(40 * BLOCK);
+    k.read(c, 0);
+    expect(c.includes(0x5e)).toBe(false);
+    expect(again.check().problems).toEqual([]);
+    again.close();
+  });
+
   it('a write, truncate, allocate or zero range past EOF drops the preallocation first: holes stay holes', () => {
     const { pool } = newPool();
     const f = pool.open('f', { create: true });
