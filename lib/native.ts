@@ -104,6 +104,7 @@ export interface FastCalls {
   checkView(): void;
   store64(): void;
   store64Parts(): void;
+  writePublish(source: ArrayBufferView): number;
   bitmapFind(): number;
 }
 

@@ -226,6 +226,22 @@ export class Region {
     }
     this.#native.store64(offset, value);
   }
+  /**
+   * write() and persist, then an atomic 8-byte store of (high << 32) | low
+   * at `wordOffset`, persisted: the bytes are durable before the word that
+   * publishes them (the pool's appends and their size word). One call.
+   */
+  writePublish(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, wordOffset: number, low: number, high: number): number {
+    const a = this.#args;
+    a[0] = offset;
+    a[1] = sourceOffset;
+    a[2] = length;
+    a[3] = wordOffset;
+    a[4] = low;
+    a[5] = high;
+    return this.#fast.writePublish(source);
+  }
+
   /** Atomic 8-byte store of (high << 32) | low, durable on return: for words wider than a safe integer. */
   store64Parts(offset: number, low: number, high: number): void {
     this.#args[0] = offset;

@@ -38,6 +38,28 @@ napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
   return Number(env, RegionWrite(env, c, offset, source, source_offset, length, persist));
 }
 
+// writePublish: copy in and persist, then store an 8-byte word (args[4]
+// low, args[5] high halves) at args[3] and persist it: the data is durable
+// before the word that publishes it (an append and its size word).
+napi_value WritePublishBody(Napi::Env env, FastState& s, napi_value arg) {
+  RegionCore& c = RequireWritable(env, s.core.get());
+  uint64_t offset = CheckIndex(env, s.args[0], "offset");
+  ByteSpan source = BytesOf(env, arg, "source");
+  uint64_t source_offset = CheckIndex(env, s.args[1], "sourceOffset");
+  uint64_t length = CheckIndex(env, s.args[2], "length");
+  uint64_t word_offset = CheckIndex(env, s.args[3], "wordOffset");
+  uint64_t lo = CheckIndex(env, s.args[4], "low");
+  uint64_t hi = CheckIndex(env, s.args[5], "high");
+  if (lo > 0xffffffffu) ThrowCode(env, "EINVAL", "low must be below 2^32");
+  if (hi > 0xffffffffu) ThrowCode(env, "EINVAL", "high must be below 2^32");
+  // every check before anything is written: a bad word offset changes nothing
+  CheckAligned(env, word_offset, 8, "wordOffset");
+  CheckRange(env, word_offset, 8, c.size, "wordOffset", "length", "region");
+  uint64_t n = RegionWrite(env, c, offset, source, source_offset, length, true);
+  RegionStore64(env, c, word_offset, (hi << 32) | lo);
+  return Number(env, n);
+}
+
 napi_value ReadBody(Napi::Env env, FastState& s, napi_value arg) {
   RegionCore& c = RequireOpen(env, s.core.get());
   uint64_t offset = CheckIndex(env, s.args[0], "offset");
@@ -152,6 +174,7 @@ Napi::Object MakeFastCalls(Napi::Env env, std::shared_ptr<RegionCore> core) {
   AddFunction<RangeBody<CheckViewRange>>(env, calls, "checkView", state);
   AddFunction<Store64Body>(env, calls, "store64", state);
   AddFunction<Store64PartsBody>(env, calls, "store64Parts", state);
+  AddFunction<WritePublishBody>(env, calls, "writePublish", state);
   AddFunction<BitmapFindBody>(env, calls, "bitmapFind", state);
   return calls;
 }

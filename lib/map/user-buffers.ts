@@ -17,10 +17,13 @@ export function registerBuffer(buffer: ArrayBuffer, owner: BufferOwner): void {
 /**
  * Before native I/O reads (`write` false) or writes (`write` true) bytes
  * [offset, offset + length) of `view`: faults them in if they lie in a
- * mapping. A no-op for ordinary memory.
+ * mapping (and says so: a fault may have changed the file). A no-op for
+ * ordinary memory.
  */
-export function faultUserBuffer(view: ArrayBufferView, offset: number, length: number, write: boolean): void {
-  if (length === 0) return;
+export function faultUserBuffer(view: ArrayBufferView, offset: number, length: number, write: boolean): boolean {
+  if (length === 0) return false;
   const owner = owners.get(view.buffer);
-  if (owner) owner.faultForIO(view.byteOffset + offset, length, write);
+  if (!owner) return false;
+  owner.faultForIO(view.byteOffset + offset, length, write);
+  return true;
 }

@@ -92,11 +92,10 @@ export function sizeWord(size: number, ino: number): [number, number] {
  */
 function sizeCheck(lo: number, hi: number, ino: number): number {
   let h = 0x9e3779b9 ^ ino;
-  for (const k of [lo, hi]) {
-    h = Math.imul(h ^ k, 0xcc9e2d51);
-    h = (h << 15) | (h >>> 17);
-    h = Math.imul(h, 0x1b873593);
-  }
+  h = Math.imul(h ^ lo, 0xcc9e2d51);
+  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593);
+  h = Math.imul(h ^ hi, 0xcc9e2d51);
+  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -116,8 +116,8 @@ const HOLE_SCAN_LIMIT = 2 ** 32;
 /** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
 type Copier = (at: number, sourceOffset: number, length: number) => void;
 
-/** The most an append preallocates at once: 1 MiB. */
-const PREALLOC_MAX_BLOCKS = 256;
+/** The most an append preallocates at once: 4 MiB. */
+const PREALLOC_MAX_BLOCKS = 1024;
 /** Files smaller than this (in blocks) get no preallocation. */
 const PREALLOC_AFTER_BLOCKS = 4;
 
@@ -376,18 +376,6 @@ export class Pool implements MappingHost {
     txn.touch(inode.ino, from, range.to);
   }
 
-  /**
-   * An append's size change: one atomic, durable 8-byte store of the size
-   * word, no journal transaction. The caller made the data it covers durable
-   * first, so a crash leaves the old size or the new one with its data.
-   */
-  private storeSize(inode: Inode, size: number): void {
-    const [lo, hi] = sizeWord(size, inode.ino);
-    this.region.store64Parts(this.inodeOffset(inode.ino) + SIZE_WORD, lo, hi);
-    inode.size = size;
-    // in memory; on media with the file's next transaction (like lazytime)
-    inode.mtimeMs = Date.now();
-  }
 
   /**
    * Damage the checksums cannot see, found from the block maps just loaded
@@ -1136,9 +1124,12 @@ export class Pool implements MappingHost {
         // block past the old EOF block may hold an earlier owner's bytes
         // (preallocation is not zeroed): the rest of the block the write ends
         // in is zeroed with it, so that nothing old shows past the new EOF.
+        if (end <= inode.size) return this.region.write(base + position, source, sourceOffset, length);
         this.zeroPastNewEof(inode, inode, end);
-        const n = this.region.write(base + position, source, sourceOffset, length);
-        if (end > inode.size) this.storeSize(inode, end);
+        const [lo, hi] = sizeWord(end, inode.ino);
+        const n = this.region.writePublish(base + position, source, sourceOffset, length, this.inodeOffset(inode.ino) + SIZE_WORD, lo, hi);
+        inode.size = end;
+        inode.mtimeMs = Date.now(); // in memory; on media with the file's next transaction (like lazytime)
         return n;
       }
     }
@@ -1256,8 +1247,8 @@ export class Pool implements MappingHost {
 
   /**
    * Speculative preallocation for a file growing at its end (at file block
-   * `fb`, just past the write): as many zeroed blocks as the file has, up to
-   * 1 MiB, so that the appends that follow need no transaction — only the
+   * `fb`, just past the write): as many blocks as the file has, up to
+   * 4 MiB, so that the appends that follow need no transaction — only the
    * data and one size-word store. Trimmed when the last handle closes (and at
    * mount after a crash). Best effort: nothing when the pool is short.
    */
@@ -1486,11 +1477,11 @@ export class PoolFile {
 
   /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
   read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
-    this.inode();
+    let inode = this.inode();
     const [off, len] = bufferRange(target, targetOffset, length, 'target');
     checkSize(position, 'position');
-    faultUserBuffer(target, off, len, true);
-    return this.pool.readFile(this.inode(), target, off, len, position);
+    if (faultUserBuffer(target, off, len, true)) inode = this.inode();
+    return this.pool.readFile(inode, target, off, len, position);
   }
 
   /**
@@ -1529,11 +1520,12 @@ export class PoolFile {
 
   /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
   write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
-    this.inode();
+    let inode = this.inode();
     const [off, len] = bufferRange(source, sourceOffset, length, 'source');
     checkSize(position, 'position');
-    faultUserBuffer(source, off, len, false);
-    return this.pool.writeFile(this.inode(), source, off, len, position);
+    // a fault in a mapping of this very file may have replaced its inode
+    if (faultUserBuffer(source, off, len, false)) inode = this.inode();
+    return this.pool.writeFile(inode, source, off, len, position);
   }
 
   truncate(size: number): void {

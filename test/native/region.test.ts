@@ -324,6 +324,43 @@ describe('8-byte atomics', () => {
   });
 });
 
+describe('publishing stores', () => {
+  it('store64Parts stores (high << 32) | low; writePublish persists the bytes, then the word, in order', () => {
+    const r = Region.create(uniquePath(shm), MiB);
+    r.store64Parts(64, 0xcafebabe, 0xdeadbeef);
+    expect(r.load64(64)).toBe(0xdeadbeefcafebaben);
+    const before = r.stats();
+    expect(r.writePublish(4096, pattern(5000, 3), 0, 5000, 72, 5000, 0x00100000)).toBe(5000);
+    expect(r.view(4096, 5000).equals(pattern(5000, 3))).toBe(true);
+    expect(r.load64(72)).toBe((0x00100000n << 32n) | 5000n);
+    expect(r.stats().fences - before.fences).toBeGreaterThanOrEqual(2); // one for the bytes, one for the word
+    r.traceStart();
+    r.writePublish(0, Buffer.alloc(64, 1), 0, 64, 80, 1, 0);
+    const log = r.traceTake(true);
+    // store, flush, fence (the bytes), then store, flush, fence (the word)
+    const kinds: number[] = [];
+    for (let at = 0; at < log.length; ) {
+      const kind = log[at]!;
+      kinds.push(kind);
+      if (kind === 1) at += 17 + Number(log.readBigUInt64LE(at + 9));
+      else if (kind === 2) at += 17;
+      else at += kind === 4 ? 9 : 1;
+    }
+    expect(kinds).toEqual([1, 2, 3, 1, 2, 3]);
+    r.close();
+  });
+
+  it('a bad word offset or half is refused before any byte is written', () => {
+    const r = Region.create(uniquePath(shm), MiB);
+    expectCode(() => r.writePublish(0, Buffer.alloc(16, 9), 0, 16, 12, 0, 0), 'EINVAL', /wordOffset/);
+    expectCode(() => r.writePublish(0, Buffer.alloc(16, 9), 0, 16, MiB, 0, 0), 'ERANGE', /wordOffset/);
+    expectCode(() => r.writePublish(0, Buffer.alloc(16, 9), 0, 16, 8, 2 ** 32, 0), 'EINVAL', /low/);
+    expectCode(() => r.store64Parts(8, 0, -1), 'EINVAL', /high/);
+    expect(r.view(0, 16).every((x) => x === 0)).toBe(true);
+    r.close();
+  });
+});
+
 describe('read-only regions', () => {
   it('refuse every write with EROFS and leave the file unchanged; views are private', () => {
     const p = uniquePath(shm);
