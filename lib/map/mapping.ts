@@ -29,7 +29,7 @@ import { BLOCK } from '../pool/layout.js';
 import { fault, HUGE_PAGES, pagesInsideEof, type FaultHost, type FaultSubject } from './fault.js';
 import type { BlockRange } from './layout-diff.js';
 import { emptyStats, PageState, PageTable, type FaultStats } from './page-table.js';
-import { faultUserBuffer, registerBuffer, type BufferOwner } from './user-buffers.js';
+import { faultUserBuffer, registerBuffer, unregisterBuffer, type BufferOwner } from './user-buffers.js';
 
 export interface MapOptions {
   /** File offset of the first byte, a multiple of 4096 (default 0). */
@@ -286,6 +286,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
   unmap(): void {
     if (this.#unmapped) return;
     this.#unmapped = true;
+    unregisterBuffer(this.#buffer);
     try {
       this.#mmu.release();
     } finally {

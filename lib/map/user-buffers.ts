@@ -9,9 +9,17 @@ export interface BufferOwner {
 }
 
 const owners = new WeakMap<ArrayBufferLike, BufferOwner>();
+/** Live mapping buffers: with none (the common case) I/O skips the lookup entirely. */
+let live = 0;
 
 export function registerBuffer(buffer: ArrayBuffer, owner: BufferOwner): void {
   owners.set(buffer, owner);
+  live++;
+}
+
+/** The mapping is gone (its buffer detached). */
+export function unregisterBuffer(buffer: ArrayBuffer): void {
+  if (owners.delete(buffer)) live--;
 }
 
 /**
@@ -21,7 +29,7 @@ export function registerBuffer(buffer: ArrayBuffer, owner: BufferOwner): void {
  * ordinary memory.
  */
 export function faultUserBuffer(view: ArrayBufferView, offset: number, length: number, write: boolean): boolean {
-  if (length === 0) return false;
+  if (live === 0 || length === 0) return false;
   const owner = owners.get(view.buffer);
   if (!owner) return false;
   owner.faultForIO(view.byteOffset + offset, length, write);
