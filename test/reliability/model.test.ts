@@ -20,7 +20,7 @@ group('model-based random testing (fast-check)', () => {
         fc.property(fc.commands(commands, { maxCommands: 400, size: 'max' }), (cmds) => {
           runs++;
           const path = uniquePath(dir, 'model');
-          const real: Real = { pool: Pool.format(path, { size: 8 << 20 }), path, mappings: [] };
+          const real: Real = { pool: Pool.format(path, { size: 8 << 20 }), path, mappings: [], handles: new Map() };
           try {
             fc.modelRun(() => ({ model: { files: new Map(), mappings: [], counter } satisfies Model, real }), cmds);
           } finally {

@@ -5,7 +5,7 @@
 // every step, and fast-check shrinks a failure to a minimal sequence.
 import fc from 'fast-check';
 
-import { isDaxfsError, Pool, type FileMapping } from '../../lib/index.js';
+import { isDaxfsError, Pool, type FileMapping, type PoolFile } from '../../lib/index.js';
 import { bytesFor } from '../pool/crash-model.js';
 
 const PAGE = 4096;
@@ -39,6 +39,8 @@ export interface Real {
   pool: Pool;
   path: string;
   mappings: FileMapping[];
+  /** Handles kept open by appends (preallocation lives while one is open), by model file. */
+  handles: Map<MFile, PoolFile>;
 }
 
 function eofPages(m: MMapping): number {
@@ -385,8 +387,42 @@ function forceCopies(mm: MMapping, off: number, len: number): void {
   }
 }
 
+/** An append through a handle kept open: the size-word path, block appends preallocate. */
+class Append extends Base {
+  constructor(readonly name: string, readonly blocks: number, readonly bytes: number, readonly seed: number) { super(); }
+  step(m: Model, r: Real): void {
+    const file = m.files.get(this.name);
+    if (!file) return;
+    const pos = file.content.length;
+    const len = Math.min(pos % PAGE === 0 ? this.blocks * PAGE : this.bytes, MAX - pos);
+    if (len <= 0) return;
+    let h = r.handles.get(file);
+    if (!h) r.handles.set(file, (h = r.pool.open(this.name)));
+    const data = bytesFor(len, this.seed);
+    if (h.write(data, pos) !== len) throw new Error(`${this}: short write`);
+    writeFile(m, file, data, pos);
+  }
+  toString(): string { return `append(${this.name}, ${this.blocks} blocks or ${this.bytes} bytes)`; }
+}
+
+/** Closes a kept handle (its preallocation is trimmed). */
+class CloseKept extends Base {
+  constructor(readonly index: number) { super(); }
+  override check(_m: Readonly<Model>): boolean { return true; }
+  step(_m: Model, r: Real): void {
+    const entries = [...r.handles];
+    if (entries.length === 0) return;
+    const [file, h] = entries[this.index % entries.length]!;
+    h.close();
+    r.handles.delete(file);
+    if (!r.pool.check().ok) throw new Error(`${this}: check after the trim is not clean`);
+  }
+  toString(): string { return `closeKept(#${this.index})`; }
+}
+
 class Reopen extends Base {
   step(m: Model, r: Real): void {
+    r.handles.clear(); // closing the pool ends them; their preallocation is freed at the next mount
     r.pool.close();
     for (const mapping of r.mappings) if (!mapping.unmapped || mapping.buffer.byteLength !== 0) throw new Error('close left a mapping attached');
     r.pool = Pool.open(r.path);
@@ -428,5 +464,9 @@ export const commands = [
   fc.tuple(fc.nat(), frac, frac).map(([i, a, b]) => new Discard(i, a, b)),
   fromMapping, fromMapping,
   intoMapping, intoMapping,
+  fc.tuple(name, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6000 }), fc.nat()).map(([n, b, l, s]) => new Append(n, b, l, s)),
+  fc.tuple(name, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6000 }), fc.nat()).map(([n, b, l, s]) => new Append(n, b, l, s)),
+  fc.tuple(name, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6000 }), fc.nat()).map(([n, b, l, s]) => new Append(n, b, l, s)),
+  fc.nat().map((i) => new CloseKept(i)),
   fc.constant(new Reopen()),
 ];
