@@ -107,3 +107,35 @@ group('regressions found by the corrupted-image tests', () => {
     }
   });
 });
+
+group('regressions found by the bad-input table', () => {
+  // Found 2026-11-25: `?? default` took null for an absent option, so
+  // getBlock(0, { maxBlocks: null }) and map({ offset: null }) went through.
+  it('null-is-not-absent: null for maxBlocks, offset or faultAround is EINVAL', () => {
+    const pool = Pool.format(uniquePath(dir, 'null'), { size: 4 << 20 });
+    try {
+      const f = pool.open('f', { create: true });
+      f.write(Buffer.alloc(BLOCK, 1), 0);
+      expectCode(() => f.getBlock(0, { maxBlocks: null as unknown as number }), 'EINVAL', /maxBlocks/);
+      expectCode(() => f.map({ offset: null as unknown as number, length: BLOCK }), 'EINVAL', /offset/);
+      expectCode(() => f.map({ length: BLOCK, faultAround: null as unknown as number }), 'EINVAL', /faultAround/);
+    } finally {
+      pool.close();
+    }
+  });
+
+  // Found 2026-11-25: mapping.view(undefined, n) defaulted the offset to 0.
+  it('view-needs-offset: mapping.view() without an offset is EINVAL', () => {
+    const pool = Pool.format(uniquePath(dir, 'view'), { size: 4 << 20 });
+    try {
+      const f = pool.open('f', { create: true });
+      f.write(Buffer.alloc(BLOCK, 1), 0);
+      const m = f.map({ length: BLOCK });
+      expectCode(() => m.view(undefined as unknown as number, 16), 'EINVAL', /offset/);
+      expectCode(() => m.view(0, undefined as unknown as number), 'EINVAL', /length/);
+      expect(m.view(0, 16).length).toBe(16);
+    } finally {
+      pool.close();
+    }
+  });
+});
