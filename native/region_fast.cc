@@ -38,6 +38,16 @@ napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
   return Number(env, RegionWrite(env, c, offset, source, source_offset, length, persist));
 }
 
+// A 64-bit word passed as two 32-bit halves (args[lo], args[hi]): words
+// whose top bits hold more than a safe integer can carry.
+uint64_t WordArg(Napi::Env env, FastState& s, size_t lo_index, size_t hi_index) {
+  uint64_t lo = CheckIndex(env, s.args[lo_index], "low");
+  uint64_t hi = CheckIndex(env, s.args[hi_index], "high");
+  if (lo > 0xffffffffu) ThrowCode(env, "EINVAL", "low must be below 2^32");
+  if (hi > 0xffffffffu) ThrowCode(env, "EINVAL", "high must be below 2^32");
+  return (hi << 32) | lo;
+}
+
 // writePublish: copy in and persist, then store an 8-byte word (args[4]
 // low, args[5] high halves) at args[3] and persist it: the data is durable
 // before the word that publishes it (an append and its size word).
@@ -48,15 +58,12 @@ napi_value WritePublishBody(Napi::Env env, FastState& s, napi_value arg) {
   uint64_t source_offset = CheckIndex(env, s.args[1], "sourceOffset");
   uint64_t length = CheckIndex(env, s.args[2], "length");
   uint64_t word_offset = CheckIndex(env, s.args[3], "wordOffset");
-  uint64_t lo = CheckIndex(env, s.args[4], "low");
-  uint64_t hi = CheckIndex(env, s.args[5], "high");
-  if (lo > 0xffffffffu) ThrowCode(env, "EINVAL", "low must be below 2^32");
-  if (hi > 0xffffffffu) ThrowCode(env, "EINVAL", "high must be below 2^32");
+  uint64_t word = WordArg(env, s, 4, 5);
   // every check before anything is written: a bad word offset changes nothing
   CheckAligned(env, word_offset, 8, "wordOffset");
   CheckRange(env, word_offset, 8, c.size, "wordOffset", "length", "region");
   uint64_t n = RegionWrite(env, c, offset, source, source_offset, length, true);
-  RegionStore64(env, c, word_offset, (hi << 32) | lo);
+  RegionStore64(env, c, word_offset, word);
   return Number(env, n);
 }
 
@@ -94,16 +101,11 @@ napi_value Store64Body(Napi::Env env, FastState& s, napi_value) {
   return nullptr;
 }
 
-// store64Parts: the value as two 32-bit halves (args[1] low, args[2] high),
-// for words whose top bits hold more than a safe integer can carry.
+// store64Parts: the word in args[1] (low) and args[2] (high).
 napi_value Store64PartsBody(Napi::Env env, FastState& s, napi_value) {
   RegionCore& c = RequireWritable(env, s.core.get());
   uint64_t offset = CheckIndex(env, s.args[0], "offset");
-  uint64_t lo = CheckIndex(env, s.args[1], "low");
-  uint64_t hi = CheckIndex(env, s.args[2], "high");
-  if (lo > 0xffffffffu) ThrowCode(env, "EINVAL", "low must be below 2^32");
-  if (hi > 0xffffffffu) ThrowCode(env, "EINVAL", "high must be below 2^32");
-  RegionStore64(env, c, offset, (hi << 32) | lo);
+  RegionStore64(env, c, offset, WordArg(env, s, 1, 2));
   return nullptr;
 }
 

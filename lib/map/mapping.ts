@@ -296,7 +296,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /** @internal user I/O is about to touch the buffer: fault it, or EFAULT. */
   faultForIO(byteOffset: number, length: number, write: boolean): void {
-    if (this.#unmapped) throw daxfsError('EFAULT', 'the buffer belongs to an unmapped mapping');
+    // (an unmapped mapping's buffer is detached and no longer registered: never here)
     try {
       const [page, pages] = this.#pages(byteOffset, length);
       if (page + pages > this.blockCount) throw daxfsError('EFAULT', 'the buffer range passes the end of the mapping');

@@ -352,12 +352,17 @@ export class Pool implements MappingHost {
    * of it past `end` is zeroed, durably, before the new size can show it.
    */
   private zeroPastNewEof(inode: Inode, layout: Inode, end: number): void {
-    if (end <= inode.size || end % BLOCK === 0) return;
-    const fb = Math.floor(end / BLOCK);
-    if (fb < Math.ceil(inode.size / BLOCK)) return;
+    if (end <= inode.size || Math.floor(end / BLOCK) < Math.ceil(inode.size / BLOCK)) return;
+    this.zeroBlockTail(layout, end);
+  }
+
+  /** Zeroes, durably, the bytes from `from` to the end of its block, if the block is written. */
+  private zeroBlockTail(layout: Inode, from: number): void {
+    if (from % BLOCK === 0) return;
+    const fb = Math.floor(from / BLOCK);
     const e = lookup(layout.extents, fb);
     if (!e || e.unwritten) return;
-    this.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (end % BLOCK), BLOCK - (end % BLOCK));
+    this.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (from % BLOCK), BLOCK - (from % BLOCK));
   }
 
   /**
@@ -386,13 +391,7 @@ export class Pool implements MappingHost {
    * allocate.
    */
   private checkOwnershipAtMount(): void {
-    const runs: OwnedRun[] = [{ start: 0, length: this.sb.dataStart, owner: 'metadata' }];
-    for (const inode of this.inodes) {
-      if (!inode) continue;
-      const owner = `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
-      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
-      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
-    }
+    const runs = this.ownedRuns();
     const overlaps = findOwnershipProblems(runs, this.sb.nblocks);
     if (overlaps.length > 0 && !this.readOnly)
       throw daxfsError('EUCLEAN', `${overlaps[0]!.message}${overlaps.length > 1 ? ` (and ${overlaps.length - 1} more)` : ''}: open the pool read-only to copy its files out`);
@@ -416,6 +415,18 @@ export class Pool implements MappingHost {
     txn.freeBlocks = this.sb.freeBlocks;
     this.commit(txn);
     this.remarked = clear.reduce((n, r) => n + r.length, 0);
+  }
+
+  /** Every block someone owns: the metadata area, each file's extents and block-map blocks. */
+  private ownedRuns(): OwnedRun[] {
+    const runs: OwnedRun[] = [{ start: 0, length: this.sb.dataStart, owner: 'metadata' }];
+    for (const inode of this.inodes) {
+      if (!inode) continue;
+      const owner = ownerName(inode);
+      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
+      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
+    }
+    return runs;
   }
 
   private validateExtents(inode: Inode): void {
@@ -781,16 +792,14 @@ export class Pool implements MappingHost {
     if (this.region.load64(sb.journalStart * BLOCK + 64) !== 0n)
       problems.push({ kind: 'journal', message: 'the journal holds a committed transaction that was not cleared', repairable: false });
 
-    const runs: OwnedRun[] = [{ start: 0, length: sb.dataStart, owner: 'metadata' }];
+    const runs = this.ownedRuns();
     let files = 0;
     const orphans: Inode[] = [];
     const seen = new Set<string>();
     for (const inode of this.inodes) {
       if (!inode) continue;
       files++;
-      const owner = `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
-      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
-      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
+      const owner = ownerName(inode);
       if (inode.flags & FLAG_ORPHAN) {
         if ((this.openCount.get(inode.ino) ?? 0) === 0) {
           orphans.push(inode);
@@ -1084,12 +1093,7 @@ export class Pool implements MappingHost {
    * may hold old data (truncate does not zero them durably first).
    */
   private zeroTailOnExtend(inode: Inode): void {
-    if (inode.size % BLOCK === 0) return;
-    const fb = Math.floor(inode.size / BLOCK);
-    const e = lookup(inode.extents, fb);
-    if (!e || e.unwritten) return;
-    const at = e.poolBlock * BLOCK + (inode.size - e.fileBlock * BLOCK);
-    this.region.zero(at, BLOCK - (inode.size % BLOCK));
+    this.zeroBlockTail(inode, inode.size);
   }
 
   /**
@@ -1426,6 +1430,11 @@ export class Pool implements MappingHost {
     txn.put(next);
     this.commit(txn);
   }
+}
+
+/** How problems name an inode: its number and, when it has one, its name. */
+function ownerName(inode: Inode): string {
+  return `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
 }
 
 /** Blocks the file owns inside EOF (preallocation past it is not the file's yet). */
