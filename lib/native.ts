@@ -96,15 +96,15 @@ export interface FirstTouch {
  */
 export interface FastCalls {
   args: Float64Array;
-  write(source: ArrayBufferView): number;
-  read(target: ArrayBufferView): number;
+  write(source: ArrayBufferView): void;
+  read(target: ArrayBufferView): void;
   zero(): void;
   persist(): void;
   flush(): void;
   checkView(): void;
   store64(): void;
   store64Parts(): void;
-  writePublish(source: ArrayBufferView): number;
+  writePublish(source: ArrayBufferView): void;
   bitmapFind(): number;
 }
 

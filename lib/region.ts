@@ -135,7 +135,8 @@ export class Region {
       a[0] = offset;
       a[1] = targetOffset;
       a[2] = n;
-      return this.#fast.read(target);
+      this.#fast.read(target); // all or nothing: it throws or copies n bytes
+      return n;
     }
     return this.#native.read(offset, target, targetOffset, n);
   }
@@ -152,7 +153,8 @@ export class Region {
       a[1] = sourceOffset;
       a[2] = n;
       a[3] = persist ? 1 : 0;
-      return this.#fast.write(source);
+      this.#fast.write(source); // all or nothing: it throws or copies n bytes
+      return n;
     }
     return this.#native.write(offset, source, sourceOffset, n, persist);
   }
@@ -239,7 +241,8 @@ export class Region {
     a[3] = wordOffset;
     a[4] = low;
     a[5] = high;
-    return this.#fast.writePublish(source);
+    this.#fast.writePublish(source);
+    return length;
   }
 
   /** Atomic 8-byte store of (high << 32) | low, durable on return: for words wider than a safe integer. */

@@ -29,14 +29,12 @@ std::string Describe(const Napi::Value& value) {
 
 }  // namespace
 
-uint64_t CheckIndex(Napi::Env env, double d, const char* name) {
+void ThrowBadIndex(Napi::Env env, double d, const char* name) {
   if (std::isnan(d)) Invalid(env, name, "must be a non-negative integer, got NaN");
   if (std::isinf(d)) Invalid(env, name, "must be a non-negative integer, got Infinity");
   if (d < 0) Invalid(env, name, "must be a non-negative integer, got " + std::to_string(d));
   if (d != std::trunc(d)) Invalid(env, name, "must be an integer, got " + std::to_string(d));
-  if (d > static_cast<double>(kMaxSafeInteger))
-    Invalid(env, name, "must be at most 2^53-1, got " + std::to_string(d));
-  return static_cast<uint64_t>(d);
+  Invalid(env, name, "must be at most 2^53-1, got " + std::to_string(d));
 }
 
 uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name) {
@@ -91,8 +89,12 @@ ByteSpan BytesOf(Napi::Env env, napi_value value, const char* name) {
   size_t elements = 0;
   napi_value buffer;
   size_t byte_offset = 0;
-  // Typed arrays (Buffers among them) first, without asking: this is the hot
-  // path, and the call fails cleanly (napi_invalid_arg) for anything else.
+  // The hot path first, without asking: napi_get_buffer_info answers for
+  // Buffers and Uint8Arrays (and, in Node, any ArrayBufferView) with the byte
+  // length, at about half the cost of napi_get_typedarray_info, and fails
+  // cleanly (napi_invalid_arg) for anything it does not take.
+  if (napi_get_buffer_info(env, value, &data, &length) == napi_ok)
+    return ByteSpan{static_cast<uint8_t*>(data), data == nullptr ? 0 : length};
   if (napi_get_typedarray_info(env, value, &type, &elements, &data, &buffer, &byte_offset) ==
       napi_ok) {
     size_t element_size = 1;
@@ -115,14 +117,12 @@ ByteSpan BytesOf(Napi::Env env, napi_value value, const char* name) {
   return ByteSpan{static_cast<uint8_t*>(data), data == nullptr ? 0 : length};
 }
 
-void CheckRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
-                const char* offset_name, const char* length_name, const char* what) {
-  if (offset > limit || length > limit - offset) {
-    ThrowCode(env, "ERANGE",
-              std::string(offset_name) + " " + std::to_string(offset) + " + " + length_name +
-                  " " + std::to_string(length) + " is past the end of the " + what + " (" +
-                  std::to_string(limit) + " bytes)");
-  }
+void ThrowBadRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
+                   const char* offset_name, const char* length_name, const char* what) {
+  ThrowCode(env, "ERANGE",
+            std::string(offset_name) + " " + std::to_string(offset) + " + " + length_name + " " +
+                std::to_string(length) + " is past the end of the " + what + " (" +
+                std::to_string(limit) + " bytes)");
 }
 
 void CheckAligned(Napi::Env env, uint64_t value, uint64_t unit, const char* name) {

@@ -19,8 +19,20 @@ constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
 // large) throws EINVAL naming `name`.
 uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const char* name);
 
+// The error half of CheckIndex: throws EINVAL describing what `value` is.
+[[noreturn]] void ThrowBadIndex(Napi::Env env, double value, const char* name);
+
 // The same check for a number already read (from a fast-call argument block).
-uint64_t CheckIndex(Napi::Env env, double value, const char* name);
+// Inline: it runs three to six times on every fast call, and the accepting
+// test is two compares and a round trip through uint64_t (NaN fails the
+// compares, fractions fail the round trip).
+inline uint64_t CheckIndex(Napi::Env env, double value, const char* name) {
+  if (value >= 0 && value <= static_cast<double>(kMaxSafeInteger)) {
+    auto n = static_cast<uint64_t>(value);
+    if (static_cast<double>(n) == value) return n;
+  }
+  ThrowBadIndex(env, value, name);
+}
 
 // Like ArgIndex, but a missing or undefined argument is accepted and
 // returned as -1 (absent).
@@ -41,10 +53,18 @@ struct ByteSpan {
 ByteSpan ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name);
 ByteSpan BytesOf(Napi::Env env, napi_value value, const char* name);
 
+// The error half of CheckRange.
+[[noreturn]] void ThrowBadRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
+                                const char* offset_name, const char* length_name,
+                                const char* what);
+
 // Throws ERANGE unless [offset, offset + length) lies inside [0, limit).
 // Written so that offset + length cannot overflow.
-void CheckRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
-                const char* offset_name, const char* length_name, const char* what);
+inline void CheckRange(Napi::Env env, uint64_t offset, uint64_t length, uint64_t limit,
+                       const char* offset_name, const char* length_name, const char* what) {
+  if (offset > limit || length > limit - offset)
+    ThrowBadRange(env, offset, length, limit, offset_name, length_name, what);
+}
 
 // Throws EINVAL unless `value` is a multiple of `unit` (a power of two).
 void CheckAligned(Napi::Env env, uint64_t value, uint64_t unit, const char* name);

@@ -20,12 +20,6 @@ bool FlagArg(Napi::Env env, double value, const char* name) {
   return value == 1;
 }
 
-napi_value Number(napi_env env, uint64_t value) {
-  napi_value result = nullptr;
-  napi_create_double(env, static_cast<double>(value), &result);
-  return result;
-}
-
 using Body = napi_value (*)(Napi::Env env, FastState& s, napi_value arg);
 
 napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
@@ -35,7 +29,8 @@ napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
   uint64_t source_offset = CheckIndex(env, s.args[1], "sourceOffset");
   uint64_t length = CheckIndex(env, s.args[2], "length");
   bool persist = FlagArg(env, s.args[3], "persist");
-  return Number(env, RegionWrite(env, c, offset, source, source_offset, length, persist));
+  RegionWrite(env, c, offset, source, source_offset, length, persist);
+  return nullptr;  // all or nothing: the caller knows the count
 }
 
 // A 64-bit word passed as two 32-bit halves (args[lo], args[hi]): words
@@ -62,9 +57,9 @@ napi_value WritePublishBody(Napi::Env env, FastState& s, napi_value arg) {
   // every check before anything is written: a bad word offset changes nothing
   CheckAligned(env, word_offset, 8, "wordOffset");
   CheckRange(env, word_offset, 8, c.size, "wordOffset", "length", "region");
-  uint64_t n = RegionWrite(env, c, offset, source, source_offset, length, true);
+  RegionWrite(env, c, offset, source, source_offset, length, true);
   RegionStore64(env, c, word_offset, word);
-  return Number(env, n);
+  return nullptr;
 }
 
 napi_value ReadBody(Napi::Env env, FastState& s, napi_value arg) {
@@ -73,7 +68,8 @@ napi_value ReadBody(Napi::Env env, FastState& s, napi_value arg) {
   ByteSpan target = BytesOf(env, arg, "target");
   uint64_t target_offset = CheckIndex(env, s.args[1], "targetOffset");
   uint64_t length = CheckIndex(env, s.args[2], "length");
-  return Number(env, RegionRead(env, c, offset, target, target_offset, length));
+  RegionRead(env, c, offset, target, target_offset, length);
+  return nullptr;
 }
 
 napi_value ZeroBody(Napi::Env env, FastState& s, napi_value) {
