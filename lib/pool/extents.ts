@@ -8,6 +8,20 @@ export interface Extent {
   unwritten: boolean;
 }
 
+/**
+ * Every extent object is made here, so that all of them share one hidden
+ * class: lookups on the read/write fast path then stay monomorphic (spread
+ * copies and literals from several sites made them megamorphic, about a
+ * third of a 4 KiB overwrite's time in JS).
+ */
+export function makeExtent(fileBlock: number, poolBlock: number, length: number, unwritten: boolean): Extent {
+  return { fileBlock, poolBlock, length, unwritten };
+}
+
+export function copyExtent(e: Extent): Extent {
+  return makeExtent(e.fileBlock, e.poolBlock, e.length, e.unwritten);
+}
+
 export interface Run {
   start: number;
   length: number;
@@ -58,7 +72,7 @@ function mergeAround(extents: Extent[], from: number, to: number): void {
 /** Inserts an extent over a hole (the caller guarantees no overlap). */
 export function insert(extents: Extent[], e: Extent): void {
   const i = findIndex(extents, e.fileBlock);
-  extents.splice(i, 0, { ...e });
+  extents.splice(i, 0, copyExtent(e));
   mergeAround(extents, i, i + 1);
 }
 
@@ -76,9 +90,9 @@ export function removeRange(extents: Extent[], start: number, end: number): Run[
     const cutEnd = Math.min(end, eEnd);
     freed.push({ start: e.poolBlock + (cutStart - e.fileBlock), length: cutEnd - cutStart });
     const pieces: Extent[] = [];
-    if (e.fileBlock < cutStart) pieces.push({ ...e, length: cutStart - e.fileBlock });
+    if (e.fileBlock < cutStart) pieces.push(makeExtent(e.fileBlock, e.poolBlock, cutStart - e.fileBlock, e.unwritten));
     if (cutEnd < eEnd)
-      pieces.push({ ...e, fileBlock: cutEnd, poolBlock: e.poolBlock + (cutEnd - e.fileBlock), length: eEnd - cutEnd });
+      pieces.push(makeExtent(cutEnd, e.poolBlock + (cutEnd - e.fileBlock), eEnd - cutEnd, e.unwritten));
     extents.splice(i, 1, ...pieces);
     i += pieces.length;
   }
@@ -99,9 +113,9 @@ export function setUnwritten(extents: Extent[], start: number, end: number, unwr
     const a = Math.max(start, e.fileBlock);
     const b = Math.min(end, eEnd);
     const pieces: Extent[] = [];
-    if (e.fileBlock < a) pieces.push({ ...e, length: a - e.fileBlock });
-    pieces.push({ ...e, fileBlock: a, poolBlock: e.poolBlock + (a - e.fileBlock), length: b - a, unwritten });
-    if (b < eEnd) pieces.push({ ...e, fileBlock: b, poolBlock: e.poolBlock + (b - e.fileBlock), length: eEnd - b });
+    if (e.fileBlock < a) pieces.push(makeExtent(e.fileBlock, e.poolBlock, a - e.fileBlock, e.unwritten));
+    pieces.push(makeExtent(a, e.poolBlock + (a - e.fileBlock), b - a, unwritten));
+    if (b < eEnd) pieces.push(makeExtent(b, e.poolBlock + (b - e.fileBlock), eEnd - b, e.unwritten));
     extents.splice(i, 1, ...pieces);
     i += pieces.length;
   }

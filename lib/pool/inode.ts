@@ -9,7 +9,7 @@
 import { crc32 } from 'node:zlib';
 
 import { daxfsError } from '../errors.js';
-import type { Extent } from './extents.js';
+import { copyExtent, makeExtent, type Extent } from './extents.js';
 import { readU64, writeU64, zeroed } from './bytes.js';
 import { BLOCK, INODE_SIZE, MAX_FILE_SIZE } from './layout.js';
 
@@ -27,13 +27,18 @@ export interface Inode {
   size: number;
   mtimeMs: number;
   generation: number;
-  extents: import('./extents.js').Extent[];
+  extents: Extent[];
   /** Pool blocks holding the extents that do not fit inline, in order. */
   extentBlocks: number[];
 }
 
+/** Every inode object is made here: one hidden class (see makeExtent). */
+export function makeInode(ino: number, flags: number, name: string, size: number, mtimeMs: number, generation: number, extents: Extent[], extentBlocks: number[]): Inode {
+  return { ino, flags, name, size, mtimeMs, generation, extents, extentBlocks };
+}
+
 export function cloneInode(i: Inode): Inode {
-  return { ...i, extents: i.extents.map((e) => ({ ...e })), extentBlocks: [...i.extentBlocks] };
+  return makeInode(i.ino, i.flags, i.name, i.size, i.mtimeMs, i.generation, i.extents.map(copyExtent), [...i.extentBlocks]);
 }
 
 /** Checks a file name: UTF-8, 1..255 bytes, no '/', no NUL. */
@@ -55,12 +60,7 @@ function writeExtent(b: Buffer, at: number, e: Extent): void {
 }
 
 function readExtent(b: Buffer, at: number): Extent {
-  return {
-    fileBlock: b.readUInt32LE(at),
-    poolBlock: b.readUInt32LE(at + 4),
-    length: b.readUInt32LE(at + 8),
-    unwritten: (b.readUInt32LE(at + 12) & 1) === 1,
-  };
+  return makeExtent(b.readUInt32LE(at), b.readUInt32LE(at + 4), b.readUInt32LE(at + 8), (b.readUInt32LE(at + 12) & 1) === 1);
 }
 
 /** Extent blocks an inode with `count` extents needs. */
@@ -179,16 +179,7 @@ export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
     if (!Buffer.from(name, 'utf8').equals(rawName)) throw bad('name is not valid UTF-8');
     if (name.includes('/') || name.includes('\0')) throw bad(`name ${JSON.stringify(name)} holds '/' or NUL`);
   }
-  const inode: Inode = {
-    ino,
-    flags,
-    name,
-    size,
-    mtimeMs: Math.max(0, readU64(b, 16)),
-    generation: Math.max(0, readU64(b, 24)),
-    extents: [],
-    extentBlocks: [],
-  };
+  const inode = makeInode(ino, flags, name, size, Math.max(0, readU64(b, 16)), Math.max(0, readU64(b, 24)), [], []);
   for (let k = 0; k < Math.min(INLINE_EXTENTS, extentCount); k++) inode.extents.push(readExtent(b, 320 + k * 16));
   return { inode, firstExtentBlock: b.readUInt32LE(36), extentCount };
 }

@@ -68,15 +68,32 @@ export function computeGeometry(bytes: number): Geometry {
   return { nblocks, journalStart, journalBlocks, bitmapStart, bitmapBlocks, inodeStart, inodeCount, dataStart };
 }
 
-export function newSuperblock(g: Geometry): Superblock {
+/**
+ * A superblock with the geometry, version and UUID of `sb` and the given
+ * counters. Every superblock object is made here, so that all share one
+ * hidden class: the pool reads its fields on every append (the inode table's
+ * offset), and spread copies made those loads megamorphic.
+ */
+export function withCounters(sb: Geometry & { version: number; uuid: string }, freeBlocks: number, inodeHighWater: number, nextGeneration: number): Superblock {
   return {
-    ...g,
-    version: FORMAT_VERSION,
-    uuid: randomBytes(16).toString('hex'),
-    freeBlocks: g.nblocks - g.dataStart,
-    inodeHighWater: 0,
-    nextGeneration: 1,
+    version: sb.version,
+    uuid: sb.uuid,
+    nblocks: sb.nblocks,
+    journalStart: sb.journalStart,
+    journalBlocks: sb.journalBlocks,
+    bitmapStart: sb.bitmapStart,
+    bitmapBlocks: sb.bitmapBlocks,
+    inodeStart: sb.inodeStart,
+    inodeCount: sb.inodeCount,
+    dataStart: sb.dataStart,
+    freeBlocks,
+    inodeHighWater,
+    nextGeneration,
   };
+}
+
+export function newSuperblock(g: Geometry): Superblock {
+  return withCounters({ ...g, version: FORMAT_VERSION, uuid: randomBytes(16).toString('hex') }, g.nblocks - g.dataStart, 0, 1);
 }
 
 export function encodeSuperblock(sb: Superblock): Buffer {
@@ -115,21 +132,23 @@ export function decodeSuperblock(b: Buffer, poolBytes: number, which: string): S
     if (v < 0) throw bad(`field at byte ${at} is absurd (past 2^53)`);
     return v;
   };
-  const sb: Superblock = {
-    version,
-    nblocks: n(16),
-    uuid: b.subarray(24, 40).toString('hex'),
-    journalStart: n(40),
-    journalBlocks: n(48),
-    bitmapStart: n(56),
-    bitmapBlocks: n(64),
-    inodeStart: n(72),
-    inodeCount: n(80),
-    dataStart: n(88),
-    freeBlocks: n(96),
-    inodeHighWater: n(104),
-    nextGeneration: n(112),
-  };
+  const sb = withCounters(
+    {
+      version,
+      nblocks: n(16),
+      uuid: b.subarray(24, 40).toString('hex'),
+      journalStart: n(40),
+      journalBlocks: n(48),
+      bitmapStart: n(56),
+      bitmapBlocks: n(64),
+      inodeStart: n(72),
+      inodeCount: n(80),
+      dataStart: n(88),
+    },
+    n(96),
+    n(104),
+    n(112),
+  );
   if (sb.nblocks * BLOCK !== poolBytes)
     throw bad(`records ${sb.nblocks} blocks but the backing holds ${poolBytes / BLOCK} (truncated or resized backing)`);
   let expected: Geometry;

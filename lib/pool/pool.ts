@@ -9,7 +9,7 @@ import { Bitmap } from '../bitmap.js';
 import { daxfsError } from '../errors.js';
 import { Region, type OpenOptions } from '../region.js';
 import { Allocator } from './allocator.js';
-import { findIndex, insert, lookup, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
+import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
 import {
   checkName,
   cloneInode,
@@ -18,6 +18,7 @@ import {
   encodeExtentBlocks,
   encodeInode,
   extentBlocksFor,
+  makeInode,
   FLAG_ORPHAN,
   FLAG_USED,
   SIZE_WORD,
@@ -36,6 +37,7 @@ import {
   newSuperblock,
   SUPERBLOCK_BYTES,
   type Superblock,
+  withCounters,
 } from './layout.js';
 import { AddressSpace } from '../map/address-space.js';
 import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
@@ -301,7 +303,7 @@ export class Pool implements MappingHost {
       owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
       generation = Math.max(generation, inode.generation);
     }
-    this.sb = { ...sb, freeBlocks: sb.nblocks - sb.dataStart - owned, nextGeneration: Math.max(sb.nextGeneration, generation + 1) };
+    this.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
     this.checkOwnershipAtMount();
     // Orphans: unlinked while open when the pool went down. Their blocks are
     // freed now, so a crash never leaks them.
@@ -548,12 +550,12 @@ export class Pool implements MappingHost {
         if (!this.region.view(offset, BLOCK).equals(data)) records.push({ offset, data });
       });
     }
-    const sb: Superblock = {
-      ...this.sb,
-      freeBlocks: txn.freeBlocks ?? this.sb.freeBlocks + delta,
-      inodeHighWater: txn.highWater ?? this.sb.inodeHighWater,
-      nextGeneration: txn.nextGeneration ?? this.sb.nextGeneration,
-    };
+    const sb = withCounters(
+      this.sb,
+      txn.freeBlocks ?? this.sb.freeBlocks + delta,
+      txn.highWater ?? this.sb.inodeHighWater,
+      txn.nextGeneration ?? this.sb.nextGeneration,
+    );
     // The superblock on media changes only with the inode high-water mark (or
     // a repair): the free count and the next generation are recomputed at
     // mount from the inodes, so most transactions need not write it.
@@ -626,7 +628,7 @@ export class Pool implements MappingHost {
   private releaseInode(txn: Txn, inode: Inode): void {
     for (const e of inode.extents) txn.freed.push({ start: e.poolBlock, length: e.length });
     for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
-    txn.put({ ino: inode.ino, flags: 0, name: '', size: 0, mtimeMs: 0, generation: 0, extents: [], extentBlocks: [] });
+    txn.put(makeInode(inode.ino, 0, '', 0, 0, 0, [], []));
   }
 
   // ---------------------------------------------------------------- pool-level API
@@ -725,7 +727,7 @@ export class Pool implements MappingHost {
       this.freeInodes.shift();
     }
     txn.nextGeneration = this.sb.nextGeneration + 1;
-    txn.put({ ino, flags: FLAG_USED, name, size: 0, mtimeMs: Date.now(), generation: this.sb.nextGeneration, extents: [], extentBlocks: [] });
+    txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.sb.nextGeneration, [], []));
     try {
       this.commit(txn);
     } catch (e) {
@@ -1055,7 +1057,7 @@ export class Pool implements MappingHost {
     txn.allocated.push(run);
     // Zeroed and durable before the allocation commits: no stale data, even after a crash.
     this.region.zero(run.start * BLOCK, run.length * BLOCK);
-    insert(next.extents, { fileBlock, poolBlock: run.start, length: run.length, unwritten: false });
+    insert(next.extents, makeExtent(fileBlock, run.start, run.length, false));
     next.mtimeMs = Date.now();
     txn.put(next);
     txn.touch(inode.ino, fileBlock, fileBlock + run.length);
@@ -1190,7 +1192,8 @@ export class Pool implements MappingHost {
   }
 
   private ensureNotBusy(inode: Inode): void {
-    if (this.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
+    // size first: a hash lookup on every 4 KiB write is measurable
+    if (this.busy.size !== 0 && this.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
   }
 
   /**
@@ -1231,7 +1234,7 @@ export class Pool implements MappingHost {
       if (!run) break; // ENOSPC: keep what was written so far
       txn.allocated.push(run);
       this.fillBlocks(run.start, fb, run.length, sourceOffset, position, length, true, copy);
-      insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: false });
+      insert(next.extents, makeExtent(fb, run.start, run.length, false));
       metadata = true;
       fb += run.length;
     }
@@ -1269,7 +1272,7 @@ export class Pool implements MappingHost {
     // preallocation; a mount frees blocks past EOF). Zeroing them twice
     // would double the memory traffic of an append.
     txn.allocated.push(run);
-    insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: false });
+    insert(next.extents, makeExtent(fb, run.start, run.length, false));
     const range = this.preallocated.get(next.ino);
     this.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
   }
@@ -1353,7 +1356,7 @@ export class Pool implements MappingHost {
       if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
       txn.allocated.push(run);
       this.region.zero(run.start * BLOCK, run.length * BLOCK);
-      insert(next.extents, { fileBlock: fb, poolBlock: run.start, length: run.length, unwritten: true });
+      insert(next.extents, makeExtent(fb, run.start, run.length, true));
       fb += run.length;
     }
   }
@@ -1487,10 +1490,10 @@ export class PoolFile {
   /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
   read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
     let inode = this.inode();
-    const [off, len] = bufferRange(target, targetOffset, length, 'target');
+    const len = checkBufferRange(target, targetOffset, length, 'target');
     checkSize(position, 'position');
-    if (faultUserBuffer(target, off, len, true)) inode = this.inode();
-    return this.pool.readFile(inode, target, off, len, position);
+    if (faultUserBuffer(target, targetOffset, len, true)) inode = this.inode();
+    return this.pool.readFile(inode, target, targetOffset, len, position);
   }
 
   /**
@@ -1501,10 +1504,10 @@ export class PoolFile {
   readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
     try {
       this.inode();
-      const [off, len] = bufferRange(target, targetOffset, length, 'target');
+      const len = checkBufferRange(target, targetOffset, length, 'target');
       checkSize(position, 'position');
-      faultUserBuffer(target, off, len, true);
-      return this.pool.readFileAsync(this.inode(), target, off, len, position);
+      faultUserBuffer(target, targetOffset, len, true);
+      return this.pool.readFileAsync(this.inode(), target, targetOffset, len, position);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1518,10 +1521,10 @@ export class PoolFile {
   writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
     try {
       this.inode();
-      const [off, len] = bufferRange(source, sourceOffset, length, 'source');
+      const len = checkBufferRange(source, sourceOffset, length, 'source');
       checkSize(position, 'position');
-      faultUserBuffer(source, off, len, false);
-      return this.pool.writeFileAsync(this.inode(), source, off, len, position);
+      faultUserBuffer(source, sourceOffset, len, false);
+      return this.pool.writeFileAsync(this.inode(), source, sourceOffset, len, position);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1530,11 +1533,11 @@ export class PoolFile {
   /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
   write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
     let inode = this.inode();
-    const [off, len] = bufferRange(source, sourceOffset, length, 'source');
+    const len = checkBufferRange(source, sourceOffset, length, 'source');
     checkSize(position, 'position');
     // a fault in a mapping of this very file may have replaced its inode
-    if (faultUserBuffer(source, off, len, false)) inode = this.inode();
-    return this.pool.writeFile(inode, source, off, len, position);
+    if (faultUserBuffer(source, sourceOffset, len, false)) inode = this.inode();
+    return this.pool.writeFile(inode, source, sourceOffset, len, position);
   }
 
   truncate(size: number): void {
@@ -1608,12 +1611,17 @@ export class PoolFile {
   }
 }
 
-function bufferRange(buffer: unknown, offset: unknown, length: unknown, name: string): [number, number] {
+/**
+ * Checks `buffer` and the range [offset, offset + length) in it (length
+ * defaulting to the rest of the buffer) and returns the length. No tuple:
+ * this runs on every read and write.
+ */
+function checkBufferRange(buffer: unknown, offset: unknown, length: unknown, name: string): number {
   if (!(buffer instanceof Uint8Array)) throw daxfsError('EINVAL', `${name} must be a Buffer or Uint8Array`);
   checkSize(offset, `${name}Offset`);
   const len = length === undefined ? buffer.length - offset : length;
   checkSize(len, 'length');
   if (offset + len > buffer.length)
     throw daxfsError('ERANGE', `${name}Offset ${offset} + length ${len} is past the end of the ${name} (${buffer.length} bytes)`);
-  return [offset, len];
+  return len;
 }
