@@ -81,6 +81,7 @@ export interface NativeRegion {
   traceMark(value: number): void;
   traceTake(stop: boolean): Buffer;
   firstTouch(offset: number, length: number, stride: number, write: boolean): FirstTouch;
+  copyProbe(offsets: Float64Array, length: number, buffer: ArrayBufferView, write: boolean): CopyProbe;
 }
 
 /** The kernel's own first-touch faults on a fresh shared mapping (benchmarks). */
@@ -88,6 +89,11 @@ export interface FirstTouch {
   touches: number;
   ns: number;
   mapNs: number;
+}
+
+export interface CopyProbe {
+  copies: number;
+  ns: number;
 }
 
 /**

@@ -7,7 +7,7 @@ import { Bitmap } from './bitmap.js';
 import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
 import { MmuMapping } from './mmu.js';
-import { addon, type FastCalls, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
+import { addon, type FastCalls, type CopyProbe, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
 
 export interface OpenOptions {
   /** Map read-only: writes fail with EROFS; views are private copy-on-write. */
@@ -283,6 +283,16 @@ export class Region {
    */
   firstTouch(offset: number, length: number, stride = 4096, write = false): FirstTouch {
     return this.#native.firstTouch(offset, length, stride, write);
+  }
+
+  /**
+   * Benchmark helper: `length` bytes copied between `buffer` and the region
+   * at each of `offsets` (durably into the region with `write`, as write()
+   * does; out of it otherwise, as read() does) in a C loop: the copy alone,
+   * without JavaScript or a Node-API call per copy.
+   */
+  copyProbe(offsets: Float64Array, length: number, buffer: ArrayBufferView, write = false): CopyProbe {
+    return this.#native.copyProbe(offsets, length, buffer, write);
   }
 
   /**

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "bitmap.h"
+#include "copy_probe.h"
 #include "errors.h"
 #include "first_touch.h"
 #include "mmu.h"
@@ -72,6 +73,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Load64>("load64"),
           InstanceMethod<&Region::WaitIdle>("waitIdle"),
           InstanceMethod<&Region::FirstTouch>("firstTouch"),
+          InstanceMethod<&Region::CopyProbe>("copyProbe"),
           InstanceMethod<&Region::TraceStart>("traceStart"),
           InstanceMethod<&Region::TraceMark>("traceMark"),
           InstanceMethod<&Region::TraceTake>("traceTake"),
@@ -346,6 +348,35 @@ Napi::Value Region::FirstTouch(const Napi::CallbackInfo& info) {
   out.Set("touches", Napi::Number::New(env, static_cast<double>(result.touches)));
   out.Set("ns", Napi::Number::New(env, static_cast<double>(result.ns)));
   out.Set("mapNs", Napi::Number::New(env, static_cast<double>(result.map_ns)));
+  return out;
+}
+
+// copyProbe(offsets, length, buffer, write): the region's copy primitives
+// in a C loop over `offsets` (a Float64Array of byte offsets), for the
+// benchmarks' floor. Every offset is checked before the first copy.
+Napi::Value Region::CopyProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowCode(env, "EINVAL", "offsets must be a Float64Array");
+  Napi::Float64Array offsets = info[0].As<Napi::Float64Array>();
+  uint64_t length = ArgIndex(info, 1, "length");
+  ByteSpan buffer = ArgBytes(info, 2, "buffer");
+  bool write = ArgBool(info, 3, "write", false);
+  if (write && c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  CheckRange(env, 0, length, buffer.length, "bufferOffset", "length", "buffer");
+  std::string why;
+  if (!CheckUserBuffer(buffer.data, length, !write, &why)) ThrowCode(env, "EFAULT", "buffer: " + why);
+  const double* list = offsets.Data();
+  size_t count = offsets.ElementLength();
+  for (size_t i = 0; i < count; i++)
+    CheckRange(env, CheckIndex(env, list[i], "offsets[i]"), length, c.size, "offset", "length", "region");
+  int err = 0;
+  int64_t ns = MeasureCopies(c, list, count, length, buffer.data, write, &err);
+  if (ns < 0) ThrowErrno(env, err, "msync", "persisting a probe copy", c.path);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("copies", Napi::Number::New(env, static_cast<double>(count)));
+  out.Set("ns", Napi::Number::New(env, static_cast<double>(ns)));
   return out;
 }
 

@@ -361,6 +361,46 @@ describe('publishing stores', () => {
   });
 });
 
+describe('copy probe (the benchmarks\' floor)', () => {
+  it('makes the same copies as write (durably) and read, at every listed offset', () => {
+    const r = Region.create(uniquePath(shm), MiB);
+    const offsets = new Float64Array([4096, 65536, 8192 + 100]);
+    const before = r.stats();
+    const w = r.copyProbe(offsets, 300, pattern(300, 7), true);
+    expect(w.copies).toBe(3);
+    expect(w.ns).toBeGreaterThanOrEqual(0);
+    for (const at of offsets) expect(r.view(at, 300).equals(pattern(300, 7))).toBe(true);
+    expect(r.view(4096 + 300, 16).every((x) => x === 0)).toBe(true);
+    // the probe's copies stay out of the region's statistics
+    expect(r.stats().bytesWritten).toBe(before.bytesWritten);
+    r.write(65536, pattern(300, 9));
+    const target = Buffer.alloc(300);
+    const rd = r.copyProbe(new Float64Array([4096, 65536]), 300, target, false);
+    expect(rd.copies).toBe(2);
+    expect(target.equals(pattern(300, 9))).toBe(true); // the last copy wins
+    r.close();
+  });
+
+  it('checks every offset, the length and the buffer before the first copy', () => {
+    const p = uniquePath(shm);
+    const r = Region.create(p, MiB);
+    const src = Buffer.alloc(64, 5);
+    for (const bad of [-1, NaN, Infinity, 1.5, 2 ** 53])
+      expectCode(() => r.copyProbe(new Float64Array([0, bad]), 64, src, true), 'EINVAL', /offsets/);
+    expectCode(() => r.copyProbe(new Float64Array([0, MiB - 32]), 64, src, true), 'ERANGE', /region/);
+    expectCode(() => r.copyProbe(new Float64Array([0]), 65, src, true), 'ERANGE', /buffer/);
+    expectCode(() => r.copyProbe([0] as unknown as Float64Array, 64, src, true), 'EINVAL', /offsets/);
+    expectCode(() => r.copyProbe(new Uint32Array([0]) as unknown as Float64Array, 64, src, true), 'EINVAL', /offsets/);
+    expectCode(() => r.copyProbe(new Float64Array([0]), 64, 'abc' as unknown as Buffer, true), 'EINVAL', /buffer/);
+    expect(r.view(0, 64).every((x) => x === 0)).toBe(true); // nothing copied
+    r.close();
+    const ro = Region.open(p, { readOnly: true });
+    expectCode(() => ro.copyProbe(new Float64Array([0]), 64, src, true), 'EROFS');
+    expect(ro.copyProbe(new Float64Array([0]), 64, Buffer.alloc(64), false).copies).toBe(1);
+    ro.close();
+  });
+});
+
 describe('read-only regions', () => {
   it('refuse every write with EROFS and leave the file unchanged; views are private', () => {
     const p = uniquePath(shm);
