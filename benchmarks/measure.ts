@@ -19,17 +19,20 @@ export function nsPerOp(iterations: number, trials: number, op: (i: number) => v
 }
 
 /**
- * Measures two sides alternately, `trials` times each, and returns the best
- * ns/op of each. `a` and `b` each run a whole trial and return its total ns.
+ * Measures two sides (and an optional third, such as a floor) alternately,
+ * `trials` times each, and returns the best ns/op of each. Each function
+ * runs a whole trial and returns its ns/op.
  */
-export function compare(trials: number, a: () => number, b: () => number): { a: number; b: number } {
+export function compare(trials: number, a: () => number, b: () => number, c?: () => number): { a: number; b: number; c: number } {
   let bestA = Infinity;
   let bestB = Infinity;
+  let bestC = Infinity;
   for (let t = 0; t < trials; t++) {
     bestA = Math.min(bestA, a());
     bestB = Math.min(bestB, b());
+    if (c) bestC = Math.min(bestC, c());
   }
-  return { a: bestA, b: bestB };
+  return { a: bestA, b: bestB, c: bestC };
 }
 
 export function timeLoop(iterations: number, op: (i: number) => void): number {
