@@ -577,8 +577,7 @@ export class Pool implements MappingHost {
     for (const inode of txn.inodes.values()) {
       if (inode.flags === 0) {
         this.inodes[inode.ino] = undefined;
-        this.freeInodes.push(inode.ino);
-        this.freeInodes.sort((a, b) => a - b);
+        insertSorted(this.freeInodes, inode.ino);
       } else {
         this.inodes[inode.ino] = inode;
         if (!(inode.flags & FLAG_ORPHAN)) this.names.set(inode.name, inode.ino);
@@ -1454,6 +1453,22 @@ function inMetadataArea(offset: number, length: number, g: { journalStart: numbe
   if (end > size || length <= 0) return false;
   if (end <= 2 * BLOCK) return true;
   return offset >= (g.journalStart + g.journalBlocks) * BLOCK;
+}
+
+/**
+ * Inserts `value` into the ascending array `list` (binary search, then one
+ * splice): the free inode list stays sorted so that the lowest numbers are
+ * reused first, without a sort per unlink (that sort was most of an unlink).
+ */
+function insertSorted(list: number[], value: number): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, value);
 }
 
 function checkSize(value: unknown, name: string): asserts value is number {
