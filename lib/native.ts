@@ -60,6 +60,7 @@ export interface NativeRegion {
   checkView(offset: number, length: number): void;
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
   write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;
+  writeScatter(source: ArrayBufferView, list: Float64Array, count: number): void;
   zero(offset: number, length: number, persist: boolean): void;
   persist(offset: number, length: number): void;
   flush(offset: number, length: number): void;

@@ -160,6 +160,17 @@ export class Region {
   }
 
   /**
+   * Copies `count` ranges of `source` into the region and persists them with
+   * one barrier: `list` holds (regionOffset, sourceOffset, length) triples.
+   * Every triple is checked before the first byte is copied. The journal
+   * stages and applies its records with it: one call and one fence for many
+   * small writes.
+   */
+  writeScatter(source: ArrayBufferView, list: Float64Array, count: number): void {
+    this.#native.writeScatter(source, list, count);
+  }
+
+  /**
    * write() on the thread pool: the main thread stays free during large
    * copies. The region stays mapped until the copy is done, even if closed
    * meanwhile; `source` must not be changed until the promise settles.

@@ -66,6 +66,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::CheckView>("checkView"),
           InstanceMethod<&Region::Read>("read"),
           InstanceMethod<&Region::Write>("write"),
+          InstanceMethod<&Region::WriteScatter>("writeScatter"),
           InstanceMethod<&Region::Zero>("zero"),
           InstanceMethod<&Region::Persist>("persist"),
           InstanceMethod<&Region::Flush>("flush"),
@@ -240,6 +241,24 @@ Napi::Value Region::Write(const Napi::CallbackInfo& info) {
   bool persist = ArgBool(info, 4, "persist", true);
   return Napi::Number::New(
       env, static_cast<double>(RegionWrite(env, c, offset, source, source_offset, length, persist)));
+}
+
+// writeScatter(source, list, count): `count` (regionOffset, sourceOffset,
+// length) triples from `list` (a Float64Array), copied then persisted with
+// one barrier. The journal stages and applies its records with it.
+Napi::Value Region::WriteScatter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = Writable(env);
+  ByteSpan source = ArgBytes(info, 0, "source");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowCode(env, "EINVAL", "list must be a Float64Array");
+  Napi::Float64Array list = info[1].As<Napi::Float64Array>();
+  uint64_t count = ArgIndex(info, 2, "count");
+  if (count > list.ElementLength() / 3)
+    ThrowCode(env, "ERANGE", "count " + std::to_string(count) + " needs " + std::to_string(count * 3) +
+                                 " list entries, the list holds " + std::to_string(list.ElementLength()));
+  RegionWriteScatter(env, c, source, list.Data(), count);
+  return env.Undefined();
 }
 
 // nativeWriteLoop(offset, source, length, iterations, span): the benchmark's

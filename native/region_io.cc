@@ -102,6 +102,29 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
   return length;
 }
 
+void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const double* list,
+                        uint64_t count) {
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t offset = CheckIndex(env, list[3 * i], "regionOffset");
+    uint64_t from = CheckIndex(env, list[3 * i + 1], "sourceOffset");
+    uint64_t length = CheckIndex(env, list[3 * i + 2], "length");
+    CheckRange(env, from, length, source.length, "sourceOffset", "length", "source buffer");
+    CheckRange(env, offset, length, c.size, "regionOffset", "length", "region");
+    std::string why;
+    if (!CheckUserBuffer(source.data + from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
+  }
+  for (uint64_t i = 0; i < count; i++) {
+    auto offset = static_cast<uint64_t>(list[3 * i]);
+    CopyIn(c, c.stats, offset, source.data + static_cast<uint64_t>(list[3 * i + 1]),
+           static_cast<uint64_t>(list[3 * i + 2]), false);
+  }
+  for (uint64_t i = 0; i < count; i++) {
+    int err = c.Flush(static_cast<uint64_t>(list[3 * i]), static_cast<uint64_t>(list[3 * i + 2]));
+    if (err != 0) ThrowErrno(env, err, "msync", "persisting a scattered write", c.path);
+  }
+  c.Drain();
+}
+
 void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist) {
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   if (length == 0) return;

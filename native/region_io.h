@@ -29,6 +29,12 @@ uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan targ
                     uint64_t target_offset, uint64_t length);
 uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan source,
                      uint64_t source_offset, uint64_t length, bool persist);
+// Copies `count` ranges of `source` into the region, then persists them all
+// with one barrier (one fence, or msync per range in msync mode). `list`
+// holds (regionOffset, sourceOffset, length) triples; every triple is
+// checked before the first byte is copied.
+void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const double* list,
+                        uint64_t count);
 void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist);
 void RegionPersist(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
 void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);

@@ -25,6 +25,13 @@ export interface JournalRecord {
   data: Buffer;
 }
 
+/** A record staged in the journal body: its bytes are at `at` in the body. */
+interface PlacedRecord {
+  offset: number;
+  at: number;
+  length: number;
+}
+
 export interface RecoveryReport {
   /** A committed transaction was found and applied again. */
   replayed: boolean;
@@ -35,7 +42,7 @@ export class Journal {
   private seq = 1; // a safe integer: 2^53 commits outlive any pool
   // reused for every commit: fresh buffers cost more than the commit itself
   private scratch = Buffer.allocUnsafe(4096);
-  private readonly header = Buffer.allocUnsafe(32);
+  private ranges = new Float64Array(48);
   /** Transactions committed by this mount, for statistics. */
   commits = 0;
 
@@ -65,17 +72,20 @@ export class Journal {
     for (const r of records) bytes += 16 + Math.ceil(r.data.length / 8) * 8;
     if (bytes > this.capacity)
       throw daxfsError('ENOSPC', `metadata transaction of ${bytes} bytes does not fit the journal (${this.capacity} bytes)`);
-    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * this.scratch.length));
+    // the body, then the 32-byte header, in one staging buffer
+    if (this.scratch.length < bytes + 32) this.scratch = Buffer.allocUnsafe(Math.max(bytes + 32, 2 * this.scratch.length));
     const body = this.scratch.subarray(0, bytes).fill(0);
+    const placed: PlacedRecord[] = [];
     let at = 0;
     for (const r of records) {
       writeU64(body, r.offset, at);
       body.writeUInt32LE(r.data.length, at + 8);
       r.data.copy(body, at + 16);
+      placed.push({ offset: r.offset, at: at + 16, length: r.data.length });
       at += 16 + Math.ceil(r.data.length / 8) * 8;
     }
     const seq = this.seq++;
-    const header = this.header.fill(0);
+    const header = this.scratch.subarray(bytes, bytes + 32).fill(0);
     header.writeBigUInt64LE(JOURNAL_MAGIC, 0);
     writeU64(header, seq, 8);
     header.writeUInt32LE(records.length, 16);
@@ -83,31 +93,48 @@ export class Journal {
     header.writeUInt32LE(crc32(body), 24);
     header.writeUInt32LE(crc32(header.subarray(0, 28)), 28);
     // body and header durable (one fence), then the commit word
-    this.region.write(this.bodyOffset, body, 0, bytes, false);
-    this.region.write(this.headerOffset, header, 0, header.length, false);
-    this.region.flush(this.bodyOffset, bytes);
-    this.region.flush(this.headerOffset, header.length);
-    this.region.drain();
+    const list = this.list(2);
+    list[0] = this.bodyOffset;
+    list[1] = 0;
+    list[2] = bytes;
+    list[3] = this.headerOffset;
+    list[4] = bytes;
+    list[5] = 32;
+    this.region.writeScatter(this.scratch, list, 2);
     this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
-    this.apply(records);
+    this.apply(body, placed);
     this.region.store64(this.headerOffset + COMMIT_WORD, 0);
     this.commits++;
   }
 
+  /** The reusable (regionOffset, sourceOffset, length) list, for `count` ranges. */
+  private list(count: number): Float64Array {
+    if (this.ranges.length < 3 * count) this.ranges = new Float64Array(Math.max(3 * count, 2 * this.ranges.length));
+    return this.ranges;
+  }
+
   /**
-   * Writes the records in place. The backup superblock goes last, after a
-   * fence of its own: a crash tearing one copy of the superblock always
-   * leaves the other whole, so mount can find the journal that repairs it.
+   * Writes the records in place from `body`, where each one's bytes sit at
+   * `at`: all with one barrier, but the backup superblock last, after a
+   * fence of its own, so that a crash tearing one copy of the superblock
+   * always leaves the other whole and mount can find the journal.
    */
-  private apply(records: JournalRecord[]): void {
-    let backup: JournalRecord | undefined;
+  private apply(body: Buffer, records: PlacedRecord[]): void {
+    let backup: PlacedRecord | undefined;
+    let n = 0;
+    const list = this.list(records.length);
     for (const r of records) {
-      if (r.offset === BACKUP_SUPERBLOCK) backup = r;
-      else this.region.write(r.offset, r.data, 0, r.data.length, false);
+      if (r.offset === BACKUP_SUPERBLOCK) {
+        backup = r;
+        continue;
+      }
+      list[3 * n] = r.offset;
+      list[3 * n + 1] = r.at;
+      list[3 * n + 2] = r.length;
+      n++;
     }
-    for (const r of records) if (r !== backup) this.region.flush(r.offset, r.data.length);
-    this.region.drain();
-    if (backup) this.region.write(backup.offset, backup.data, 0, backup.data.length, true);
+    this.region.writeScatter(body, list, n);
+    if (backup) this.region.write(backup.offset, body, backup.at, backup.length, true);
   }
 
   /**
@@ -132,7 +159,7 @@ export class Journal {
     const body = Buffer.alloc(bytes);
     this.region.read(this.bodyOffset, body);
     if (crc32(body) !== header.readUInt32LE(24)) throw bad('body checksum mismatch');
-    const records: JournalRecord[] = [];
+    const records: PlacedRecord[] = [];
     let at = 0;
     for (let k = 0; k < header.readUInt32LE(16); k++) {
       if (at + 16 > bytes) throw bad('record runs past the body');
@@ -140,11 +167,11 @@ export class Journal {
       const length = body.readUInt32LE(at + 8);
       if (at + 16 + length > bytes) throw bad('record runs past the body');
       if (!inMetadata(offset, length)) throw bad(`record targets bytes ${offset}..${offset + length} outside the metadata areas`);
-      records.push({ offset, data: body.subarray(at + 16, at + 16 + length) });
+      records.push({ offset, at: at + 16, length });
       at += 16 + Math.ceil(length / 8) * 8;
     }
     if (!writable) throw daxfsError('EROFS', 'the pool needs journal recovery: open it read-write once');
-    this.apply(records);
+    this.apply(body, records);
     this.region.store64(this.headerOffset + COMMIT_WORD, 0);
     this.seq = Number(commit) + 1;
     return { replayed: true, records: records.length };

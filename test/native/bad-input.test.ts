@@ -66,6 +66,12 @@ const ENTRIES: Entry[] = [
   { name: 'mapping.mapZero', call: (r, a) => r.createMapping(8192).mapZero(a[0] as number, a[1] as number), good: [0, 4096], numeric: [0, 1] },
   { name: 'mapping.unmap', call: (r, a) => r.createMapping(8192).unmap(a[0] as number, a[1] as number), good: [0, 4096], numeric: [0, 1] },
   {
+    name: 'writeScatter',
+    call: (r, a) => any(r).writeScatter!(buf(), new Float64Array([0, 0, 8]), a[0]),
+    good: [1],
+    numeric: [0],
+  },
+  {
     name: 'copyProbe',
     call: (r, a) => any(r).copyProbe!(new Float64Array([a[0] as number]), a[1], buf(), true),
     good: [0, 16],

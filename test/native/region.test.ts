@@ -361,6 +361,59 @@ describe('publishing stores', () => {
   });
 });
 
+describe('scattered writes', () => {
+  it('copy every listed range of the source, then persist them with one fence', () => {
+    const r = Region.create(uniquePath(shm), MiB);
+    const src = pattern(1000, 4);
+    const list = new Float64Array([8192, 0, 100, 64, 100, 8, 65536 + 3, 500, 500, 0, 0, 0]);
+    const before = r.stats();
+    r.writeScatter(src, list, 3);
+    expect(r.view(8192, 100).equals(src.subarray(0, 100))).toBe(true);
+    expect(r.view(64, 8).equals(src.subarray(100, 108))).toBe(true);
+    expect(r.view(65536 + 3, 500).equals(src.subarray(500, 1000))).toBe(true);
+    expect(r.view(8192 + 100, 8).every((x) => x === 0)).toBe(true);
+    expect(r.stats().fences - before.fences).toBe(1);
+    // the trace shows the stores, their flushes, then one fence
+    r.traceStart();
+    r.writeScatter(src, list, 2);
+    const log = r.traceTake(true);
+    const kinds: number[] = [];
+    for (let at = 0; at < log.length; ) {
+      const kind = log[at]!;
+      kinds.push(kind);
+      if (kind === 1) at += 17 + Number(log.readBigUInt64LE(at + 9));
+      else if (kind === 2) at += 17;
+      else at += kind === 4 ? 9 : 1;
+    }
+    expect(kinds).toEqual([1, 1, 2, 2, 3]);
+    r.close();
+  });
+
+  it('check every range before the first byte is written', () => {
+    const p = uniquePath(shm);
+    const r = Region.create(p, MiB);
+    const src = Buffer.alloc(64, 5);
+    const good = [0, 0, 8];
+    for (const bad of [-1, NaN, Infinity, 1.5, 2 ** 53]) {
+      for (const k of [0, 1, 2]) {
+        const triple = [0, 0, 8];
+        triple[k] = bad;
+        expectCode(() => r.writeScatter(src, new Float64Array([...good, ...triple]), 2), 'EINVAL', /regionOffset|sourceOffset|length/);
+      }
+    }
+    expectCode(() => r.writeScatter(src, new Float64Array([...good, MiB - 4, 0, 8]), 2), 'ERANGE', /region/);
+    expectCode(() => r.writeScatter(src, new Float64Array([...good, 0, 60, 8]), 2), 'ERANGE', /source buffer/);
+    expectCode(() => r.writeScatter(src, new Float64Array(good), 2), 'ERANGE', /count 2/);
+    expectCode(() => r.writeScatter(src, [0, 0, 8] as unknown as Float64Array, 1), 'EINVAL', /list/);
+    expectCode(() => r.writeScatter('x' as unknown as Buffer, new Float64Array(good), 1), 'EINVAL', /source/);
+    expect(r.view(0, 64).every((x) => x === 0)).toBe(true); // nothing written by any of them
+    r.close();
+    const ro = Region.open(p, { readOnly: true });
+    expectCode(() => ro.writeScatter(src, new Float64Array(good), 1), 'EROFS');
+    ro.close();
+  });
+});
+
 describe('copy probe (the benchmarks\' floor)', () => {
   it('makes the same copies as write (durably) and read, at every listed offset', () => {
     const r = Region.create(uniquePath(shm), MiB);

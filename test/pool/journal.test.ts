@@ -12,9 +12,10 @@ const META = 16 * BLOCK; // the area the records change
 
 class Crash extends Error {}
 
-// Mutating calls of a commit: body write, header write, two flushes, drain,
-// the commit word store; the call after it is the first in-place write.
-const AFTER_COMMIT = 6;
+// Mutating calls of a commit: the staged body and header (one scattered
+// write, persisted), the commit word store; the call after it writes the
+// records in place.
+const AFTER_COMMIT = 2;
 
 /** The region, failing (as a crash would) at its `at`-th mutating call. */
 function crashingAfter(region: Region, at: number): Region {
@@ -23,7 +24,7 @@ function crashingAfter(region: Region, at: number): Region {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      const mutating = ['write', 'store64', 'flush', 'drain', 'zero', 'persist'].includes(String(prop));
+      const mutating = ['write', 'writeScatter', 'store64', 'flush', 'drain', 'zero', 'persist'].includes(String(prop));
       return (...args: unknown[]) => {
         if (mutating && calls++ === at) throw new Crash(`crash at call ${at}`);
         return (value as (...a: unknown[]) => unknown).apply(target, args);
