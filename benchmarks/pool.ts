@@ -149,15 +149,8 @@ export function runPoolBenchmark(quick = false): Row[] {
  * ratio this machine allows), and how much of daxfs's time is the copy.
  */
 function floorRow(name: string, floor: number, kernel: number, ours: number): Row {
-  const ratio = kernel / floor;
-  return {
-    name,
-    measured: `${formatNs(floor)}/op`,
-    baseline: `${formatNs(kernel)}/op`,
-    ratio,
-    verdict: `${ratio.toFixed(2)}x: the most any code can gain here (daxfs: ${(kernel / ours).toFixed(2)}x, ${formatNs(ours - floor)} above the copy)`,
-    pass: null,
-  };
+  const r = row(name, floor, kernel, null);
+  return { ...r, verdict: `${r.ratio.toFixed(2)}x: the most any code can gain here (daxfs: ${(kernel / ours).toFixed(2)}x, ${formatNs(ours - floor)} above the copy)` };
 }
 
 /** Mount time of a 16 GiB pool against a 1 GiB one holding the same files (sparse backings). */

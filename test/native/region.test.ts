@@ -7,6 +7,19 @@ import { addonPath, Region } from '../../lib/index.js';
 import { diskDir, expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
 
 const MiB = 1 << 20;
+
+/** The kinds of a persist trace's events, in order: 1 store, 2 flush, 3 fence, 4 marker. */
+function traceKinds(log: Buffer): number[] {
+  const kinds: number[] = [];
+  for (let at = 0; at < log.length; ) {
+    const kind = log[at]!;
+    kinds.push(kind);
+    if (kind === 1) at += 17 + Number(log.readBigUInt64LE(at + 9));
+    else if (kind === 2) at += 17;
+    else at += kind === 4 ? 9 : 1;
+  }
+  return kinds;
+}
 const shm = tmpfsDir();
 const disk = diskDir();
 
@@ -338,14 +351,7 @@ describe('publishing stores', () => {
     r.writePublish(0, Buffer.alloc(64, 1), 0, 64, 80, 1, 0);
     const log = r.traceTake(true);
     // store, flush, fence (the bytes), then store, flush, fence (the word)
-    const kinds: number[] = [];
-    for (let at = 0; at < log.length; ) {
-      const kind = log[at]!;
-      kinds.push(kind);
-      if (kind === 1) at += 17 + Number(log.readBigUInt64LE(at + 9));
-      else if (kind === 2) at += 17;
-      else at += kind === 4 ? 9 : 1;
-    }
+    const kinds = traceKinds(log);
     expect(kinds).toEqual([1, 2, 3, 1, 2, 3]);
     r.close();
   });
@@ -377,14 +383,7 @@ describe('scattered writes', () => {
     r.traceStart();
     r.writeScatter(src, list, 2);
     const log = r.traceTake(true);
-    const kinds: number[] = [];
-    for (let at = 0; at < log.length; ) {
-      const kind = log[at]!;
-      kinds.push(kind);
-      if (kind === 1) at += 17 + Number(log.readBigUInt64LE(at + 9));
-      else if (kind === 2) at += 17;
-      else at += kind === 4 ? 9 : 1;
-    }
+    const kinds = traceKinds(log);
     expect(kinds).toEqual([1, 1, 2, 2, 3]);
     r.close();
   });
