@@ -72,7 +72,6 @@ export interface NativeRegion {
   bitmapSet(bitmapOffset: number, nbits: number, start: number, count: number): number;
   bitmapClear(bitmapOffset: number, nbits: number, start: number, count: number): number;
   bitmapCount(bitmapOffset: number, nbits: number): number;
-  nativeWriteLoop(offset: number, source: ArrayBufferView, length: number, iterations: number, span: number): number;
   fastCalls(): FastCalls;
   writeAsync(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): Promise<number>;
   readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;

@@ -323,13 +323,6 @@ export class Region {
     return new MmuMapping(new addon.Mapping(this.#native, length));
   }
 
-  /**
-   * Baseline for benchmarks: `iterations` persisted copy-ins of `length`
-   * bytes done in one native loop. Returns elapsed nanoseconds.
-   */
-  nativeWriteLoop(offset: number, source: ArrayBufferView, length: number, iterations: number, span: number): number {
-    return this.#native.nativeWriteLoop(offset, source, length, iterations, span);
-  }
 
   /**
    * Releases every mapping made from this region and the region's own

@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 
-#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -84,7 +83,6 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::BitmapSet>("bitmapSet"),
           InstanceMethod<&Region::BitmapClear>("bitmapClear"),
           InstanceMethod<&Region::BitmapCount>("bitmapCount"),
-          InstanceMethod<&Region::NativeWriteLoop>("nativeWriteLoop"),
           InstanceMethod<&Region::FastCalls>("fastCalls"),
           InstanceMethod<&Region::WriteAsync>("writeAsync"),
           InstanceMethod<&Region::ReadAsync>("readAsync"),
@@ -259,32 +257,6 @@ Napi::Value Region::WriteScatter(const Napi::CallbackInfo& info) {
                                  " list entries, the list holds " + std::to_string(list.ElementLength()));
   RegionWriteScatter(env, c, source, list.Data(), count);
   return env.Undefined();
-}
-
-// nativeWriteLoop(offset, source, length, iterations, span): the benchmark's
-// baseline. Does what `iterations` calls of write(..., persist=true) do, at
-// offsets offset, offset+length, ... wrapping within span, without ever
-// returning to JS. Returns the elapsed nanoseconds.
-Napi::Value Region::NativeWriteLoop(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RegionCore& c = Writable(env);
-  uint64_t offset = ArgIndex(info, 0, "offset");
-  ByteSpan src = ArgBytes(info, 1, "source");
-  uint64_t length = ArgIndex(info, 2, "length");
-  uint64_t iterations = ArgIndex(info, 3, "iterations");
-  uint64_t span = ArgIndex(info, 4, "span");
-  if (length == 0 || span < length) ThrowCode(env, "EINVAL", "length must be in 1 ..= span");
-  CheckRange(env, 0, length, src.length, "0", "length", "source buffer");
-  CheckRange(env, offset, span, c.size, "offset", "span", "region");
-  auto t0 = std::chrono::steady_clock::now();
-  uint64_t slots = span / length;
-  for (uint64_t i = 0; i < iterations; i++) {
-    int err = CopyIn(c, c.stats, offset + (i % slots) * length, src.data, length, true);
-    if (err != 0) ThrowErrno(env, err, "msync", "persisting", c.path);
-  }
-  auto t1 = std::chrono::steady_clock::now();
-  return Napi::Number::New(
-      env, static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
 }
 
 Napi::Value Region::Zero(const Napi::CallbackInfo& info) {

@@ -48,7 +48,6 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value BitmapSet(const Napi::CallbackInfo& info);
   Napi::Value BitmapClear(const Napi::CallbackInfo& info);
   Napi::Value BitmapCount(const Napi::CallbackInfo& info);
-  Napi::Value NativeWriteLoop(const Napi::CallbackInfo& info);
   Napi::Value FastCalls(const Napi::CallbackInfo& info);
   Napi::Value WriteAsync(const Napi::CallbackInfo& info);
   Napi::Value ReadAsync(const Napi::CallbackInfo& info);
