@@ -3,10 +3,42 @@ import { describe, expect, it } from 'vitest';
 
 import { Pool, Region } from '../../lib/index.js';
 import { computeGeometry, encodeSuperblock, decodeSuperblock, newSuperblock, BLOCK } from '../../lib/pool/layout.js';
-import { expectCode } from '../helpers.js';
+import { diskDir, expectCode, pattern, uniquePath } from '../helpers.js';
 import { newPool, poolPath } from './helpers.js';
 
 const MiB = 1 << 20;
+const disk = diskDir();
+
+describe('a pool on a page-cache file system (msync mode)', () => {
+  it('works end to end, and every data write and metadata commit reaches the file with msync', () => {
+    const path = uniquePath(disk, 'pool');
+    const pool = Pool.format(path, { size: 8 * MiB });
+    expect(pool.info().persistence).toBe('msync');
+    const stats = () => pool.region.stats();
+    const f = pool.open('a', { create: true });
+    let before = stats().msyncCalls;
+    f.write(pattern(10_000, 1), 0); // allocates: data, then the journal's stage, apply and commit words
+    expect(stats().msyncCalls - before).toBeGreaterThanOrEqual(4);
+    before = stats().msyncCalls;
+    f.write(pattern(4096, 2), 4096); // an overwrite: one msync for the data
+    expect(stats().msyncCalls - before).toBeGreaterThanOrEqual(1);
+    expect(stats().fences).toBe(0); // no flush instruction, no fence: msync does it
+    f.truncate(5000);
+    pool.rename('a', 'b');
+    f.close();
+    pool.close();
+    const again = Pool.open(path);
+    expect(again.check().problems).toEqual([]);
+    const g = again.open('b');
+    const back = Buffer.alloc(5000);
+    expect(g.read(back, 0)).toBe(5000);
+    const expected = pattern(10_000, 1).subarray(0, 5000);
+    pattern(4096, 2).subarray(0, 904).copy(expected, 4096);
+    expect(back.equals(expected)).toBe(true);
+    g.close();
+    again.close();
+  });
+});
 
 describe('pool format', () => {
   it('lays out pools from 1 MiB to 16 TiB with small metadata', () => {
