@@ -3,14 +3,19 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 namespace daxfs {
 namespace {
 
 std::mutex registry_mutex;
-std::vector<MappedRange*>& Registry() {
-  static std::vector<MappedRange*> ranges;
+// Mappings by start address. They never overlap (each is its own address
+// reservation), so the ones a buffer touches are found in O(log n): the I/O
+// check below runs on every read and write while any mapping exists, and
+// must not grow with the number of unrelated mappings.
+std::map<uintptr_t, MappedRange*>& Registry() {
+  static std::map<uintptr_t, MappedRange*> ranges;
   return ranges;
 }
 // Lets the common case (no mapping exists) skip the lock entirely.
@@ -43,14 +48,15 @@ const char* PageStateName(PageState state) {
 
 void RegisterRange(MappedRange* range) {
   std::lock_guard<std::mutex> lock(registry_mutex);
-  Registry().push_back(range);
+  Registry()[range->start] = range;
   registry_size.store(Registry().size(), std::memory_order_release);
 }
 
 void UnregisterRange(MappedRange* range) {
   std::lock_guard<std::mutex> lock(registry_mutex);
   auto& ranges = Registry();
-  ranges.erase(std::remove(ranges.begin(), ranges.end(), range), ranges.end());
+  auto it = ranges.find(range->start);
+  if (it != ranges.end() && it->second == range) ranges.erase(it);
   registry_size.store(ranges.size(), std::memory_order_release);
 }
 
@@ -64,7 +70,13 @@ bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why)
   uintptr_t begin = reinterpret_cast<uintptr_t>(p);
   uintptr_t end = begin + length;
   std::lock_guard<std::mutex> lock(registry_mutex);
-  for (const MappedRange* range : Registry()) {
+  auto& ranges = Registry();
+  // The last mapping starting at or before `begin` may reach into the
+  // buffer; then every one starting before `end`.
+  auto it = ranges.upper_bound(begin);
+  if (it != ranges.begin()) --it;
+  for (; it != ranges.end() && it->first < end; ++it) {
+    const MappedRange* range = it->second;
     uintptr_t r_end = range->start + range->length;
     if (end <= range->start || begin >= r_end) continue;
     size_t first = (std::max(begin, range->start) - range->start) / range->unit;

@@ -157,6 +157,29 @@ describe('MMU mappings', () => {
     region.close();
   });
 
+  it('the page-state check finds the right mapping among many, and forgets released ones', () => {
+    const { region } = setup();
+    const maps = Array.from({ length: 40 }, () => region.createMapping(2 * PAGE));
+    // every other mapping gets a writable first page; all second pages stay unmapped
+    maps.forEach((m, k) => {
+      if (k % 2 === 0) m.mapBlocks(0, PAGE, 0, true);
+    });
+    maps.forEach((m, k) => {
+      const u8 = new Uint8Array(m.buffer);
+      if (k % 2 === 0) region.read(0, u8, 0, 64);
+      else expectCode(() => region.read(0, u8, 0, 64), 'EFAULT', /mapping offset 0 is none/);
+      expectCode(() => region.read(0, u8, PAGE, 64), 'EFAULT', /mapping offset 4096 is none/);
+    });
+    region.read(0, Buffer.alloc(64), 0, 64); // a buffer outside every mapping
+    const last = maps[39]!;
+    const view = new Uint8Array(last.buffer);
+    last.release(); // unregistered: its detached buffer is simply empty now
+    expect(view.length).toBe(0);
+    expectCode(() => region.read(0, new Uint8Array(maps[1]!.buffer), 0, 64), 'EFAULT');
+    for (const m of maps.slice(0, 39)) m.release();
+    region.close();
+  });
+
   it('reserves ranges of 2 MiB and more at 2 MiB alignment', () => {
     const { region } = setup();
     const m = region.createMapping(4 * MiB);
