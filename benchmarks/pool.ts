@@ -108,7 +108,7 @@ export function runPoolBenchmark(quick = false): Row[] {
     rows.push(row('pool: 4 KiB allocating append, durable, vs writeSync + fdatasync', a.a, a.b, 3));
 
     // small files: create + 4 KiB write + close, then remove (outside the timing).
-    const files = quick ? 200 : 1000;
+    const files = quick ? 500 : 1000;
     const dirPath = `${poolPath}.dir`;
     const s = compare(
       trials,
