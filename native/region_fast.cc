@@ -22,14 +22,31 @@ bool FlagArg(Napi::Env env, double value, const char* name) {
 
 using Body = napi_value (*)(Napi::Env env, FastState& s, napi_value arg);
 
+// The arguments every copy takes: region offset (args[0]), the buffer (the
+// call's argument), the offset in it (args[1]) and the length (args[2]),
+// checked in that order.
+struct CopyArgs {
+  uint64_t offset;
+  ByteSpan bytes;
+  uint64_t bytes_offset;
+  uint64_t length;
+};
+
+CopyArgs ParseCopy(Napi::Env env, FastState& s, napi_value arg, const char* buffer_name,
+                   const char* offset_name) {
+  CopyArgs a{};
+  a.offset = CheckIndex(env, s.args[0], "offset");
+  a.bytes = BytesOf(env, arg, buffer_name);
+  a.bytes_offset = CheckIndex(env, s.args[1], offset_name);
+  a.length = CheckIndex(env, s.args[2], "length");
+  return a;
+}
+
 napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
   RegionCore& c = RequireWritable(env, s.core.get());
-  uint64_t offset = CheckIndex(env, s.args[0], "offset");
-  ByteSpan source = BytesOf(env, arg, "source");
-  uint64_t source_offset = CheckIndex(env, s.args[1], "sourceOffset");
-  uint64_t length = CheckIndex(env, s.args[2], "length");
+  CopyArgs a = ParseCopy(env, s, arg, "source", "sourceOffset");
   bool persist = FlagArg(env, s.args[3], "persist");
-  RegionWrite(env, c, offset, source, source_offset, length, persist);
+  RegionWrite(env, c, a.offset, a.bytes, a.bytes_offset, a.length, persist);
   return nullptr;  // all or nothing: the caller knows the count
 }
 
@@ -48,27 +65,21 @@ uint64_t WordArg(Napi::Env env, FastState& s, size_t lo_index, size_t hi_index) 
 // before the word that publishes it (an append and its size word).
 napi_value WritePublishBody(Napi::Env env, FastState& s, napi_value arg) {
   RegionCore& c = RequireWritable(env, s.core.get());
-  uint64_t offset = CheckIndex(env, s.args[0], "offset");
-  ByteSpan source = BytesOf(env, arg, "source");
-  uint64_t source_offset = CheckIndex(env, s.args[1], "sourceOffset");
-  uint64_t length = CheckIndex(env, s.args[2], "length");
+  CopyArgs a = ParseCopy(env, s, arg, "source", "sourceOffset");
   uint64_t word_offset = CheckIndex(env, s.args[3], "wordOffset");
   uint64_t word = WordArg(env, s, 4, 5);
   // every check before anything is written: a bad word offset changes nothing
   CheckAligned(env, word_offset, 8, "wordOffset");
   CheckRange(env, word_offset, 8, c.size, "wordOffset", "length", "region");
-  RegionWrite(env, c, offset, source, source_offset, length, true);
+  RegionWrite(env, c, a.offset, a.bytes, a.bytes_offset, a.length, true);
   RegionStore64(env, c, word_offset, word);
   return nullptr;
 }
 
 napi_value ReadBody(Napi::Env env, FastState& s, napi_value arg) {
   RegionCore& c = RequireOpen(env, s.core.get());
-  uint64_t offset = CheckIndex(env, s.args[0], "offset");
-  ByteSpan target = BytesOf(env, arg, "target");
-  uint64_t target_offset = CheckIndex(env, s.args[1], "targetOffset");
-  uint64_t length = CheckIndex(env, s.args[2], "length");
-  RegionRead(env, c, offset, target, target_offset, length);
+  CopyArgs a = ParseCopy(env, s, arg, "target", "targetOffset");
+  RegionRead(env, c, a.offset, a.bytes, a.bytes_offset, a.length);
   return nullptr;
 }
 

@@ -21,6 +21,7 @@
 import { markAsUntransferable } from 'node:worker_threads';
 
 import { daxfsError, isDaxfsError } from '../errors.js';
+import { checkBufferRange, checkIndex } from '../checks.js';
 import type { MmuMapping } from '../mmu.js';
 import type { Region } from '../region.js';
 import { lookup, nextMapped } from '../pool/extents.js';
@@ -63,12 +64,6 @@ export interface FillExclusion {
   mapping: FaultSubject;
   from: number;
   to: number;
-}
-
-function checkIndex(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
-    throw daxfsError('EINVAL', `${name} must be a non-negative integer, got ${String(value)}`);
-  return value;
 }
 
 export class FileMapping implements FaultSubject, BufferOwner {
@@ -170,10 +165,8 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /** Copies [offset, offset + length) of the mapping into `target`; returns the count. */
   read(offset: number, target: Uint8Array, targetOffset = 0, length?: number): number {
-    if (!(target instanceof Uint8Array)) throw daxfsError('EINVAL', 'target must be a Buffer or Uint8Array');
-    const t = checkIndex(targetOffset, 'targetOffset');
-    const n = length === undefined ? target.length - t : checkIndex(length, 'length');
-    if (t + n > target.length) throw daxfsError('ERANGE', `targetOffset ${t} + length ${n} is past the end of the target (${target.length} bytes)`);
+    const n = checkBufferRange(target, targetOffset, length, 'target');
+    const t = targetOffset;
     const [off] = this.#range(offset, n);
     if (n === 0) return 0;
     this.populate(off, n);
@@ -187,10 +180,8 @@ export class FileMapping implements FaultSubject, BufferOwner {
    * `persist` (the default) the bytes are durable on return.
    */
   write(offset: number, source: Uint8Array, sourceOffset = 0, length?: number, options: { persist?: boolean } = {}): number {
-    if (!(source instanceof Uint8Array)) throw daxfsError('EINVAL', 'source must be a Buffer or Uint8Array');
-    const s = checkIndex(sourceOffset, 'sourceOffset');
-    const n = length === undefined ? source.length - s : checkIndex(length, 'length');
-    if (s + n > source.length) throw daxfsError('ERANGE', `sourceOffset ${s} + length ${n} is past the end of the source (${source.length} bytes)`);
+    const n = checkBufferRange(source, sourceOffset, length, 'source');
+    const s = sourceOffset;
     const [off] = this.#range(offset, n);
     if (n === 0) return 0;
     this.populate(off, n, { write: true });

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 
 import { Bitmap } from '../bitmap.js';
+import { checkBufferRange, checkIndex } from '../checks.js';
 import { daxfsError } from '../errors.js';
 import { Region, type OpenOptions } from '../region.js';
 import { Allocator } from './allocator.js';
@@ -1471,10 +1472,15 @@ function insertSorted(list: number[], value: number): void {
   list.splice(lo, 0, value);
 }
 
+/** An index (checkIndex) that is also no more than the largest file size (EFBIG). */
+function fileIndex(value: unknown, name: string): number {
+  checkIndex(value, name);
+  if ((value as number) > MAX_FILE_SIZE) throw daxfsError('EFBIG', `${name} ${value as number} passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+  return value as number;
+}
+
 function checkSize(value: unknown, name: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
-    throw daxfsError('EINVAL', `${name} must be a non-negative integer, got ${String(value)}`);
-  if (value > MAX_FILE_SIZE) throw daxfsError('EFBIG', `${name} ${value} passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+  fileIndex(value, name);
 }
 
 /** An open file. Methods throw EBADF after close() or once the pool is closed. */
@@ -1505,7 +1511,7 @@ export class PoolFile {
   /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
   read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
     let inode = this.inode();
-    const len = checkBufferRange(target, targetOffset, length, 'target');
+    const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
     checkSize(position, 'position');
     if (faultUserBuffer(target, targetOffset, len, true)) inode = this.inode();
     return this.pool.readFile(inode, target, targetOffset, len, position);
@@ -1519,7 +1525,7 @@ export class PoolFile {
   readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
     try {
       this.inode();
-      const len = checkBufferRange(target, targetOffset, length, 'target');
+      const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
       checkSize(position, 'position');
       faultUserBuffer(target, targetOffset, len, true);
       return this.pool.readFileAsync(this.inode(), target, targetOffset, len, position);
@@ -1536,7 +1542,7 @@ export class PoolFile {
   writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
     try {
       this.inode();
-      const len = checkBufferRange(source, sourceOffset, length, 'source');
+      const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
       checkSize(position, 'position');
       faultUserBuffer(source, sourceOffset, len, false);
       return this.pool.writeFileAsync(this.inode(), source, sourceOffset, len, position);
@@ -1548,7 +1554,7 @@ export class PoolFile {
   /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
   write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
     let inode = this.inode();
-    const len = checkBufferRange(source, sourceOffset, length, 'source');
+    const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
     checkSize(position, 'position');
     // a fault in a mapping of this very file may have replaced its inode
     if (faultUserBuffer(source, sourceOffset, len, false)) inode = this.inode();
@@ -1626,17 +1632,3 @@ export class PoolFile {
   }
 }
 
-/**
- * Checks `buffer` and the range [offset, offset + length) in it (length
- * defaulting to the rest of the buffer) and returns the length. No tuple:
- * this runs on every read and write.
- */
-function checkBufferRange(buffer: unknown, offset: unknown, length: unknown, name: string): number {
-  if (!(buffer instanceof Uint8Array)) throw daxfsError('EINVAL', `${name} must be a Buffer or Uint8Array`);
-  checkSize(offset, `${name}Offset`);
-  const len = length === undefined ? buffer.length - offset : length;
-  checkSize(len, 'length');
-  if (offset + len > buffer.length)
-    throw daxfsError('ERANGE', `${name}Offset ${offset} + length ${len} is past the end of the ${name} (${buffer.length} bytes)`);
-  return len;
-}
