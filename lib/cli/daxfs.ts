@@ -12,8 +12,6 @@ import { describeFailure, escapeForTerminal, formatFailure } from './output.js';
 import { Progress } from './progress.js';
 import { formatSize } from './units.js';
 
-export { describeFailure } from './output.js';
-
 export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -36,7 +34,7 @@ export function main(argv: string[], io: Io = processIo): number {
 }
 
 /** Runs one command line; throws what went wrong (describeFailure says how to report it). */
-export function run(argv: string[], io: Io = processIo): number {
+function run(argv: string[], io: Io = processIo): number {
   const parsed = parseCommandLine(argv);
   if (parsed.kind === 'help') {
     io.stdout(`${parsed.text}\n`);
