@@ -42,8 +42,8 @@ function mapSyncMeaning(r: NativeReport): string {
   if (r.mapSync) return 'granted: write faults on this mapping are synchronous with block allocation';
   if (r.kind === 'devdax') return 'not needed: device-dax has no file system metadata to synchronise';
   if (r.readOnly) return 'not requested: the region is read-only';
-  if (r.mapSyncError === 'EOPNOTSUPP')
-    return 'refused (EOPNOTSUPP): the file is not on a DAX file system; fell back to MAP_SHARED';
+  if (r.mapSyncError === 'ENOTSUP')
+    return 'refused (ENOTSUP): the file is not on a DAX file system; fell back to MAP_SHARED';
   if (r.mapSyncError === 'EINVAL') return 'unknown to this kernel (EINVAL): fell back to MAP_SHARED';
   return `refused (${r.mapSyncError ?? 'unknown'}): fell back to MAP_SHARED`;
 }

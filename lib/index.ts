@@ -8,7 +8,15 @@ export {
   type Granularity,
   type Persistence,
 } from './capabilities.js';
-export { isDaxfsError, type DaxfsError } from './errors.js';
+export {
+  DaxfsError,
+  DAXFS_CODES,
+  isDaxfsError,
+  type DaxfsCode,
+  type DaxfsErrorCode,
+  type SystemErrorCode,
+  type SystemErrorDetails,
+} from './errors.js';
 export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';
 export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';
 export * from './pool/index.js';

@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
+import { DaxfsError } from './errors.js';
+
 export interface NativeReport {
   path: string;
   kind: 'file' | 'devdax';
@@ -150,6 +152,10 @@ export interface NativeMapping {
 
 export interface NativeAddon {
   setMaxArrayBufferLength(length: number): void;
+  /** The class every error thrown by native code is made with. */
+  setErrorClass(errorClass: typeof DaxfsError): void;
+  /** The name Node prints for a (positive) errno value; the table native errors use. */
+  errnoName(errno: number): string;
   Region: new (path: string, options?: NativeOpenOptions) => NativeRegion;
   Mapping: new (region: NativeRegion, length: number) => NativeMapping;
   pageSize: number;
@@ -182,3 +188,5 @@ export const addonPath: string = resolveAddon();
 export const addon: NativeAddon = require(addonPath) as NativeAddon;
 // Native code cannot ask the engine how large one ArrayBuffer may be.
 addon.setMaxArrayBufferLength(constants.MAX_LENGTH);
+// Native errors are DaxfsErrors: `instanceof` holds whichever side threw.
+addon.setErrorClass(DaxfsError);

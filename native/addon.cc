@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "args.h"
 #include "cpu_persist.h"
+#include "errors.h"
 #include "external_buffer.h"
 #include "mmu.h"
 #include "region.h"
@@ -28,6 +29,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setMaxArrayBufferLength", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     SetMaxArrayBufferLength(ArgIndex(info, 0, "length"));
   }));
+  // setErrorClass(DaxfsError): errors thrown here become instances of it.
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
+  exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs));
   return exports;
 }
 

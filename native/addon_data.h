@@ -5,9 +5,11 @@
 
 namespace daxfs {
 
-// The Region constructor, so that new Mapping(region, …) can check its argument.
 struct AddonData {
+  // The Region constructor, so that new Mapping(region, …) can check its argument.
   Napi::FunctionReference region_constructor;
+  // The TypeScript DaxfsError class (errors.h); empty until setErrorClass.
+  Napi::FunctionReference error_class;
 };
 
 }  // namespace daxfs

@@ -1,60 +1,82 @@
 #include "errors.h"
 
-#include <cerrno>
+#include <uv.h>
+
+#include <climits>
 #include <cstring>
 
-namespace daxfs {
+#include "addon_data.h"
+#include "args.h"
 
-const char* ErrnoName(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case EIO: return "EIO";
-    case EBADF: return "EBADF";
-    case ENOMEM: return "ENOMEM";
-    case EACCES: return "EACCES";
-    case EFAULT: return "EFAULT";
-    case EBUSY: return "EBUSY";
-    case EEXIST: return "EEXIST";
-    case ENODEV: return "ENODEV";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case EINVAL: return "EINVAL";
-    case ENFILE: return "ENFILE";
-    case EMFILE: return "EMFILE";
-    case EFBIG: return "EFBIG";
-    case ENOSPC: return "ENOSPC";
-    case EROFS: return "EROFS";
-    case ERANGE: return "ERANGE";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case ELOOP: return "ELOOP";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ENXIO: return "ENXIO";
-    case EAGAIN: return "EAGAIN";
-    case EOVERFLOW: return "EOVERFLOW";
-    default: return "EUNKNOWN";
+namespace daxfs {
+namespace {
+
+// Makes the error object: new DaxfsError(code, message, details) when the
+// class was handed over, a plain Error with the same fields otherwise.
+Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message,
+                      Napi::Value details) {
+  auto* data = env.GetInstanceData<AddonData>();
+  if (data != nullptr && !data->error_class.IsEmpty()) {
+    Napi::Object error = data->error_class.New(
+        {Napi::String::New(env, code), Napi::String::New(env, message), details});
+    return Napi::Error(env, error);
   }
+  Napi::Error error = Napi::Error::New(env, message);
+  Napi::Object value = error.Value();
+  value.Set("code", Napi::String::New(env, code));
+  if (details.IsObject()) {
+    Napi::Object d = details.As<Napi::Object>();
+    for (const char* key : {"errno", "syscall", "path"})
+      if (d.Has(key)) value.Set(key, d.Get(key));
+  }
+  return error;
+}
+
+}  // namespace
+
+std::string ErrnoName(int err) {
+  // libuv's errors are negated errno values; its table is the one behind
+  // util.getSystemErrorName, so a name here is the name Node prints.
+  char name[64];
+  uv_err_name_r(-err, name, sizeof name);
+  if (std::strncmp(name, "Unknown", 7) != 0) return name;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* libc = strerrorname_np(err)) return libc;
+#endif
+  return "E" + std::to_string(err);
 }
 
 void ThrowCode(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Value().Set("code", Napi::String::New(env, code));
-  throw error;
+  throw MakeError(env, code, message, env.Undefined());
 }
 
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail,
                 const std::string& path) {
-  std::string message = std::string(ErrnoName(err)) + ": " + std::strerror(err) + ", " +
-                        syscall;
+  // The message leaves the code out: the error carries it in `code`.
+  std::string message = std::string(std::strerror(err)) + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
   if (!detail.empty()) message += " (" + detail + ")";
-  Napi::Error error = Napi::Error::New(env, message);
-  Napi::Object value = error.Value();
-  value.Set("code", Napi::String::New(env, ErrnoName(err)));
-  value.Set("errno", Napi::Number::New(env, -err));
-  value.Set("syscall", Napi::String::New(env, syscall));
-  if (!path.empty()) value.Set("path", Napi::String::New(env, path));
-  throw error;
+  Napi::Object details = Napi::Object::New(env);
+  details.Set("errno", Napi::Number::New(env, -err));
+  details.Set("syscall", Napi::String::New(env, syscall));
+  if (!path.empty()) details.Set("path", Napi::String::New(env, path));
+  std::string code = ErrnoName(err);
+  throw MakeError(env, code.c_str(), message, details);
+}
+
+void SetErrorClass(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction())
+    ThrowCode(env, "EINVAL", "errorClass must be a constructor");
+  env.GetInstanceData<AddonData>()->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+Napi::Value ErrnoNameJs(const Napi::CallbackInfo& info) {
+  uint64_t err = ArgIndex(info, 0, "errno");
+  if (err == 0 || err > INT_MAX)
+    ThrowCode(info.Env(), "ERANGE",
+              "errno must be from 1 to " + std::to_string(INT_MAX) + ", got " + std::to_string(err));
+  return Napi::String::New(info.Env(), ErrnoName(static_cast<int>(err)));
 }
 
 }  // namespace daxfs

@@ -1,5 +1,7 @@
-// Typed errors thrown into JS: every error carries `code` (an errno-style
-// name) and a message that names the argument or the system call at fault.
+// Typed errors thrown into JS: every error carries `code` and a message that
+// names the argument or the system call at fault. The TypeScript layer hands
+// its DaxfsError class over at load time (setErrorClass), so errors made here
+// are instances of it; without it they are plain Errors with the same fields.
 #pragma once
 
 #include <napi.h>
@@ -8,15 +10,23 @@
 
 namespace daxfs {
 
-// Throws an Error whose `code` is `code`. Never returns.
+// Throws a DaxfsError whose `code` is `code`. Never returns.
 [[noreturn]] void ThrowCode(Napi::Env env, const char* code, const std::string& message);
 
-// Throws an Error for a failed system call: `code` is the errno name,
-// `errno` and `syscall` are set, `path` too when one is given.
+// Throws a DaxfsError for a failed system call: `code` is the errno name,
+// `errno` (negative, as Node's) and `syscall` are set, `path` too when given.
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall,
                              const std::string& detail, const std::string& path = "");
 
-// The errno name ("ENOENT") for an errno value, or "EUNKNOWN".
-const char* ErrnoName(int err);
+// The name of an errno value as Node prints it ("ENOENT", "ENOTSUP"): libuv's
+// table first, then the C library's own for errnos libuv does not know
+// ("EDQUOT"); "E" and the number only for a value neither table names.
+std::string ErrnoName(int err);
+
+// setErrorClass(DaxfsError): the constructor every thrown error is made with.
+void SetErrorClass(const Napi::CallbackInfo& info);
+
+// errnoName(errno): ErrnoName for a positive errno value.
+Napi::Value ErrnoNameJs(const Napi::CallbackInfo& info);
 
 }  // namespace daxfs

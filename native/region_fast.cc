@@ -155,7 +155,7 @@ void AddFunction(Napi::Env env, Napi::Object target, const char* name,
   napi_value fn = nullptr;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, Entry<body>, data, &fn) != napi_ok) {
     delete data;
-    throw Napi::Error::New(env, "cannot create a fast-call function");
+    ThrowCode(env, "ENOMEM", "cannot create a fast-call function");
   }
   // The function owns its reference to the state, released when it is collected.
   napi_add_finalizer(

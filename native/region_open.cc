@@ -38,8 +38,10 @@ struct FdGuard {
 }
 
 std::string MapSyncRefusal(int err) {
-  if (err == EOPNOTSUPP)
-    return "the kernel refused MAP_SYNC (EOPNOTSUPP): this file is not on a DAX-capable "
+  // ENOTSUP: a file system without DAX (Linux has one value under two names;
+  // this is the one Node prints).
+  if (err == ENOTSUP)
+    return "the kernel refused MAP_SYNC (ENOTSUP): this file is not on a DAX-capable "
            "file system, so stores are buffered in the page cache";
   if (err == EINVAL)
     return "the kernel does not know MAP_SHARED_VALIDATE/MAP_SYNC (EINVAL): kernel older than 4.15";
@@ -160,7 +162,7 @@ std::shared_ptr<RegionCore> OpenRegion(Napi::Env env, const OpenOptions& o) {
       core->map_sync = true;
     } else {
       int err = errno;
-      if (err != EOPNOTSUPP && err != EINVAL)
+      if (err != ENOTSUP && err != EINVAL)
         ThrowErrno(env, err, "mmap", "mapping the region with MAP_SYNC", o.path);
       core->map_sync_errno = err;
       if (o.require_map_sync)

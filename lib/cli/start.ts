@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { formatRows, runRegionBenchmark, type Row } from '../../benchmarks/region.js';
 import { formatCapabilities } from '../capabilities.js';
 import { emulatedPmemPath, removeQuietly } from '../emulated.js';
-import { isDaxfsError } from '../errors.js';
+import { daxfsError, isDaxfsError } from '../errors.js';
 import { Pool } from '../pool/pool.js';
 import { Region } from '../region.js';
 import { runFaultDemo, type DemoResult } from './demo.js';
@@ -81,7 +81,7 @@ function main(): number {
   });
   const created = !values.path || !existsSync(values.path);
   if (!created && !values.overwrite)
-    throw Object.assign(new Error(`'${values.path}' exists: its contents would be overwritten; add --overwrite to use it anyway`), { code: 'EEXIST' });
+    throw daxfsError('EEXIST', `'${values.path}' exists: its contents would be overwritten; add --overwrite to use it anyway`);
   const path = values.path ?? emulatedPmemPath('demo');
   const size = parseSize(values.size!);
   const region = created ? Region.create(path, size) : Region.open(path);

@@ -1,12 +1,14 @@
 // Human-readable sizes in and out.
+import { daxfsError } from '../errors.js';
+
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 
 /** "4096", "256M", "1GiB", "2t" → bytes. */
 export function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)([kmgt]?)(i?b)?$/i.exec(text.trim());
-  if (!match) throw Object.assign(new Error(`not a size: '${text}' (examples: 4096, 256M, 1GiB)`), { code: 'EINVAL' });
+  if (!match) throw daxfsError('EINVAL', `not a size: '${text}' (examples: 4096, 256M, 1GiB)`);
   const bytes = Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(bytes)) throw Object.assign(new Error(`not a whole number of bytes: '${text}'`), { code: 'EINVAL' });
+  if (!Number.isSafeInteger(bytes)) throw daxfsError('EINVAL', `not a whole number of bytes: '${text}'`);
   return bytes;
 }
 
