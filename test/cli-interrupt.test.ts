@@ -3,7 +3,7 @@
 // afterwards no name that the run or its children made is left in the
 // emulated pmem directory.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -60,38 +60,65 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
   }
 }
 
+/** Starts the main job; `stop` ends it (and any child it left) if the test fails before it does. */
+function startMainJob() {
+  const child = spawn(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js')], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+  const seen = new Set<number>();
+  return {
+    pid: child.pid!,
+    exited,
+    kill: (signal: NodeJS.Signals) => child.kill(signal),
+    remember: (pid: number) => seen.add(pid),
+    stop: () => {
+      for (const pid of [child.pid!, ...seen]) {
+        try {
+          if (running(pid)) process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
+
 describe('npm start, stopped mid-run', () => {
   for (const signal of ['SIGINT', 'SIGKILL'] as const) {
     it(`${signal} while it measures its own region: nothing left`, async () => {
-      const child = spawn(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js')], { stdio: 'ignore' });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
-      const pid = child.pid!;
-      // The backing is open, and already has no name.
-      const open = await until('the demo backing to be open', 30_000, () =>
-        openBackings(pid).find((t) => t.includes('daxfs-demo-') && t.endsWith(' (deleted)')),
-      );
-      expect(open).toMatch(new RegExp(`^${dir}/daxfs-demo-${pid}-\\d+ \\(deleted\\)$`));
-      expect(namesOf([pid])).toEqual([]);
-      child.kill(signal);
-      expect(await exited).toBe(signal);
-      expect(namesOf([pid])).toEqual([]);
+      const job = startMainJob();
+      try {
+        // The backing is open, and already has no name.
+        const open = await until('the demo backing to be open', 30_000, () =>
+          openBackings(job.pid).find((t) => t.includes('daxfs-demo-') && t.endsWith(' (deleted)')),
+        );
+        expect(open).toMatch(new RegExp(`^${dir}/daxfs-demo-${job.pid}-\\d+ \\(deleted\\)$`));
+        expect(namesOf([job.pid])).toEqual([]);
+        job.kill(signal);
+        expect(await job.exited).toBe(signal);
+        expect(namesOf([job.pid])).toEqual([]);
+      } finally {
+        job.stop();
+      }
     }, 60_000);
 
     it(`${signal} while a benchmark runs in a child process: nothing left by either`, async () => {
-      const child = spawn(process.execPath, [path.join(packageRoot, 'dist/lib/cli/start.js')], { stdio: 'ignore' });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
-      const pid = child.pid!;
-      const kid = await until('a benchmark child with its backing open', 90_000, () =>
-        children(pid).find((k) => openBackings(k).some((t) => t.includes('daxfs-bench-') && t.endsWith(' (deleted)'))),
-      );
-      expect(namesOf([pid, kid])).toEqual([]);
-      child.kill(signal);
-      expect(await exited).toBe(signal);
-      // SIGINT is passed on to the child; after SIGKILL the child is an
-      // orphan that finishes its benchmark alone and cleans up after itself.
-      await until(`child ${kid} to end`, signal === 'SIGINT' ? 10_000 : 120_000, () => (running(kid) ? undefined : true));
-      expect(namesOf([pid, kid])).toEqual([]);
-      expect(existsSync(`/proc/${pid}`) && running(pid)).toBe(false);
+      const job = startMainJob();
+      try {
+        const kid = await until('a benchmark child with its backing open', 90_000, () =>
+          children(job.pid).find((k) => openBackings(k).some((t) => t.includes('daxfs-bench-') && t.endsWith(' (deleted)'))),
+        );
+        job.remember(kid);
+        expect(namesOf([job.pid, kid])).toEqual([]);
+        job.kill(signal);
+        expect(await job.exited).toBe(signal);
+        // SIGINT is passed on to the child; after SIGKILL the child is an
+        // orphan that finishes its benchmark alone and cleans up after itself.
+        await until(`child ${kid} to end`, signal === 'SIGINT' ? 10_000 : 120_000, () => (running(kid) ? undefined : true));
+        expect(namesOf([job.pid, kid])).toEqual([]);
+        expect(running(job.pid)).toBe(false);
+      } finally {
+        job.stop();
+      }
     }, 180_000);
   }
 });
