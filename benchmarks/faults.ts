@@ -6,10 +6,10 @@
 // measured in this run; ratios compare figures from this run only.
 import { fileURLToPath } from 'node:url';
 
-import { emulatedPmemPath, removeQuietly } from '../lib/emulated.js';
+import { createUnlinkedPmem } from '../lib/emulated.js';
 import { Pool } from '../lib/pool/pool.js';
 import { formatNs, now } from './measure.js';
-import { formatRows, type Row } from './region.js';
+import { fasterOrSlower, formatRows, times, type Row } from './table.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -35,7 +35,8 @@ function fasterRow(name: string, ours: number, theirs: number, target: number | 
     measured: `${formatNs(ours)}/${unit}`,
     baseline: `${formatNs(theirs)}/${unit}`,
     ratio,
-    verdict: `${ratio.toFixed(2)}x faster${target === null ? '' : ` (target >= ${target})`}`,
+    verdict: fasterOrSlower(ratio),
+    target: target === null ? null : `≥ ${target}× faster`,
     pass: target === null ? null : ratio >= target,
   };
 }
@@ -168,7 +169,8 @@ function accessRows(pool: Pool, quick: boolean): Row[] {
       measured: `${((bytes / ours) * 1e9 / 2 ** 30).toFixed(2)} GiB/s`,
       baseline: `${((bytes / theirs) * 1e9 / 2 ** 30).toFixed(2)} GiB/s`,
       ratio,
-      verdict: `${ratio.toFixed(2)} of its throughput (target >= 0.9)`,
+      verdict: `${times(ratio)} its throughput`,
+      target: '≥ 0.9×',
       pass: ratio >= 0.9,
     });
   }
@@ -196,7 +198,8 @@ function populateRow(pool: Pool, quick: boolean): Row {
     measured: `${calls} MMU call(s), ${formatNs(ns)}`,
     baseline: `${bytes / PAGE} pages`,
     ratio: calls / extents,
-    verdict: `${(calls / extents).toFixed(2)} calls per extent (target <= 1)`,
+    verdict: `${(calls / extents).toFixed(2)} calls per extent`,
+    target: '≤ 1 call per extent',
     pass: calls <= extents,
   };
 }
@@ -248,20 +251,26 @@ function invalidationRows(pool: Pool, quick: boolean): Row[] {
     measured: `${formatNs(ns)}/write`,
     baseline: `${formatNs(base)}/write (1 mapping)`,
     ratio: ns / base,
-    verdict: `${(ns / base).toFixed(2)}x the time with 1 (target: flat, <= 1.25)`,
+    verdict: `${times(ns / base)} the time with 1 mapping`,
+    target: '≤ 1.25× (flat)',
     pass: ns / base <= 1.25,
   }));
 }
 
 export function runFaultBenchmark(quick = false): Row[] {
-  const path = emulatedPmemPath('bench-faults');
-  // zeroAll: every page of the emulated pmem exists, as on real pmem.
-  const pool = Pool.format(path, { size: (quick ? 512 : 1536) * MiB, zeroAll: true });
+  const size = (quick ? 512 : 1536) * MiB;
+  // The name goes as soon as the file is open: a killed run leaves nothing.
+  const backing = createUnlinkedPmem('bench-faults', size);
   try {
-    return [...faultRows(pool, quick), ...accessRows(pool, quick), populateRow(pool, quick), ...invalidationRows(pool, quick)];
+    // zeroAll: every page of the emulated pmem exists, as on real pmem.
+    const pool = Pool.format(backing.path, { size, zeroAll: true });
+    try {
+      return [...faultRows(pool, quick), ...accessRows(pool, quick), populateRow(pool, quick), ...invalidationRows(pool, quick)];
+    } finally {
+      pool.close();
+    }
   } finally {
-    pool.close();
-    removeQuietly(path);
+    backing.close();
   }
 }
 

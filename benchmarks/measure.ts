@@ -69,3 +69,38 @@ export function randomOrder(count: number, slots: number, seed = 2463534242): Ui
   }
   return order;
 }
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface Turns {
+  /** ns/op of each trial, in the order run. */
+  samples: number[];
+  min: number;
+  median: number;
+}
+
+/**
+ * Measures any number of sides in turns: one untimed round, then `trials`
+ * rounds in which every side runs one trial (each function runs a whole
+ * trial and returns its ns/op). The side that goes first moves on by one
+ * each round, so that no side always follows the same neighbour. Returns
+ * every trial of each side with its min (the least disturbed trial) and
+ * median (the typical one).
+ */
+export function turns(trials: number, sides: (() => number)[]): Turns[] {
+  for (const side of sides) side();
+  const samples = sides.map((): number[] => []);
+  for (let t = 0; t < trials; t++) {
+    for (let k = 0; k < sides.length; k++) {
+      const j = (k + t) % sides.length;
+      samples[j]!.push(sides[j]!());
+    }
+  }
+  return samples.map((s) => ({ samples: s, min: Math.min(...s), median: median(s) }));
+}

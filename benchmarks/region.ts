@@ -7,17 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 import { Region } from '../lib/index.js';
 import { compare, formatBandwidth, formatNs, randomOrder, timeLoop } from './measure.js';
-import { emulatedPmemPath, removeQuietly } from '../lib/emulated.js';
+import { createUnlinkedPmem } from '../lib/emulated.js';
+import { fasterOrSlower, formatRows, times, type Row } from './table.js';
 
-export interface Row {
-  name: string;
-  measured: string;
-  baseline: string;
-  ratio: number;
-  /** Human statement of the ratio and the target. */
-  verdict: string;
-  pass: boolean | null;
-}
+export { formatRows, type Row };
 
 const MiB = 1 << 20;
 
@@ -52,7 +45,8 @@ function copyInRows(region: Region, quick: boolean): Row[] {
         measured: formatBandwidth(size / best.a),
         baseline: formatBandwidth(size / best.b),
         ratio,
-        verdict: `${ratio.toFixed(2)} of the limit's bandwidth (target >= ${target})`,
+        verdict: `${times(ratio)} the native loop's bandwidth`,
+        target: `≥ ${target}×`,
         pass: ratio >= target,
       });
     } else {
@@ -62,7 +56,8 @@ function copyInRows(region: Region, quick: boolean): Row[] {
         measured: `${formatNs(best.a)}/op`,
         baseline: `${formatNs(best.b)}/op`,
         ratio,
-        verdict: `${ratio.toFixed(2)}x the limit's time per op (target <= ${target})`,
+        verdict: `${times(ratio)} the native loop's time`,
+        target: `≤ ${target}×`,
         pass: ratio <= target,
       });
     }
@@ -111,7 +106,8 @@ function fileIoRows(region: Region, quick: boolean): Row[] {
           measured: `${formatNs(best.a)}/op`,
           baseline: `${formatNs(best.b)}/op`,
           ratio,
-          verdict: `${ratio.toFixed(2)}x faster (target >= ${target})`,
+          verdict: fasterOrSlower(ratio),
+          target: `≥ ${target}× faster`,
           pass: ratio >= target,
         });
       }
@@ -135,7 +131,8 @@ function costRows(region: Region, quick: boolean): Row[] {
     measured: `${formatNs(viewNs)}/view`,
     baseline: `${formatNs(readNs)}/read`,
     ratio: viewNs / readNs,
-    verdict: `${(viewNs / readNs).toFixed(2)}x the cost of copying the bytes out`,
+    verdict: `${times(viewNs / readNs)} the time of a copy-out`,
+    target: null,
     pass: null,
   });
 
@@ -161,7 +158,8 @@ function costRows(region: Region, quick: boolean): Row[] {
       measured: `${formatNs(ns)}/op`,
       baseline: `${formatNs(mapBlock)}/op (map one block)`,
       ratio: ns / mapBlock,
-      verdict: `${(ns / mapBlock).toFixed(2)}x mapping one block`,
+      verdict: `${times(ns / mapBlock)} the time of mapping one block`,
+      target: null,
       pass: null,
     });
   }
@@ -180,30 +178,23 @@ export function runRegionBenchmark(region: Region, quick = false): Row[] {
   return [...copyInRows(region, quick), ...fileRows, ...costRows(region, quick)];
 }
 
-export function formatRows(rows: Row[]): string {
-  const header = ['benchmark', 'daxfs', 'baseline', 'ratio', ''];
-  const table = rows.map((r) => [r.name, r.measured, r.baseline, r.verdict, r.pass === null ? '' : r.pass ? 'ok' : 'MISSED']);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n');
-}
-
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const quick = process.argv.includes('--quick');
   const json = process.argv.includes('--json');
-  const path = emulatedPmemPath('bench');
-  const region = Region.create(path, 128 * MiB);
+  // The name goes at once: a run that is killed leaves nothing behind.
+  const backing = createUnlinkedPmem('bench', 128 * MiB);
+  const region = Region.open(backing.path);
   try {
     const rows = runRegionBenchmark(region, quick);
     if (json) {
       console.log(JSON.stringify({ region: region.capabilities, rows }, null, 2));
     } else {
       const c = region.capabilities;
-      console.log(`region benchmark on ${c.path} (${c.persistence}, flush ${c.flush})\n`);
+      console.log(`region benchmark on ${backing.name}, removed once open (${c.persistence}, flush ${c.flush})\n`);
       console.log(formatRows(rows));
     }
   } finally {
     region.close();
-    removeQuietly(path);
+    backing.close();
   }
 }

@@ -1,7 +1,7 @@
 // Where emulated pmem goes when the user names no device: a file on tmpfs
 // (/dev/shm) when there is one, so that stores live in RAM as they would on
 // pmem; else the temporary directory (page-cache backed, msync mode).
-import { rmSync, statfsSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -25,4 +25,75 @@ export function emulatedPmemPath(name: string): string {
 /** Removes a file, ignoring that it may not exist. */
 export function removeQuietly(file: string): void {
   rmSync(file, { force: true });
+}
+
+/**
+ * A file whose name is already gone: one descriptor keeps it alive, and
+ * `path` (/proc/self/fd/N) opens it again for as long as that descriptor is
+ * open. A process that is killed, even with SIGKILL, leaves nothing behind:
+ * the kernel frees the file's memory when its last descriptor and mapping go.
+ */
+export interface UnlinkedFile {
+  /** Opens the file again (in this process only). */
+  readonly path: string;
+  /** The name it had, for messages. */
+  readonly name: string;
+  /** Closes the descriptor that keeps the file alive; regions opened on `path` stay valid. */
+  close(): void;
+}
+
+function unlinked(name: string, fd: number): UnlinkedFile {
+  let open = true;
+  return {
+    path: `/proc/self/fd/${fd}`,
+    name,
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** Opens `name` (an existing file), then removes its name at once. */
+export function unlinkKeepingOpen(name: string): UnlinkedFile {
+  const fd = openSync(name, 'r+');
+  try {
+    unlinkSync(name);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return unlinked(name, fd);
+}
+
+/**
+ * Creates emulated pmem of `size` bytes named after `label`, and removes the
+ * name before anything else is done with it.
+ */
+export function createUnlinkedPmem(label: string, size: number): UnlinkedFile {
+  const name = emulatedPmemPath(label);
+  const fd = openSync(name, 'wx+', 0o644);
+  try {
+    unlinkSync(name);
+    ftruncateSync(fd, size);
+  } catch (e) {
+    closeSync(fd);
+    removeQuietly(name);
+    throw e;
+  }
+  return unlinked(name, fd);
+}
+
+/**
+ * Removes every name in the emulated directory that `pid` made (names carry
+ * their maker's pid, see emulatedPmemPath): what a benchmark process killed
+ * by its parent may leave, such as the directory of small files that a
+ * node:fs comparison needs named. Returns the names removed.
+ */
+export function removeLeftoversOf(pid: number): string[] {
+  const dir = emulatedPmemDir();
+  const mine = new RegExp(`^daxfs-.+-${pid}-\\d+(\\..*)?$`);
+  const names = readdirSync(dir).filter((n) => mine.test(n));
+  for (const n of names) rmSync(path.join(dir, n), { recursive: true, force: true });
+  return names;
 }

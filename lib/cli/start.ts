@@ -8,44 +8,35 @@
 //   npm start [-- --path FILE_OR_DEVDAX [--overwrite]] [--size 256M] [--full] [--json] [--keep]
 //
 // An existing --path is overwritten (benchmarked, then formatted as a pool):
-// that takes --overwrite, so no device is wiped by accident.
-import { execFileSync } from 'node:child_process';
+// that takes --overwrite, so no device is wiped by accident. A file this run
+// creates loses its name as soon as it is open (unless --keep): the run
+// reopens it through /proc/self/fd, and a run that is interrupted or killed
+// leaves nothing behind.
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { formatRows, runRegionBenchmark, type Row } from '../../benchmarks/region.js';
+import { benchmarkScript, runChild } from '../../benchmarks/child.js';
+import { runRegionBenchmark } from '../../benchmarks/region.js';
+import { formatRows, type Row } from '../../benchmarks/table.js';
 import { formatCapabilities } from '../capabilities.js';
-import { emulatedPmemPath, removeQuietly } from '../emulated.js';
+import { emulatedPmemPath, unlinkKeepingOpen, type UnlinkedFile } from '../emulated.js';
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { Pool } from '../pool/pool.js';
 import { Region } from '../region.js';
 import { runFaultDemo, type DemoResult } from './demo.js';
-import { parseSize } from './units.js';
+import { formatSize, parseSize } from './units.js';
 
 export { parseSize };
 
-
-/**
- * Runs one benchmark file in a process of its own and returns its rows, as
- * `npm run bench` does: its code is compiled for its own workload, not
- * shaped by the demo and the region benchmark that ran here before it (in
- * one process a quick pool overwrite measured ~1.0 µs, alone ~0.7 µs).
- */
-function benchmarkInChild(file: string, quick: boolean): Row[] {
-  const script = fileURLToPath(new URL(`../../benchmarks/${file}`, import.meta.url));
-  const out = execFileSync(process.execPath, [script, '--json', ...(quick ? ['--quick'] : [])], {
-    encoding: 'utf8',
-    maxBuffer: 16 << 20,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return JSON.parse(out) as Row[];
+async function benchmarkInChild(file: string, quick: boolean): Promise<Row[]> {
+  return JSON.parse(await runChild(benchmarkScript(file), ['--json', ...(quick ? ['--quick'] : [])])) as Row[];
 }
 
 /** Formats a pool on `path`, writes a file, remounts, reads it back, checks, and runs the mapping demo. */
-function poolRoundTrip(path: string, size: number | undefined): { ok: boolean; files: number; check: boolean; demo: DemoResult } {
+function poolRoundTrip(path: string): { ok: boolean; files: number; check: boolean; demo: DemoResult } {
   const record = Buffer.from(`daxfs ${new Date().toISOString()} `.repeat(200));
-  const pool = Pool.format(path, size === undefined ? {} : { size });
+  const pool = Pool.format(path);
   const f = pool.open('hello.txt', { create: true });
   f.write(record, 0);
   f.close();
@@ -68,7 +59,10 @@ function poolRoundTrip(path: string, size: number | undefined): { ok: boolean; f
   return { ok: back.equals(record), files, check, demo };
 }
 
-function main(): number {
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function main(): Promise<number> {
+  const started = Date.now();
   const { values } = parseArgs({
     options: {
       path: { type: 'string' },
@@ -79,49 +73,83 @@ function main(): number {
       overwrite: { type: 'boolean', default: false },
     },
   });
+  const say = (text = '') => {
+    if (!values.json) console.log(text);
+  };
+  const quick = !values.full;
   const created = !values.path || !existsSync(values.path);
   if (!created && !values.overwrite)
     throw daxfsError('EEXIST', `'${values.path}' exists: its contents would be overwritten; add --overwrite to use it anyway`);
-  const path = values.path ?? emulatedPmemPath('demo');
+  const name = values.path ?? emulatedPmemPath('demo');
   const size = parseSize(values.size!);
-  const region = created ? Region.create(path, size) : Region.open(path);
-  let capabilities;
-  let regionRows;
-  try {
-    capabilities = region.capabilities;
-    regionRows = runRegionBenchmark(region, !values.full);
-  } finally {
-    region.close();
+  let region = created ? Region.create(name, size) : Region.open(name);
+  let unlinked: UnlinkedFile | null = null;
+  if (created && !values.keep) {
+    // First thing after creating it: remove the name. The run goes on
+    // through the descriptor that keeps the file (its node:fs comparison
+    // opens it by path too).
+    try {
+      unlinked = unlinkKeepingOpen(name);
+    } finally {
+      region.close();
+    }
+    region = Region.open(unlinked.path);
   }
+  const path = unlinked?.path ?? name;
   try {
-    const roundTrip = poolRoundTrip(path, undefined);
-    const poolRows = [...benchmarkInChild('pool.js', !values.full), ...benchmarkInChild('faults.js', !values.full)];
+    const capabilities = { ...region.capabilities, path: name };
+    say(
+      created
+        ? `daxfs on emulated pmem created for this run (${formatSize(size)})${unlinked ? ', its name removed as soon as it was open: nothing is left behind, even if the run is stopped' : ''}\n`
+        : `daxfs on ${name} (an existing backing, overwritten)\n`,
+    );
+    for (const line of formatCapabilities(capabilities)) say(`  ${line}`);
+    say(`\nmeasuring the region (${quick ? 'quick' : 'full'} benchmark)…`);
+    let regionRows: Row[];
+    try {
+      regionRows = runRegionBenchmark(region, quick);
+    } finally {
+      region.close();
+    }
+
+    const roundTrip = poolRoundTrip(path);
+    say(`\n  pool round trip    ${roundTrip.ok ? 'ok' : 'FAILED'}: formatted, wrote hello.txt, remounted, read it back, check ${roundTrip.check ? 'clean' : 'NOT clean'}\n`);
+    say(`the reference thread, live: app A maps thread.db read-only, app B maps it shared and writable${roundTrip.demo.ok ? '' : ' (a claim did NOT hold: lines marked !)'}\n`);
+    for (const line of roundTrip.demo.lines) say(` ${line}`);
+
+    say(`\nmeasuring the pool and the mappings, each in a process of its own…`);
+    const childRows = [...(await benchmarkInChild('pool.js', quick)), ...(await benchmarkInChild('faults.js', quick))];
+    const rows = [...regionRows, ...childRows];
     const ok = roundTrip.ok && roundTrip.check && roundTrip.demo.ok;
     if (values.json) {
-      console.log(JSON.stringify({ capabilities, roundTrip, benchmark: [...regionRows, ...poolRows] }, null, 2));
+      console.log(JSON.stringify({ capabilities, unlinked: unlinked !== null, roundTrip, seconds: (Date.now() - started) / 1000, benchmark: rows }, null, 2));
     } else {
-      console.log(`daxfs on ${created ? `emulated pmem created for this run (${values.size})` : 'an existing backing'}\n`);
-      for (const line of formatCapabilities(capabilities)) console.log(`  ${line}`);
-      console.log(
-        `\n  pool round trip    ${roundTrip.ok ? 'ok' : 'FAILED'}: formatted, wrote hello.txt, remounted, read it back, check ${roundTrip.check ? 'clean' : 'NOT clean'}\n`,
-      );
-      console.log(`the reference thread, live: app A maps thread.db read-only, app B maps it shared and writable${roundTrip.demo.ok ? '' : ' (a claim did NOT hold: lines marked !)'}\n`);
-      for (const line of roundTrip.demo.lines) console.log(` ${line}`);
-      console.log('');
-      console.log(`quick benchmarks (ratios measured in this run; \`npm run bench\` for the full ones)\n`);
-      console.log(formatRows([...regionRows, ...poolRows]));
+      say(`\n${quick ? 'quick' : 'full'} benchmarks: every ratio compares two figures measured in this run, side by side; a target is a`);
+      say(`goal daxfs sets itself (met or MISSED in this run)${quick ? '; `npm run bench` runs the full ones' : ''}\n`);
+      for (const [title, group] of [
+        ['the region: the JS API against the same copies in a native loop, against node:fs on the same file, and MMU calls', regionRows],
+        ['the pool: files against node:fs on the same tmpfs, and mount time', childRows.filter((r) => r.name.startsWith('pool:'))],
+        ['mappings: faults against the kernel\'s, loads and stores, invalidation', childRows.filter((r) => !r.name.startsWith('pool:'))],
+      ] as const) {
+        say(`${title}\n`);
+        say(`${formatRows(group)}\n`);
+      }
+      say(`the whole run took ${seconds(Date.now() - started)}`);
     }
     return ok ? 0 : 1;
   } finally {
-    if (created && !values.keep) removeQuietly(path);
+    unlinked?.close();
   }
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    process.exitCode = main();
-  } catch (e) {
-    console.error(`daxfs: ${e instanceof Error ? e.message : String(e)}`);
-    process.exitCode = isDaxfsError(e) && e.code === 'EINVAL' ? 2 : 1;
-  }
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(`daxfs: ${e instanceof Error ? e.message : String(e)}`);
+      process.exitCode = isDaxfsError(e) && e.code === 'EINVAL' ? 2 : 1;
+    },
+  );
 }
