@@ -1,6 +1,7 @@
 // Before the tests: make sure the addon the tests load was built from the
 // sources as they are now, and compile the TypeScript (which also type-checks
-// the whole tree). A clean clone after `npm ci` has both already.
+// the whole tree) and the CommonJS build. A clean clone after `npm ci` has
+// all of them already.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -23,9 +24,11 @@ function run(cmd, args) {
 const prebuilt = existsSync(path.join(root, 'prebuilds'));
 if (existsSync(addon) ? statSync(addon).mtimeMs < newestNativeSource() : !prebuilt) {
   console.log('pretest: the addon is missing or older than native/: rebuilding with node-gyp');
-  run(process.execPath, [path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild']);
+  run(process.execPath, [path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '-j', 'max']);
 }
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+// the CommonJS build beside it, from what tsc just emitted
+run(process.execPath, [path.join(root, 'scripts', 'build-cjs.mjs')]);
 // the tests and config too, without emitting
 run(process.execPath, [tsc, '-p', 'tsconfig.test.json']);

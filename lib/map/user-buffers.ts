@@ -8,18 +8,28 @@ export interface BufferOwner {
   faultForIO(byteOffset: number, length: number, write: boolean): void;
 }
 
-const owners = new WeakMap<ArrayBufferLike, BufferOwner>();
-/** Live mapping buffers: with none (the common case) I/O skips the lookup entirely. */
-let live = 0;
+interface Registry {
+  owners: WeakMap<ArrayBufferLike, BufferOwner>;
+  /** Live mapping buffers: with none (the common case) I/O skips the lookup entirely. */
+  live: number;
+}
+
+// One registry per process, not per copy of this module: a process that
+// loads both the ESM and the CommonJS build has two copies, and a buffer
+// mapped through one may be handed to I/O of the other, which must still
+// fault its pages first (else native code touches an unfaulted page).
+const KEY = Symbol.for('daxfs.mappedBuffers.v1');
+const shared = globalThis as { [KEY]?: Registry };
+const registry: Registry = (shared[KEY] ??= { owners: new WeakMap(), live: 0 });
 
 export function registerBuffer(buffer: ArrayBuffer, owner: BufferOwner): void {
-  owners.set(buffer, owner);
-  live++;
+  registry.owners.set(buffer, owner);
+  registry.live++;
 }
 
 /** The mapping is gone (its buffer detached). */
 export function unregisterBuffer(buffer: ArrayBuffer): void {
-  if (owners.delete(buffer)) live--;
+  if (registry.owners.delete(buffer)) registry.live--;
 }
 
 /**
@@ -29,8 +39,8 @@ export function unregisterBuffer(buffer: ArrayBuffer): void {
  * ordinary memory.
  */
 export function faultUserBuffer(view: ArrayBufferView, offset: number, length: number, write: boolean): boolean {
-  if (live === 0 || length === 0) return false;
-  const owner = owners.get(view.buffer);
+  if (registry.live === 0 || length === 0) return false;
+  const owner = registry.owners.get(view.buffer);
   if (!owner) return false;
   owner.faultForIO(view.byteOffset + offset, length, write);
   return true;

@@ -1,9 +1,10 @@
 // The three ways the addon is built must each produce a binary that loads and
 // passes the native tests: node-gyp (what `npm install` runs, and what every
 // other test file uses), cmake-js (plain and with ASan + UBSan), and
-// prebuildify (whose output node-gyp-build must pick when there is no build).
+// prebuildify (whose output node-gyp-build must pick when there is no build,
+// on glibc only).
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,6 +63,16 @@ async function runNativeTests(addon: string, extraEnv: NodeJS.ProcessEnv = {}, f
   return { passed: match ? Number(match[1]) : 0, output };
 }
 
+/** The newest `<prefix>_x.y.z` symbol version in `objdump -T` output. */
+function newestVersion(symbols: string, prefix: string): string {
+  const versions = [...symbols.matchAll(new RegExp(`\\(${prefix}_([0-9.]+)\\)`, 'g'))].map((m) => m[1]!.split('.').map(Number));
+  versions.sort((a, b) => {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+    return 0;
+  });
+  return versions.at(-1)!.join('.');
+}
+
 describe('builds', () => {
   it('the cmake-js build loads and passes the native tests', async () => {
     const addon = await ensureBuilt('build:cmake', 'build-cmake/Release/daxfs.node');
@@ -105,31 +116,45 @@ describe('builds', () => {
     expect(output).not.toMatch(/AddressSanitizer|runtime error:/);
   }, BUILD_TIMEOUT);
 
-  it('npm run prebuild makes a stripped N-API prebuild, and the loader picks it when there is no build', async () => {
-    // In a scratch copy of the package, so the build/ the other tests load is untouched.
+  it('npm run prebuild makes a stripped N-API prebuild tagged glibc, which the loader picks on glibc only', async () => {
+    // scripts/prebuilds.mjs (the prepack step) runs `npm run prebuild` in a
+    // scratch copy when prebuilds/ has none newer than native/, so that the
+    // build/ the other tests load is untouched; a fresh one is reused.
+    await run(process.execPath, ['scripts/prebuilds.mjs']);
+    const prebuild = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'daxfs.glibc.node');
+    expect(readdirSync(path.dirname(prebuild))).toEqual(['daxfs.glibc.node']);
+    const described = (await run('file', [prebuild])).stdout;
+    expect(described).toMatch(/stripped/);
+    expect(described).not.toMatch(/not stripped/);
+    // N-API only: it registers as a Node-API module and links no V8 or node:: symbol
+    const symbols = (await run('objdump', ['-T', prebuild])).stdout;
+    expect(symbols).toMatch(/ napi_register_module_v1$/m);
+    expect(symbols).not.toMatch(/_ZN2v8|_ZN4node/);
+    // the newest symbol versions it needs, as the README states them
+    expect(newestVersion(symbols, 'GLIBC')).toBe('2.33');
+    expect(newestVersion(symbols, 'GLIBCXX')).toBe('3.4.30');
+
+    // A package directory with the prebuild and no build: node-gyp-build
+    // (its libc read from LIBC at load) picks it on glibc, nothing on musl.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'daxfs-prebuild-'));
     try {
-      for (const f of ['package.json', 'binding.gyp', 'native']) cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
-      symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-      await run('npm', ['run', 'prebuild'], { cwd: dir });
-      const prebuild = path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'daxfs.node');
-      expect(existsSync(prebuild)).toBe(true);
-      const described = (await run('file', [prebuild])).stdout;
-      expect(described).toMatch(/stripped/);
-      expect(described).not.toMatch(/not stripped/);
-      expect(existsSync(path.join(dir, 'build', 'Release', 'daxfs.node'))).toBe(false);
-
-      const require = createRequire(import.meta.url);
-      const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-      expect(gypBuild.resolve(dir)).toBe(prebuild);
-      const addon = require(prebuild) as { Region: unknown; pageSize: number };
-      expect(typeof addon.Region).toBe('function');
-      expect(addon.pageSize).toBe(4096);
-      // and the package's loader, pointed at it, runs the native tests
-      const { passed, output } = await runNativeTests(prebuild);
-      expect(passed, output).toBeGreaterThan(100);
+      cpSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+      cpSync(path.join(root, 'prebuilds'), path.join(dir, 'prebuilds'), { recursive: true });
+      const pick = (libc: string) =>
+        run(process.execPath, ['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(dir)}))`], {
+          env: { ...process.env, LIBC: libc },
+        });
+      expect((await pick('glibc')).stdout.trim()).toBe(path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`, 'daxfs.glibc.node'));
+      await expect(pick('musl')).rejects.toThrow(/No native build was found for .*libc=musl/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, BUILD_TIMEOUT);
-});
+
+    const require = createRequire(import.meta.url);
+    const addon = require(prebuild) as { Region: unknown; pageSize: number };
+    expect(typeof addon.Region).toBe('function');
+    expect(addon.pageSize).toBe(4096);
+    // and the package's loader, pointed at it, runs the native tests
+    const { passed, output } = await runNativeTests(prebuild);
+    expect(passed, output).toBeGreaterThan(100);
+  }, BUILD_TIMEOUT);});
