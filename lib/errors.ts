@@ -46,7 +46,17 @@ export interface SystemErrorDetails {
   path?: string;
 }
 
+// A brand shared by every copy of this module in the process (the ESM and the
+// CommonJS build may both be loaded, and the addon makes its errors with the
+// class of whichever copy loaded last): instanceof and isDaxfsError test the
+// brand, so both hold across the copies.
+const BRAND = Symbol.for('daxfs.DaxfsError');
+
 export class DaxfsError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
   readonly code: DaxfsErrorCode;
   declare readonly errno?: number;
   declare readonly syscall?: string;
@@ -56,6 +66,7 @@ export class DaxfsError extends Error {
     super(message);
     this.name = 'DaxfsError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
     // Set only when present, as Node does: no `errno: undefined` keys.
     if (details?.errno !== undefined) Object.defineProperty(this, 'errno', { value: details.errno, enumerable: true });
     if (details?.syscall !== undefined) Object.defineProperty(this, 'syscall', { value: details.syscall, enumerable: true });

@@ -169,6 +169,8 @@ describe('the packed package', () => {
       sameClasses: false,
       sameAddon: true,
       secondOpen: 'EBUSY',
+      errorOfBothCopies: true,
+      errorOfBothCopiesEsm: true,
       crossWrite: 4096,
       pageStates: [
         ['none', 'none'],

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { rmSync } from 'node:fs';
 
-import { Pool, Region, addonPath, emulatedPmemPath } from 'daxfs';
+import { DaxfsError, Pool, Region, addonPath, emulatedPmemPath } from 'daxfs';
 
 const result = { addonPath };
 
@@ -40,6 +40,13 @@ try {
     cjs.Pool.open(poolPath);
   } catch (e) {
     result.secondOpen = cjs.isDaxfsError(e) ? e.code : String(e);
+    // an error made by either copy (or by the addon) is a DaxfsError of both
+    result.errorOfBothCopies = e instanceof DaxfsError && e instanceof cjs.DaxfsError;
+  }
+  try {
+    Pool.open(poolPath);
+  } catch (e) {
+    result.errorOfBothCopiesEsm = e instanceof DaxfsError && e instanceof cjs.DaxfsError && cjs.isDaxfsError(e);
   }
   // ...but a buffer mapped through this copy still faults its pages before
   // the other copy's I/O reads it (here: a hole, so the zero page).
