@@ -54,6 +54,8 @@ const BRAND = Symbol.for('daxfs.DaxfsError');
 
 export class DaxfsError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // subclasses keep the ordinary prototype-chain test
+    if (this !== DaxfsError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 

@@ -79,6 +79,17 @@ describe('DaxfsError', () => {
     expect(message).toEqual([true, 'ENOENT']);
   });
 
+  it('instanceof tests a brand every copy of the module shares; a subclass keeps its own test', () => {
+    // what a second copy of the module (the CommonJS build beside the ESM one) makes
+    const foreign = Object.defineProperty(new Error('from another copy'), Symbol.for('daxfs.DaxfsError'), { value: true });
+    expect(foreign instanceof DaxfsError).toBe(true);
+    expect(isDaxfsError(foreign)).toBe(true);
+    class Narrower extends DaxfsError {}
+    expect(new Narrower('EINVAL', 'x') instanceof Narrower).toBe(true);
+    expect(new DaxfsError('EINVAL', 'x') instanceof Narrower).toBe(false);
+    expect(foreign instanceof Narrower).toBe(false);
+  });
+
   it('isDaxfsError is true for daxfs errors only', () => {
     expect(isDaxfsError(new DaxfsError('EINVAL', 'x'))).toBe(true);
     expect(isDaxfsError(thrown(() => Region.open(uniquePath(dir))))).toBe(true);
