@@ -5,6 +5,8 @@ import { constants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import path from 'node:path';
 
 import { DaxfsError } from './errors.js';
@@ -154,6 +156,8 @@ export interface NativeAddon {
   setMaxArrayBufferLength(length: number): void;
   /** The class every error thrown by native code is made with. */
   setErrorClass(errorClass: typeof DaxfsError): void;
+  /** names[n]: the name of errno n as Node prints it, for the errors native code makes. */
+  setErrnoNames(names: (string | undefined)[]): void;
   /** The name Node prints for a (positive) errno value; the table native errors use. */
   errnoName(errno: number): string;
   Region: new (path: string, options?: NativeOpenOptions) => NativeRegion;
@@ -163,6 +167,27 @@ export interface NativeAddon {
 }
 
 const require = createRequire(import.meta.url);
+
+/**
+ * Errno names as Node prints them: libuv's table (util.getSystemErrorName),
+ * then os.constants.errno for the values libuv does not name (EDQUOT, …).
+ */
+function errnoNames(): (string | undefined)[] {
+  const fromConstants = new Map<number, string>();
+  for (const [name, value] of Object.entries(os.constants.errno)) if (!fromConstants.has(value)) fromConstants.set(value, name);
+  const top = Math.max(...fromConstants.keys(), 200);
+  const names: (string | undefined)[] = [];
+  for (let n = 1; n <= top; n++) {
+    let name: string | undefined;
+    try {
+      name = getSystemErrorName(-n);
+    } catch {
+      name = undefined;
+    }
+    names[n] = name && /^E[A-Z0-9]+$/.test(name) ? name : fromConstants.get(n);
+  }
+  return names;
+}
 
 /** The package root: the nearest directory above this file holding binding.gyp. */
 function findPackageRoot(): string {
@@ -190,3 +215,4 @@ export const addon: NativeAddon = require(addonPath) as NativeAddon;
 addon.setMaxArrayBufferLength(constants.MAX_LENGTH);
 // Native errors are DaxfsErrors: `instanceof` holds whichever side threw.
 addon.setErrorClass(DaxfsError);
+addon.setErrnoNames(errnoNames());

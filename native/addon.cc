@@ -31,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }));
   // setErrorClass(DaxfsError): errors thrown here become instances of it.
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
+  exports.Set("setErrnoNames", Napi::Function::New(env, SetErrnoNames));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs));
   return exports;
 }

@@ -1,15 +1,22 @@
 #include "errors.h"
 
-#include <uv.h>
-
 #include <climits>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "addon_data.h"
 #include "args.h"
 
 namespace daxfs {
 namespace {
+
+// Errno names as Node prints them (util.getSystemErrorName, then
+// os.constants.errno), handed over by the TypeScript layer at load time, so
+// that the addon uses exactly the system table Node uses without depending on
+// anything outside Node-API. Shared by every thread; read only on error paths.
+std::mutex errno_names_mutex;
+std::vector<std::string> errno_names;
 
 // Makes the error object: new DaxfsError(code, message, details) when the
 // class was handed over, a plain Error with the same fields otherwise.
@@ -35,11 +42,12 @@ Napi::Error MakeError(Napi::Env env, const char* code, const std::string& messag
 }  // namespace
 
 std::string ErrnoName(int err) {
-  // libuv's errors are negated errno values; its table is the one behind
-  // util.getSystemErrorName, so a name here is the name Node prints.
-  char name[64];
-  uv_err_name_r(-err, name, sizeof name);
-  if (std::strncmp(name, "Unknown", 7) != 0) return name;
+  {
+    std::lock_guard<std::mutex> lock(errno_names_mutex);
+    if (err > 0 && static_cast<size_t>(err) < errno_names.size() && !errno_names[err].empty())
+      return errno_names[err];
+  }
+  // Not in Node's tables (or not handed over yet): the C library's name.
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
   if (const char* libc = strerrorname_np(err)) return libc;
 #endif
@@ -69,6 +77,22 @@ void SetErrorClass(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction())
     ThrowCode(env, "EINVAL", "errorClass must be a constructor");
   env.GetInstanceData<AddonData>()->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+void SetErrnoNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) ThrowCode(env, "EINVAL", "names must be an array");
+  Napi::Array array = info[0].As<Napi::Array>();
+  if (array.Length() > 65536) ThrowCode(env, "EINVAL", "names must hold at most 65536 entries");
+  std::vector<std::string> names(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value v = array.Get(i);
+    if (v.IsString()) names[i] = v.As<Napi::String>().Utf8Value();
+    else if (!v.IsUndefined() && !v.IsNull())
+      ThrowCode(env, "EINVAL", "names[" + std::to_string(i) + "] must be a string or absent");
+  }
+  std::lock_guard<std::mutex> lock(errno_names_mutex);
+  errno_names = std::move(names);
 }
 
 Napi::Value ErrnoNameJs(const Napi::CallbackInfo& info) {

@@ -18,13 +18,16 @@ namespace daxfs {
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall,
                              const std::string& detail, const std::string& path = "");
 
-// The name of an errno value as Node prints it ("ENOENT", "ENOTSUP"): libuv's
-// table first, then the C library's own for errnos libuv does not know
-// ("EDQUOT"); "E" and the number only for a value neither table names.
+// The name of an errno value as Node prints it ("ENOENT", "ENOTSUP"): the
+// table handed over by setErrnoNames first, then the C library's own;
+// "E" and the number only for a value neither names.
 std::string ErrnoName(int err);
 
 // setErrorClass(DaxfsError): the constructor every thrown error is made with.
 void SetErrorClass(const Napi::CallbackInfo& info);
+
+// setErrnoNames(names): names[n] is the name of errno n, as Node prints it.
+void SetErrnoNames(const Napi::CallbackInfo& info);
 
 // errnoName(errno): ErrnoName for a positive errno value.
 Napi::Value ErrnoNameJs(const Napi::CallbackInfo& info);
