@@ -1,14 +1,16 @@
 export { Region, type OpenOptions } from './region.js';
 export { Bitmap, type FreeRun } from './bitmap.js';
-export { MmuMapping, PageState, type PageStateValue } from './mmu.js';
+export { MmuMapping, PageState, setZeroSourceLimit, zeroSourceInfo, ZERO_SOURCE_SHARE, type PageStateValue } from './mmu.js';
 export {
+  anonymousReadFaultsOf,
   describeCapabilities,
   formatCapabilities,
+  type AnonymousReadFaults,
   type CapabilityReport,
   type Granularity,
   type Persistence,
 } from './capabilities.js';
 export { isDaxfsError, type DaxfsError } from './errors.js';
-export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';
+export { addonPath, type RegionStats, type MmuStats, type KernelVma, type ZeroSourceInfo, type AnonymousReadProbe } from './native.js';
 export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';
 export * from './pool/index.js';

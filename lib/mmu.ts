@@ -1,6 +1,15 @@
 // MMU primitives: a reserved virtual range whose pages are pointed, one run
-// at a time, at region blocks, the shared zero page or private copies. The
-// fault handler (a later layer) decides; this only does.
+// at a time, at region blocks, the zero source or private copies. The fault
+// handler (lib/map/fault.ts) decides; this only does.
+//
+// The zero source is one sealed, zero-filled 2 MiB memfd per process, mapped
+// read-only wherever a hole is shown: its pages exist once, so a hole costs
+// no memory however many mappings show it, whatever the kernel does with
+// read faults on anonymous memory. Each 2 MiB-aligned window of a mapping
+// that shows zeros is one kernel VMA, counted against a process-wide limit
+// (below) so that holes cannot use up vm.max_map_count, which the rest of
+// the process (the JS heap among it) needs too: past the limit mapZero fails
+// with ENOMEM, changing nothing.
 //
 // Direct access through `buffer`: a page is usable only in the state it was
 // put in. Loads from 'none' pages and stores to read-only pages (zero page,
@@ -9,7 +18,7 @@
 // and fails with EFAULT instead.
 import { markAsUntransferable } from 'node:worker_threads';
 
-import type { KernelVma, MmuStats, NativeMapping } from './native.js';
+import { addon, type KernelVma, type MmuStats, type NativeMapping, type ZeroSourceInfo } from './native.js';
 
 export const PageState = {
   none: 0,
@@ -49,7 +58,12 @@ export class MmuMapping {
     this.#native.mapBlocks(offset, length, regionOffset, writable);
   }
 
-  /** Points [offset, offset + length) at the shared zero page, read-only: no memory, no pool space. */
+  /**
+   * Points [offset, offset + length) at the zero source, read-only: no
+   * memory, no pool space; one mmap (and one VMA) per 2 MiB window. ENOMEM
+   * when the zero source's VMA limit, or the kernel's, would be passed; the
+   * windows before the refused one are then mapped.
+   */
   mapZero(offset: number, length: number): void {
     this.#native.mapZero(offset, length);
   }
@@ -82,3 +96,27 @@ export class MmuMapping {
   /** Detaches the buffer and unmaps the whole range. Idempotent. */
   release(): void { this.#native.release(); }
 }
+
+/**
+ * The share of vm.max_map_count the zero source may hold by default: the
+ * other half is left to the rest of the process and to the VMA splits that
+ * tearing pages down needs.
+ */
+export const ZERO_SOURCE_SHARE = 0.5;
+
+/** The zero source and how many VMAs it holds now, process-wide. */
+export function zeroSourceInfo(): ZeroSourceInfo {
+  return addon.zeroSource();
+}
+
+/**
+ * Sets the most VMAs the zero source may hold in this process (all threads);
+ * null leaves only the kernel's vm.max_map_count.
+ */
+export function setZeroSourceLimit(limit: number | null): void {
+  addon.setZeroSourceLimit(limit === null ? Number.MAX_SAFE_INTEGER : limit);
+}
+
+// The default, unless a limit was set already (by another thread's copy of
+// this module, or by the application).
+if (addon.zeroSourceLimit() === null && addon.maxMapCount() > 0) setZeroSourceLimit(Math.floor(addon.maxMapCount() * ZERO_SOURCE_SHARE));

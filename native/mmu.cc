@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "region.h"
 #include "vm.h"
+#include "zero_source.h"
 
 namespace daxfs {
 namespace {
@@ -22,6 +23,18 @@ constexpr uint64_t kHugeAlign = uint64_t{2} << 20;
 
 uint8_t* Addr(const Reservation& r, uint64_t offset) {
   return reinterpret_cast<uint8_t*>(r.range.start + offset);
+}
+
+// A failed mmap or mprotect; an ENOMEM says how close the process is to its
+// limit of VMAs, the usual reason for it on an address range already reserved.
+[[noreturn]] void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
+  ThrowErrno(env, err, syscall, err == ENOMEM ? what + "; " + MapCountNote() : what);
+}
+
+uint64_t NextPowerOfTwo(uint64_t n) {
+  uint64_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
 }
 
 }  // namespace
@@ -39,6 +52,8 @@ void Reservation::Release() {
   UnregisterRange(&range);
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
   munmap(reinterpret_cast<void*>(range.start), range.length);
+  AddZeroPieces(-static_cast<int64_t>(stats.zero_pieces));
+  stats.zero_pieces = 0;
   auto& list = region->mappings;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
 }
@@ -80,8 +95,10 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
                                  " is larger than this engine's ArrayBuffer limit (" +
                                  std::to_string(MaxArrayBufferLength()) + " bytes)");
 
-  uint64_t align = unit;
-  if (length >= kHugeAlign) align = std::max(align, kHugeAlign);
+  // 2 MiB aligned from 2 MiB up (huge faults); below, aligned to the length
+  // rounded up to a power of two, so that the range lies inside one window
+  // of the zero source and a hole over all of it is one VMA.
+  uint64_t align = std::max(unit, std::min(kHugeAlign, NextPowerOfTwo(length)));
   void* base = ReserveAligned(static_cast<size_t>(length), static_cast<size_t>(align));
   if (base == nullptr) ThrowErrno(env, errno, "mmap", "reserving the mapping's address range");
 
@@ -118,13 +135,43 @@ Reservation& Mapping::CheckRun(const Napi::CallbackInfo& info, size_t index, uin
   return r;
 }
 
+void Reservation::SetState(uint64_t offset, uint64_t length, PageState state) {
+  size_t first = offset / range.unit, count = length / range.unit;
+  bool zero_before = false;
+  for (size_t i = first; i < first + count && !zero_before; i++)
+    zero_before = range.states[i] == PageState::kZero;
+  if (!zero_before && state != PageState::kZero) {
+    SetStates(&range, first, count, state);
+    return;
+  }
+  size_t span_first, span_count;
+  ZeroWindowSpan(range, first, count, &span_first, &span_count);
+  uint64_t before = CountZeroPieces(range, span_first, span_count, 0, 0);
+  SetStates(&range, first, count, state);
+  uint64_t after = CountZeroPieces(range, span_first, span_count, 0, 0);
+  int64_t delta = static_cast<int64_t>(after) - static_cast<int64_t>(before);
+  stats.zero_pieces += static_cast<uint64_t>(delta);
+  AddZeroPieces(delta);
+}
+
+int64_t Reservation::ZeroPiecesIfZero(uint64_t offset, uint64_t length) const {
+  size_t first = offset / range.unit, count = length / range.unit;
+  size_t span_first, span_count;
+  ZeroWindowSpan(range, first, count, &span_first, &span_count);
+  uint64_t before = CountZeroPieces(range, span_first, span_count, 0, 0);
+  uint64_t after = CountZeroPieces(range, span_first, span_count, first, count);
+  return static_cast<int64_t>(after) - static_cast<int64_t>(before);
+}
+
 void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int err,
                       const char* what) {
   // A failed MAP_FIXED may have removed part of the old mapping: make the
-  // whole run inaccessible so the state table is true again.
-  MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kNone);
-  ThrowErrno(env, err, "mmap", what);
+  // whole run inaccessible so the state table is true again. When that is
+  // refused too, nothing was changed: the kernel checks its VMA limit (the
+  // usual refusal on a reserved range) before it unmaps anything.
+  if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
+    r.SetState(offset, length, PageState::kNone);
+  ThrowMapErrno(env, err, "mmap", what);
 }
 
 void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
@@ -134,7 +181,7 @@ void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
   void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags | MAP_FIXED, fd,
                  file_offset);
   if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, what);
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, state);
+  r.SetState(offset, length, state);
   return p;
 }
 
@@ -157,39 +204,44 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Pages in the none and zero states are all private anonymous memory that
-// was never writable (the reservation, a teardown, or a zero-page mapping),
-// so nothing but the zero page can back them: switching between the two
-// states needs only a protection change, which costs a fraction of an mmap.
-bool Reservation::AnonymousRun(uint64_t offset, uint64_t length) const {
-  size_t first = offset / range.unit, count = length / range.unit;
-  for (size_t i = first; i < first + count; i++)
-    if (range.states[i] != PageState::kNone && range.states[i] != PageState::kZero) return false;
-  return true;
-}
-
-// Changes an anonymous run's protection (see AnonymousRun), or throws.
-void Mapping::ProtectAnonymous(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
-                               int prot, PageState state, const char* what) {
-  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
-  r.stats.syscalls++;
-  if (mprotect(Addr(r, offset), static_cast<size_t>(length), prot) != 0)
-    ThrowErrno(env, errno, "mprotect", what);
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, state);
-}
-
-// mapZero(offset, length): the kernel's shared zero page backs every read.
+// mapZero(offset, length): the engine's zero source, read-only, in pieces of
+// at most one 2 MiB-aligned window (one mmap each).
 Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  const ZeroSource& z = GetZeroSource();
+  if (z.fd < 0) ThrowErrno(env, z.err, z.failed_call, "creating the zero source");
   r.stats.map_zero++;
-  if (r.AnonymousRun(offset, length)) {
-    ProtectAnonymous(env, r, offset, length, PROT_READ, PageState::kZero, "mapping the zero page");
-    return env.Undefined();
+  int64_t more = r.ZeroPiecesIfZero(offset, length);
+  uint64_t held = ZeroPieces(), limit = ZeroPieceLimit();
+  if (more > 0 && held + static_cast<uint64_t>(more) > limit)
+    ThrowCode(env, "ENOMEM",
+              "showing zeros over mapping offsets " + std::to_string(offset) + " to " +
+                  std::to_string(offset + length) + " needs " + std::to_string(more) +
+                  " more zero-source VMAs; the process holds " + std::to_string(held) +
+                  " and its zero-source limit is " + std::to_string(limit) +
+                  " (vm.max_map_count is " + std::to_string(MaxMapCount()) + ")");
+  // Chunks of whole units and whole windows: a unit larger than a window
+  // (device-dax) is mapped window by window and recorded once complete.
+  uint64_t step = std::max<uint64_t>(r.range.unit, kZeroWindow);
+  uintptr_t a = r.range.start + offset, end = a + length;
+  while (a < end) {
+    uintptr_t chunk_end = std::min<uintptr_t>(end, (a / step + 1) * step);
+    uint64_t chunk_offset = a - r.range.start;
+    WaitUnpinned(reinterpret_cast<void*>(a), chunk_end - a);
+    for (uintptr_t piece = a; piece < chunk_end;) {
+      uintptr_t piece_end = std::min<uintptr_t>(chunk_end, (piece / kZeroWindow + 1) * kZeroWindow);
+      r.stats.syscalls++;
+      void* p = mmap(reinterpret_cast<void*>(piece), piece_end - piece, PROT_READ,
+                     MAP_SHARED | MAP_FIXED, z.fd, static_cast<off_t>(piece % kZeroWindow));
+      if (p == MAP_FAILED)
+        FailMap(env, r, chunk_offset, chunk_end - a, errno, "mapping the zero source");
+      piece = piece_end;
+    }
+    r.SetState(chunk_offset, chunk_end - a, PageState::kZero);
+    a = chunk_end;
   }
-  MapRun(env, r, offset, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
-         PageState::kZero, "mapping the zero page");
   return env.Undefined();
 }
 
@@ -238,7 +290,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
   r.stats.syscalls++;
   if (mprotect(Addr(r, offset), static_cast<size_t>(length),
                PROT_READ | (writable ? PROT_WRITE : 0)) != 0)
-    ThrowErrno(env, errno, "mprotect", "changing the mapping's protection");
+    ThrowMapErrno(env, errno, "mprotect", "changing the mapping's protection");
   for (size_t i = first; i < first + count; i++) {
     PageState s = r.range.states[i];
     bool block = s == PageState::kBlockRead || s == PageState::kBlockWrite;
@@ -254,16 +306,18 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
-  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.unmap++;
-  if (r.AnonymousRun(offset, length)) {
-    ProtectAnonymous(env, r, offset, length, PROT_NONE, PageState::kNone, "tearing down the range");
-    return env.Undefined();
-  }
+  // A run already torn down is reserved, inaccessible memory: nothing to do.
+  size_t first = offset / r.range.unit, count = length / r.range.unit;
+  bool all_none = true;
+  for (size_t i = first; i < first + count && all_none; i++)
+    all_none = r.range.states[i] == PageState::kNone;
+  if (all_none) return env.Undefined();
+  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.syscalls++;
   int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
-  if (err != 0) ThrowErrno(env, err, "mmap", "tearing down the range");
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kNone);
+  if (err != 0) ThrowMapErrno(env, err, "mmap", "tearing down the range");
+  r.SetState(offset, length, PageState::kNone);
   return env.Undefined();
 }
 
@@ -290,7 +344,9 @@ Napi::Value Mapping::States(const Napi::CallbackInfo& info) {
 }
 
 // kernelView(): what the kernel says about the range, from /proc/self/smaps:
-// one entry per VMA inside the mapping, for tests and diagnostics.
+// one entry per VMA inside the mapping, for tests and diagnostics. Rss
+// counts a shared page once in every VMA that maps it; Pss divides it among
+// them, so Pss is what a range really costs.
 Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Reservation& r = Open(env);
@@ -302,6 +358,7 @@ Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
   Napi::Object current;
   bool inside = false;
   uintptr_t lo = r.range.start, hi = r.range.start + r.range.length;
+  const ZeroSource& z = GetZeroSource();
   while (std::fgets(line, sizeof(line), f) != nullptr) {
     uintptr_t start = 0, end = 0;
     unsigned long long file_offset = 0, inode = 0;
@@ -318,13 +375,18 @@ Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
       current.Set("fileOffset", Napi::Number::New(env, static_cast<double>(file_offset)));
       current.Set("inode", Napi::Number::New(env, static_cast<double>(inode)));
       current.Set("regionFile", inode != 0 && inode == r.region->st_ino);
+      current.Set("zeroSource", z.fd >= 0 && inode == z.inode && dev_major == z.dev_major &&
+                                    dev_minor == z.dev_minor);
       current.Set("rssKiB", Napi::Number::New(env, 0));
+      current.Set("pssKiB", Napi::Number::New(env, 0));
       out.Set(n++, current);
       continue;
     }
     unsigned long long kib = 0;
     if (inside && std::sscanf(line, "Rss: %llu kB", &kib) == 1)
       current.Set("rssKiB", Napi::Number::New(env, static_cast<double>(kib)));
+    if (inside && std::sscanf(line, "Pss: %llu kB", &kib) == 1)
+      current.Set("pssKiB", Napi::Number::New(env, static_cast<double>(kib)));
   }
   std::fclose(f);
   return out;
@@ -340,7 +402,8 @@ Napi::Value Mapping::Stats(const Napi::CallbackInfo& info) {
                              {"protect", s.protect},
                              {"unmap", s.unmap},
                              {"syscalls", s.syscalls},
-                             {"bytesCopied", s.bytes_copied}});
+                             {"bytesCopied", s.bytes_copied},
+                             {"zeroVmas", s.zero_pieces}});
 }
 
 Napi::Value Mapping::Info(const Napi::CallbackInfo& info) {

@@ -1,6 +1,6 @@
 // MMU primitives: a reserved virtual range whose pages the fault handler (in
-// TypeScript) points at region blocks, the zero page or private copies, one
-// run at a time. Native code does exactly what it is told and keeps a page
+// TypeScript) points at region blocks, the zero source (zero_source.h) or
+// private copies, one run at a time. Native code does exactly what it is told and keeps a page
 // state table; it never decides what a page should show.
 #pragma once
 
@@ -22,6 +22,7 @@ struct MmuStats {
   uint64_t unmap = 0;
   uint64_t syscalls = 0;
   uint64_t bytes_copied = 0;
+  uint64_t zero_pieces = 0;  // zero-source VMAs the mapping holds now
 };
 
 // The reserved range. Shared between the Mapping object and its ArrayBuffer,
@@ -36,9 +37,11 @@ struct Reservation {
   bool released = false;
 
   ~Reservation();
-  // Whether every page of the run is none or zero (private anonymous memory
-  // that was never writable).
-  bool AnonymousRun(uint64_t offset, uint64_t length) const;
+  // Records the run's new state, keeping the zero-source piece counts (this
+  // mapping's and the process's) true.
+  void SetState(uint64_t offset, uint64_t length, PageState state);
+  // Zero-source pieces the mapping would gain (or lose) if the run showed zeros.
+  int64_t ZeroPiecesIfZero(uint64_t offset, uint64_t length) const;
   // Detaches the buffer, forgets the page states and unmaps; idempotent.
   void Release();
 };
@@ -69,9 +72,6 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // failure the run is made inaccessible and the error thrown.
   void* MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot, int flags,
                int fd, off_t file_offset, PageState state, const char* what);
-  // Switches an anonymous run between none and zero with mprotect.
-  void ProtectAnonymous(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
-                        PageState state, const char* what);
   // Re-establishes a safe state after a failed MAP_FIXED and throws.
   [[noreturn]] void FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
                             int err, const char* what);

@@ -303,7 +303,9 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /**
    * Maps pages [page, page + count) (inside EOF) to what a read fault would
-   * show now: the file's written blocks read-only, the zero page elsewhere.
+   * show now: the file's written blocks read-only, the zero source elsewhere.
+   * Short of VMAs (ENOMEM), a run is torn down instead — always correct, its
+   * pages fault again when touched.
    */
   private showFile(page: number, count: number, inode: Inode): void {
     const end = page + count;
@@ -311,8 +313,13 @@ export class FileMapping implements FaultSubject, BufferOwner {
       const fb = this.firstBlock + p;
       const e = lookup(inode.extents, fb);
       const runEnd = Math.min(end, (e ? e.fileBlock + e.length : nextMapped(inode.extents, fb)) - this.firstBlock);
-      if (e && !e.unwritten) this.table.mapBlocks(p, runEnd - p, e.poolBlock + (fb - e.fileBlock), false);
-      else this.table.mapZero(p, runEnd - p);
+      try {
+        if (e && !e.unwritten) this.table.mapBlocks(p, runEnd - p, e.poolBlock + (fb - e.fileBlock), false);
+        else this.table.mapZero(p, runEnd - p);
+      } catch (err) {
+        if (!isDaxfsError(err) || err.code !== 'ENOMEM') throw err;
+        this.table.unmap(p, runEnd - p);
+      }
       p = runEnd;
     }
   }

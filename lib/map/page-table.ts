@@ -1,10 +1,15 @@
 // What every page of one mapping points at, kept on the TypeScript side so
 // that the fault handler and invalidation decide without a native call, and
 // the MMU operations that change it (each one mmap / mprotect over a run of
-// pages; the native layer keeps its own copy for its EFAULT checks).
+// pages, zeros one mmap per 2 MiB window; the native layer keeps its own
+// copy for its EFAULT checks, and is read back when an operation fails part
+// way).
 import type { MmuMapping } from '../mmu.js';
 import { PageState, type PageStateValue } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
+
+/** Pages in one 2 MiB window of the zero source. */
+const HUGE_WINDOW = (2 * 1024 * 1024) / BLOCK;
 
 export { PageState };
 
@@ -14,7 +19,7 @@ export interface FaultStats {
   minor: number;
   /** Write faults that allocated (or converted unwritten) blocks. */
   major: number;
-  /** Faults answered with the shared zero page. */
+  /** Faults answered with the zero source (holes and unwritten blocks). */
   zeroPage: number;
   /** Private copies made (copy-on-write faults). */
   copyOnWrite: number;
@@ -24,7 +29,7 @@ export interface FaultStats {
   invalidations: number;
   /** Faults refused past EOF (the SIGBUS analogue). */
   sigbus: number;
-  /** MMU system calls (mmap / mprotect) made. */
+  /** MMU system calls (mmap / mprotect) made: one per operation, one per 2 MiB window for zeros. */
   mmuCalls: number;
 }
 
@@ -47,8 +52,33 @@ export class PageTable {
     this.blocks = new Float64Array(pages).fill(-1);
   }
 
-  private counted(): void {
-    for (const c of this.counters) c.mmuCalls++;
+  private counted(calls = 1): void {
+    for (const c of this.counters) c.mmuCalls += calls;
+  }
+
+  /**
+   * Runs one MMU operation over [page, page + count); when it fails, the
+   * pages take the states the native table reports (an operation in several
+   * system calls may have done part of its work).
+   */
+  private apply(page: number, count: number, calls: number, op: () => void): void {
+    try {
+      op();
+    } catch (e) {
+      this.resync(page, count);
+      throw e;
+    } finally {
+      this.counted(calls);
+    }
+  }
+
+  private resync(page: number, count: number): void {
+    const native = this.mmu.states(page * BLOCK, count * BLOCK);
+    for (let i = 0; i < count; i++) {
+      if (native[i] === this.states[page + i]) continue;
+      this.states[page + i] = native[i]!;
+      this.blocks[page + i] = -1;
+    }
   }
 
   private set(page: number, count: number, state: PageStateValue, poolBlock: number): void {
@@ -58,34 +88,38 @@ export class PageTable {
   }
 
   mapBlocks(page: number, count: number, poolBlock: number, writable: boolean): void {
-    this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable);
-    this.counted();
+    this.apply(page, count, 1, () => this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable));
     this.set(page, count, writable ? PageState.blockWrite : PageState.blockRead, poolBlock);
   }
 
+  /**
+   * The zero source over the pages, one mmap per 2 MiB window (a mapping of
+   * 2 MiB or more starts on a window; a smaller one lies inside one).
+   * ENOMEM when its VMAs run short: the windows before the refused one are
+   * then mapped.
+   */
   mapZero(page: number, count: number): void {
-    this.mmu.mapZero(page * BLOCK, count * BLOCK);
-    this.counted();
+    const windows = Math.floor((page + count - 1) / HUGE_WINDOW) - Math.floor(page / HUGE_WINDOW) + 1;
+    this.apply(page, count, windows, () => this.mmu.mapZero(page * BLOCK, count * BLOCK));
     this.set(page, count, PageState.zero, -1);
   }
 
   /** Private writable pages holding a copy of pool blocks from `sourceBlock`, or zeros (-1). */
   mapPrivate(page: number, count: number, sourceBlock: number): void {
-    this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK);
-    this.counted();
+    this.apply(page, count, 1, () => this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
     this.set(page, count, PageState.privateWrite, -1);
   }
 
   /** Read-only block pages become writable (the state says which). */
   makeWritable(page: number, count: number): void {
-    this.mmu.protect(page * BLOCK, count * BLOCK, true);
-    this.counted();
+    this.apply(page, count, 1, () => this.mmu.protect(page * BLOCK, count * BLOCK, true));
     this.states.fill(PageState.blockWrite, page, page + count);
   }
 
+  /** Tears the pages down (no system call when they all are already). */
   unmap(page: number, count: number): void {
-    this.mmu.unmap(page * BLOCK, count * BLOCK);
-    this.counted();
+    const calls = this.runWhere(page, page + count, (s) => s === PageState.none) === count ? 0 : 1;
+    this.apply(page, count, calls, () => this.mmu.unmap(page * BLOCK, count * BLOCK));
     this.set(page, count, PageState.none, -1);
   }
 

@@ -1,0 +1,62 @@
+// The engine's zero source: one small sealed memfd per process, filled with
+// zeros once, that every mapping maps read-only (MAP_SHARED) wherever it
+// shows a hole. A hole then costs no memory whatever the kernel does with
+// read faults on private anonymous memory (some kernels back them with their
+// shared zero page, others give each page memory of its own).
+//
+// Each window-sized piece of it mapped somewhere is one kernel VMA, and a
+// process has only vm.max_map_count of those: the pieces are counted here,
+// process-wide, against a limit the TypeScript layer sets.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "page_state.h"
+
+namespace daxfs {
+
+// Size of the memfd, and of the address windows it is mapped in: a piece
+// mapped at address a shows file offset a % kZeroWindow, so neighbouring
+// pieces inside one 2 MiB-aligned window merge into one VMA and an aligned
+// window lines up with a huge fault.
+constexpr uint64_t kZeroWindow = uint64_t{2} << 20;
+
+struct ZeroSource {
+  int fd = -1;
+  int err = 0;  // errno of the step that failed (fd is -1 then)
+  const char* failed_call = "";
+  uint64_t bytes = 0;
+  uint64_t dev_major = 0, dev_minor = 0, inode = 0;
+  bool sealed = false;  // no writable mapping of it can ever exist
+};
+
+// Creates the memfd on first use (thread-safe); later calls return it.
+const ZeroSource& GetZeroSource();
+
+// Zero-source pieces (VMAs) in units [first, first + count) of `range`,
+// counting units in [zero_first, zero_first + zero_count) as zero whatever
+// their state (to price a change before making it). A piece is a maximal run
+// of zero units inside one kZeroWindow-aligned address window.
+uint64_t CountZeroPieces(const MappedRange& range, size_t first, size_t count, size_t zero_first,
+                         size_t zero_count);
+// Units [first, first + count) widened to whole windows, clipped to the range:
+// the only units whose pieces a change of [first, first + count) can affect.
+void ZeroWindowSpan(const MappedRange& range, size_t first, size_t count, size_t* span_first,
+                    size_t* span_count);
+
+// The process-wide count of zero-source pieces, and its limit (no limit but
+// the kernel's until one is set).
+uint64_t ZeroPieces();
+void AddZeroPieces(int64_t delta);
+uint64_t ZeroPieceLimit();
+void SetZeroPieceLimit(uint64_t limit);
+
+// vm.max_map_count (0 when it cannot be read), read once.
+uint64_t MaxMapCount();
+// For an ENOMEM from mmap or mprotect: how many VMAs the process holds
+// against vm.max_map_count, read now from /proc/self/maps.
+std::string MapCountNote();
+
+}  // namespace daxfs
