@@ -98,11 +98,12 @@ export class MmuMapping {
 }
 
 /**
- * The share of vm.max_map_count the zero source may hold by default: the
- * other half is left to the rest of the process and to the VMA splits that
- * tearing pages down needs.
+ * The share of vm.max_map_count the zero source may hold by default. A
+ * window shown alone inside torn-down pages splits their VMA too, so each
+ * can cost two: a quarter leaves at least half of the process's VMAs to
+ * everything else — the JS heap, whose growth fails fatally without one.
  */
-export const ZERO_SOURCE_SHARE = 0.5;
+export const ZERO_SOURCE_SHARE = 0.25;
 
 /** The zero source and how many VMAs it holds now, process-wide. */
 export function zeroSourceInfo(): ZeroSourceInfo {
