@@ -17,7 +17,7 @@ import {
   zeroSourceInfo,
 } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
-import { expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
+import { BAD_NUMBERS, expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
 
 const shm = tmpfsDir();
 // A sanitizer runtime maps memory of its own on every allocation: at the
@@ -170,8 +170,14 @@ describe('the zero source at its limits', () => {
       m.unmap(2 * MiB, MiB);
       m.mapZero(4 * MiB, PAGE);
       expect(zeroVmasSeen(m)).toBe(2);
-      expectCode(() => setZeroSourceLimit(-1), 'EINVAL', /limit/);
-      expectCode(() => setZeroSourceLimit(NaN), 'EINVAL', /limit/);
+      // (null means no limit but the kernel's)
+      for (const [, bad] of BAD_NUMBERS.filter(([what]) => what !== 'null'))
+        expectCode(() => setZeroSourceLimit(bad as number), 'EINVAL', /limit/);
+      expect(zeroSourceInfo().vmaLimit).toBe(base + 2);
+      setZeroSourceLimit(null);
+      expect(zeroSourceInfo().vmaLimit).toBeNull();
+      m.mapZero(6 * MiB, 2 * MiB);
+      expect(m.stats().zeroVmas).toBe(3);
     } finally {
       setZeroSourceLimit(before);
     }
