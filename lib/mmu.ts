@@ -1,15 +1,17 @@
 // MMU primitives: a reserved virtual range whose pages are pointed, one run
 // at a time, at region blocks, the zero source or private copies. The fault
-// handler (lib/map/fault.ts) decides; this only does.
+// handler (lib/map/fault.ts) decides; this only does. Every operation
+// returns the system calls it made.
 //
 // The zero source is one sealed, zero-filled 2 MiB memfd per process, mapped
 // read-only wherever a hole is shown: its pages exist once, so a hole costs
 // no memory however many mappings show it, whatever the kernel does with
-// read faults on anonymous memory. Each 2 MiB-aligned window of a mapping
-// that shows zeros is one kernel VMA, counted against a process-wide limit
-// (below) so that holes cannot use up vm.max_map_count, which the rest of
-// the process (the JS heap among it) needs too: past the limit mapZero fails
-// with ENOMEM, changing nothing.
+// read faults on anonymous memory. Each run of zero (or torn-down) pages
+// inside one 2 MiB-aligned window of the address space is one kernel VMA of
+// the source, counted against a process-wide limit (below) so that holes
+// cannot use up vm.max_map_count, which the rest of the process (the JS heap
+// among it) needs too: past the limit mapZero fails with ENOMEM, changing
+// nothing.
 //
 // Direct access through `buffer`: a page is usable only in the state it was
 // put in. Loads from 'none' pages and stores to read-only pages (zero page,
@@ -54,33 +56,40 @@ export class MmuMapping {
   get addressAlign(): number { return this.#native.info().addressAlign; }
 
   /** Points [offset, offset + length) at region bytes [regionOffset, ...). */
-  mapBlocks(offset: number, length: number, regionOffset: number, writable = false): void {
-    this.#native.mapBlocks(offset, length, regionOffset, writable);
+  mapBlocks(offset: number, length: number, regionOffset: number, writable = false): number {
+    return this.#native.mapBlocks(offset, length, regionOffset, writable);
   }
 
   /**
    * Points [offset, offset + length) at the zero source, read-only: no
-   * memory, no pool space; one mmap (and one VMA) per 2 MiB window. ENOMEM
-   * when the zero source's VMA limit, or the kernel's, would be passed; the
-   * windows before the refused one are then mapped.
+   * memory, no pool space. Pages where the source is mapped already
+   * (torn down since) take an mprotect; elsewhere one mmap per 2 MiB window,
+   * or — for a run covering part of a window of torn-down pages — an mmap of
+   * the whole window, inaccessible, and an mprotect. ENOMEM when the zero
+   * source's VMA limit would be passed (nothing changes) or the kernel's
+   * (the windows before the refused one are then mapped).
    */
-  mapZero(offset: number, length: number): void {
-    this.#native.mapZero(offset, length);
+  mapZero(offset: number, length: number): number {
+    return this.#native.mapZero(offset, length);
   }
 
   /** Private writable pages holding a copy of region bytes at `sourceRegionOffset`, or zeros. */
-  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): void {
-    this.#native.mapPrivate(offset, length, sourceRegionOffset);
+  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): number {
+    return this.#native.mapPrivate(offset, length, sourceRegionOffset);
   }
 
   /** Changes protection of pages that hold region blocks or private copies. */
-  protect(offset: number, length: number, writable: boolean): void {
-    this.#native.protect(offset, length, writable);
+  protect(offset: number, length: number, writable: boolean): number {
+    return this.#native.protect(offset, length, writable);
   }
 
-  /** Tears [offset, offset + length) down: inaccessible, still reserved. */
-  unmap(offset: number, length: number): void {
-    this.#native.unmap(offset, length);
+  /**
+   * Tears [offset, offset + length) down: inaccessible, still reserved. No
+   * system call when it is already; an mprotect where every page shows the
+   * zero source (it stays mapped, inaccessible); else an mmap.
+   */
+  unmap(offset: number, length: number): number {
+    return this.#native.unmap(offset, length);
   }
 
   /** Page states of [offset, offset + length), one entry per unit. */
@@ -98,10 +107,11 @@ export class MmuMapping {
 }
 
 /**
- * The share of vm.max_map_count the zero source may hold by default. A
- * window shown alone inside torn-down pages splits their VMA too, so each
- * can cost two: a quarter leaves at least half of the process's VMAs to
- * everything else — the JS heap, whose growth fails fatally without one.
+ * The share of vm.max_map_count the zero source may hold by default. Its
+ * VMAs also split the reservation's inaccessible VMA around them, so they
+ * can cost up to twice their count: a quarter leaves at least half of the
+ * process's VMAs to everything else — the JS heap, whose growth fails
+ * fatally without one.
  */
 export const ZERO_SOURCE_SHARE = 0.25;
 

@@ -171,12 +171,13 @@ export interface MmuStats {
   zeroVmas: number;
 }
 
+/** The MMU operations return the system calls they made. */
 export interface NativeMapping {
-  mapBlocks(offset: number, length: number, regionOffset: number, writable: boolean): void;
-  mapZero(offset: number, length: number): void;
-  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): void;
-  protect(offset: number, length: number, writable: boolean): void;
-  unmap(offset: number, length: number): void;
+  mapBlocks(offset: number, length: number, regionOffset: number, writable: boolean): number;
+  mapZero(offset: number, length: number): number;
+  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): number;
+  protect(offset: number, length: number, writable: boolean): number;
+  unmap(offset: number, length: number): number;
   release(): void;
   buffer(): ArrayBuffer;
   states(offset: number, length: number): Uint8Array;

@@ -25,12 +25,6 @@ uint8_t* Addr(const Reservation& r, uint64_t offset) {
   return reinterpret_cast<uint8_t*>(r.range.start + offset);
 }
 
-// A failed mmap or mprotect; an ENOMEM says how close the process is to its
-// limit of VMAs, the usual reason for it on an address range already reserved.
-[[noreturn]] void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
-  ThrowErrno(env, err, syscall, err == ENOMEM ? what + "; " + MapCountNote() : what);
-}
-
 uint64_t NextPowerOfTwo(uint64_t n) {
   uint64_t p = 1;
   while (p < n) p <<= 1;
@@ -38,6 +32,10 @@ uint64_t NextPowerOfTwo(uint64_t n) {
 }
 
 }  // namespace
+
+void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
+  ThrowErrno(env, err, syscall, err == ENOMEM ? what + "; " + MapCountNote() : what);
+}
 
 Reservation::~Reservation() { Release(); }
 
@@ -108,6 +106,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   res_->range.length = static_cast<size_t>(length);
   res_->range.unit = static_cast<size_t>(unit);
   res_->range.states.assign(static_cast<size_t>(length / unit), PageState::kNone);
+  res_->zero_backed.assign(static_cast<size_t>(length / unit), 0);
   res_->stats.syscalls = 1;
   RegisterRange(&res_->range);
   core->mappings.push_back(res_.get());
@@ -135,34 +134,6 @@ Reservation& Mapping::CheckRun(const Napi::CallbackInfo& info, size_t index, uin
   return r;
 }
 
-void Reservation::SetState(uint64_t offset, uint64_t length, PageState state) {
-  size_t first = offset / range.unit, count = length / range.unit;
-  bool zero_before = false;
-  for (size_t i = first; i < first + count && !zero_before; i++)
-    zero_before = range.states[i] == PageState::kZero;
-  if (!zero_before && state != PageState::kZero) {
-    SetStates(&range, first, count, state);
-    return;
-  }
-  size_t span_first, span_count;
-  ZeroWindowSpan(range, first, count, &span_first, &span_count);
-  uint64_t before = CountZeroPieces(range, span_first, span_count, 0, 0);
-  SetStates(&range, first, count, state);
-  uint64_t after = CountZeroPieces(range, span_first, span_count, 0, 0);
-  int64_t delta = static_cast<int64_t>(after) - static_cast<int64_t>(before);
-  stats.zero_pieces += static_cast<uint64_t>(delta);
-  AddZeroPieces(delta);
-}
-
-int64_t Reservation::ZeroPiecesIfZero(uint64_t offset, uint64_t length) const {
-  size_t first = offset / range.unit, count = length / range.unit;
-  size_t span_first, span_count;
-  ZeroWindowSpan(range, first, count, &span_first, &span_count);
-  uint64_t before = CountZeroPieces(range, span_first, span_count, 0, 0);
-  uint64_t after = CountZeroPieces(range, span_first, span_count, first, count);
-  return static_cast<int64_t>(after) - static_cast<int64_t>(before);
-}
-
 void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int err,
                       const char* what) {
   // A failed MAP_FIXED may have removed part of the old mapping: make the
@@ -170,7 +141,7 @@ void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
   // refused too, nothing was changed: the kernel checks its VMA limit (the
   // usual refusal on a reserved range) before it unmaps anything.
   if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
-    r.SetState(offset, length, PageState::kNone);
+    r.Record(offset, length, PageState::kNone, false);
   ThrowMapErrno(env, err, "mmap", what);
 }
 
@@ -181,7 +152,7 @@ void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
   void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags | MAP_FIXED, fd,
                  file_offset);
   if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, what);
-  r.SetState(offset, length, state);
+  r.Record(offset, length, state, false);
   return p;
 }
 
@@ -190,6 +161,7 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   uint64_t region_offset = ArgIndex(info, 2, "regionOffset");
   bool writable = ArgBool(info, 3, "writable", false);
   RegionCore& c = *r.region;
@@ -201,48 +173,7 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   r.stats.map_blocks++;
   MapRun(env, r, offset, length, prot, flags, c.fd, static_cast<off_t>(region_offset),
          writable ? PageState::kBlockWrite : PageState::kBlockRead, "mapping region blocks");
-  return env.Undefined();
-}
-
-// mapZero(offset, length): the engine's zero source, read-only, in pieces of
-// at most one 2 MiB-aligned window (one mmap each).
-Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t offset, length;
-  Reservation& r = CheckRun(info, 0, &offset, &length);
-  const ZeroSource& z = GetZeroSource();
-  if (z.fd < 0) ThrowErrno(env, z.err, z.failed_call, "creating the zero source");
-  r.stats.map_zero++;
-  int64_t more = r.ZeroPiecesIfZero(offset, length);
-  uint64_t held = ZeroPieces(), limit = ZeroPieceLimit();
-  if (more > 0 && held + static_cast<uint64_t>(more) > limit)
-    ThrowCode(env, "ENOMEM",
-              "showing zeros over mapping offsets " + std::to_string(offset) + " to " +
-                  std::to_string(offset + length) + " needs " + std::to_string(more) +
-                  " more zero-source VMAs; the process holds " + std::to_string(held) +
-                  " and its zero-source limit is " + std::to_string(limit) +
-                  " (vm.max_map_count is " + std::to_string(MaxMapCount()) + ")");
-  // Chunks of whole units and whole windows: a unit larger than a window
-  // (device-dax) is mapped window by window and recorded once complete.
-  uint64_t step = std::max<uint64_t>(r.range.unit, kZeroWindow);
-  uintptr_t a = r.range.start + offset, end = a + length;
-  while (a < end) {
-    uintptr_t chunk_end = std::min<uintptr_t>(end, (a / step + 1) * step);
-    uint64_t chunk_offset = a - r.range.start;
-    WaitUnpinned(reinterpret_cast<void*>(a), chunk_end - a);
-    for (uintptr_t piece = a; piece < chunk_end;) {
-      uintptr_t piece_end = std::min<uintptr_t>(chunk_end, (piece / kZeroWindow + 1) * kZeroWindow);
-      r.stats.syscalls++;
-      void* p = mmap(reinterpret_cast<void*>(piece), piece_end - piece, PROT_READ,
-                     MAP_SHARED | MAP_FIXED, z.fd, static_cast<off_t>(piece % kZeroWindow));
-      if (p == MAP_FAILED)
-        FailMap(env, r, chunk_offset, chunk_end - a, errno, "mapping the zero source");
-      piece = piece_end;
-    }
-    r.SetState(chunk_offset, chunk_end - a, PageState::kZero);
-    a = chunk_end;
-  }
-  return env.Undefined();
+  return CallsSince(env, r, calls);
 }
 
 // mapPrivate(offset, length, sourceRegionOffset?): private writable pages
@@ -251,6 +182,7 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   int64_t source = ArgOptionalIndex(info, 2, "sourceRegionOffset");
   RegionCore& c = *r.region;
   if (source >= 0)
@@ -263,7 +195,7 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
     std::memcpy(p, c.base() + source, static_cast<size_t>(length));
     r.stats.bytes_copied += length;
   }
-  return env.Undefined();
+  return CallsSince(env, r, calls);
 }
 
 // protect(offset, length, writable): only pages holding region blocks or
@@ -272,6 +204,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   bool writable = ArgBool(info, 2, "writable", false);
   size_t first = offset / r.range.unit, count = length / r.range.unit;
   for (size_t i = first; i < first + count; i++) {
@@ -298,7 +231,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
                            : (writable ? PageState::kPrivateWrite : PageState::kPrivateRead);
     SetStates(&r.range, i, 1, next);
   }
-  return env.Undefined();
+  return CallsSince(env, r, calls);
 }
 
 // unmap(offset, length): tear down; the range stays reserved, inaccessible.
@@ -306,19 +239,26 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   r.stats.unmap++;
-  // A run already torn down is reserved, inaccessible memory: nothing to do.
   size_t first = offset / r.range.unit, count = length / r.range.unit;
-  bool all_none = true;
-  for (size_t i = first; i < first + count && all_none; i++)
-    all_none = r.range.states[i] == PageState::kNone;
-  if (all_none) return env.Undefined();
+  // A run already torn down is reserved, inaccessible memory: nothing to do.
+  if (r.AllState(first, count, PageState::kNone)) return CallsSince(env, r, calls);
   WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.syscalls++;
+  if (r.AllBacked(first, count)) {
+    // The zero source stays mapped, inaccessible: showing zeros again is an
+    // mprotect too. Should the change stop part way, every page of the run
+    // is either still the zero source or inaccessible: none is true for all.
+    int err = mprotect(Addr(r, offset), static_cast<size_t>(length), PROT_NONE) == 0 ? 0 : errno;
+    r.Record(offset, length, PageState::kNone, true);
+    if (err != 0) ThrowMapErrno(env, err, "mprotect", "tearing down the range");
+    return CallsSince(env, r, calls);
+  }
   int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
   if (err != 0) ThrowMapErrno(env, err, "mmap", "tearing down the range");
-  r.SetState(offset, length, PageState::kNone);
-  return env.Undefined();
+  r.Record(offset, length, PageState::kNone, false);
+  return CallsSince(env, r, calls);
 }
 
 Napi::Value Mapping::Release(const Napi::CallbackInfo& info) {

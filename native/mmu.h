@@ -7,6 +7,8 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "external_buffer.h"
 #include "page_state.h"
@@ -37,14 +39,30 @@ struct Reservation {
   bool released = false;
 
   ~Reservation();
-  // Records the run's new state, keeping the zero-source piece counts (this
-  // mapping's and the process's) true.
-  void SetState(uint64_t offset, uint64_t length, PageState state);
-  // Zero-source pieces the mapping would gain (or lose) if the run showed zeros.
-  int64_t ZeroPiecesIfZero(uint64_t offset, uint64_t length) const;
+  // Per unit: the zero source is mapped there (readable in the zero state,
+  // inaccessible in the none state); see mmu_zero.cc.
+  std::vector<uint8_t> zero_backed;
+
+  // Records the run's new state and backing, keeping the zero-source piece
+  // counts (this mapping's and the process's) true.
+  void Record(uint64_t offset, uint64_t length, PageState state, bool backed);
+  // Each unit's zero-source class (0: not the source, 1: readable, 2: inaccessible).
+  std::vector<uint8_t> ZeroClasses(size_t first, size_t count) const;
+  bool AllBacked(size_t first, size_t count) const;
+  bool AllState(size_t first, size_t count, PageState state) const;
   // Detaches the buffer, forgets the page states and unmaps; idempotent.
   void Release();
 };
+
+// A failed mmap or mprotect; an ENOMEM says how close the process is to its
+// limit of VMAs, the usual reason for it on an address range already reserved.
+[[noreturn]] void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::string& what);
+
+// What every MMU operation returns: the system calls it made (counted from
+// `before`, the reservation's count when it started).
+inline Napi::Value CallsSince(Napi::Env env, const Reservation& r, uint64_t before) {
+  return Napi::Number::New(env, static_cast<double>(r.stats.syscalls - before));
+}
 
 class Mapping : public Napi::ObjectWrap<Mapping> {
  public:

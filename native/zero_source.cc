@@ -6,7 +6,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -60,8 +59,6 @@ ZeroSource Create() {
   return z;
 }
 
-uintptr_t UnitAddress(const MappedRange& range, size_t unit) { return range.start + unit * range.unit; }
-
 }  // namespace
 
 const ZeroSource& GetZeroSource() {
@@ -71,37 +68,20 @@ const ZeroSource& GetZeroSource() {
   return source;
 }
 
-uint64_t CountZeroPieces(const MappedRange& range, size_t first, size_t count, size_t zero_first,
-                         size_t zero_count) {
-  auto zero = [&](size_t i) {
-    return (i >= zero_first && i < zero_first + zero_count) || range.states[i] == PageState::kZero;
-  };
+uint64_t CountZeroPieces(uintptr_t start, size_t unit, const uint8_t* classes, size_t count) {
   uint64_t pieces = 0;
-  size_t end = first + count;
-  for (size_t i = first; i < end;) {
-    if (!zero(i)) {
+  for (size_t i = 0; i < count;) {
+    if (classes[i] == 0) {
       i++;
       continue;
     }
     size_t j = i;
-    while (j < end && zero(j)) j++;
-    uintptr_t lo = UnitAddress(range, i), hi = UnitAddress(range, j);
+    while (j < count && classes[j] == classes[i]) j++;
+    uintptr_t lo = start + i * unit, hi = start + j * unit;
     pieces += (hi - 1) / kZeroWindow - lo / kZeroWindow + 1;
     i = j;
   }
   return pieces;
-}
-
-void ZeroWindowSpan(const MappedRange& range, size_t first, size_t count, size_t* span_first,
-                    size_t* span_count) {
-  uintptr_t lo = UnitAddress(range, first) & ~(uintptr_t{kZeroWindow} - 1);
-  uintptr_t hi = (UnitAddress(range, first + count) + kZeroWindow - 1) & ~(uintptr_t{kZeroWindow} - 1);
-  lo = std::max(lo, range.start);
-  hi = std::min(hi, range.start + range.length);
-  // Units are powers of two no larger than the reservation's alignment, so
-  // the clipped window edges fall on unit boundaries, or round outwards.
-  *span_first = (lo - range.start) / range.unit;
-  *span_count = (hi - range.start + range.unit - 1) / range.unit - *span_first;
 }
 
 uint64_t ZeroPieces() { return zero_pieces.load(std::memory_order_relaxed); }

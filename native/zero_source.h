@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <string>
 
-#include "page_state.h"
 
 namespace daxfs {
 
@@ -35,17 +34,11 @@ struct ZeroSource {
 // Creates the memfd on first use (thread-safe); later calls return it.
 const ZeroSource& GetZeroSource();
 
-// Zero-source pieces (VMAs) in units [first, first + count) of `range`,
-// counting units in [zero_first, zero_first + zero_count) as zero whatever
-// their state (to price a change before making it). A piece is a maximal run
-// of zero units inside one kZeroWindow-aligned address window.
-uint64_t CountZeroPieces(const MappedRange& range, size_t first, size_t count, size_t zero_first,
-                         size_t zero_count);
-// Units [first, first + count) widened to whole windows, clipped to the range:
-// the only units whose pieces a change of [first, first + count) can affect.
-void ZeroWindowSpan(const MappedRange& range, size_t first, size_t count, size_t* span_first,
-                    size_t* span_count);
-
+// Zero-source pieces (VMAs) over `count` units of `unit` bytes from address
+// `start`, given each unit's class: 0 where the source is not mapped, and one
+// value per kind of VMA it is mapped in (readable, inaccessible). A piece is
+// a maximal run of one class inside one kZeroWindow-aligned window.
+uint64_t CountZeroPieces(uintptr_t start, size_t unit, const uint8_t* classes, size_t count);
 // The process-wide count of zero-source pieces, and its limit (no limit but
 // the kernel's until one is set).
 uint64_t ZeroPieces();

@@ -1,15 +1,11 @@
 // What every page of one mapping points at, kept on the TypeScript side so
 // that the fault handler and invalidation decide without a native call, and
-// the MMU operations that change it (each one mmap / mprotect over a run of
-// pages, zeros one mmap per 2 MiB window; the native layer keeps its own
-// copy for its EFAULT checks, and is read back when an operation fails part
-// way).
+// the MMU operations that change it (each a few mmap / mprotect calls over a
+// run of pages; the native layer keeps its own copy for its EFAULT checks,
+// and is read back when an operation fails part way).
 import type { MmuMapping } from '../mmu.js';
 import { PageState, type PageStateValue } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
-
-/** Pages in one 2 MiB window of the zero source. */
-const HUGE_WINDOW = (2 * 1024 * 1024) / BLOCK;
 
 export { PageState };
 
@@ -29,7 +25,7 @@ export interface FaultStats {
   invalidations: number;
   /** Faults refused past EOF (the SIGBUS analogue). */
   sigbus: number;
-  /** MMU system calls (mmap / mprotect) made: one per operation, one per 2 MiB window for zeros. */
+  /** MMU system calls (mmap / mprotect) made, as the native layer counts them. */
   mmuCalls: number;
 }
 
@@ -50,25 +46,30 @@ export class PageTable {
   ) {
     this.states = new Uint8Array(pages);
     this.blocks = new Float64Array(pages).fill(-1);
+    this.syscalls = mmu.stats().syscalls;
   }
 
-  private counted(calls = 1): void {
+  /** The native layer's system-call count, as far as this table has counted it. */
+  private syscalls: number;
+
+  private counted(calls: number): void {
+    this.syscalls += calls;
     for (const c of this.counters) c.mmuCalls += calls;
   }
 
   /**
-   * Runs one MMU operation over [page, page + count); when it fails, the
-   * pages take the states the native table reports (an operation in several
-   * system calls may have done part of its work).
+   * Runs one MMU operation over [page, page + count), counting the system
+   * calls it made; when it fails, the pages take the states the native
+   * table reports (an operation in several system calls may have done part
+   * of its work).
    */
-  private apply(page: number, count: number, calls: number, op: () => void): void {
+  private apply(page: number, count: number, op: () => number): void {
     try {
-      op();
+      this.counted(op());
     } catch (e) {
+      this.counted(this.mmu.stats().syscalls - this.syscalls);
       this.resync(page, count);
       throw e;
-    } finally {
-      this.counted(calls);
     }
   }
 
@@ -88,38 +89,33 @@ export class PageTable {
   }
 
   mapBlocks(page: number, count: number, poolBlock: number, writable: boolean): void {
-    this.apply(page, count, 1, () => this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable));
+    this.apply(page, count, () => this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable));
     this.set(page, count, writable ? PageState.blockWrite : PageState.blockRead, poolBlock);
   }
 
   /**
-   * The zero source over the pages, one mmap per 2 MiB window (a mapping of
-   * 2 MiB or more starts on a window; a smaller one lies inside one).
-   * ENOMEM when its VMAs run short: the windows before the refused one are
-   * then mapped.
+   * The zero source over the pages (see MmuMapping.mapZero). ENOMEM when its
+   * VMAs run short: the 2 MiB windows before the refused one may be mapped.
    */
   mapZero(page: number, count: number): void {
-    const windows = Math.floor((page + count - 1) / HUGE_WINDOW) - Math.floor(page / HUGE_WINDOW) + 1;
-    this.apply(page, count, windows, () => this.mmu.mapZero(page * BLOCK, count * BLOCK));
+    this.apply(page, count, () => this.mmu.mapZero(page * BLOCK, count * BLOCK));
     this.set(page, count, PageState.zero, -1);
   }
 
   /** Private writable pages holding a copy of pool blocks from `sourceBlock`, or zeros (-1). */
   mapPrivate(page: number, count: number, sourceBlock: number): void {
-    this.apply(page, count, 1, () => this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
+    this.apply(page, count, () => this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
     this.set(page, count, PageState.privateWrite, -1);
   }
 
   /** Read-only block pages become writable (the state says which). */
   makeWritable(page: number, count: number): void {
-    this.apply(page, count, 1, () => this.mmu.protect(page * BLOCK, count * BLOCK, true));
+    this.apply(page, count, () => this.mmu.protect(page * BLOCK, count * BLOCK, true));
     this.states.fill(PageState.blockWrite, page, page + count);
   }
 
-  /** Tears the pages down (no system call when they all are already). */
   unmap(page: number, count: number): void {
-    const calls = this.runWhere(page, page + count, (s) => s === PageState.none) === count ? 0 : 1;
-    this.apply(page, count, calls, () => this.mmu.unmap(page * BLOCK, count * BLOCK));
+    this.apply(page, count, () => this.mmu.unmap(page * BLOCK, count * BLOCK));
     this.set(page, count, PageState.none, -1);
   }
 
