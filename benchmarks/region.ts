@@ -152,7 +152,7 @@ function costRows(region: Region, quick: boolean): Row[] {
   m.release();
   for (const [name, ns] of [
     ['MMU: map one block (4 KiB)', mapBlock],
-    ['MMU: map the zero page (4 KiB)', mapZero],
+    ['MMU: map the zero source (4 KiB)', mapZero],
     ['MMU: tear down (4 KiB)', unmap],
     [`MMU: map a 2 MiB run (${syscallsPerRun} syscall)`, map2M],
   ] as const) {

@@ -78,8 +78,8 @@ function zeroSourceMeaning(z: ZeroSourceInfo): string {
   const limit = z.vmaLimit === null ? 'no limit but the kernel\'s' : `at most ${z.vmaLimit}`;
   return (
     `a ${z.bytes / 2 ** 20} MiB memfd of zeros${z.sealed ? ', sealed against writes' : ''}, mapped read-only wherever a hole ` +
-    `is shown: no memory per hole, whatever the kernel does; one VMA per 2 MiB window, ${limit} ` +
-    `(vm.max_map_count ${z.maxMapCount || 'unknown'})`
+    `is shown: no memory per hole, whatever the kernel does; a VMA per run of zeros (shown or torn down) ` +
+    `in each 2 MiB window, ${limit} (vm.max_map_count ${z.maxMapCount || 'unknown'})`
   );
 }
 

@@ -14,7 +14,7 @@
 // nothing.
 //
 // Direct access through `buffer`: a page is usable only in the state it was
-// put in. Loads from 'none' pages and stores to read-only pages (zero page,
+// put in. Loads from 'none' pages and stores to read-only pages (zeros,
 // read-only blocks) raise SIGSEGV in the process: the buffer is raw virtual
 // memory. Native I/O given a buffer inside a mapping checks the page states
 // and fails with EFAULT instead.

@@ -223,7 +223,7 @@ function writeRun(subject: FaultSubject, inode: Inode, page: number, end: number
     return n;
   }
   // A hole or unwritten blocks: the fill is durable before the fault returns
-  // (the MAP_SYNC contract), and every other mapping showing the zero page
+  // (the MAP_SYNC contract), and every other mapping showing zeros
   // here is switched to the new block before that (by the pool's commit).
   if (e) {
     const n = stop - page;

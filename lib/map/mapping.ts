@@ -6,13 +6,13 @@
 //   - a page that was never faulted, was discarded, or lies past EOF after a
 //     truncate is inaccessible: a load or store there kills the process with
 //     SIGSEGV (there is no user-space page-fault upcall);
-//   - a page showing the zero page or a block read-only takes loads only; a
+//   - a page showing zeros (the zero source) or a block read-only takes loads only; a
 //     store kills the process.
 // The safe path is the API: `view()` faults the range first and returns a
 // Uint8Array over it; `read()` / `write()` fault and copy; `persist()`
 // makes stores durable. Pages stay valid until this mapping is unmapped or
 // a truncate, punch hole or zero range of the file changes them (a punched
-// or zeroed page then shows the zero page, read-only; a page past the new
+// or zeroed page then shows zeros, read-only; a page past the new
 // EOF becomes inaccessible). `unmap()` detaches the buffer and every view of
 // it (length 0), so nothing in JS can reach the memory afterwards, and the
 // buffer cannot be transferred to another thread (Node 20 then copies it,
@@ -334,7 +334,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /**
    * @internal before blocks of `ranges` are freed or change meaning: pages
-   * showing them switch to what `next` shows there (the zero page after a
+   * showing them switch to what `next` shows there (zeros after a
    * punch or zero range). Private copies stay: they reference no block.
    */
   letGo(ranges: readonly BlockRange[], next: Inode): void {
@@ -371,7 +371,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
   }
 
   /**
-   * @internal holes of `ranges` were filled: pages showing the zero page
+   * @internal holes of `ranges` were filled: pages showing zeros
    * there now show the new blocks (read-only), before the fill is reported
    * done, so a buffer read before shows the new data.
    */

@@ -356,7 +356,7 @@ describe('the capability report: anonymous read faults', () => {
     expect(again.capabilities.anonymousReadProbe).toEqual(c.anonymousReadProbe);
     const lines = formatCapabilities(c);
     expect(lines).toContain(`anonymous reads    ${c.anonymousReadFaults}: ${c.anonymousReadFaultsMeaning}`);
-    expect(lines.find((l) => l.startsWith('zero source'))).toMatch(/^zero source +memfd: a 2 MiB memfd of zeros, sealed against writes, .*one VMA per 2 MiB window/);
+    expect(lines.find((l) => l.startsWith('zero source'))).toMatch(/^zero source +memfd: a 2 MiB memfd of zeros, sealed against writes, .*a VMA per run of zeros \(shown or torn down\) in each 2 MiB window, at most \d+ \(vm.max_map_count \d+\)$/);
     expect(c.zeroSource).toEqual({ kind: 'memfd', bytes: 2 * MiB, sealed: true, vmaLimit: zeroSourceInfo().vmaLimit, maxMapCount: Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8')), error: null });
     again.close();
     r.close();
