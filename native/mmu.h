@@ -46,8 +46,10 @@ struct Reservation {
   // Records the run's new state and backing, keeping the zero-source piece
   // counts (this mapping's and the process's) true.
   void Record(uint64_t offset, uint64_t length, PageState state, bool backed);
-  // Each unit's zero-source class (0: not the source, 1: readable, 2: inaccessible).
-  std::vector<uint8_t> ZeroClasses(size_t first, size_t count) const;
+  // A unit's zero-source class (0: not the source, 1: readable, 2: inaccessible).
+  uint8_t ZeroClass(size_t unit) const {
+    return zero_backed[unit] == 0 ? 0 : range.states[unit] == PageState::kZero ? 1 : 2;
+  }
   bool AllBacked(size_t first, size_t count) const;
   bool AllState(size_t first, size_t count, PageState state) const;
   // Detaches the buffer, forgets the page states and unmaps; idempotent.

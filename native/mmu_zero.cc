@@ -24,6 +24,7 @@
 namespace daxfs {
 namespace {
 
+// The classes of Reservation::ZeroClass.
 enum : uint8_t { kNotSource = 0, kSourceReadable = 1, kSourceHidden = 2 };
 
 // One window's (or, for units larger than a window, one unit's) part of a
@@ -90,31 +91,26 @@ int64_t PiecesAdded(const Reservation& r, const std::vector<ZeroStep>& steps) {
   }
   size_t span_first, span_count;
   AffectedSpan(m, (lo - m.start) / m.unit, (hi - lo) / m.unit, &span_first, &span_count);
-  std::vector<uint8_t> classes = r.ZeroClasses(span_first, span_count);
   uintptr_t span_start = m.start + span_first * m.unit;
-  uint64_t before = CountZeroPieces(span_start, m.unit, classes.data(), classes.size());
-  auto paint = [&](uintptr_t lo, uintptr_t hi, uint8_t cls) {
-    if (lo < hi)
-      std::fill(classes.begin() + (lo - span_start) / m.unit, classes.begin() + (hi - span_start) / m.unit, cls);
-  };
-  for (const ZeroStep& s : steps) {
-    paint(s.map_lo, s.map_hi, s.map_readable ? kSourceReadable : kSourceHidden);
-    paint(s.read_lo, s.read_hi, kSourceReadable);
-  }
-  uint64_t after = CountZeroPieces(span_start, m.unit, classes.data(), classes.size());
+  uint64_t before = CountZeroPieces(span_start, m.unit, span_count,
+                                    [&](size_t i) { return r.ZeroClass(span_first + i); });
+  // The classes after the plan: steps are in address order, and so are
+  // their ranges (a mapped window contains its readable run).
+  size_t k = 0;
+  uint64_t after = CountZeroPieces(span_start, m.unit, span_count, [&](size_t i) -> uint8_t {
+    uintptr_t a = span_start + i * m.unit;
+    while (k < steps.size() && std::max(steps[k].map_hi, steps[k].read_hi) <= a) k++;
+    if (k < steps.size()) {
+      const ZeroStep& s = steps[k];
+      if (a >= s.read_lo && a < s.read_hi) return kSourceReadable;
+      if (a >= s.map_lo && a < s.map_hi) return s.map_readable ? kSourceReadable : kSourceHidden;
+    }
+    return r.ZeroClass(span_first + i);
+  });
   return static_cast<int64_t>(after) - static_cast<int64_t>(before);
 }
 
 }  // namespace
-
-std::vector<uint8_t> Reservation::ZeroClasses(size_t first, size_t count) const {
-  std::vector<uint8_t> classes(count);
-  for (size_t i = 0; i < count; i++) {
-    if (!zero_backed[first + i]) continue;
-    classes[i] = range.states[first + i] == PageState::kZero ? kSourceReadable : kSourceHidden;
-  }
-  return classes;
-}
 
 bool Reservation::AllBacked(size_t first, size_t count) const {
   return std::all_of(zero_backed.begin() + first, zero_backed.begin() + first + count,
@@ -137,12 +133,11 @@ void Reservation::Record(uint64_t offset, uint64_t length, PageState state, bool
   size_t span_first, span_count;
   AffectedSpan(range, first, count, &span_first, &span_count);
   uintptr_t span_start = range.start + span_first * range.unit;
-  std::vector<uint8_t> classes = ZeroClasses(span_first, span_count);
-  uint64_t before = CountZeroPieces(span_start, range.unit, classes.data(), classes.size());
+  auto class_of = [&](size_t i) { return ZeroClass(span_first + i); };
+  uint64_t before = CountZeroPieces(span_start, range.unit, span_count, class_of);
   SetStates(&range, first, count, state);
   std::fill(zero_backed.begin() + first, zero_backed.begin() + first + count, backed ? 1 : 0);
-  classes = ZeroClasses(span_first, span_count);
-  uint64_t after = CountZeroPieces(span_start, range.unit, classes.data(), classes.size());
+  uint64_t after = CountZeroPieces(span_start, range.unit, span_count, class_of);
   int64_t delta = static_cast<int64_t>(after) - static_cast<int64_t>(before);
   stats.zero_pieces += static_cast<uint64_t>(delta);
   AddZeroPieces(delta);

@@ -68,22 +68,6 @@ const ZeroSource& GetZeroSource() {
   return source;
 }
 
-uint64_t CountZeroPieces(uintptr_t start, size_t unit, const uint8_t* classes, size_t count) {
-  uint64_t pieces = 0;
-  for (size_t i = 0; i < count;) {
-    if (classes[i] == 0) {
-      i++;
-      continue;
-    }
-    size_t j = i;
-    while (j < count && classes[j] == classes[i]) j++;
-    uintptr_t lo = start + i * unit, hi = start + j * unit;
-    pieces += (hi - 1) / kZeroWindow - lo / kZeroWindow + 1;
-    i = j;
-  }
-  return pieces;
-}
-
 uint64_t ZeroPieces() { return zero_pieces.load(std::memory_order_relaxed); }
 
 void AddZeroPieces(int64_t delta) {

@@ -35,10 +35,28 @@ struct ZeroSource {
 const ZeroSource& GetZeroSource();
 
 // Zero-source pieces (VMAs) over `count` units of `unit` bytes from address
-// `start`, given each unit's class: 0 where the source is not mapped, and one
-// value per kind of VMA it is mapped in (readable, inaccessible). A piece is
-// a maximal run of one class inside one kZeroWindow-aligned window.
-uint64_t CountZeroPieces(uintptr_t start, size_t unit, const uint8_t* classes, size_t count);
+// `start`, given each unit's class (`class_of(i)`): 0 where the source is not
+// mapped, and one value per kind of VMA it is mapped in (readable,
+// inaccessible). A piece is a maximal run of one class inside one
+// kZeroWindow-aligned window.
+template <typename ClassOf>
+uint64_t CountZeroPieces(uintptr_t start, size_t unit, size_t count, ClassOf class_of) {
+  uint64_t pieces = 0;
+  for (size_t i = 0; i < count;) {
+    uint8_t c = class_of(i);
+    if (c == 0) {
+      i++;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < count && class_of(j) == c) j++;
+    uintptr_t lo = start + i * unit, hi = start + j * unit;
+    pieces += (hi - 1) / kZeroWindow - lo / kZeroWindow + 1;
+    i = j;
+  }
+  return pieces;
+}
+
 // The process-wide count of zero-source pieces, and its limit (no limit but
 // the kernel's until one is set).
 uint64_t ZeroPieces();
