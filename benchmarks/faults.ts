@@ -112,8 +112,8 @@ function faultRows(pool: Pool, quick: boolean): Row[] {
     return ns;
   });
 
-  rows.push(fasterRow('fault: read, hole → zero page (4 KiB) vs kernel first-touch fault', readHole, kernelFault, 1, 'fault'));
-  rows.push(fasterRow('fault: read, hole → zero page, 16-page window (the kernel\'s) vs kernel fault', readHole16, kernelFault, null, 'fault'));
+  rows.push(fasterRow('fault: read, hole → zero source (4 KiB) vs kernel first-touch fault', readHole, kernelFault, 1, 'fault'));
+  rows.push(fasterRow('fault: read, hole → zero source, 16-page window (the kernel\'s) vs kernel fault', readHole16, kernelFault, null, 'fault'));
   rows.push(fasterRow('fault: read, written block (4 KiB) vs kernel first-touch fault', readWritten, kernelFault, null, 'fault'));
   rows.push(fasterRow('fault: write, hole → allocate + zero + durable vs kernel write fault', writeHole, kernelWrite, null, 'fault'));
   rows.push(fasterRow('fault: write, private copy (4 KiB) vs kernel first-touch fault', cow, kernelFault, null, 'fault'));
@@ -215,7 +215,7 @@ function invalidationRows(pool: Pool, quick: boolean): Row[] {
     x.truncate(0);
     x.truncate(holes * PAGE);
     const a = x.map({ length: holes * PAGE });
-    a.populate(); // every page shows the zero page
+    a.populate(); // every page shows zeros
     const ns = timed(() => {
       for (let i = 0; i < holes; i++) x.write(page, i * PAGE);
     });

@@ -1,12 +1,23 @@
 // The capability report: what the region got from the kernel and the
 // hardware, and what that means for durability, in words a user can act on.
-import type { NativeReport } from './native.js';
+import type { NativeReport, ZeroSourceInfo } from './native.js';
 
 export type Persistence = NativeReport['persistence'];
 /** Smallest unit that is failure-atomic to persist: see PMDK's pmem2 granularity. */
 export type Granularity = 'byte' | 'cache-line' | 'page';
+/**
+ * What this kernel does on a read fault of private anonymous memory: map its
+ * shared zero page, or give the page memory of its own (probed once per
+ * process; 'unknown' when the probe could not run).
+ */
+export type AnonymousReadFaults = 'zero-page' | 'allocates' | 'unknown';
 
-export interface CapabilityReport extends NativeReport {
+export interface CapabilityReport extends Omit<NativeReport, 'zeroSource'> {
+  anonymousReadFaults: AnonymousReadFaults;
+  anonymousReadFaultsMeaning: string;
+  /** The zero source every mapping shows holes through (its live VMA count: zeroSourceInfo()). */
+  zeroSource: Omit<ZeroSourceInfo, 'vmas'>;
+  zeroSourceMeaning: string;
   /** What must happen for a store to be durable in this mode. */
   persistenceMeaning: string;
   granularity: Granularity;
@@ -48,10 +59,40 @@ function mapSyncMeaning(r: NativeReport): string {
   return `refused (${r.mapSyncError ?? 'unknown'}): fell back to MAP_SHARED`;
 }
 
+/** Classifies the probe: any page that became resident had memory of its own. */
+export function anonymousReadFaultsOf(probe: NativeReport['anonymousReadProbe']): AnonymousReadFaults {
+  if (probe.error !== null || probe.bytes === 0) return 'unknown';
+  return probe.rssKiB === 0 ? 'zero-page' : 'allocates';
+}
+
+function anonymousMeaning(r: NativeReport, kind: AnonymousReadFaults): string {
+  const p = r.anonymousReadProbe;
+  const measured = `${p.bytes / 2 ** 20} MiB read-only, every page loaded: ${p.rssKiB} KiB resident`;
+  if (kind === 'zero-page') return `the kernel maps its shared zero page (${measured})`;
+  if (kind === 'allocates') return `the kernel gives each page memory of its own (${measured})`;
+  return `not measured (${p.error ?? 'the probe did not run'})`;
+}
+
+function zeroSourceMeaning(z: ZeroSourceInfo): string {
+  if (z.kind !== 'memfd') return `unavailable (${z.error ?? 'unknown error'}): mapping a hole fails`;
+  const limit = z.vmaLimit === null ? 'no limit but the kernel\'s' : `at most ${z.vmaLimit}`;
+  return (
+    `a ${z.bytes / 2 ** 20} MiB memfd of zeros${z.sealed ? ', sealed against writes' : ''}, mapped read-only wherever a hole ` +
+    `is shown: no memory per hole, whatever the kernel does; a VMA per run of zeros (shown or torn down) ` +
+    `in each 2 MiB window, ${limit} (vm.max_map_count ${z.maxMapCount || 'unknown'})`
+  );
+}
+
 export function describeCapabilities(r: NativeReport): CapabilityReport {
   const granularity = granularityOf(r);
+  const anonymousReadFaults = anonymousReadFaultsOf(r.anonymousReadProbe);
+  const { vmas: _live, ...zeroSource } = r.zeroSource;
   return {
     ...r,
+    anonymousReadFaults,
+    anonymousReadFaultsMeaning: anonymousMeaning(r, anonymousReadFaults),
+    zeroSource,
+    zeroSourceMeaning: zeroSourceMeaning(r.zeroSource),
     persistenceMeaning: PERSISTENCE_MEANING[r.persistence],
     granularity,
     granularityMeaning: GRANULARITY_MEANING[granularity],
@@ -78,5 +119,7 @@ export function formatCapabilities(c: CapabilityReport): string[] {
     `flush instruction  ${c.flush}${c.flushNeeded ? '' : ' (not needed)'}${c.flushNote ? ` — ${c.flushNote}` : ''}`,
     `CPU offers         ${cpu || 'no cache-flush instruction'}`,
     `non-temporal copy  at ${c.ntThreshold} bytes and above`,
+    `anonymous reads    ${c.anonymousReadFaults}: ${c.anonymousReadFaultsMeaning}`,
+    `zero source        ${c.zeroSource.kind}: ${c.zeroSourceMeaning}`,
   ];
 }

@@ -1,9 +1,11 @@
 export { Region, type OpenOptions } from './region.js';
 export { Bitmap, type FreeRun } from './bitmap.js';
-export { MmuMapping, PageState, type PageStateValue } from './mmu.js';
+export { MmuMapping, PageState, setZeroSourceLimit, zeroSourceInfo, ZERO_SOURCE_SHARE, type PageStateValue } from './mmu.js';
 export {
+  anonymousReadFaultsOf,
   describeCapabilities,
   formatCapabilities,
+  type AnonymousReadFaults,
   type CapabilityReport,
   type Granularity,
   type Persistence,
@@ -17,6 +19,6 @@ export {
   type SystemErrorCode,
   type SystemErrorDetails,
 } from './errors.js';
-export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';
+export { addonPath, type RegionStats, type MmuStats, type KernelVma, type ZeroSourceInfo, type AnonymousReadProbe } from './native.js';
 export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';
 export * from './pool/index.js';

@@ -1,15 +1,26 @@
 // MMU primitives: a reserved virtual range whose pages are pointed, one run
-// at a time, at region blocks, the shared zero page or private copies. The
-// fault handler (a later layer) decides; this only does.
+// at a time, at region blocks, the zero source or private copies. The fault
+// handler (lib/map/fault.ts) decides; this only does. Every operation
+// returns the system calls it made.
+//
+// The zero source is one sealed, zero-filled 2 MiB memfd per process, mapped
+// read-only wherever a hole is shown: its pages exist once, so a hole costs
+// no memory however many mappings show it, whatever the kernel does with
+// read faults on anonymous memory. Each run of zero (or torn-down) pages
+// inside one 2 MiB-aligned window of the address space is one kernel VMA of
+// the source, counted against a process-wide limit (below) so that holes
+// cannot use up vm.max_map_count, which the rest of the process (the JS heap
+// among it) needs too: past the limit mapZero fails with ENOMEM, changing
+// nothing.
 //
 // Direct access through `buffer`: a page is usable only in the state it was
-// put in. Loads from 'none' pages and stores to read-only pages (zero page,
+// put in. Loads from 'none' pages and stores to read-only pages (zeros,
 // read-only blocks) raise SIGSEGV in the process: the buffer is raw virtual
 // memory. Native I/O given a buffer inside a mapping checks the page states
 // and fails with EFAULT instead.
 import { markAsUntransferable } from 'node:worker_threads';
 
-import type { KernelVma, MmuStats, NativeMapping } from './native.js';
+import { addon, type KernelVma, type MmuStats, type NativeMapping, type ZeroSourceInfo } from './native.js';
 
 export const PageState = {
   none: 0,
@@ -45,28 +56,40 @@ export class MmuMapping {
   get addressAlign(): number { return this.#native.info().addressAlign; }
 
   /** Points [offset, offset + length) at region bytes [regionOffset, ...). */
-  mapBlocks(offset: number, length: number, regionOffset: number, writable = false): void {
-    this.#native.mapBlocks(offset, length, regionOffset, writable);
+  mapBlocks(offset: number, length: number, regionOffset: number, writable = false): number {
+    return this.#native.mapBlocks(offset, length, regionOffset, writable);
   }
 
-  /** Points [offset, offset + length) at the shared zero page, read-only: no memory, no pool space. */
-  mapZero(offset: number, length: number): void {
-    this.#native.mapZero(offset, length);
+  /**
+   * Points [offset, offset + length) at the zero source, read-only: no
+   * memory, no pool space. Pages where the source is mapped already
+   * (torn down since) take an mprotect; elsewhere one mmap per 2 MiB window,
+   * or — for a run covering part of a window of torn-down pages — an mmap of
+   * the whole window, inaccessible, and an mprotect. ENOMEM when the zero
+   * source's VMA limit would be passed (nothing changes) or the kernel's
+   * (the windows before the refused one are then mapped).
+   */
+  mapZero(offset: number, length: number): number {
+    return this.#native.mapZero(offset, length);
   }
 
   /** Private writable pages holding a copy of region bytes at `sourceRegionOffset`, or zeros. */
-  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): void {
-    this.#native.mapPrivate(offset, length, sourceRegionOffset);
+  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): number {
+    return this.#native.mapPrivate(offset, length, sourceRegionOffset);
   }
 
   /** Changes protection of pages that hold region blocks or private copies. */
-  protect(offset: number, length: number, writable: boolean): void {
-    this.#native.protect(offset, length, writable);
+  protect(offset: number, length: number, writable: boolean): number {
+    return this.#native.protect(offset, length, writable);
   }
 
-  /** Tears [offset, offset + length) down: inaccessible, still reserved. */
-  unmap(offset: number, length: number): void {
-    this.#native.unmap(offset, length);
+  /**
+   * Tears [offset, offset + length) down: inaccessible, still reserved. No
+   * system call when it is already; an mprotect where every page shows the
+   * zero source (it stays mapped, inaccessible); else an mmap.
+   */
+  unmap(offset: number, length: number): number {
+    return this.#native.unmap(offset, length);
   }
 
   /** Page states of [offset, offset + length), one entry per unit. */
@@ -82,3 +105,29 @@ export class MmuMapping {
   /** Detaches the buffer and unmaps the whole range. Idempotent. */
   release(): void { this.#native.release(); }
 }
+
+/**
+ * The share of vm.max_map_count the zero source may hold by default. Its
+ * VMAs also split the reservation's inaccessible VMA around them, so they
+ * can cost up to twice their count: a quarter leaves at least half of the
+ * process's VMAs to everything else — the JS heap, whose growth fails
+ * fatally without one.
+ */
+export const ZERO_SOURCE_SHARE = 0.25;
+
+/** The zero source and how many VMAs it holds now, process-wide. */
+export function zeroSourceInfo(): ZeroSourceInfo {
+  return addon.zeroSource();
+}
+
+/**
+ * Sets the most VMAs the zero source may hold in this process (all threads);
+ * null leaves only the kernel's vm.max_map_count.
+ */
+export function setZeroSourceLimit(limit: number | null): void {
+  addon.setZeroSourceLimit(limit === null ? Number.MAX_SAFE_INTEGER : limit);
+}
+
+// The default, unless a limit was set already (by another thread's copy of
+// this module, or by the application).
+if (addon.zeroSourceLimit() === null && addon.maxMapCount() > 0) setZeroSourceLimit(Math.floor(addon.maxMapCount() * ZERO_SOURCE_SHARE));

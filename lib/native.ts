@@ -29,6 +29,36 @@ export interface NativeReport {
   pageSize: number;
   viewsAvailable: boolean;
   cpu: { clflush: boolean; clflushopt: boolean; clwb: boolean; dcCvac: boolean };
+  anonymousReadProbe: AnonymousReadProbe;
+  zeroSource: ZeroSourceInfo;
+}
+
+/** Loads of every page of fresh read-only private anonymous memory, measured once per process. */
+export interface AnonymousReadProbe {
+  /** Bytes probed (0 when the probe could not run). */
+  bytes: number;
+  /** Resident after the loads (the kernel's shared zero page is not counted). */
+  rssKiB: number;
+  /** Of which private to this process. */
+  privateKiB: number;
+  /** Why the probe could not run, or null. */
+  error: string | null;
+}
+
+/** The engine's zero source: a sealed zero-filled memfd that every hole shows, read-only. */
+export interface ZeroSourceInfo {
+  kind: 'memfd' | 'none';
+  bytes: number;
+  /** Sealed against writes: no mapping of it can be made writable. */
+  sealed: boolean;
+  /** Zero-source VMAs the process holds now (one per 2 MiB window shown). */
+  vmas: number;
+  /** The most it may hold (null: only the kernel's vm.max_map_count). */
+  vmaLimit: number | null;
+  /** vm.max_map_count (0 when unreadable). */
+  maxMapCount: number;
+  /** Why the zero source could not be created, or null. */
+  error: string | null;
 }
 
 export interface RegionStats {
@@ -125,7 +155,12 @@ export interface KernelVma {
   fileOffset: number;
   inode: number;
   regionFile: boolean;
+  /** The VMA maps the engine's zero source. */
+  zeroSource: boolean;
+  /** Resident: a shared page counts once in every VMA mapping it. */
   rssKiB: number;
+  /** Proportional: a shared page's size divided among everything mapping it. */
+  pssKiB: number;
 }
 
 export interface MmuStats {
@@ -136,14 +171,17 @@ export interface MmuStats {
   unmap: number;
   syscalls: number;
   bytesCopied: number;
+  /** Zero-source VMAs the mapping holds now. */
+  zeroVmas: number;
 }
 
+/** The MMU operations return the system calls they made. */
 export interface NativeMapping {
-  mapBlocks(offset: number, length: number, regionOffset: number, writable: boolean): void;
-  mapZero(offset: number, length: number): void;
-  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): void;
-  protect(offset: number, length: number, writable: boolean): void;
-  unmap(offset: number, length: number): void;
+  mapBlocks(offset: number, length: number, regionOffset: number, writable: boolean): number;
+  mapZero(offset: number, length: number): number;
+  mapPrivate(offset: number, length: number, sourceRegionOffset?: number): number;
+  protect(offset: number, length: number, writable: boolean): number;
+  unmap(offset: number, length: number): number;
   release(): void;
   buffer(): ArrayBuffer;
   states(offset: number, length: number): Uint8Array;
@@ -164,6 +202,13 @@ export interface NativeAddon {
   Mapping: new (region: NativeRegion, length: number) => NativeMapping;
   pageSize: number;
   cacheLine: number;
+  zeroSource(): ZeroSourceInfo;
+  /** Process-wide; 2^53 - 1 leaves only the kernel's limit. */
+  setZeroSourceLimit(limit: number): void;
+  /** The limit without creating the zero source (null: none set). */
+  zeroSourceLimit(): number | null;
+  maxMapCount(): number;
+  probeAnonymousReads(): AnonymousReadProbe;
 }
 
 const require = createRequire(import.meta.url);

@@ -279,7 +279,7 @@ export class Region {
   /**
    * Reserves `length` bytes of address space (a multiple of the region's
    * alignment) for a mapping whose pages the caller points at region blocks,
-   * the zero page or private copies.
+   * the zero source or private copies.
    */
   /**
    * Returns once no asynchronous copy in flight touches [offset, offset +

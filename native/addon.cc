@@ -10,6 +10,8 @@
 #include "mmu.h"
 #include "region.h"
 #include "vm.h"
+#include "zero_report.h"
+#include "zero_source.h"
 
 namespace daxfs {
 namespace {
@@ -33,6 +35,27 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
   exports.Set("setErrnoNames", Napi::Function::New(env, SetErrnoNames));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs));
+  // The zero source every mapping shows holes through (zero_source.h), and
+  // the process-wide limit on the VMAs it may occupy (the policy is the
+  // TypeScript layer's; 2^53 - 1 leaves only the kernel's limit).
+  exports.Set("zeroSource", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Value(ZeroSourceReport(info.Env()));
+  }));
+  exports.Set("setZeroSourceLimit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    uint64_t limit = ArgIndex(info, 0, "limit");
+    SetZeroPieceLimit(limit == kMaxSafeInteger ? UINT64_MAX : limit);
+  }));
+  exports.Set("zeroSourceLimit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    uint64_t limit = ZeroPieceLimit();
+    if (limit == UINT64_MAX) return info.Env().Null();
+    return Napi::Value(Napi::Number::New(info.Env(), static_cast<double>(limit)));
+  }));
+  exports.Set("maxMapCount", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(MaxMapCount()));
+  }));
+  exports.Set("probeAnonymousReads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Value(AnonProbeReport(info.Env()));
+  }));
   return exports;
 }
 

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "region.h"
 #include "vm.h"
+#include "zero_source.h"
 
 namespace daxfs {
 namespace {
@@ -24,7 +25,17 @@ uint8_t* Addr(const Reservation& r, uint64_t offset) {
   return reinterpret_cast<uint8_t*>(r.range.start + offset);
 }
 
+uint64_t NextPowerOfTwo(uint64_t n) {
+  uint64_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
 }  // namespace
+
+void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
+  ThrowErrno(env, err, syscall, err == ENOMEM ? what + "; " + MapCountNote() : what);
+}
 
 Reservation::~Reservation() { Release(); }
 
@@ -39,6 +50,8 @@ void Reservation::Release() {
   UnregisterRange(&range);
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
   munmap(reinterpret_cast<void*>(range.start), range.length);
+  AddZeroPieces(-static_cast<int64_t>(stats.zero_pieces));
+  stats.zero_pieces = 0;
   auto& list = region->mappings;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
 }
@@ -80,8 +93,10 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
                                  " is larger than this engine's ArrayBuffer limit (" +
                                  std::to_string(MaxArrayBufferLength()) + " bytes)");
 
-  uint64_t align = unit;
-  if (length >= kHugeAlign) align = std::max(align, kHugeAlign);
+  // 2 MiB aligned from 2 MiB up (huge faults); below, aligned to the length
+  // rounded up to a power of two, so that the range lies inside one window
+  // of the zero source and a hole over all of it is one VMA.
+  uint64_t align = std::max(unit, std::min(kHugeAlign, NextPowerOfTwo(length)));
   void* base = ReserveAligned(static_cast<size_t>(length), static_cast<size_t>(align));
   if (base == nullptr) ThrowErrno(env, errno, "mmap", "reserving the mapping's address range");
 
@@ -91,6 +106,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   res_->range.length = static_cast<size_t>(length);
   res_->range.unit = static_cast<size_t>(unit);
   res_->range.states.assign(static_cast<size_t>(length / unit), PageState::kNone);
+  res_->zero_backed.assign(static_cast<size_t>(length / unit), 0);
   res_->stats.syscalls = 1;
   RegisterRange(&res_->range);
   core->mappings.push_back(res_.get());
@@ -121,10 +137,12 @@ Reservation& Mapping::CheckRun(const Napi::CallbackInfo& info, size_t index, uin
 void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int err,
                       const char* what) {
   // A failed MAP_FIXED may have removed part of the old mapping: make the
-  // whole run inaccessible so the state table is true again.
-  MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kNone);
-  ThrowErrno(env, err, "mmap", what);
+  // whole run inaccessible so the state table is true again. When that is
+  // refused too, nothing was changed: the kernel checks its VMA limit (the
+  // usual refusal on a reserved range) before it unmaps anything.
+  if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
+    r.Record(offset, length, PageState::kNone, false);
+  ThrowMapErrno(env, err, "mmap", what);
 }
 
 void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
@@ -134,7 +152,7 @@ void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
   void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags | MAP_FIXED, fd,
                  file_offset);
   if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, what);
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, state);
+  r.Record(offset, length, state, false);
   return p;
 }
 
@@ -143,6 +161,7 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   uint64_t region_offset = ArgIndex(info, 2, "regionOffset");
   bool writable = ArgBool(info, 3, "writable", false);
   RegionCore& c = *r.region;
@@ -154,43 +173,7 @@ Napi::Value Mapping::MapBlocks(const Napi::CallbackInfo& info) {
   r.stats.map_blocks++;
   MapRun(env, r, offset, length, prot, flags, c.fd, static_cast<off_t>(region_offset),
          writable ? PageState::kBlockWrite : PageState::kBlockRead, "mapping region blocks");
-  return env.Undefined();
-}
-
-// Pages in the none and zero states are all private anonymous memory that
-// was never writable (the reservation, a teardown, or a zero-page mapping),
-// so nothing but the zero page can back them: switching between the two
-// states needs only a protection change, which costs a fraction of an mmap.
-bool Reservation::AnonymousRun(uint64_t offset, uint64_t length) const {
-  size_t first = offset / range.unit, count = length / range.unit;
-  for (size_t i = first; i < first + count; i++)
-    if (range.states[i] != PageState::kNone && range.states[i] != PageState::kZero) return false;
-  return true;
-}
-
-// Changes an anonymous run's protection (see AnonymousRun), or throws.
-void Mapping::ProtectAnonymous(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
-                               int prot, PageState state, const char* what) {
-  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
-  r.stats.syscalls++;
-  if (mprotect(Addr(r, offset), static_cast<size_t>(length), prot) != 0)
-    ThrowErrno(env, errno, "mprotect", what);
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, state);
-}
-
-// mapZero(offset, length): the kernel's shared zero page backs every read.
-Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t offset, length;
-  Reservation& r = CheckRun(info, 0, &offset, &length);
-  r.stats.map_zero++;
-  if (r.AnonymousRun(offset, length)) {
-    ProtectAnonymous(env, r, offset, length, PROT_READ, PageState::kZero, "mapping the zero page");
-    return env.Undefined();
-  }
-  MapRun(env, r, offset, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
-         PageState::kZero, "mapping the zero page");
-  return env.Undefined();
+  return CallsSince(env, r, calls);
 }
 
 // mapPrivate(offset, length, sourceRegionOffset?): private writable pages
@@ -199,6 +182,7 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   int64_t source = ArgOptionalIndex(info, 2, "sourceRegionOffset");
   RegionCore& c = *r.region;
   if (source >= 0)
@@ -211,7 +195,7 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
     std::memcpy(p, c.base() + source, static_cast<size_t>(length));
     r.stats.bytes_copied += length;
   }
-  return env.Undefined();
+  return CallsSince(env, r, calls);
 }
 
 // protect(offset, length, writable): only pages holding region blocks or
@@ -220,6 +204,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
+  uint64_t calls = r.stats.syscalls;
   bool writable = ArgBool(info, 2, "writable", false);
   size_t first = offset / r.range.unit, count = length / r.range.unit;
   for (size_t i = first; i < first + count; i++) {
@@ -238,7 +223,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
   r.stats.syscalls++;
   if (mprotect(Addr(r, offset), static_cast<size_t>(length),
                PROT_READ | (writable ? PROT_WRITE : 0)) != 0)
-    ThrowErrno(env, errno, "mprotect", "changing the mapping's protection");
+    ThrowMapErrno(env, errno, "mprotect", "changing the mapping's protection");
   for (size_t i = first; i < first + count; i++) {
     PageState s = r.range.states[i];
     bool block = s == PageState::kBlockRead || s == PageState::kBlockWrite;
@@ -246,7 +231,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
                            : (writable ? PageState::kPrivateWrite : PageState::kPrivateRead);
     SetStates(&r.range, i, 1, next);
   }
-  return env.Undefined();
+  return CallsSince(env, r, calls);
 }
 
 // unmap(offset, length): tear down; the range stays reserved, inaccessible.
@@ -254,17 +239,26 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t offset, length;
   Reservation& r = CheckRun(info, 0, &offset, &length);
-  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
+  uint64_t calls = r.stats.syscalls;
   r.stats.unmap++;
-  if (r.AnonymousRun(offset, length)) {
-    ProtectAnonymous(env, r, offset, length, PROT_NONE, PageState::kNone, "tearing down the range");
-    return env.Undefined();
-  }
+  size_t first = offset / r.range.unit, count = length / r.range.unit;
+  // A run already torn down is reserved, inaccessible memory: nothing to do.
+  if (r.AllState(first, count, PageState::kNone)) return CallsSince(env, r, calls);
+  WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   r.stats.syscalls++;
+  if (r.AllBacked(first, count)) {
+    // The zero source stays mapped, inaccessible: showing zeros again is an
+    // mprotect too. Should the change stop part way, every page of the run
+    // is either still the zero source or inaccessible: none is true for all.
+    int err = mprotect(Addr(r, offset), static_cast<size_t>(length), PROT_NONE) == 0 ? 0 : errno;
+    r.Record(offset, length, PageState::kNone, true);
+    if (err != 0) ThrowMapErrno(env, err, "mprotect", "tearing down the range");
+    return CallsSince(env, r, calls);
+  }
   int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
-  if (err != 0) ThrowErrno(env, err, "mmap", "tearing down the range");
-  SetStates(&r.range, offset / r.range.unit, length / r.range.unit, PageState::kNone);
-  return env.Undefined();
+  if (err != 0) ThrowMapErrno(env, err, "mmap", "tearing down the range");
+  r.Record(offset, length, PageState::kNone, false);
+  return CallsSince(env, r, calls);
 }
 
 Napi::Value Mapping::Release(const Napi::CallbackInfo& info) {
@@ -290,7 +284,9 @@ Napi::Value Mapping::States(const Napi::CallbackInfo& info) {
 }
 
 // kernelView(): what the kernel says about the range, from /proc/self/smaps:
-// one entry per VMA inside the mapping, for tests and diagnostics.
+// one entry per VMA inside the mapping, for tests and diagnostics. Rss
+// counts a shared page once in every VMA that maps it; Pss divides it among
+// them, so Pss is what a range really costs.
 Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Reservation& r = Open(env);
@@ -302,6 +298,7 @@ Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
   Napi::Object current;
   bool inside = false;
   uintptr_t lo = r.range.start, hi = r.range.start + r.range.length;
+  const ZeroSource& z = GetZeroSource();
   while (std::fgets(line, sizeof(line), f) != nullptr) {
     uintptr_t start = 0, end = 0;
     unsigned long long file_offset = 0, inode = 0;
@@ -318,13 +315,18 @@ Napi::Value Mapping::KernelView(const Napi::CallbackInfo& info) {
       current.Set("fileOffset", Napi::Number::New(env, static_cast<double>(file_offset)));
       current.Set("inode", Napi::Number::New(env, static_cast<double>(inode)));
       current.Set("regionFile", inode != 0 && inode == r.region->st_ino);
+      current.Set("zeroSource", z.fd >= 0 && inode == z.inode && dev_major == z.dev_major &&
+                                    dev_minor == z.dev_minor);
       current.Set("rssKiB", Napi::Number::New(env, 0));
+      current.Set("pssKiB", Napi::Number::New(env, 0));
       out.Set(n++, current);
       continue;
     }
     unsigned long long kib = 0;
     if (inside && std::sscanf(line, "Rss: %llu kB", &kib) == 1)
       current.Set("rssKiB", Napi::Number::New(env, static_cast<double>(kib)));
+    if (inside && std::sscanf(line, "Pss: %llu kB", &kib) == 1)
+      current.Set("pssKiB", Napi::Number::New(env, static_cast<double>(kib)));
   }
   std::fclose(f);
   return out;
@@ -340,7 +342,8 @@ Napi::Value Mapping::Stats(const Napi::CallbackInfo& info) {
                              {"protect", s.protect},
                              {"unmap", s.unmap},
                              {"syscalls", s.syscalls},
-                             {"bytesCopied", s.bytes_copied}});
+                             {"bytesCopied", s.bytes_copied},
+                             {"zeroVmas", s.zero_pieces}});
 }
 
 Napi::Value Mapping::Info(const Napi::CallbackInfo& info) {

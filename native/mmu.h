@@ -1,12 +1,14 @@
 // MMU primitives: a reserved virtual range whose pages the fault handler (in
-// TypeScript) points at region blocks, the zero page or private copies, one
-// run at a time. Native code does exactly what it is told and keeps a page
+// TypeScript) points at region blocks, the zero source (zero_source.h) or
+// private copies, one run at a time. Native code does exactly what it is told and keeps a page
 // state table; it never decides what a page should show.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "external_buffer.h"
 #include "page_state.h"
@@ -22,6 +24,7 @@ struct MmuStats {
   uint64_t unmap = 0;
   uint64_t syscalls = 0;
   uint64_t bytes_copied = 0;
+  uint64_t zero_pieces = 0;  // zero-source VMAs the mapping holds now
 };
 
 // The reserved range. Shared between the Mapping object and its ArrayBuffer,
@@ -36,12 +39,32 @@ struct Reservation {
   bool released = false;
 
   ~Reservation();
-  // Whether every page of the run is none or zero (private anonymous memory
-  // that was never writable).
-  bool AnonymousRun(uint64_t offset, uint64_t length) const;
+  // Per unit: the zero source is mapped there (readable in the zero state,
+  // inaccessible in the none state); see mmu_zero.cc.
+  std::vector<uint8_t> zero_backed;
+
+  // Records the run's new state and backing, keeping the zero-source piece
+  // counts (this mapping's and the process's) true.
+  void Record(uint64_t offset, uint64_t length, PageState state, bool backed);
+  // A unit's zero-source class (0: not the source, 1: readable, 2: inaccessible).
+  uint8_t ZeroClass(size_t unit) const {
+    return zero_backed[unit] == 0 ? 0 : range.states[unit] == PageState::kZero ? 1 : 2;
+  }
+  bool AllBacked(size_t first, size_t count) const;
+  bool AllState(size_t first, size_t count, PageState state) const;
   // Detaches the buffer, forgets the page states and unmaps; idempotent.
   void Release();
 };
+
+// A failed mmap or mprotect; an ENOMEM says how close the process is to its
+// limit of VMAs, the usual reason for it on an address range already reserved.
+[[noreturn]] void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::string& what);
+
+// What every MMU operation returns: the system calls it made (counted from
+// `before`, the reservation's count when it started).
+inline Napi::Value CallsSince(Napi::Env env, const Reservation& r, uint64_t before) {
+  return Napi::Number::New(env, static_cast<double>(r.stats.syscalls - before));
+}
 
 class Mapping : public Napi::ObjectWrap<Mapping> {
  public:
@@ -69,9 +92,6 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // failure the run is made inaccessible and the error thrown.
   void* MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot, int flags,
                int fd, off_t file_offset, PageState state, const char* what);
-  // Switches an anonymous run between none and zero with mprotect.
-  void ProtectAnonymous(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
-                        PageState state, const char* what);
   // Re-establishes a safe state after a failed MAP_FIXED and throws.
   [[noreturn]] void FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length,
                             int err, const char* what);

@@ -13,7 +13,7 @@ namespace daxfs {
 
 enum class PageState : uint8_t {
   kNone = 0,       // reserved, inaccessible
-  kZero = 1,       // the shared zero page, read-only
+  kZero = 1,       // the zero source (zero_source.h), read-only
   kBlockRead = 2,  // a region block, read-only
   kBlockWrite = 3, // a region block, read-write
   kPrivateRead = 4,   // a private anonymous copy, read-only

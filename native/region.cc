@@ -19,6 +19,7 @@
 #include "region_io.h"
 #include "region_open.h"
 #include "vm.h"
+#include "zero_report.h"
 
 namespace daxfs {
 namespace {
@@ -161,6 +162,8 @@ Napi::Value Region::Report(const Napi::CallbackInfo& info) {
   o.Set("clwb", cpu.clwb);
   o.Set("dcCvac", cpu.dc_cvac);
   r.Set("cpu", o);
+  r.Set("anonymousReadProbe", AnonProbeReport(env));
+  r.Set("zeroSource", ZeroSourceReport(env));
   return r;
 }
 

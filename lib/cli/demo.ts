@@ -39,7 +39,7 @@ export function runFaultDemo(pool: Pool): DemoResult {
     say(`A reads 4 KiB at offset 0: ${zeros ? 'all zeros' : 'NOT zeros'}, page shows the ${A.pageStates(0, 1)[0]} page`, zeros && A.pageStates(0, 1)[0] === 'zero');
     say(`  pool free blocks before and after: ${free0} → ${pool.info().freeBlocks}`, pool.info().freeBlocks === free0);
 
-    // Question 2: a write fault fills the hole and A's zero page is replaced.
+    // Question 2: a write fault fills the hole and A's zeros are replaced.
     B.write(0, Buffer.from('hello from B'));
     const free1 = pool.info().freeBlocks;
     say(`B stores "hello from B" at offset 0: a write fault (major faults: ${B.stats().major}), ${free0 - free1} block allocated, zeroed and committed before the store`, B.stats().major === 1 && free0 - free1 === 1);

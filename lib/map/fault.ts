@@ -3,7 +3,7 @@
 // kernel's DAX fault path.
 //
 //   beyond EOF                  → an error of its own (code 'SIGBUS')
-//   read, hole or unwritten     → the shared zero page (nothing allocated)
+//   read, hole or unwritten     → the zero source (nothing allocated)
 //   read, written block         → the block, read-only (writable only on a
 //                                 write fault, so dirty pages are known)
 //   write, shared, written      → the block, writable
@@ -15,7 +15,11 @@
 // (fault-around), in one MMU call; where the file offset, the mapping address
 // and the pool extent are all 2 MiB aligned and the extent covers the whole
 // 2 MiB inside EOF, a fault maps that 2 MiB at once (the PMD fault).
-import { daxfsError } from '../errors.js';
+//
+// Zeros take one VMA per 2 MiB window (lib/mmu.ts): when they run short
+// (ENOMEM), a read fault maps only the window holding the faulting page, and
+// fails with ENOMEM if even that is refused.
+import { daxfsError, isDaxfsError } from '../errors.js';
 import { findIndex, lookup, nextMapped } from '../pool/extents.js';
 import type { Inode } from '../pool/inode.js';
 import { BLOCK } from '../pool/layout.js';
@@ -137,11 +141,49 @@ function readRun(subject: FaultSubject, inode: Inode, page: number, end: number,
   if (written) {
     table.mapBlocks(from, to - from, e.poolBlock + (subject.firstBlock + from - e.fileBlock), false);
     count(subject, 'minor');
-  } else {
-    table.mapZero(from, to - from);
-    count(subject, 'zeroPage');
+    return to - page;
   }
-  return to - page;
+  const mapped = mapZeroRun(subject, page, from, to);
+  count(subject, 'zeroPage');
+  return mapped - page;
+}
+
+/**
+ * Shows zeros over [from, to) (pages all none, `page` among them); returns
+ * where the pages mapped from `page` end. Short of VMAs, only the 2 MiB
+ * window holding `page` is mapped (the rest faults later, window by window).
+ */
+function mapZeroRun(subject: FaultSubject, page: number, from: number, to: number): number {
+  const table = subject.table;
+  try {
+    table.mapZero(from, to - from);
+    return to;
+  } catch (e) {
+    if (!isDaxfsError(e) || e.code !== 'ENOMEM') throw e;
+    // The windows before the refused one were mapped: `page` may be among them.
+    if (table.states[page] !== PageState.none) return page + table.runWhere(page, to, (s) => s === PageState.zero);
+    const start = Math.max(from, page - (page % HUGE_PAGES));
+    const end = Math.min(to, page - (page % HUGE_PAGES) + HUGE_PAGES);
+    if (start === from && end === to) throw noZeroWindow(subject, page, e);
+    try {
+      table.mapZero(start, end - start);
+    } catch (again) {
+      if (!isDaxfsError(again) || again.code !== 'ENOMEM') throw again;
+      throw noZeroWindow(subject, page, again);
+    }
+    return end;
+  }
+}
+
+function noZeroWindow(subject: FaultSubject, page: number, cause: Error): Error {
+  const error = daxfsError(
+    'ENOMEM',
+    `cannot show the hole at mapping offset ${page * BLOCK} (file offset ${(subject.firstBlock + page) * BLOCK}): ` +
+      `no VMA is left for even its 2 MiB window (${cause.message}); unmap mappings, or raise the zero-source limit ` +
+      '(setZeroSourceLimit) or vm.max_map_count',
+  );
+  error.cause = cause;
+  return error;
 }
 
 /** Makes pages from `page` (below `end` ≤ EOF) writable; returns the pages handled from `page`. */
@@ -181,7 +223,7 @@ function writeRun(subject: FaultSubject, inode: Inode, page: number, end: number
     return n;
   }
   // A hole or unwritten blocks: the fill is durable before the fault returns
-  // (the MAP_SYNC contract), and every other mapping showing the zero page
+  // (the MAP_SYNC contract), and every other mapping showing zeros
   // here is switched to the new block before that (by the pool's commit).
   if (e) {
     const n = stop - page;

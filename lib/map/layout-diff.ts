@@ -2,7 +2,7 @@
 // blocks that lost the pool block they had (punch hole, zero range, truncate:
 // pages showing it must let go before the block is freed) and those that
 // gained a written block where they had none (hole fill, unwritten
-// conversion: pages showing the zero page must be switched to it).
+// conversion: pages showing zeros must be switched to it).
 import { findIndex, lookup, type Extent } from '../pool/extents.js';
 
 export interface BlockRange {

@@ -6,13 +6,13 @@
 //   - a page that was never faulted, was discarded, or lies past EOF after a
 //     truncate is inaccessible: a load or store there kills the process with
 //     SIGSEGV (there is no user-space page-fault upcall);
-//   - a page showing the zero page or a block read-only takes loads only; a
+//   - a page showing zeros (the zero source) or a block read-only takes loads only; a
 //     store kills the process.
 // The safe path is the API: `view()` faults the range first and returns a
 // Uint8Array over it; `read()` / `write()` fault and copy; `persist()`
 // makes stores durable. Pages stay valid until this mapping is unmapped or
 // a truncate, punch hole or zero range of the file changes them (a punched
-// or zeroed page then shows the zero page, read-only; a page past the new
+// or zeroed page then shows zeros, read-only; a page past the new
 // EOF becomes inaccessible). `unmap()` detaches the buffer and every view of
 // it (length 0), so nothing in JS can reach the memory afterwards, and the
 // buffer cannot be transferred to another thread (Node 20 then copies it,
@@ -303,7 +303,9 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /**
    * Maps pages [page, page + count) (inside EOF) to what a read fault would
-   * show now: the file's written blocks read-only, the zero page elsewhere.
+   * show now: the file's written blocks read-only, the zero source elsewhere.
+   * Short of VMAs (ENOMEM), a run is torn down instead — always correct, its
+   * pages fault again when touched.
    */
   private showFile(page: number, count: number, inode: Inode): void {
     const end = page + count;
@@ -311,8 +313,13 @@ export class FileMapping implements FaultSubject, BufferOwner {
       const fb = this.firstBlock + p;
       const e = lookup(inode.extents, fb);
       const runEnd = Math.min(end, (e ? e.fileBlock + e.length : nextMapped(inode.extents, fb)) - this.firstBlock);
-      if (e && !e.unwritten) this.table.mapBlocks(p, runEnd - p, e.poolBlock + (fb - e.fileBlock), false);
-      else this.table.mapZero(p, runEnd - p);
+      try {
+        if (e && !e.unwritten) this.table.mapBlocks(p, runEnd - p, e.poolBlock + (fb - e.fileBlock), false);
+        else this.table.mapZero(p, runEnd - p);
+      } catch (err) {
+        if (!isDaxfsError(err) || err.code !== 'ENOMEM') throw err;
+        this.table.unmap(p, runEnd - p);
+      }
       p = runEnd;
     }
   }
@@ -327,7 +334,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
 
   /**
    * @internal before blocks of `ranges` are freed or change meaning: pages
-   * showing them switch to what `next` shows there (the zero page after a
+   * showing them switch to what `next` shows there (zeros after a
    * punch or zero range). Private copies stay: they reference no block.
    */
   letGo(ranges: readonly BlockRange[], next: Inode): void {
@@ -364,7 +371,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
   }
 
   /**
-   * @internal holes of `ranges` were filled: pages showing the zero page
+   * @internal holes of `ranges` were filled: pages showing zeros
    * there now show the new blocks (read-only), before the fill is reported
    * done, so a buffer read before shows the new data.
    */

@@ -1,7 +1,8 @@
 // What every page of one mapping points at, kept on the TypeScript side so
 // that the fault handler and invalidation decide without a native call, and
-// the MMU operations that change it (each one mmap / mprotect over a run of
-// pages; the native layer keeps its own copy for its EFAULT checks).
+// the MMU operations that change it (each a few mmap / mprotect calls over a
+// run of pages; the native layer keeps its own copy for its EFAULT checks,
+// and is read back when an operation fails part way).
 import type { MmuMapping } from '../mmu.js';
 import { PageState, type PageStateValue } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
@@ -14,7 +15,7 @@ export interface FaultStats {
   minor: number;
   /** Write faults that allocated (or converted unwritten) blocks. */
   major: number;
-  /** Faults answered with the shared zero page. */
+  /** Faults answered with the zero source (holes and unwritten blocks). */
   zeroPage: number;
   /** Private copies made (copy-on-write faults). */
   copyOnWrite: number;
@@ -24,7 +25,7 @@ export interface FaultStats {
   invalidations: number;
   /** Faults refused past EOF (the SIGBUS analogue). */
   sigbus: number;
-  /** MMU system calls (mmap / mprotect) made. */
+  /** MMU system calls (mmap / mprotect) made, as the native layer counts them. */
   mmuCalls: number;
 }
 
@@ -45,10 +46,40 @@ export class PageTable {
   ) {
     this.states = new Uint8Array(pages);
     this.blocks = new Float64Array(pages).fill(-1);
+    this.syscalls = mmu.stats().syscalls;
   }
 
-  private counted(): void {
-    for (const c of this.counters) c.mmuCalls++;
+  /** The native layer's system-call count, as far as this table has counted it. */
+  private syscalls: number;
+
+  private counted(calls: number): void {
+    this.syscalls += calls;
+    for (const c of this.counters) c.mmuCalls += calls;
+  }
+
+  /**
+   * Runs one MMU operation over [page, page + count), counting the system
+   * calls it made; when it fails, the pages take the states the native
+   * table reports (an operation in several system calls may have done part
+   * of its work).
+   */
+  private apply(page: number, count: number, op: () => number): void {
+    try {
+      this.counted(op());
+    } catch (e) {
+      this.counted(this.mmu.stats().syscalls - this.syscalls);
+      this.resync(page, count);
+      throw e;
+    }
+  }
+
+  private resync(page: number, count: number): void {
+    const native = this.mmu.states(page * BLOCK, count * BLOCK);
+    for (let i = 0; i < count; i++) {
+      if (native[i] === this.states[page + i]) continue;
+      this.states[page + i] = native[i]!;
+      this.blocks[page + i] = -1;
+    }
   }
 
   private set(page: number, count: number, state: PageStateValue, poolBlock: number): void {
@@ -58,34 +89,33 @@ export class PageTable {
   }
 
   mapBlocks(page: number, count: number, poolBlock: number, writable: boolean): void {
-    this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable);
-    this.counted();
+    this.apply(page, count, () => this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable));
     this.set(page, count, writable ? PageState.blockWrite : PageState.blockRead, poolBlock);
   }
 
+  /**
+   * The zero source over the pages (see MmuMapping.mapZero). ENOMEM when its
+   * VMAs run short: the 2 MiB windows before the refused one may be mapped.
+   */
   mapZero(page: number, count: number): void {
-    this.mmu.mapZero(page * BLOCK, count * BLOCK);
-    this.counted();
+    this.apply(page, count, () => this.mmu.mapZero(page * BLOCK, count * BLOCK));
     this.set(page, count, PageState.zero, -1);
   }
 
   /** Private writable pages holding a copy of pool blocks from `sourceBlock`, or zeros (-1). */
   mapPrivate(page: number, count: number, sourceBlock: number): void {
-    this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK);
-    this.counted();
+    this.apply(page, count, () => this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
     this.set(page, count, PageState.privateWrite, -1);
   }
 
   /** Read-only block pages become writable (the state says which). */
   makeWritable(page: number, count: number): void {
-    this.mmu.protect(page * BLOCK, count * BLOCK, true);
-    this.counted();
+    this.apply(page, count, () => this.mmu.protect(page * BLOCK, count * BLOCK, true));
     this.states.fill(PageState.blockWrite, page, page + count);
   }
 
   unmap(page: number, count: number): void {
-    this.mmu.unmap(page * BLOCK, count * BLOCK);
-    this.counted();
+    this.apply(page, count, () => this.mmu.unmap(page * BLOCK, count * BLOCK));
     this.set(page, count, PageState.none, -1);
   }
 

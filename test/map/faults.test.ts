@@ -1,7 +1,7 @@
 // The fault handler, rule by rule.
 import { describe as group, expect, it } from 'vitest';
 
-import { Pool } from '../../lib/index.js';
+import { Pool, zeroSourceInfo } from '../../lib/index.js';
 import { expectCode } from '../helpers.js';
 import { MiB, PAGE, poolPerTest, text } from './helpers.js';
 
@@ -10,7 +10,7 @@ const fresh = (size?: number) => pools.fresh(size);
 
 
 group('read faults', () => {
-  it('map the shared zero page over a hole: nothing allocated', () => {
+  it('map the zero source over a hole: nothing allocated, no memory however many mappings show it', () => {
     const p = fresh();
     const f = p.open('f', { create: true });
     f.truncate(1 * MiB);
@@ -21,11 +21,19 @@ group('read faults', () => {
     expect(p.info().freeBlocks).toBe(free);
     expect(m.pageStates()).toEqual(new Array(256).fill('zero'));
     expect(m.stats()).toMatchObject({ zeroPage: 1, major: 0, minor: 0, mmuCalls: 2 });
-    // The kernel backs it with its zero page: no resident memory of our own.
-    expect(m.mmuStats().mapZero).toBe(1);
+    expect(m.mmuStats()).toMatchObject({ mapZero: 1, zeroVmas: 1 });
+    // One VMA (a mapping under 2 MiB lies inside one window of the source).
     const vmas = m.kernelView();
-    expect(vmas.map((v) => [v.perms, v.regionFile, v.rssKiB])).toEqual([['r--p', false, 0]]);
-    expect(vmas[0]!.length).toBe(1 * MiB);
+    expect(vmas.map((x) => [x.offset, x.length, x.perms, x.regionFile, x.zeroSource])).toEqual([[0, 1 * MiB, 'r--s', false, true]]);
+    // Seven more mappings show the same hole, every page read: each VMA has
+    // its 256 pages resident (Rss), and all of them together cost at most
+    // the zero source's 2 MiB (Pss), not 8 MiB.
+    const all = [m, ...Array.from({ length: 7 }, () => f.map({ length: 1 * MiB }))];
+    for (const x of all) expect(x.view(0, 1 * MiB).every((b) => b === 0)).toBe(true);
+    const views = all.flatMap((x) => x.kernelView());
+    expect(views.map((x) => x.rssKiB)).toEqual(new Array(8).fill(1024));
+    expect(views.reduce((kib, x) => kib + x.pssKiB, 0)).toBeLessThanOrEqual(zeroSourceInfo().bytes / 1024);
+    expect(p.info().freeBlocks).toBe(free);
   });
 
   it('map a written extent read-only, whole (fault-around) in one MMU call', () => {
