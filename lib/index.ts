@@ -9,6 +9,6 @@ export {
   type Persistence,
 } from './capabilities.js';
 export { isDaxfsError, type DaxfsError } from './errors.js';
-export { addonPath, type RegionStats, type MmuStats, type KernelVma } from './native.js';
+export { addonPath, maxArrayBufferLength, type RegionStats, type MmuStats, type KernelVma } from './native.js';
 export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';
 export * from './pool/index.js';

@@ -150,6 +150,7 @@ export interface NativeMapping {
 
 export interface NativeAddon {
   setMaxArrayBufferLength(length: number): void;
+  maxArrayBufferLength(): number;
   Region: new (path: string, options?: NativeOpenOptions) => NativeRegion;
   Mapping: new (region: NativeRegion, length: number) => NativeMapping;
   pageSize: number;
@@ -180,5 +181,19 @@ function resolveAddon(): string {
 /** Absolute path of the addon binary in use. */
 export const addonPath: string = resolveAddon();
 export const addon: NativeAddon = require(addonPath) as NativeAddon;
-// Native code cannot ask the engine how large one ArrayBuffer may be.
+// The limit Node declares; what the engine really takes is found by trying,
+// as each length first matters (see maxArrayBufferLength).
 addon.setMaxArrayBufferLength(constants.MAX_LENGTH);
+
+/**
+ * The largest ArrayBuffer over region or mapping memory this engine takes,
+ * found by trying up to the limit Node declares: 4 GiB on Node 20; on later
+ * versions more than a process can map, so the largest range this process
+ * could reserve (a power of two). A region larger than this is seen through
+ * overlapping windows, and one view is then at most half of it; a mapping is
+ * at most this long. The first call may cost a full garbage collection (the
+ * engine counts a trial buffer's bytes as memory pressure).
+ */
+export function maxArrayBufferLength(): number {
+  return addon.maxArrayBufferLength();
+}

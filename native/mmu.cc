@@ -38,9 +38,11 @@ void Reservation::Release() {
   }
   UnregisterRange(&range);
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
-  munmap(reinterpret_cast<void*>(range.start), range.length);
+  span->Retire();
+  span.reset();
   auto& list = region->mappings;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
+  region.reset();
 }
 
 Napi::Function Mapping::Init(Napi::Env env) {
@@ -75,10 +77,10 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   CheckAligned(env, length, unit, "length");
   if (length > (uint64_t{1} << 47)) ThrowCode(env, "EINVAL", "length is larger than the address space");
   // One ArrayBuffer covers the whole mapping: the engine's limit applies.
-  if (length > MaxArrayBufferLength())
+  if (!ArrayBufferFits(env, length))
     ThrowCode(env, "EINVAL", "length " + std::to_string(length) +
                                  " is larger than this engine's ArrayBuffer limit (" +
-                                 std::to_string(MaxArrayBufferLength()) + " bytes)");
+                                 std::to_string(LargestArrayBuffer(env)) + " bytes)");
 
   uint64_t align = unit;
   if (length >= kHugeAlign) align = std::max(align, kHugeAlign);
@@ -86,6 +88,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   if (base == nullptr) ThrowErrno(env, errno, "mmap", "reserving the mapping's address range");
 
   res_ = std::make_shared<Reservation>();
+  res_->span = std::make_shared<AddressSpan>(base, static_cast<size_t>(length));
   res_->region = core;
   res_->range.start = reinterpret_cast<uintptr_t>(base);
   res_->range.length = static_cast<size_t>(length);
@@ -95,7 +98,8 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   RegisterRange(&res_->range);
   core->mappings.push_back(res_.get());
 
-  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, base, static_cast<size_t>(length), res_);
+  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, base, static_cast<size_t>(length),
+                                                std::make_shared<BufferHold>(BufferHold{res_, res_->span}));
   buffer_ = Napi::Reference<Napi::ArrayBuffer>::New(ab, 1);
   res_->buffer = Napi::Reference<Napi::ArrayBuffer>::New(ab, 0);
 }

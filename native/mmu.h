@@ -25,9 +25,12 @@ struct MmuStats {
 };
 
 // The reserved range. Shared between the Mapping object and its ArrayBuffer,
-// so that memory a view can reach is never unmapped under it.
+// so that the pages a reachable buffer shows stay as they are until the
+// mapping is released; the address span outlives even that while a buffer
+// over it exists (address_span.h).
 struct Reservation {
-  std::shared_ptr<RegionCore> region;
+  std::shared_ptr<RegionCore> region;  // null once released
+  std::shared_ptr<AddressSpan> span;   // null once released
   MappedRange range;
   // Weak: lets Release detach the buffer if it is still alive, without the
   // buffer (which owns a reference to this reservation) being kept alive.
@@ -39,7 +42,8 @@ struct Reservation {
   // Whether every page of the run is none or zero (private anonymous memory
   // that was never writable).
   bool AnonymousRun(uint64_t offset, uint64_t length) const;
-  // Detaches the buffer, forgets the page states and unmaps; idempotent.
+  // Detaches the buffer, forgets the page states and retires the span
+  // (every page inaccessible, the region let go); idempotent.
   void Release();
 };
 
