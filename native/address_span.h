@@ -2,12 +2,15 @@
 //
 // JavaScript can keep such memory beyond close(): on engines with
 // ArrayBuffer.prototype.transfer, transfer() moves the memory of a buffer
-// into a new one that close() never saw and so cannot detach. Closing
-// therefore never gives the addresses back: Retire() replaces whatever is
-// mapped there by inaccessible reserved address space (the file or device
-// is let go), so such a buffer faults instead of reading memory that is
-// mapped there later, and the range is unmapped only when the last owner of
-// the span is gone — every buffer over it holds one until it is finalized.
+// into a new one that close() never saw and so cannot detach. So the span
+// counts the buffers that may still reach it: every buffer made over it,
+// less those its owner detached while they still showed the memory (an
+// attached buffer was never transferred: a transfer detaches its source)
+// and those finalized. When the owner lets the memory go (Close) and none
+// is left, the range is unmapped at once. Otherwise it is retired: every
+// page replaced by inaccessible reserved address space (the file or device
+// is let go), so a stray buffer faults instead of reading memory mapped
+// there later, and the range is unmapped when the last of them is finalized.
 #pragma once
 
 #include <cstddef>
@@ -24,14 +27,22 @@ class AddressSpan {
   AddressSpan(const AddressSpan&) = delete;
   AddressSpan& operator=(const AddressSpan&) = delete;
 
-  // Makes the whole range inaccessible and uncommitted, still reserved, and
-  // registers it as retired so that native I/O refuses buffers inside it
-  // (EFAULT) rather than faulting on them. Idempotent.
-  void Retire();
+  // A buffer over the span was created.
+  void BufferMade() { reachable_++; }
+  // A buffer stops reaching the span: detached by its owner while it still
+  // showed the memory, or finalized without that (collected, or transferred
+  // and the new buffer collected).
+  void BufferGone();
+  // The owner is done with the memory; idempotent.
+  void Close();
 
  private:
-  MappedRange range_;
-  bool retired_ = false;
+  void Unmap();
+
+  MappedRange range_;  // registered while retired: native I/O refuses it (EFAULT)
+  uint64_t reachable_ = 0;  // the JS thread only: finalizers run there
+  bool closed_ = false;
+  bool unmapped_ = false;
 };
 
 }  // namespace daxfs

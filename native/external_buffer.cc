@@ -21,7 +21,6 @@ uint64_t declared = uint64_t{1} << 32;  // Node 20's limit until told otherwise
 uint64_t accepted = 0;                  // the largest length the engine took
 uint64_t refused = UINT64_MAX;          // the smallest length it refused
 
-void DeleteHold(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<BufferHold>*>(hint); }
 void Nothing(napi_env, void*, void*) {}
 
 // Creates an external ArrayBuffer of `length` bytes over reserved,
@@ -53,13 +52,6 @@ bool FitsLocked(Napi::Env env, uint64_t length) {
   return false;
 }
 
-void DetachIfAttached(Napi::Reference<Napi::ArrayBuffer>& ref) {
-  if (ref.IsEmpty()) return;
-  Napi::ArrayBuffer ab = ref.Value();
-  if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-  ref.Reset();
-}
-
 }  // namespace
 
 void SetDeclaredArrayBufferLimit(uint64_t length) {
@@ -81,8 +73,24 @@ uint64_t LargestArrayBuffer(Napi::Env env) {
   return 0;
 }
 
+struct BufferHint {
+  std::shared_ptr<BufferHold> hold;
+  bool made = false;             // created: counted by the span
+  bool detached_by_owner = false;  // and since uncounted
+};
+
+namespace {
+
+void DeleteHint(napi_env, void*, void* data) {
+  auto* hint = static_cast<BufferHint*>(data);
+  if (hint->made && !hint->detached_by_owner) hint->hold->span->BufferGone();
+  delete hint;
+}
+
+}  // namespace
+
 Napi::ArrayBuffer NewExternalArrayBuffer(Napi::Env env, void* data, size_t length,
-                                         const std::shared_ptr<BufferHold>& hold) {
+                                         const std::shared_ptr<BufferHold>& hold, BufferHint** hint_out) {
   if (!ArrayBufferFits(env, length))
     ThrowCode(env, "ERANGE", "a buffer of " + std::to_string(length) +
                                  " bytes exceeds this engine's ArrayBuffer limit of " +
@@ -90,12 +98,38 @@ Napi::ArrayBuffer NewExternalArrayBuffer(Napi::Env env, void* data, size_t lengt
   // The raw call, not node-addon-api's wrapper: on failure the engine may or
   // may not have run the finalizer, and the wrapper would then free its data
   // a second time. Here a failure can at worst leak the small hint.
-  auto* hint = new std::shared_ptr<BufferHold>(hold);
+  auto* hint = new BufferHint{hold};
   napi_value value = nullptr;
   napi_status status =
-      napi_create_external_arraybuffer(env, data, length, DeleteHold, hint, &value);
+      napi_create_external_arraybuffer(env, data, length, DeleteHint, hint, &value);
   if (status != napi_ok) ThrowCode(env, "ENOMEM", "cannot create an external ArrayBuffer");
+  hint->made = true;
+  hold->span->BufferMade();
+  *hint_out = hint;
   return Napi::ArrayBuffer(env, value);
+}
+
+OwnedBuffer::OwnedBuffer(Napi::ArrayBuffer ab, BufferHint* hint, bool strong)
+    : ref_(Napi::Reference<Napi::ArrayBuffer>::New(ab, strong ? 1 : 0)), hint_(hint) {}
+
+bool OwnedBuffer::DetachedElsewhere() const {
+  if (ref_.IsEmpty()) return false;
+  Napi::ArrayBuffer ab = ref_.Value();
+  return !ab.IsEmpty() && ab.IsDetached();
+}
+
+void OwnedBuffer::Detach() {
+  if (ref_.IsEmpty()) return;
+  Napi::ArrayBuffer ab = ref_.Value();
+  // Attached, the buffer still holds its memory, so its hint is alive; a
+  // detached one was transferred (its memory and hint moved on) and a
+  // collected one is being finalized: neither is ours to count.
+  if (!ab.IsEmpty() && !ab.IsDetached()) {
+    hint_->detached_by_owner = true;
+    hint_->hold->span->BufferGone();
+    ab.Detach();
+  }
+  ref_.Reset();
 }
 
 void ExternalWindows::Init(Napi::Env env, uint8_t* data, uint64_t length,
@@ -119,28 +153,30 @@ void ExternalWindows::Init(Napi::Env env, uint8_t* data, uint64_t length,
 Napi::Value ExternalWindows::Get(Napi::Env env, size_t index) {
   if (detached_ || index >= windows_.size()) return env.Undefined();
   // A window JS detached (transfer() moved its memory to a new buffer, which
-  // keeps its own hold) is replaced by a fresh one.
-  if (!windows_[index].IsEmpty() && windows_[index].Value().IsDetached()) windows_[index].Reset();
+  // keeps the span reserved) is replaced by a fresh one.
+  if (windows_[index].DetachedElsewhere()) windows_[index].Reset();
   if (windows_[index].IsEmpty()) {
     uint64_t start = index * stride_;
     uint64_t len = std::min(window_, length_ - start);
-    Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, data_ + start, len, hold_);
-    windows_[index] = Napi::Reference<Napi::ArrayBuffer>::New(ab, 1);
+    BufferHint* hint = nullptr;
+    Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, data_ + start, len, hold_, &hint);
+    windows_[index] = OwnedBuffer(ab, hint, true);
   }
   return windows_[index].Value();
 }
 
 Napi::Value ExternalWindows::Range(Napi::Env env, uint64_t offset, uint64_t length) {
   if (detached_) return env.Undefined();
-  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, data_ + offset, length, hold_);
-  ranges_.push_back(Napi::Reference<Napi::ArrayBuffer>::New(ab, 0));  // weak: only to detach
+  BufferHint* hint = nullptr;
+  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, data_ + offset, length, hold_, &hint);
+  ranges_.emplace_back(ab, hint, false);  // weak: only to detach
   return ab;
 }
 
 void ExternalWindows::Detach() {
   detached_ = true;
   for (auto* list : {&windows_, &ranges_})
-    for (auto& ref : *list) DetachIfAttached(ref);
+    for (OwnedBuffer& buffer : *list) buffer.Detach();
   hold_.reset();
 }
 

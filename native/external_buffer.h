@@ -1,8 +1,8 @@
 // External ArrayBuffers over native memory, held by their owner and
 // detachable: once detached, every view of them reads as length 0, so JS can
 // never reach memory through them after close. A buffer whose memory was
-// moved elsewhere (ArrayBuffer.prototype.transfer) escapes the detach; what
-// keeps that safe is its BufferHold, released only by its finalizer.
+// moved elsewhere (ArrayBuffer.prototype.transfer) escapes the detach; its
+// address span (address_span.h) then stays reserved until it is finalized.
 //
 // The engine limits one ArrayBuffer (4 GiB on Node 20, see below). A larger
 // range is covered by windows of that size starting every half
@@ -44,10 +44,34 @@ bool ArrayBufferFits(Napi::Env env, uint64_t length);
 // accepts more than a process can map, the largest range it could reserve.
 uint64_t LargestArrayBuffer(Napi::Env env);
 
+// One buffer's finalizer data.
+struct BufferHint;
+
 // Creates an external ArrayBuffer holding `hold`; throws ERANGE past the
 // engine's limit. Never lets a failed creation free the hold twice.
+// `*hint` identifies the buffer to OwnedBuffer.
 Napi::ArrayBuffer NewExternalArrayBuffer(Napi::Env env, void* data, size_t length,
-                                         const std::shared_ptr<BufferHold>& hold);
+                                         const std::shared_ptr<BufferHold>& hold, BufferHint** hint);
+
+// A buffer made by NewExternalArrayBuffer, as its owner keeps track of it.
+class OwnedBuffer {
+ public:
+  OwnedBuffer() = default;
+  // Strong: the owner keeps the buffer alive; weak: only detaches it if alive.
+  OwnedBuffer(Napi::ArrayBuffer ab, BufferHint* hint, bool strong);
+  bool IsEmpty() const { return ref_.IsEmpty(); }
+  Napi::ArrayBuffer Value() const { return ref_.Value(); }
+  // Whether JS detached it (transfer()); false for a collected weak buffer.
+  bool DetachedElsewhere() const;
+  // Detaches the buffer if it still shows the memory (and tells the span
+  // that it reaches nothing any more), then forgets it.
+  void Detach();
+  void Reset() { ref_.Reset(); }
+
+ private:
+  Napi::Reference<Napi::ArrayBuffer> ref_;
+  BufferHint* hint_ = nullptr;  // valid while the buffer is attached
+};
 
 class ExternalWindows {
  public:
@@ -78,8 +102,8 @@ class ExternalWindows {
   uint64_t window_ = 0;
   bool detached_ = false;
   std::shared_ptr<BufferHold> hold_;
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> windows_;
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> ranges_;
+  std::vector<OwnedBuffer> windows_;
+  std::vector<OwnedBuffer> ranges_;
 };
 
 }  // namespace daxfs

@@ -31,14 +31,10 @@ Reservation::~Reservation() { Release(); }
 void Reservation::Release() {
   if (released) return;
   released = true;
-  if (!buffer.IsEmpty()) {
-    Napi::ArrayBuffer ab = buffer.Value();
-    if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-    buffer.Reset();
-  }
+  buffer.Detach();
   UnregisterRange(&range);
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
-  span->Retire();
+  span->Close();
   span.reset();
   auto& list = region->mappings;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
@@ -98,10 +94,12 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   RegisterRange(&res_->range);
   core->mappings.push_back(res_.get());
 
-  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, base, static_cast<size_t>(length),
-                                                std::make_shared<BufferHold>(BufferHold{res_, res_->span}));
+  BufferHint* hint = nullptr;
+  Napi::ArrayBuffer ab = NewExternalArrayBuffer(
+      env, base, static_cast<size_t>(length),
+      std::make_shared<BufferHold>(BufferHold{res_, res_->span}), &hint);
   buffer_ = Napi::Reference<Napi::ArrayBuffer>::New(ab, 1);
-  res_->buffer = Napi::Reference<Napi::ArrayBuffer>::New(ab, 0);
+  res_->buffer = OwnedBuffer(ab, hint, false);
 }
 
 Reservation& Mapping::Open(Napi::Env env) {

@@ -34,7 +34,7 @@ struct Reservation {
   MappedRange range;
   // Weak: lets Release detach the buffer if it is still alive, without the
   // buffer (which owns a reference to this reservation) being kept alive.
-  Napi::Reference<Napi::ArrayBuffer> buffer;
+  OwnedBuffer buffer;
   MmuStats stats;
   bool released = false;
 
@@ -42,8 +42,9 @@ struct Reservation {
   // Whether every page of the run is none or zero (private anonymous memory
   // that was never writable).
   bool AnonymousRun(uint64_t offset, uint64_t length) const;
-  // Detaches the buffer, forgets the page states and retires the span
-  // (every page inaccessible, the region let go); idempotent.
+  // Detaches the buffer, forgets the page states and closes the span
+  // (unmapped, or reserved and inaccessible while a buffer that escaped the
+  // detach exists); idempotent.
   void Release();
 };
 

@@ -33,7 +33,7 @@ void RegionCore::Release() {
     // A copy by another region's asynchronous call may still be using a view
     // of this one as its buffer: it must finish before the pages go.
     WaitUnpinned(mapped_, map_length);
-    span->Retire();
+    span->Close();
     span.reset();
     mapped_ = nullptr;
   }

@@ -74,8 +74,8 @@ class RegionCore {
   void Drain() { Drain(stats); }
 
   // Closes the region to new operations; lets go of the backing (its
-  // mapping is retired, see address_span.h, and the descriptor closed) now,
-  // or when the last in-flight asynchronous copy finishes. Idempotent.
+  // address span is closed, see address_span.h, and the descriptor too)
+  // now, or when the last in-flight asynchronous copy finishes. Idempotent.
   void Release();
   // Asynchronous copies running on the thread pool hold the mapping.
   void BeginAsync() { inflight_++; }
