@@ -187,11 +187,12 @@ addon.setMaxArrayBufferLength(constants.MAX_LENGTH);
 
 /**
  * The largest ArrayBuffer over region or mapping memory this engine takes,
- * found by trying up to the limit Node declares: 4 GiB on Node 20; on later
- * versions more than a process can map, so the largest range this process
- * could reserve (a power of two). A region larger than this is seen through
- * overlapping windows, and one view is then at most half of it; a mapping is
- * at most this long. The first call may cost a full garbage collection (the
+ * found by trying, halving from the limit Node declares: 4 GiB on Node 20;
+ * later versions take more than a process can map, so there it is the
+ * largest power of two this process could reserve. A region the engine
+ * cannot take as one buffer is seen through overlapping windows of this
+ * size (one view is then at most half of it); a mapping the engine cannot
+ * take is refused. The first call may cost a full garbage collection (the
  * engine counts a trial buffer's bytes as memory pressure).
  */
 export function maxArrayBufferLength(): number {
