@@ -18,8 +18,6 @@
 // read-only blocks) raise SIGSEGV in the process: the buffer is raw virtual
 // memory. Native I/O given a buffer inside a mapping checks the page states
 // and fails with EFAULT instead.
-import { markAsUntransferable } from 'node:worker_threads';
-
 import { addon, type KernelVma, type MmuStats, type NativeMapping, type ZeroSourceInfo } from './native.js';
 
 export const PageState = {
@@ -43,7 +41,6 @@ export class MmuMapping {
   constructor(native: NativeMapping) {
     this.#native = native;
     this.#buffer = native.buffer();
-    markAsUntransferable(this.#buffer);
     const info = native.info();
     this.length = info.length;
     this.unit = info.unit;
@@ -102,7 +99,11 @@ export class MmuMapping {
 
   stats(): MmuStats { return this.#native.stats(); }
 
-  /** Detaches the buffer and unmaps the whole range. Idempotent. */
+  /**
+   * Detaches the buffer and tears the whole range down; the addresses are
+   * given back once no buffer over them (one made by transfer()) is left.
+   * Idempotent.
+   */
   release(): void { this.#native.release(); }
 }
 

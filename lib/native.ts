@@ -198,6 +198,7 @@ export interface NativeAddon {
   setErrnoNames(names: (string | undefined)[]): void;
   /** The name Node prints for a (positive) errno value; the table native errors use. */
   errnoName(errno: number): string;
+  maxArrayBufferLength(): number;
   Region: new (path: string, options?: NativeOpenOptions) => NativeRegion;
   Mapping: new (region: NativeRegion, length: number) => NativeMapping;
   pageSize: number;
@@ -256,8 +257,23 @@ function resolveAddon(): string {
 /** Absolute path of the addon binary in use. */
 export const addonPath: string = resolveAddon();
 export const addon: NativeAddon = require(addonPath) as NativeAddon;
-// Native code cannot ask the engine how large one ArrayBuffer may be.
+// The limit Node declares; what the engine really takes is found by trying,
+// as each length first matters (see maxArrayBufferLength).
 addon.setMaxArrayBufferLength(constants.MAX_LENGTH);
 // Native errors are DaxfsErrors: `instanceof` holds whichever side threw.
 addon.setErrorClass(DaxfsError);
 addon.setErrnoNames(errnoNames());
+
+/**
+ * The largest ArrayBuffer over region or mapping memory this engine takes,
+ * found by trying, halving from the limit Node declares: 4 GiB on Node 20;
+ * later versions take more than a process can map, so there it is the
+ * largest power of two this process could reserve. A region the engine
+ * cannot take as one buffer is seen through overlapping windows of this
+ * size (one view is then at most half of it); a mapping the engine cannot
+ * take is refused. The first call may cost a full garbage collection (the
+ * engine counts a trial buffer's bytes as memory pressure).
+ */
+export function maxArrayBufferLength(): number {
+  return addon.maxArrayBufferLength();
+}

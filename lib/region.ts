@@ -1,8 +1,6 @@
 // Region: a persistent-memory backing mapped once, with persistence
 // primitives, zero-copy views and 8-byte atomics. A thin typed layer over
 // the addon: every argument is checked (again) in native code.
-import { markAsUntransferable } from 'node:worker_threads';
-
 import { Bitmap } from './bitmap.js';
 import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
@@ -67,7 +65,6 @@ export class Region {
     this.#lastWindow = windows.count - 1;
     this.#fast = this.#native.fastCalls();
     this.#args = this.#fast.args;
-    markAsUntransferable(this.#args.buffer);
   }
 
   /** Opens an existing file or device-dax instance; its size is the region's size. */
@@ -104,11 +101,11 @@ export class Region {
     }
     const index = Math.min(Math.floor(offset / this.#stride), this.#lastWindow);
     let window = this.#windows[index];
-    if (window === undefined) {
+    // A window has bytes until it is detached: by close() (checkView threw
+    // above), or by JS moving its memory away with transfer(); the region
+    // then hands out a fresh one.
+    if (window === undefined || window.byteLength === 0) {
       window = this.#native.arrayBuffer(index);
-      // The memory belongs to this process's mapping: never let it move to
-      // another thread, where close() could not detach it.
-      markAsUntransferable(window);
       this.#windows[index] = window;
     }
     return Buffer.from(window, offset - index * this.#stride, length);
@@ -122,9 +119,7 @@ export class Region {
    * close like every view.
    */
   dedicatedView(offset: number, length: number): Buffer {
-    const buffer = this.#native.rangeBuffer(offset, length);
-    markAsUntransferable(buffer);
-    return Buffer.from(buffer);
+    return Buffer.from(this.#native.rangeBuffer(offset, length));
   }
 
   /** Copies region bytes into `target`; returns the byte count. */
@@ -326,8 +321,10 @@ export class Region {
 
   /**
    * Releases every mapping made from this region and the region's own
-   * mapping. Views and mapping buffers are detached first (length 0), so no
-   * JS object can reach unmapped memory. Idempotent.
+   * mapping. Views and mapping buffers are detached first (length 0); the
+   * addresses stay reserved and inaccessible while a buffer that escaped the
+   * detach (by transfer()) exists, so none ever shows other memory.
+   * Idempotent.
    */
   close(): void {
     this.#native.close();

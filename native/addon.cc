@@ -26,10 +26,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Mapping", mapping);
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("cacheLine", Napi::Number::New(env, static_cast<double>(kCacheLine)));
-  // setMaxArrayBufferLength(n): the engine's limit, which JS knows
-  // (buffer.constants.MAX_LENGTH) and native code cannot ask for.
+  // setMaxArrayBufferLength(n): the limit Node declares
+  // (buffer.constants.MAX_LENGTH), which native code cannot ask for; no
+  // longer buffer is ever tried.
   exports.Set("setMaxArrayBufferLength", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    SetMaxArrayBufferLength(ArgIndex(info, 0, "length"));
+    SetDeclaredArrayBufferLimit(ArgIndex(info, 0, "length"));
+  }));
+  // maxArrayBufferLength(): the largest buffer the engine takes (found by
+  // trying: see external_buffer.h).
+  exports.Set("maxArrayBufferLength", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(LargestArrayBuffer(info.Env())));
   }));
   // setErrorClass(DaxfsError): errors thrown here become instances of it.
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));

@@ -42,18 +42,16 @@ Reservation::~Reservation() { Release(); }
 void Reservation::Release() {
   if (released) return;
   released = true;
-  if (!buffer.IsEmpty()) {
-    Napi::ArrayBuffer ab = buffer.Value();
-    if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-    buffer.Reset();
-  }
+  buffer.Detach();
   UnregisterRange(&range);
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
-  munmap(reinterpret_cast<void*>(range.start), range.length);
+  span->Close();
+  span.reset();
   AddZeroPieces(-static_cast<int64_t>(stats.zero_pieces));
   stats.zero_pieces = 0;
   auto& list = region->mappings;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
+  region.reset();
 }
 
 Napi::Function Mapping::Init(Napi::Env env) {
@@ -88,10 +86,10 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   CheckAligned(env, length, unit, "length");
   if (length > (uint64_t{1} << 47)) ThrowCode(env, "EINVAL", "length is larger than the address space");
   // One ArrayBuffer covers the whole mapping: the engine's limit applies.
-  if (length > MaxArrayBufferLength())
+  if (!ArrayBufferFits(env, length))
     ThrowCode(env, "EINVAL", "length " + std::to_string(length) +
                                  " is larger than this engine's ArrayBuffer limit (" +
-                                 std::to_string(MaxArrayBufferLength()) + " bytes)");
+                                 std::to_string(LargestArrayBuffer(env)) + " bytes)");
 
   // 2 MiB aligned from 2 MiB up (huge faults); below, aligned to the length
   // rounded up to a power of two, so that the range lies inside one window
@@ -101,6 +99,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   if (base == nullptr) ThrowErrno(env, errno, "mmap", "reserving the mapping's address range");
 
   res_ = std::make_shared<Reservation>();
+  res_->span = std::make_shared<AddressSpan>(base, static_cast<size_t>(length));
   res_->region = core;
   res_->range.start = reinterpret_cast<uintptr_t>(base);
   res_->range.length = static_cast<size_t>(length);
@@ -111,9 +110,12 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   RegisterRange(&res_->range);
   core->mappings.push_back(res_.get());
 
-  Napi::ArrayBuffer ab = NewExternalArrayBuffer(env, base, static_cast<size_t>(length), res_);
+  BufferHint* hint = nullptr;
+  Napi::ArrayBuffer ab = NewExternalArrayBuffer(
+      env, base, static_cast<size_t>(length),
+      std::make_shared<BufferHold>(BufferHold{res_, res_->span}), &hint);
   buffer_ = Napi::Reference<Napi::ArrayBuffer>::New(ab, 1);
-  res_->buffer = Napi::Reference<Napi::ArrayBuffer>::New(ab, 0);
+  res_->buffer = OwnedBuffer(ab, hint, false);
 }
 
 Reservation& Mapping::Open(Napi::Env env) {

@@ -28,13 +28,16 @@ struct MmuStats {
 };
 
 // The reserved range. Shared between the Mapping object and its ArrayBuffer,
-// so that memory a view can reach is never unmapped under it.
+// so that the pages a reachable buffer shows stay as they are until the
+// mapping is released; the address span outlives even that while a buffer
+// over it exists (address_span.h).
 struct Reservation {
-  std::shared_ptr<RegionCore> region;
+  std::shared_ptr<RegionCore> region;  // null once released
+  std::shared_ptr<AddressSpan> span;   // null once released
   MappedRange range;
   // Weak: lets Release detach the buffer if it is still alive, without the
   // buffer (which owns a reference to this reservation) being kept alive.
-  Napi::Reference<Napi::ArrayBuffer> buffer;
+  OwnedBuffer buffer;
   MmuStats stats;
   bool released = false;
 
@@ -52,7 +55,9 @@ struct Reservation {
   }
   bool AllBacked(size_t first, size_t count) const;
   bool AllState(size_t first, size_t count, PageState state) const;
-  // Detaches the buffer, forgets the page states and unmaps; idempotent.
+  // Detaches the buffer, forgets the page states and closes the span
+  // (unmapped, or reserved and inaccessible while a buffer that escaped the
+  // detach exists); idempotent.
   void Release();
 };
 

@@ -10,8 +10,8 @@ namespace daxfs {
 namespace {
 
 std::mutex registry_mutex;
-// Mappings by start address. They never overlap (each is its own address
-// reservation), so the ones a buffer touches are found in O(log n): the I/O
+// Mappings and retired spans by start address. They never overlap (each is
+// its own address reservation), so the ones a buffer touches are found in O(log n): the I/O
 // check below runs on every read and write while any mapping exists, and
 // must not grow with the number of unrelated mappings.
 std::map<uintptr_t, MappedRange*>& Registry() {
@@ -79,6 +79,10 @@ bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why)
     const MappedRange* range = it->second;
     uintptr_t r_end = range->start + range->length;
     if (end <= range->start || begin >= r_end) continue;
+    if (range->retired) {
+      *why = "the buffer lies in the memory of a closed daxfs region or released mapping";
+      return false;
+    }
     size_t first = (std::max(begin, range->start) - range->start) / range->unit;
     size_t last = (std::min(end, r_end) - 1 - range->start) / range->unit;
     for (size_t i = first; i <= last; i++) {

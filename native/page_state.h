@@ -1,6 +1,7 @@
 // What each page (unit) of an MMU mapping currently points at, and a
-// process-wide registry of mappings so that native I/O given a user buffer
-// inside a mapping can refuse pages that would fault (EFAULT) instead of
+// process-wide registry of mappings (and of the retired address spans of
+// closed regions and released mappings) so that native I/O given a user
+// buffer inside one can refuse pages that would fault (EFAULT) instead of
 // crashing the process.
 #pragma once
 
@@ -32,6 +33,9 @@ struct MappedRange {
   size_t length = 0;
   size_t unit = 0;
   std::vector<PageState> states;
+  // The memory of a closed region or a released mapping, still reserved
+  // while a buffer over it may exist (address_span.h).
+  bool retired = false;
 };
 
 // Adds or removes a mapping; the registry holds a pointer, not a copy.

@@ -112,7 +112,9 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
     options.nt_threshold = OptIndex(o, "ntThreshold", 256);
   }
   core_ = OpenRegion(env, options);
-  buffers_.Init(core_->base(), core_->map_length, core_);
+  buffers_.Init(env, core_->base(), core_->map_length,
+                std::make_shared<BufferHold>(BufferHold{core_, core_->span}));
+  core_->longest_view = buffers_.longest_view();
 }
 
 Region::~Region() = default;
@@ -126,7 +128,7 @@ RegionCore& Region::Writable(Napi::Env env) { return RequireWritable(env, core_.
 
 Napi::Value Region::Close(const Napi::CallbackInfo& info) {
   if (!core_ || !core_->open()) return info.Env().Undefined();
-  // Mappings first: their buffers are detached before anything is unmapped.
+  // Mappings first: their buffers are detached before any page goes.
   std::vector<Reservation*> mappings = core_->mappings;
   for (Reservation* r : mappings) r->Release();
   buffers_.Detach();

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "page_state.h"
+
 namespace daxfs {
 
 const char* PersistenceName(Persistence mode) {
@@ -27,8 +29,12 @@ void RegionCore::Release() {
     release_pending_ = true;
     return;
   }
-  if (mapped_ != nullptr) {
-    munmap(mapped_, map_length);
+  if (span) {
+    // A copy by another region's asynchronous call may still be using a view
+    // of this one as its buffer: it must finish before the pages go.
+    WaitUnpinned(mapped_, map_length);
+    span->Close();
+    span.reset();
     mapped_ = nullptr;
   }
   if (fd >= 0) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "address_span.h"
 #include "cpu_persist.h"
 #include "persist_trace.h"
 
@@ -72,8 +73,9 @@ class RegionCore {
   void Drain(RegionStats& stats);
   void Drain() { Drain(stats); }
 
-  // Closes the region to new operations; unmaps and closes the backing now,
-  // or when the last in-flight asynchronous copy finishes. Idempotent.
+  // Closes the region to new operations; lets go of the backing (its
+  // address span is closed, see address_span.h, and the descriptor too)
+  // now, or when the last in-flight asynchronous copy finishes. Idempotent.
   void Release();
   // Asynchronous copies running on the thread pool hold the mapping.
   void BeginAsync() { inflight_++; }
@@ -81,9 +83,13 @@ class RegionCore {
   bool open() const { return base_.load(std::memory_order_acquire) != nullptr; }
   uint8_t* base() const { return base_.load(std::memory_order_relaxed); }
 
-  // Set once by OpenRegion; base_ becomes null at Release, mapped_ when unmapped.
+  // Set once by OpenRegion; base_ becomes null at Release, mapped_ when the
+  // backing is let go.
   std::atomic<uint8_t*> base_{nullptr};
   uint8_t* mapped_ = nullptr;
+  // The mapping's address range, shared with every buffer over it; the
+  // region's own reference is dropped when the backing is let go.
+  std::shared_ptr<AddressSpan> span;
   int inflight_ = 0;  // main thread only
   bool release_pending_ = false;
   size_t map_length = 0;  // bytes mapped (== size)
@@ -104,6 +110,7 @@ class RegionCore {
   uint64_t align = 4096;
   uint64_t nt_threshold = 256;
   bool views_safe = true;  // false where stores through a view would fault
+  uint64_t longest_view = 0;  // one view lies in one buffer (external_buffer.h)
   std::string path;
   RegionStats stats;
   // Live MMU mappings of this region, released when the region is closed.

@@ -194,7 +194,7 @@ void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t leng
     ThrowCode(env, "EROFS", "views of a read-only device-dax region are not available: use read()");
   // One view lies inside one window (external_buffer.h): at most the whole
   // region when it fits one ArrayBuffer, else half the engine's limit.
-  uint64_t most = c.size <= MaxArrayBufferLength() ? c.size : MaxArrayBufferLength() / 2;
+  uint64_t most = c.longest_view;
   if (length > most)
     ThrowCode(env, "ERANGE", "length " + std::to_string(length) +
                                  " is larger than one view may be (" + std::to_string(most) + " bytes)");

@@ -174,6 +174,7 @@ std::shared_ptr<RegionCore> OpenRegion(Napi::Env env, const OpenOptions& o) {
   }
   core->map_length = length;
   core->mapped_ = static_cast<uint8_t*>(base);
+  core->span = std::make_shared<AddressSpan>(base, length);
   core->base_.store(static_cast<uint8_t*>(base), std::memory_order_release);
 
   if (o.force_msync) {

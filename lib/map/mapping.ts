@@ -14,12 +14,13 @@
 // a truncate, punch hole or zero range of the file changes them (a punched
 // or zeroed page then shows zeros, read-only; a page past the new
 // EOF becomes inaccessible). `unmap()` detaches the buffer and every view of
-// it (length 0), so nothing in JS can reach the memory afterwards, and the
-// buffer cannot be transferred to another thread (Node 20 then copies it,
-// which reads every page: a copy — postMessage, structuredClone, slice — of
-// a buffer with unfaulted pages is a direct load like any other).
-import { markAsUntransferable } from 'node:worker_threads';
-
+// it (length 0). A buffer made from it by `transfer()` escapes the detach,
+// but not the unmap: its whole range stays reserved and inaccessible (a
+// load kills the process) until that buffer is garbage-collected, so it
+// never shows memory mapped later. The buffer never moves to another
+// thread: Node 20 copies it, later versions refuse (DataCloneError); and a
+// copy — postMessage, structuredClone, slice — reads every page, so it is a
+// direct load like any other.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { checkBufferRange, checkIndex } from '../checks.js';
 import type { MmuMapping } from '../mmu.js';
@@ -105,7 +106,6 @@ export class FileMapping implements FaultSubject, BufferOwner {
     this.hugeCapable = options.huge && this.firstBlock % HUGE_PAGES === 0 && mmu.addressAlign >= HUGE_PAGES * BLOCK;
     this.#mmu = mmu;
     this.#buffer = mmu.buffer;
-    markAsUntransferable(this.#buffer);
     registerBuffer(this.#buffer, this);
     this.counters = [this.#stats, host.faultCounters];
     // The reservation itself was one mmap.

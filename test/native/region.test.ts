@@ -692,24 +692,3 @@ describe('advisory lock', () => {
     d.close();
   });
 });
-
-describe('regions larger than one ArrayBuffer', () => {
-  it('hand out views through overlapping windows, all detached on close', () => {
-    const GiB = 2 ** 30;
-    const r = Region.create(uniquePath(shm), 6 * GiB); // sparse on tmpfs
-    const a = r.view(5 * GiB + 100, 64);
-    a.fill(7);
-    const b = r.view(2 * GiB - 10, 20); // straddles a window start: still one view
-    b.fill(9);
-    const back = Buffer.alloc(64);
-    r.read(5 * GiB + 100, back);
-    expect(back.every((x) => x === 7)).toBe(true);
-    expect(r.view(2 * GiB - 10, 20).every((x) => x === 9)).toBe(true);
-    expect(r.view(6 * GiB, 0).length).toBe(0);
-    expectCode(() => r.view(0, 2 * GiB + 1), 'ERANGE', /larger than one view may be/);
-    expectCode(() => r.createMapping(8 * GiB), 'EINVAL', /ArrayBuffer limit/);
-    r.close();
-    expect(a.length).toBe(0);
-    expect(b.length).toBe(0);
-  });
-});
