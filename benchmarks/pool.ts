@@ -32,7 +32,7 @@ export function runPoolBenchmark(quick = false): Row[] {
   // killed leaves nothing behind.
   const backing = createUnlinkedPmem('bench-pool', 256 * MiB);
   const plainPath = `${backing.name}.plain`;
-  const fd = openSync(plainPath, 'wx+');
+  const fd = openSync(plainPath, 'wx+', 0o600);
   unlinkSync(plainPath);
   // zeroAll touches every page of the emulated pmem once, as real pmem has
   // no first-touch page faults (the region benchmark does the same)

@@ -118,7 +118,7 @@ function daxfs(): Contender {
 
 function nodeFs(): Contender {
   const name = emulatedPmemPath('bench-stores-fs');
-  const fd = openSync(name, 'wx+');
+  const fd = openSync(name, 'wx+', 0o600);
   unlinkSync(name); // the descriptor keeps it: nothing is left if the run is killed
   for (let k = 0; k < KEYS; k++) writeSync(fd, value(k), 0, VALUE, k * VALUE);
   const buf = value(7);

@@ -1,20 +1,54 @@
 // Where emulated pmem goes when the user names no device: a file on tmpfs
 // (/dev/shm) when there is one, so that stores live in RAM as they would on
-// pmem; else the temporary directory (page-cache backed, msync mode).
-import { closeSync, ftruncateSync, openSync, readdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
+// pmem; else the temporary directory (page-cache backed, msync mode). Either
+// way inside a directory of the user's own (daxfs-<uid>, mode 0700), so that
+// no other user can open, list or swap what a run keeps there.
+import { chmodSync, closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { daxfsError } from './errors.js';
+
 const TMPFS_MAGIC = 0x01021994;
 
-/** The directory for emulated pmem files on this machine. */
-export function emulatedPmemDir(): string {
+function sharedParent(): string {
   try {
     if (statfsSync('/dev/shm').type === TMPFS_MAGIC) return '/dev/shm';
   } catch {
     // no /dev/shm here
   }
   return os.tmpdir();
+}
+
+/**
+ * The user's private directory under `parent`: created (0700) when missing;
+ * refused (EACCES) when something else has the name — a symbolic link (never
+ * followed), a file, or a directory of another owner or with another mode
+ * (another user could have made it to watch or replace what goes in it).
+ */
+export function privateDir(parent: string): string {
+  const uid = process.getuid!();
+  const dir = path.join(parent, `daxfs-${uid}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+    // mkdir applies the umask; the parent is sticky (others cannot swap the
+    // new directory), so setting the mode by name reaches the one just made
+    chmodSync(dir, 0o700);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw e;
+  }
+  const st = lstatSync(dir);
+  const refuse = (why: string) => daxfsError('EACCES', `'${dir}' ${why}: emulated pmem must go in a directory private to uid ${uid}; remove it (daxfs creates it, mode 0700)`);
+  if (st.isSymbolicLink()) throw refuse('is a symbolic link');
+  if (!st.isDirectory()) throw refuse('is not a directory');
+  if (st.uid !== uid) throw refuse(`belongs to uid ${st.uid}`);
+  if ((st.mode & 0o777) !== 0o700) throw refuse(`has mode 0${(st.mode & 0o777).toString(8)}, not 0700`);
+  return dir;
+}
+
+/** The directory for emulated pmem files of this user on this machine (created if missing). */
+export function emulatedPmemDir(): string {
+  return privateDir(sharedParent());
 }
 
 /** A fresh path for an emulated pmem file. */
@@ -72,7 +106,7 @@ export function unlinkKeepingOpen(name: string): UnlinkedFile {
  */
 export function createUnlinkedPmem(label: string, size: number): UnlinkedFile {
   const name = emulatedPmemPath(label);
-  const fd = openSync(name, 'wx+', 0o644);
+  const fd = openSync(name, 'wx+', 0o600);
   try {
     unlinkSync(name);
     ftruncateSync(fd, size);

@@ -1,4 +1,4 @@
-export { Region, type OpenOptions } from './region.js';
+export { Region, type CreateOptions, type OpenOptions } from './region.js';
 export { Bitmap, type FreeRun } from './bitmap.js';
 export { MmuMapping, PageState, setZeroSourceLimit, zeroSourceInfo, ZERO_SOURCE_SHARE, type PageStateValue } from './mmu.js';
 export {

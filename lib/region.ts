@@ -27,6 +27,11 @@ export interface OpenOptions {
   sysfsRoot?: string;
 }
 
+export interface CreateOptions extends Omit<OpenOptions, 'readOnly'> {
+  /** Permission bits of the new file (0 to 0o777), applied exactly; default 0o600. */
+  mode?: number;
+}
+
 function nativeOptions(options: OpenOptions): Record<string, unknown> {
   const env = process.env;
   const threshold = options.ntThreshold ?? (env['DAXFS_NT_THRESHOLD'] ? Number(env['DAXFS_NT_THRESHOLD']) : undefined);
@@ -72,9 +77,13 @@ export class Region {
     return new Region(path, nativeOptions(options));
   }
 
-  /** Creates a new file of `size` bytes (a multiple of the page size); EEXIST if it exists. */
-  static create(path: string, size: number, options: Omit<OpenOptions, 'readOnly'> = {}): Region {
-    return new Region(path, { ...nativeOptions(options), create: true, size });
+  /**
+   * Creates a new file of `size` bytes (a multiple of the page size); EEXIST
+   * if it exists. The file gets exactly `mode` (default 0o600: private to its
+   * owner), whatever the umask.
+   */
+  static create(path: string, size: number, options: CreateOptions = {}): Region {
+    return new Region(path, { ...nativeOptions(options), create: true, size, mode: options.mode });
   }
 
   get path(): string { return this.#report.path; }

@@ -103,6 +103,7 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
     Napi::Object o = info[1].As<Napi::Object>();
     options.create = OptBool(o, "create");
     options.size = OptIndex(o, "size", 0);
+    options.mode = OptIndex(o, "mode", 0600);
     options.read_only = OptBool(o, "readOnly");
     options.require_map_sync = OptBool(o, "requireMapSync");
     options.force_msync = OptBool(o, "forceMsync");

@@ -22,6 +22,15 @@ constexpr uint64_t kHugeAlign = uint64_t{2} << 20;
 
 bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+std::string ToOctal(uint64_t v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + (v & 7)));
+    v >>= 3;
+  } while (v != 0);
+  return s;
+}
+
 // Closes the descriptor on every error path (and unlinks a file we created).
 struct FdGuard {
   int fd = -1;
@@ -63,9 +72,16 @@ std::shared_ptr<RegionCore> OpenRegion(Napi::Env env, const OpenOptions& o) {
     if (o.size == 0 || o.size % page != 0)
       ThrowCode(env, "EINVAL", "size must be a positive multiple of " + std::to_string(page) +
                                    " bytes, got " + std::to_string(o.size));
-    guard.fd = open(o.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (o.mode > 0777)
+      ThrowCode(env, "EINVAL", "mode must be permission bits (0 to 0o777), got 0o" + ToOctal(o.mode));
+    guard.fd = open(o.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(o.mode & 0600));
     if (guard.fd < 0) ThrowErrno(env, errno, "open", "creating the region file", o.path);
     guard.created_path = o.path;
+    // Created private (owner bits only, so nobody else can open it before
+    // the mode is final), then given exactly the mode asked for: the umask
+    // would otherwise narrow a mode chosen deliberately to share the file.
+    if (fchmod(guard.fd, static_cast<mode_t>(o.mode)) != 0)
+      ThrowErrno(env, errno, "fchmod", "setting the region file's mode", o.path);
     if (ftruncate(guard.fd, static_cast<off_t>(o.size)) != 0)
       ThrowErrno(env, errno, "ftruncate", "sizing the region file", o.path);
   } else {

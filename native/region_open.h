@@ -16,6 +16,7 @@ struct OpenOptions {
   std::string path;
   bool create = false;        // create a new file of `size` bytes (fails if it exists)
   uint64_t size = 0;
+  uint64_t mode = 0600;       // permission bits of a created file, applied exactly (not umask-reduced)
   bool read_only = false;
   bool require_map_sync = false;
   bool force_msync = false;   // persist with msync even where flushing would do

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { DaxfsError } from '../errors.js';
 import { parseSize } from './units.js';
 
-type CommandOption = 'size' | 'zero' | 'repair';
+type CommandOption = 'size' | 'zero' | 'force' | 'mode' | 'repair';
 
 interface CommandSpec {
   /** The positional arguments, as shown in help: `<x>` required, `[x]` optional. */
@@ -21,6 +21,8 @@ interface CommandSpec {
 const OPTION_HELP: Record<CommandOption | 'json' | 'help', string> = {
   size: '--size SIZE   create the file with this size (4096, 256M, 1G, 2TiB); it must not exist',
   zero: '--zero        zero the whole pool, not only its metadata',
+  force: '--force       format even over an existing pool, file with data, or device',
+  mode: '--mode MODE   permission bits of the pool file, octal (default 0600: private)',
   repair: '--repair      repair what can be repaired (opens the pool read-write)',
   json: '--json        print the result as JSON on stdout; errors as JSON on stderr',
   help: '-h, --help    show this help',
@@ -31,9 +33,10 @@ export const COMMANDS = {
     synopsis: '<path>',
     min: 1,
     max: 1,
-    options: ['size', 'zero'],
+    options: ['size', 'zero', 'force', 'mode'],
     summary: 'format a pool (creating the file when --size is given)',
-    details: 'Formats <path> as an empty pool. Without --size, <path> must exist and keeps its size.',
+    details:
+      'Formats <path> as an empty pool. Without --size, <path> must exist and keeps its size. An existing pool, file with data or device is refused without --force. A file mkfs creates is mode 0600 unless --mode says otherwise; a failed mkfs removes it again.',
   },
   info: {
     synopsis: '<pool>',
@@ -49,7 +52,8 @@ export const COMMANDS = {
     max: 1,
     options: ['repair'],
     summary: 'verify (and repair what can be repaired)',
-    details: 'Verifies every structure of <pool>. Exit status: 0 clean, 1 problems found and all repaired, 4 problems left.',
+    details:
+      'Verifies every structure of <pool>. With --repair, also lists what the read-write mount itself repaired. Exit status: 0 clean, 1 problems found and all repaired, 4 problems left, 8 could not check (the pool could not be opened or read).',
   },
   ls: {
     synopsis: '<pool>',
@@ -73,7 +77,8 @@ export const COMMANDS = {
     max: 3,
     options: [],
     summary: 'copy a file into the pool',
-    details: 'Copies <file> into <pool> as [name] (default: the file\'s base name), replacing a file of that name.',
+    details:
+      "Copies <file> into <pool> as [name] (default: the file's base name), replacing a file of that name atomically: the copy is made under a temporary name and renamed over the old file only once complete, so a failure leaves the old file as it was.",
   },
   get: {
     synopsis: '<pool> <name> [file]',
@@ -81,7 +86,8 @@ export const COMMANDS = {
     max: 3,
     options: [],
     summary: "copy a file out of the pool ('-' for stdout)",
-    details: "Copies <name> out of <pool> to [file] (default: <name>; '-' writes to stdout).",
+    details:
+      "Copies <name> out of <pool> to [file] (default: <name>; '-' writes to stdout). The copy goes to a temporary file beside [file], renamed over it once complete; [file] must not be the pool itself.",
   },
   rm: {
     synopsis: '<pool> <name>',
@@ -121,7 +127,7 @@ export class UsageError extends DaxfsError {
 
 function commandUsage(name: CommandName): string {
   const spec = specOf(name);
-  const options = spec.options.map((o) => (o === 'size' ? '[--size SIZE]' : `[--${o}]`));
+  const options = spec.options.map((o) => (o === 'size' ? '[--size SIZE]' : o === 'mode' ? '[--mode MODE]' : `[--${o}]`));
   return ['usage: daxfs', name, spec.synopsis, ...options, '[--json]'].join(' ');
 }
 
@@ -138,7 +144,7 @@ export function generalHelp(): string {
     '  --version     print the version',
     '',
     'exit status: 0 done; 1 failed (the message gives the error code); 2 usage error;',
-    'check: 0 clean, 1 problems repaired, 4 problems left.',
+    'check: 0 clean, 1 problems repaired, 4 problems left, 8 could not check.',
     'error codes: docs/errors.md',
   ].join('\n');
 }
@@ -152,7 +158,16 @@ export function commandHelp(name: CommandName): string {
 export type Parsed =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
-  | { kind: 'run'; command: CommandName; args: string[]; size: number | undefined; zero: boolean; repair: boolean };
+  | {
+      kind: 'run';
+      command: CommandName;
+      args: string[];
+      size: number | undefined;
+      zero: boolean;
+      force: boolean;
+      mode: number | undefined;
+      repair: boolean;
+    };
 
 /** Whether the caller asked for JSON: known even when the rest fails to parse. */
 export function wantsJson(argv: string[]): boolean {
@@ -184,6 +199,8 @@ export function parseCommandLine(argv: string[]): Parsed {
       options: {
         size: { type: 'string' },
         zero: { type: 'boolean' },
+        force: { type: 'boolean' },
+        mode: { type: 'string' },
         repair: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -232,5 +249,10 @@ export function parseCommandLine(argv: string[]): Parsed {
       throw new UsageError(`--size: ${(e as Error).message}`, command);
     }
   }
-  return { kind: 'run', command, args, size, zero: values.zero ?? false, repair: values.repair ?? false };
+  let mode: number | undefined;
+  if (values.mode !== undefined) {
+    if (!/^0*[0-7]{1,3}$/.test(values.mode)) throw new UsageError(`--mode: not an octal mode: '${values.mode}' (examples: 0600, 0640)`, command);
+    mode = parseInt(values.mode, 8);
+  }
+  return { kind: 'run', command, args, size, zero: values.zero ?? false, force: values.force ?? false, mode, repair: values.repair ?? false };
 }

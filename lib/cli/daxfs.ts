@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // The daxfs command: make, inspect, check and use pools from the shell.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync, writeSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { daxfsError } from '../errors.js';
 import { packageRoot } from '../native.js';
 import { Pool } from '../pool/pool.js';
-import { parseCommandLine, wantsJson } from './daxfs-usage.js';
+import { CHECK_FAILED, describeCheck, mountRepairs } from './check-report.js';
+import { parseCommandLine, wantsJson, type Parsed } from './daxfs-usage.js';
 import { describeFailure, escapeForTerminal, formatFailure } from './output.js';
 import { Progress } from './progress.js';
+import { checkArgumentBytes, rawArguments } from './raw-argv.js';
+import { get, put } from './transfer.js';
 import { formatSize } from './units.js';
 
 export interface Io {
@@ -19,23 +21,30 @@ export interface Io {
 
 const processIo: Io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
 
-const CHUNK = 8 << 20;
-
-/** Runs one command line; returns the exit status. Results go to stdout, errors and usage errors to stderr. */
-export function main(argv: string[], io: Io = processIo): number {
+/**
+ * Runs one command line; returns the exit status. Results go to stdout,
+ * errors and usage errors to stderr. `raw` are the same arguments as the
+ * kernel passed them (bytes), to refuse any that is not valid UTF-8.
+ */
+export function main(argv: string[], io: Io = processIo, raw?: Buffer[]): number {
   const json = wantsJson(argv);
+  let command: string | undefined;
   try {
-    return run(argv, io);
+    const parsed = parseCommandLine(argv);
+    if (parsed.kind === 'run') command = parsed.command;
+    checkArgumentBytes(argv, raw);
+    return run(parsed, argv, io);
   } catch (e) {
     const failure = describeFailure(e);
+    // check's own statuses (1 and 4) describe the pool: a failure to check is another one
+    if (command === 'check' && failure.status === 1) failure.status = CHECK_FAILED;
     io.stderr(formatFailure(failure, json));
     return failure.status;
   }
 }
 
-/** Runs one command line; throws what went wrong (describeFailure says how to report it). */
-function run(argv: string[], io: Io = processIo): number {
-  const parsed = parseCommandLine(argv);
+/** Runs one parsed command line; throws what went wrong (describeFailure says how to report it). */
+function run(parsed: Parsed, argv: string[], io: Io): number {
   if (parsed.kind === 'help') {
     io.stdout(`${parsed.text}\n`);
     return 0;
@@ -52,11 +61,19 @@ function run(argv: string[], io: Io = processIo): number {
   switch (command) {
     case 'mkfs': {
       const progress = new Progress('zeroing');
-      const pool = Pool.format(args[0]!, {
-        ...(parsed.size !== undefined ? { size: parsed.size } : {}),
-        zeroAll: parsed.zero,
-        onProgress: (d, t) => progress.update(d, t),
-      });
+      let pool: Pool;
+      try {
+        pool = Pool.format(args[0]!, {
+          ...(parsed.size !== undefined ? { size: parsed.size } : {}),
+          ...(parsed.mode !== undefined ? { mode: parsed.mode } : {}),
+          exclusive: !parsed.force,
+          zeroAll: parsed.zero,
+          onProgress: (d, t) => progress.update(d, t),
+        });
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'EEXIST' && !parsed.force) (e as Error).message += '; add --force to format it anyway';
+        throw e;
+      }
       progress.done();
       const info = pool.info();
       pool.close();
@@ -86,17 +103,12 @@ function run(argv: string[], io: Io = processIo): number {
       const pool = Pool.open(args[0]!, { readOnly: !parsed.repair });
       const progress = new Progress('checking');
       try {
+        const atMount = parsed.repair ? mountRepairs(pool.info()) : [];
         const report = pool.check({ repair: parsed.repair, onProgress: (d, t) => progress.update(d * 4096, t * 4096) });
         progress.done();
-        const lines = report.problems.map((p) => `${report.repaired.includes(p) ? 'repaired' : p.repairable ? 'repairable' : 'PROBLEM'}: ${p.kind}: ${esc(p.message)}`);
-        lines.push(
-          report.problems.length === 0
-            ? `clean: ${report.filesChecked} files, ${report.blocksChecked} blocks checked`
-            : `${report.problems.length} problem(s), ${report.repaired.length} repaired${report.ok ? '' : '; run check --repair to fix the repairable ones'}`,
-        );
-        print(lines.join('\n'), report);
-        if (report.problems.length === 0) return 0;
-        return report.ok ? 1 : 4;
+        const { text, status } = describeCheck(report, atMount);
+        print(text, { ...report, repairedAtMount: atMount });
+        return status;
       } finally {
         pool.close();
       }
@@ -120,58 +132,15 @@ function run(argv: string[], io: Io = processIo): number {
     }
     case 'put': {
       const [poolPath, file, name = path.basename(args[1]!)] = args as [string, string, string?];
-      const fd = openSync(file, 'r');
-      const pool = Pool.open(poolPath);
-      try {
-        const total = fstatSync(fd).size;
-        const f = pool.open(name, { create: true });
-        f.truncate(0);
-        const chunk = Buffer.alloc(Math.min(CHUNK, Math.max(total, 1)));
-        const progress = new Progress(`put ${name}`);
-        let done = 0;
-        for (;;) {
-          const n = readSync(fd, chunk, 0, chunk.length, null);
-          if (n === 0) break;
-          const written = f.write(chunk, done, 0, n);
-          if (written < n) throw daxfsError('ENOSPC', `the pool is full after ${formatSize(done + written)} of '${name}'`);
-          done += n;
-          progress.update(done, total);
-        }
-        progress.done();
-        f.close();
-        print(`put ${esc(name)}: ${formatSize(done)}`, { name, bytes: done });
-        return 0;
-      } finally {
-        pool.close();
-        closeSync(fd);
-      }
+      const bytes = put(poolPath, file, name);
+      print(`put ${esc(name)}: ${formatSize(bytes)}`, { name, bytes });
+      return 0;
     }
     case 'get': {
       const [poolPath, name, file = name] = args as [string, string, string?];
-      const pool = Pool.open(poolPath, { readOnly: true });
-      try {
-        const f = pool.open(name);
-        const fd = file === '-' ? 1 : openSync(file!, 'w');
-        try {
-          const chunk = Buffer.alloc(Math.min(CHUNK, Math.max(f.size, 1)));
-          const progress = new Progress(`get ${name}`);
-          let done = 0;
-          for (;;) {
-            const n = f.read(chunk, done);
-            if (n === 0) break;
-            for (let at = 0; at < n; ) at += writeSync(fd, chunk, at, n - at);
-            done += n;
-            progress.update(done, f.size);
-          }
-          progress.done();
-          if (file !== '-') print(`get ${esc(name)}: ${formatSize(done)} to ${esc(file)}`, { name, bytes: done, file });
-          return 0;
-        } finally {
-          if (fd !== 1) closeSync(fd);
-        }
-      } finally {
-        pool.close();
-      }
+      const bytes = get(poolPath, name, file);
+      if (file !== '-') print(`get ${esc(name)}: ${formatSize(bytes)} to ${esc(file)}`, { name, bytes, file });
+      return 0;
     }
     case 'rm': {
       const pool = Pool.open(args[0]!);
@@ -191,5 +160,5 @@ function version(): string {
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = main(process.argv.slice(2), processIo, rawArguments(process.argv.length - 2));
 }

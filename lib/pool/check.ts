@@ -12,6 +12,7 @@ export type ProblemKind =
   | 'out-of-range'
   | 'free-count'
   | 'orphan'
+  | 'temporary'
   | 'directory';
 
 export interface Problem {

@@ -12,6 +12,7 @@ import { daxfsError } from '../errors.js';
 import { copyExtent, makeExtent, type Extent } from './extents.js';
 import { readU64, writeU64, zeroed } from './bytes.js';
 import { BLOCK, INODE_SIZE, MAX_FILE_SIZE } from './layout.js';
+import { isTemporaryName, TEMP_PREFIX } from './temporary.js';
 
 export const FLAG_USED = 1;
 export const FLAG_ORPHAN = 2;
@@ -41,14 +42,19 @@ export function cloneInode(i: Inode): Inode {
   return makeInode(i.ino, i.flags, i.name, i.size, i.mtimeMs, i.generation, i.extents.map(copyExtent), [...i.extentBlocks]);
 }
 
-/** Checks a file name: UTF-8, 1..255 bytes, no '/', no NUL. */
-export function checkName(name: unknown, what = 'name'): string {
+/**
+ * Checks a file name: UTF-8, 1..255 bytes, no '/', no NUL, and — unless
+ * `reserved` allows it (the pool's own temporaries) — not starting with the
+ * prefix of temporary files.
+ */
+export function checkName(name: unknown, what = 'name', reserved = false): string {
   if (typeof name !== 'string') throw daxfsError('EINVAL', `${what} must be a string`);
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes < 1 || bytes > NAME_MAX) throw daxfsError('EINVAL', `${what} must be 1 to ${NAME_MAX} bytes of UTF-8, got ${bytes}`);
   if (name.includes('/')) throw daxfsError('EINVAL', `${what} must not contain '/'`);
   if (name.includes('\0')) throw daxfsError('EINVAL', `${what} must not contain NUL`);
   if (Buffer.from(name, 'utf8').toString('utf8') !== name) throw daxfsError('EINVAL', `${what} is not valid UTF-8`);
+  if (!reserved && isTemporaryName(name)) throw daxfsError('EINVAL', `${what} must not start with '${TEMP_PREFIX}' (reserved for the pool's temporary files)`);
   return name;
 }
 

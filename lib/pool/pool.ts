@@ -3,7 +3,7 @@
 // from the inodes in use: mount costs O(metadata in use)); every metadata
 // change is one journal transaction. File data moves straight between the
 // caller's buffers and pmem.
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
 import { Bitmap } from '../bitmap.js';
 import { checkBufferRange, checkIndex } from '../checks.js';
@@ -48,6 +48,8 @@ import { emptyStats, type FaultStats } from '../map/page-table.js';
 import { faultUserBuffer } from '../map/user-buffers.js';
 import { compareWindow, findOwnershipProblems, type CheckReport, type OwnedRun, type Problem } from './check.js';
 import { Txn } from './txn.js';
+import { checkAccess, describeExisting } from './backing.js';
+import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
 
 export interface PoolOpenOptions {
   readOnly?: boolean;
@@ -56,8 +58,23 @@ export interface PoolOpenOptions {
 }
 
 export interface FormatOptions {
-  /** Create the backing file with this size (bytes); omit to format an existing file or device. */
+  /**
+   * Create the backing file with this size (bytes) — or size an existing
+   * empty file; omit to format an existing file or device at its size.
+   */
   size?: number;
+  /**
+   * Refuse (EEXIST, naming what is there) a path that exists and is not
+   * empty: a pool, a file holding data, a device. Default false: format
+   * what is given, as a caller that prepared the file expects.
+   */
+  exclusive?: boolean;
+  /**
+   * Permission bits of a backing file format creates (default 0o600, private
+   * to its owner), applied exactly whatever the umask; given for an existing
+   * file, its mode is set to it once the format is done.
+   */
+  mode?: number;
   /** Zero the whole region, not only the metadata (O(pool size)). */
   zeroAll?: boolean;
   /** Called with (done, total) bytes while zeroing. */
@@ -92,6 +109,10 @@ export interface PoolInfo {
   orphansFreedAtMount: number;
   /** Blocks that belonged to files but were marked free in the bitmap, marked in use at mount. */
   blocksRemarkedAtMount: number;
+  /** Temporary files of processes that are gone (an interrupted replace), removed at mount. */
+  temporariesRemovedAtMount: number;
+  /** The primary superblock was damaged and rewritten at mount (from the backup or the journal). */
+  superblockRestoredAtMount: boolean;
   /** Metadata transactions committed since mount. */
   transactions: number;
 }
@@ -160,13 +181,18 @@ export class Pool implements MappingHost {
   private readonly recovery: RecoveryReport;
   private orphansFreed = 0;
   private remarked = 0;
+  private temporariesRemoved = 0;
+  private superblockRestored = false;
   private closed = false;
 
   private constructor(region: Region, readOnly: boolean) {
     this.region = region;
     this.readOnly = readOnly;
+    // Nothing is written before the backing is known to be a pool: the
+    // superblock first (a file that is not one is left untouched), then who
+    // holds it.
+    this.sb = Pool.readSuperblock(region, readOnly, () => (this.superblockRestored = true));
     if (!readOnly) Pool.recordHolder(region);
-    this.sb = Pool.readSuperblock(region, readOnly);
     const primary = Buffer.alloc(SUPERBLOCK_BYTES);
     this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
     this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
@@ -180,17 +206,43 @@ export class Pool implements MappingHost {
       this.sb = decodeSuperblock(primary, region.size, 'primary');
     }
     this.loadInodes();
+    if (!readOnly) this.removeDeadTemporaries();
   }
 
   // ---------------------------------------------------------------- open / format
 
-  /** Formats `path` as a pool and mounts it. */
+  /**
+   * Formats `path` as a pool and mounts it. A file it creates is removed
+   * again if the format fails; an empty file it sized is emptied again.
+   */
   static format(path: string, options: FormatOptions = {}): Pool {
+    const { mode } = options;
+    if (mode !== undefined && (!Number.isSafeInteger(mode) || mode < 0 || mode > 0o777))
+      throw daxfsError('EINVAL', `mode must be permission bits (0 to 0o777), got ${String(mode)}`);
+    if (options.exclusive) {
+      const found = describeExisting(path, Pool.countFiles);
+      if (found) throw daxfsError('EEXIST', `'${path}' holds ${found}: formatting it would destroy that`);
+    }
     const regionOptions = options.region ?? {};
-    const region =
-      options.size !== undefined && !existsSync(path)
-        ? Region.create(path, options.size, regionOptions)
-        : Region.open(path, regionOptions);
+    const existing = existsSync(path);
+    let undo = (): void => {};
+    let region: Region;
+    if (options.size !== undefined && !existing) {
+      region = Region.create(path, options.size, { ...regionOptions, ...(mode !== undefined ? { mode } : {}) });
+      undo = () => rmSync(path, { force: true });
+    } else {
+      checkAccess(path, true);
+      if (options.size !== undefined && isEmptyFile(path)) {
+        truncateSync(path, options.size);
+        undo = () => truncateSync(path, 0);
+      }
+      try {
+        region = Region.open(path, regionOptions);
+      } catch (e) {
+        undo();
+        throw e;
+      }
+    }
     try {
       if (options.size !== undefined && region.size !== options.size)
         throw daxfsError('EINVAL', `'${path}' holds ${region.size} bytes, not the ${options.size} asked for`);
@@ -216,16 +268,33 @@ export class Pool implements MappingHost {
       const sb = encodeSuperblock(newSuperblock(g));
       region.write(BLOCK, sb);
       region.write(0, sb); // the primary last: format is complete once it is durable
+      if (existing && mode !== undefined) chmodSync(path, mode);
       return new Pool(region, false);
     } catch (e) {
       region.close();
+      undo();
       throw e;
     }
   }
 
-  /** Mounts the pool on `path`: journal replay, inode scan, orphans freed. */
+  /** The number of files of the pool on `path`, mounted read-only (throws when it cannot be). */
+  private static countFiles(path: string): number {
+    const pool = Pool.open(path, { readOnly: true });
+    try {
+      return pool.info().files;
+    } finally {
+      pool.close();
+    }
+  }
+
+  /**
+   * Mounts the pool on `path`: journal replay, inode scan, orphans and dead
+   * temporaries freed. A pool of another user opens only if its mode allows
+   * this user the access asked for (EACCES, naming owner and mode).
+   */
   static open(path: string, options: PoolOpenOptions = {}): Pool {
     const readOnly = options.readOnly ?? false;
+    checkAccess(path, !readOnly);
     const region = Region.open(path, { ...(options.region ?? {}), readOnly });
     try {
       Pool.lock(region, !readOnly);
@@ -463,7 +532,7 @@ export class Pool implements MappingHost {
    * that the journal's committed transaction restores. The geometry follows
    * from the backing's size alone, so the journal is found without either.
    */
-  private static readSuperblock(region: Region, readOnly: boolean): Superblock {
+  private static readSuperblock(region: Region, readOnly: boolean, restored: () => void): Superblock {
     const read = (at: number) => {
       const b = Buffer.alloc(SUPERBLOCK_BYTES);
       region.read(at, b);
@@ -474,10 +543,16 @@ export class Pool implements MappingHost {
     } catch (primaryError) {
       try {
         const sb = decodeSuperblock(read(BLOCK), region.size, 'backup');
-        if (!readOnly) region.write(0, encodeSuperblock(sb)); // restore the primary from the backup
+        if (!readOnly) {
+          region.write(0, encodeSuperblock(sb)); // restore the primary from the backup
+          restored();
+        }
         return sb;
       } catch {
-        if (!readOnly && Pool.replayWithoutSuperblock(region)) return decodeSuperblock(read(0), region.size, 'primary');
+        if (!readOnly && Pool.replayWithoutSuperblock(region)) {
+          restored();
+          return decodeSuperblock(read(0), region.size, 'primary');
+        }
         throw primaryError;
       }
     }
@@ -653,7 +728,7 @@ export class Pool implements MappingHost {
       blocks: this.sb.nblocks,
       freeBlocks: this.sb.freeBlocks,
       dataBlocks: this.sb.nblocks - this.sb.dataStart,
-      files: this.names.size,
+      files: this.fileCount(),
       inodes: { used, capacity: this.sb.inodeCount },
       journalBytes: this.journal.capacity,
       persistence: this.region.capabilities.persistence,
@@ -661,6 +736,8 @@ export class Pool implements MappingHost {
       recovery: this.recovery,
       orphansFreedAtMount: this.orphansFreed,
       blocksRemarkedAtMount: this.remarked,
+      temporariesRemovedAtMount: this.temporariesRemoved,
+      superblockRestoredAtMount: this.superblockRestored,
       transactions: this.journal.commits,
     };
   }
@@ -684,8 +761,9 @@ export class Pool implements MappingHost {
   /** Every file, sorted by name. */
   list(): FileStat[] {
     this.ensureOpen();
-    return [...this.names.values()]
-      .map((ino) => this.statOf(this.inodes[ino]!))
+    return [...this.names]
+      .filter(([name]) => !isTemporaryName(name))
+      .map(([, ino]) => this.statOf(this.inodes[ino]!))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -762,8 +840,12 @@ export class Pool implements MappingHost {
     this.ensureWritable();
     checkName(from, 'from');
     checkName(to, 'to');
-    const inode = this.inodeByName(from);
-    if (from === to) return;
+    this.renameInode(this.inodeByName(from), to);
+  }
+
+  /** Gives `inode` the name `to` in one transaction, unlinking a file that had it. */
+  private renameInode(inode: Inode, to: string): void {
+    if (inode.name === to) return;
     const txn = new Txn();
     const target = this.names.get(to);
     if (target !== undefined) this.unlinkInTxn(txn, this.inodes[target]!);
@@ -771,6 +853,64 @@ export class Pool implements MappingHost {
     renamed.name = to;
     txn.put(renamed);
     this.commit(txn);
+  }
+
+  // ---------------------------------------------------------------- temporaries
+
+  /**
+   * A new, empty file under a reserved name (see temporary.ts): not listed,
+   * and not reachable by name, until publishTemporary() gives it its name. If
+   * this process dies first, the next read-write mount removes it.
+   */
+  createTemporary(): PoolFile {
+    this.ensureWritable();
+    const ino = this.createInode(temporaryName());
+    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
+    return new PoolFile(this, ino, this.inodes[ino]!.generation);
+  }
+
+  /** Renames the temporary `file` (still open) to `name`, atomically replacing a file of that name. */
+  publishTemporary(file: PoolFile, name: string): void {
+    this.ensureWritable();
+    checkName(name);
+    this.renameInode(this.temporaryOf(file), name);
+  }
+
+  /** Closes the temporary `file` and removes it. */
+  discardTemporary(file: PoolFile): void {
+    this.ensureWritable();
+    const inode = this.temporaryOf(file);
+    file.close();
+    const txn = new Txn();
+    this.unlinkInTxn(txn, this.inodes[inode.ino] ?? inode);
+    this.commit(txn);
+  }
+
+  private temporaryOf(file: PoolFile): Inode {
+    const { name, ino } = file.stat(); // EBADF for a closed or stale handle
+    if (!isTemporaryName(name) || this.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
+    return this.inodes[ino]!;
+  }
+
+  /**
+   * At a read-write mount: removes the temporaries whose process is gone (a
+   * replace interrupted by a crash or a kill), a few per transaction.
+   */
+  private removeDeadTemporaries(): void {
+    const dead = [...this.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => this.inodes[ino]!);
+    for (let i = 0; i < dead.length; i += 16) {
+      const txn = new Txn();
+      for (const inode of dead.slice(i, i + 16)) this.releaseInode(txn, inode);
+      this.commit(txn);
+      this.temporariesRemoved += Math.min(16, dead.length - i);
+    }
+  }
+
+  /** Files with a name of their own (temporaries are not counted). */
+  private fileCount(): number {
+    let n = 0;
+    for (const name of this.names.keys()) if (!isTemporaryName(name)) n++;
+    return n;
   }
 
   /**
@@ -809,8 +949,12 @@ export class Pool implements MappingHost {
         }
         continue;
       }
+      if (isTemporaryName(inode.name) && !temporaryIsLive(inode.name)) {
+        orphans.push(inode);
+        problems.push({ kind: 'temporary', message: `${owner} is the temporary of a process that is gone (an interrupted replace): its blocks can be freed`, repairable: true, ino: inode.ino });
+      }
       try {
-        checkName(inode.name);
+        checkName(inode.name, 'name', true);
       } catch (e) {
         problems.push({ kind: 'directory', message: `${owner}: ${(e as Error).message}`, repairable: false, ino: inode.ino });
       }
@@ -1433,6 +1577,11 @@ export class Pool implements MappingHost {
     txn.put(next);
     this.commit(txn);
   }
+}
+
+function isEmptyFile(path: string): boolean {
+  const st = statSync(path);
+  return st.isFile() && st.size === 0;
 }
 
 /** How problems name an inode: its number and, when it has one, its name. */
