@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import { emulatedPmemDir } from '../lib/emulated.js';
 import { formatNs } from './measure.js';
-import { againstDaxfs, storeSideLabel, type StoresResult } from './stores.js';
+import { againstDaxfs, STORE_HEADERS, storeRows, type StoresResult } from './stores.js';
 import { barChart } from './svg.js';
 import { ROW_HEADER, targetCell, type Row } from './table.js';
 
@@ -105,18 +105,7 @@ export function writeReport(dir: string, input: ReportInput): string[] {
       '',
       `![${op.title}: time per operation of each store](${file})`,
       '',
-      mdTable(
-        ['side', 'call', 'ops per trial', 'min', 'median', 'daxfs against it (medians)', '(mins)'],
-        op.sides.map((s) => [
-          storeSideLabel(stores, s.side),
-          s.call,
-          String(s.iterations),
-          formatNs(s.min),
-          formatNs(s.median),
-          againstDaxfs(op, s, 'median'),
-          againstDaxfs(op, s, 'min'),
-        ]),
-      ),
+      mdTable(STORE_HEADERS, storeRows(stores, op)),
       '',
     );
   }

@@ -310,24 +310,27 @@ export function storeSideLabel(result: StoresResult, side: string): string {
   return v ? `${side} (${v})` : side;
 }
 
+/** The headers of one operation's table, printed and in the report. */
+export const STORE_HEADERS = ['side', 'call', 'ops per trial', 'min', 'median', 'daxfs against it (medians)', '(mins)'];
+
+/** One row per side of `op`, under STORE_HEADERS. */
+export function storeRows(result: StoresResult, op: StoreOp): string[][] {
+  return op.sides.map((s) => [
+    storeSideLabel(result, s.side),
+    s.call,
+    String(s.iterations),
+    formatNs(s.min),
+    formatNs(s.median),
+    againstDaxfs(op, s, 'median'),
+    againstDaxfs(op, s, 'min'),
+  ]);
+}
+
 export function formatStores(result: StoresResult): string {
   const out: string[] = [];
   for (const op of result.ops) {
     out.push(`${op.title}, random keys over ${result.keys} values of ${result.valueBytes} bytes: ${result.trials} trials per side, in turns\n`);
-    out.push(
-      formatTable(
-        ['side', 'call', 'ops/trial', 'min', 'median', 'daxfs against it (medians)', '(mins)'],
-        op.sides.map((s) => [
-          storeSideLabel(result, s.side),
-          s.call,
-          String(s.iterations),
-          formatNs(s.min),
-          formatNs(s.median),
-          againstDaxfs(op, s, 'median'),
-          againstDaxfs(op, s, 'min'),
-        ]),
-      ),
-    );
+    out.push(formatTable(STORE_HEADERS, storeRows(result, op)));
     out.push('');
   }
   for (const s of result.skipped) out.push(`${s.side} skipped: ${s.reason}`);
