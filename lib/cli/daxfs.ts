@@ -10,6 +10,7 @@ import { Pool } from '../pool/pool.js';
 import { parseCommandLine, wantsJson } from './daxfs-usage.js';
 import { describeFailure, escapeForTerminal, formatFailure } from './output.js';
 import { Progress } from './progress.js';
+import { salvagePool } from './salvage.js';
 import { formatSize } from './units.js';
 
 export interface Io {
@@ -105,7 +106,8 @@ function run(argv: string[], io: Io = processIo): number {
       const pool = Pool.open(args[0]!, { readOnly: true });
       const files = pool.list();
       pool.close();
-      print(files.map((f) => `${formatSize(f.size).padStart(10)}  ${new Date(f.mtimeMs).toISOString()}  ${esc(f.name)}`).join('\n') || '(no files)', files);
+      const row = (f: (typeof files)[number]) => `${formatSize(f.size).padStart(10)}  ${new Date(f.mtimeMs).toISOString()}  ${esc(f.name)}${f.damaged !== undefined ? `  (DAMAGED: ${esc(f.damaged)})` : ''}`;
+      print(files.map(row).join('\n') || '(no files)', files);
       return 0;
     }
     case 'stat': {
@@ -172,6 +174,15 @@ function run(argv: string[], io: Io = processIo): number {
       } finally {
         pool.close();
       }
+    }
+    case 'salvage': {
+      const result = salvagePool(args[0]!, args[1]!);
+      const lines = result.files.map((f) => `salvaged ${esc(f.name)}: ${formatSize(f.bytes)} to ${esc(f.file)}${f.damaged !== undefined ? ` (DAMAGED: ${esc(f.damaged)}; what could not be recovered reads as zeros)` : ''}`);
+      lines.push(...result.notes.map((n) => `worked around: ${esc(n)}`));
+      const damaged = result.files.filter((f) => f.damaged !== undefined).length;
+      lines.push(`${result.files.length} file(s) salvaged to ${esc(result.dir)}${damaged > 0 ? `, ${damaged} of them damaged` : ''}`);
+      print(lines.join('\n'), result);
+      return damaged > 0 || result.notes.length > 0 ? 4 : 0;
     }
     case 'rm': {
       const pool = Pool.open(args[0]!);
