@@ -304,15 +304,15 @@ export class Pool implements MappingHost {
     // they follow from the inodes.
     let owned = 0;
     let generation = 0;
-    this.owned.add(0, sb.dataStart);
     for (const inode of this.inodes) {
       if (!inode) continue;
       if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
       owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
       generation = Math.max(generation, inode.generation);
-      for (const e of inode.extents) this.owned.add(e.poolBlock, e.length);
-      for (const b of inode.extentBlocks) this.owned.add(b, 1);
     }
+    // in block order: each run extends or follows the last one, no splice in the middle
+    this.owned.add(0, sb.dataStart);
+    for (const r of scan.owned) this.owned.add(r.start, r.end - r.start);
     for (const d of this.damaged.values()) for (const r of claims(d, sb)) this.held.add(r.start, r.length);
     // Blocks only damaged files claim count as in use where the bitmap says
     // so, so that the count keeps matching the bitmap until a repair.

@@ -24,6 +24,8 @@ export interface ScanResult {
   damagedNames: Map<string, number>;
   /** Free slots, ascending. */
   freeInodes: number[];
+  /** The blocks undamaged files own (extents and extent blocks), sorted by start: for the pool's record of owned blocks. */
+  owned: { start: number; end: number }[];
 }
 
 /** Reads `count` inode slots (and their extent chains) through `read` and sorts them into undamaged, damaged and free. */
@@ -63,7 +65,9 @@ export function scanInodes(count: number, g: ScanGeometry, read: (offset: number
     markDamaged(inode.ino, `name '${inode.name}' is also used by inode ${other}`);
     markDamaged(other, `name '${inode.name}' is also used by inode ${inode.ino}`);
   }
-  for (const [ino, reason] of sharedBlocks(inodes)) markDamaged(ino, reason);
+  const runs = ownedRunsSorted(inodes);
+  const shared = sharedBlocks(runs, inodes);
+  for (const [ino, reason] of shared) markDamaged(ino, reason);
   for (const [name, ino] of [...names]) if (!inodes[ino]) names.delete(name);
   // Damaged files are listed under their name when it is readable and free, else under a reserved one.
   const sorted = new Map([...damaged].sort((a, b) => a[0] - b[0]));
@@ -74,7 +78,7 @@ export function scanInodes(count: number, g: ScanGeometry, read: (offset: number
     d.name = d.storedName !== undefined && !taken(d.storedName) ? d.storedName : quarantineName(d.ino, taken);
     damagedNames.set(d.name, d.ino);
   }
-  return { inodes, damaged: sorted, names, damagedNames, freeInodes };
+  return { inodes, damaged: sorted, names, damagedNames, freeInodes, owned: shared.size === 0 ? runs : runs.filter((r) => inodes[r.ino] !== undefined) };
 }
 
 /** An inode slot decoded with every check (null: a free slot); EUCLEAN naming the first failure. */
@@ -107,23 +111,32 @@ function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (bl
   return inode;
 }
 
-/**
- * Blocks owned twice (by two files, or twice by one): every inode involved,
- * with the reason. A sweep over the runs sorted by start, keeping the runs
- * still open: in a sound pool that list holds one run at most, so this is
- * the sort, O(n log n).
- */
-function sharedBlocks(inodes: readonly (Inode | undefined)[]): Map<number, string> {
-  const runs: { start: number; end: number; ino: number }[] = [];
+interface InodeRun {
+  start: number;
+  end: number;
+  ino: number;
+}
+
+/** The blocks of every inode (extents and extent blocks), sorted by start (O(n log n)). */
+function ownedRunsSorted(inodes: readonly (Inode | undefined)[]): InodeRun[] {
+  const runs: InodeRun[] = [];
   for (const inode of inodes) {
     if (!inode) continue;
     for (const e of inode.extents) runs.push({ start: e.poolBlock, end: e.poolBlock + e.length, ino: inode.ino });
     for (const b of inode.extentBlocks) runs.push({ start: b, end: b + 1, ino: inode.ino });
   }
-  runs.sort((a, b) => a.start - b.start || a.end - b.end);
+  return runs.sort((a, b) => a.start - b.start || a.end - b.end);
+}
+
+/**
+ * Blocks owned twice (by two files, or twice by one): every inode involved,
+ * with the reason. A sweep over the sorted runs, keeping the runs still
+ * open: in a sound pool that list holds one run at most, so this is O(n).
+ */
+function sharedBlocks(runs: readonly InodeRun[], inodes: readonly (Inode | undefined)[]): Map<number, string> {
   const found = new Map<number, string>();
   const label = (ino: number) => `inode ${ino}${inodes[ino]!.name ? ` ('${inodes[ino]!.name}')` : ''}`;
-  let open: typeof runs = [];
+  let open: InodeRun[] = [];
   for (const r of runs) {
     if (open.length > 0) open = open.filter((o) => o.end > r.start);
     for (const o of open) {
