@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -9,7 +9,7 @@ import { escapeForTerminal } from '../lib/cli/output.js';
 import { formatSize, parseSize } from '../lib/cli/units.js';
 import { Progress } from '../lib/cli/progress.js';
 import { packageRoot } from '../lib/native.js';
-import { Region } from '../lib/index.js';
+import { Pool, Region } from '../lib/index.js';
 import { computeGeometry } from '../lib/pool/layout.js';
 import { pattern, tmpfsDir, uniquePath } from './helpers.js';
 
@@ -66,6 +66,86 @@ describe('the daxfs command', () => {
     expect(checked.out).toMatch(/leaked-blocks/);
     expect(checked.err).toBe('');
     expect(daxfs('check', pool, '--repair').code).toBe(1);
+    expect(daxfs('check', pool).code).toBe(0);
+  });
+
+  it('salvage: a damaged file and both superblocks damaged: every file copied out, the damaged one as recovered, status 4', () => {
+    const pool = uniquePath(dir, 'pool');
+    const out = uniquePath(dir, 'salvaged');
+    const contents = new Map([
+      ['plain', pattern(3 * 4096 + 5, 1)],
+      ['victim', pattern(40_000, 2)],
+      ['..', pattern(10, 3)],
+      ['100%', pattern(4096, 4)],
+    ]);
+    const p = Pool.format(pool, { size: 8 << 20 });
+    for (const [name, bytes] of contents) {
+      const f = p.open(name, { create: true });
+      f.write(bytes, 0);
+      f.close();
+    }
+    const sparse = p.open('sparse', { create: true });
+    sparse.write(Buffer.from('tail'), 5 << 20);
+    sparse.close();
+    const victim = p.stat('victim').ino;
+    const inodeAt = p.superblock().inodeStart * 4096 + victim * 512;
+    p.close();
+    // healthy: everything whole, status 0
+    expect(daxfs('salvage', pool, out).code).toBe(0);
+    expect(readFileSync(path.join(out, 'victim')).equals(contents.get('victim')!)).toBe(true);
+    // no file in the directory is overwritten
+    expect(daxfs('salvage', pool, out)).toMatchObject({ code: 1, err: expect.stringMatching(/^daxfs: EEXIST: /) });
+    // a bit of the victim's mtime flips (its checksum fails), and both superblocks go
+    const r = Region.open(pool);
+    r.write(inodeAt + 17, Buffer.from([r.view(inodeAt + 17, 1)[0]! ^ 0x10]));
+    r.zero(0, 256);
+    r.zero(4096, 256);
+    r.close();
+    expect(daxfs('ls', pool)).toMatchObject({ code: 1, err: expect.stringMatching(/EUCLEAN: primary superblock: bad magic/) });
+    const again = uniquePath(dir, 'salvaged');
+    const result = daxfs('salvage', pool, again, '--json');
+    expect(result.code).toBe(4);
+    const report = JSON.parse(result.out) as { files: { name: string; file: string; damaged?: string }[]; notes: string[] };
+    expect(report.files.map((f) => [f.name, path.basename(f.file), f.damaged !== undefined])).toEqual([
+      ['..', '%2E%2E', false],
+      ['100%', '100%25', false],
+      ['plain', 'plain', false],
+      ['sparse', 'sparse', false],
+      ['victim', 'victim', true],
+    ]);
+    expect(report.notes.join('\n')).toMatch(/geometry follows from the backing's size/);
+    for (const f of report.files) {
+      if (f.name === 'sparse') continue;
+      expect(readFileSync(f.file).equals(contents.get(f.name)!), f.name).toBe(true);
+    }
+    const tail = readFileSync(path.join(again, 'sparse'));
+    expect(tail.length).toBe((5 << 20) + 4);
+    expect(tail.subarray(5 << 20).toString()).toBe('tail');
+    expect(statSync(path.join(again, 'sparse')).blocks * 512).toBeLessThan(1 << 20); // holes stay holes
+    const human = daxfs('salvage', pool, uniquePath(dir, 'salvaged'));
+    expect(human.out).toMatch(/salvaged victim: .* \(DAMAGED: checksum mismatch; what could not be recovered reads as zeros\)/);
+    expect(human.out).toMatch(/5 file\(s\) salvaged to .*, 1 of them damaged/);
+  });
+
+  it('a damaged file: ls marks it, get refuses it naming it, check --repair sets it aside', () => {
+    const pool = uniquePath(dir, 'pool');
+    const p = Pool.format(pool, { size: 8 << 20 });
+    for (const name of ['a', 'b']) {
+      const f = p.open(name, { create: true });
+      f.write(pattern(5000, name.charCodeAt(0)), 0);
+      f.close();
+    }
+    const inodeAt = p.superblock().inodeStart * 4096 + p.stat('a').ino * 512;
+    p.close();
+    const r = Region.open(pool);
+    r.write(inodeAt + 17, Buffer.from([r.view(inodeAt + 17, 1)[0]! ^ 0x10]));
+    r.close();
+    expect(daxfs('ls', pool).out).toMatch(/  a  \(DAMAGED: checksum mismatch\)\n.*  b\n/);
+    expect(daxfs('get', pool, 'a', '-')).toMatchObject({ code: 1, err: expect.stringMatching(/^daxfs: EUCLEAN: file 'a' \(inode 0\) is damaged: checksum mismatch/) });
+    expect(daxfs('get', pool, 'b', uniquePath(dir, 'b')).code).toBe(0);
+    expect(daxfs('check', pool)).toMatchObject({ code: 4, out: expect.stringMatching(/repairable: damaged: file 'a' \(inode 0\) is damaged/) });
+    expect(daxfs('check', pool, '--repair').code).toBe(1);
+    expect(daxfs('ls', pool).out).toMatch(/  b\n.*  lost\+found\.0\n?$/);
     expect(daxfs('check', pool).code).toBe(0);
   });
 
@@ -164,6 +244,7 @@ describe('the daxfs command as a Unix tool', () => {
       put: ['p', 'f', 'n', 'x'],
       get: ['p', 'n', 'f', 'x'],
       rm: ['p', 'n', 'x'],
+      salvage: ['p', 'd', 'x'],
     };
     expect(Object.keys(extra).sort()).toEqual(Object.keys(COMMANDS).sort());
     for (const [name, args] of Object.entries(extra)) {

@@ -97,6 +97,15 @@ export const COMMANDS = {
     summary: 'remove a file',
     details: 'Removes one file from <pool>.',
   },
+  salvage: {
+    synopsis: '<pool> <dir>',
+    min: 2,
+    max: 2,
+    options: [],
+    summary: 'copy every readable file out of a damaged pool',
+    details:
+      "Opens <pool> read-only in salvage mode and copies every file it can read into <dir> (created if missing; no file there is overwritten), damaged files as far as they can be recovered. Names '.', '..' and '%' are written percent-encoded. Exit status: 0 every file whole, 4 some damage (listed).",
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

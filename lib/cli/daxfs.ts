@@ -11,6 +11,7 @@ import { parseCommandLine, wantsJson, type Parsed } from './daxfs-usage.js';
 import { describeFailure, escapeForTerminal, formatFailure } from './output.js';
 import { Progress } from './progress.js';
 import { checkArgumentBytes, rawArguments } from './raw-argv.js';
+import { salvagePool } from './salvage.js';
 import { get, put } from './transfer.js';
 import { formatSize } from './units.js';
 
@@ -117,7 +118,8 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
       const pool = Pool.open(args[0]!, { readOnly: true });
       const files = pool.list();
       pool.close();
-      print(files.map((f) => `${formatSize(f.size).padStart(10)}  ${new Date(f.mtimeMs).toISOString()}  ${esc(f.name)}`).join('\n') || '(no files)', files);
+      const row = (f: (typeof files)[number]) => `${formatSize(f.size).padStart(10)}  ${new Date(f.mtimeMs).toISOString()}  ${esc(f.name)}${f.damaged !== undefined ? `  (DAMAGED: ${esc(f.damaged)})` : ''}`;
+      print(files.map(row).join('\n') || '(no files)', files);
       return 0;
     }
     case 'stat': {
@@ -141,6 +143,15 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
       const bytes = get(poolPath, name, file);
       if (file !== '-') print(`get ${esc(name)}: ${formatSize(bytes)} to ${esc(file)}`, { name, bytes, file });
       return 0;
+    }
+    case 'salvage': {
+      const result = salvagePool(args[0]!, args[1]!);
+      const lines = result.files.map((f) => `salvaged ${esc(f.name)}: ${formatSize(f.bytes)} to ${esc(f.file)}${f.damaged !== undefined ? ` (DAMAGED: ${esc(f.damaged)}; what could not be recovered reads as zeros)` : ''}`);
+      lines.push(...result.notes.map((n) => `worked around: ${esc(n)}`));
+      const damaged = result.files.filter((f) => f.damaged !== undefined).length;
+      lines.push(`${result.files.length} file(s) salvaged to ${esc(result.dir)}${damaged > 0 ? `, ${damaged} of them damaged` : ''}`);
+      print(lines.join('\n'), result);
+      return damaged > 0 || result.notes.length > 0 ? 4 : 0;
     }
     case 'rm': {
       const pool = Pool.open(args[0]!);

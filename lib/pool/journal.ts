@@ -143,13 +143,35 @@ export class Journal {
    * `writable` false reports a needed replay as an error instead of doing it.
    */
   recover(writable: boolean, inMetadata: (offset: number, length: number) => boolean): RecoveryReport {
+    const found = this.committed(inMetadata);
+    if (!found) return { replayed: false, records: 0 };
+    if (!writable) throw daxfsError('EROFS', 'the pool needs journal recovery: open it read-write once');
+    this.apply(found.body, found.records);
+    this.region.store64(this.headerOffset + COMMIT_WORD, 0);
+    this.seq = Number(found.commit) + 1;
+    return { replayed: true, records: found.records.length };
+  }
+
+  /**
+   * The records of a committed transaction, copied out, without applying
+   * them (a salvage mount reads through them); null when none is committed;
+   * EUCLEAN when the committed one fails its checks.
+   */
+  committedRecords(inMetadata: (offset: number, length: number) => boolean): JournalRecord[] | null {
+    const found = this.committed(inMetadata);
+    if (!found) return null;
+    return found.records.map((r) => ({ offset: r.offset, data: Buffer.from(found.body.subarray(r.at, r.at + r.length)) }));
+  }
+
+  /** The committed transaction, checked; null when the commit word is clear. */
+  private committed(inMetadata: (offset: number, length: number) => boolean): { commit: bigint; body: Buffer; records: PlacedRecord[] } | null {
     const commit = this.region.load64(this.headerOffset + COMMIT_WORD);
     const header = Buffer.alloc(32);
     this.region.read(this.headerOffset, header);
     const magicOk = header.readBigUInt64LE(0) === JOURNAL_MAGIC;
     if (magicOk) this.seq = Math.max(1, readU64(header, 8) + 1);
     // No commit word: nothing, or a transaction that never committed (ignored).
-    if (commit === 0n) return { replayed: false, records: 0 };
+    if (commit === 0n) return null;
     const bad = (why: string) => daxfsError('EUCLEAN', `journal: committed transaction ${commit}: ${why}`);
     if (!magicOk) throw bad('header has a bad magic');
     if (header.readUInt32LE(28) !== crc32(header.subarray(0, 28))) throw bad('header checksum mismatch');
@@ -170,10 +192,6 @@ export class Journal {
       records.push({ offset, at: at + 16, length });
       at += 16 + Math.ceil(length / 8) * 8;
     }
-    if (!writable) throw daxfsError('EROFS', 'the pool needs journal recovery: open it read-write once');
-    this.apply(body, records);
-    this.region.store64(this.headerOffset + COMMIT_WORD, 0);
-    this.seq = Number(commit) + 1;
-    return { replayed: true, records: records.length };
+    return { commit, body, records };
   }
 }

@@ -7,15 +7,17 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
 import { Bitmap } from '../bitmap.js';
 import { checkBufferRange, checkIndex } from '../checks.js';
-import { daxfsError } from '../errors.js';
+import { daxfsError, isDaxfsError } from '../errors.js';
 import { Region, type OpenOptions } from '../region.js';
 import { Allocator } from './allocator.js';
+import { BlockSet } from './block-set.js';
+import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
+import { startSalvage } from './salvage.js';
+import { scanInodes } from './scan.js';
 import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
 import {
   checkName,
   cloneInode,
-  decodeExtentBlock,
-  decodeInode,
   encodeExtentBlocks,
   encodeInode,
   extentBlocksFor,
@@ -46,13 +48,20 @@ import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
 import { FileMapping, type FillExclusion, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
 import { faultUserBuffer } from '../map/user-buffers.js';
-import { compareWindow, findOwnershipProblems, type CheckReport, type OwnedRun, type Problem } from './check.js';
+import { clearRuns, countSet, inspectPool, type CheckReport, type Inspection, type OwnedRun, type Problem } from './check.js';
 import { Txn } from './txn.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
 
 export interface PoolOpenOptions {
   readOnly?: boolean;
+  /**
+   * Read-only, and reads all it still can: damaged files read what can be
+   * recovered of them, both superblocks damaged fall back to the geometry of
+   * the backing's size, a committed journal transaction is read through in
+   * memory (or ignored when it fails its checks). Writes nothing.
+   */
+  salvage?: boolean;
   /** Options for the underlying region (flush instruction, requireMapSync, …). */
   region?: Omit<OpenOptions, 'readOnly'>;
 }
@@ -90,6 +99,8 @@ export interface FileStat {
   allocated: number;
   mtimeMs: number;
   extents: number;
+  /** Present when the file's metadata is damaged: what is wrong (open/stat refuse it with EUCLEAN, except in salvage mounts). */
+  damaged?: string;
 }
 
 export interface PoolInfo {
@@ -115,6 +126,10 @@ export interface PoolInfo {
   superblockRestoredAtMount: boolean;
   /** Metadata transactions committed since mount. */
   transactions: number;
+  /** Files whose metadata is damaged (listed, not readable until a repair sets them aside; readable in salvage mounts). */
+  damagedFiles: number;
+  /** Salvage mounts: the pool-wide damage worked around. */
+  salvage?: string[];
 }
 
 /** What getBlock reports: the get_block of the kernel's DAX path. */
@@ -179,27 +194,41 @@ export class Pool implements MappingHost {
   /** Blocks allocated by asynchronous writes that have not committed yet. */
   private readonly reserved: Run[] = [];
   private readonly recovery: RecoveryReport;
+  /** Blocks owned by files and the metadata area, kept in step with every commit (the allocator checks against it). */
+  private readonly owned = new BlockSet();
+  /** Blocks damaged files may own: nobody else gets them until a repair decides. */
+  private readonly held = new BlockSet();
+  /** Damaged inodes by number, ascending (removed when a repair sets them aside). */
+  private damaged = new Map<number, DamagedInode>();
+  /** Names damaged files are listed under. */
+  private damagedNames = new Map<string, number>();
+  private readonly salvage: string[] | undefined;
+  /** Reads metadata at mount (through a committed transaction's records, in salvage mounts). */
+  private readonly readMeta: (offset: number, target: Buffer) => void;
   private orphansFreed = 0;
   private remarked = 0;
   private temporariesRemoved = 0;
   private superblockRestored = false;
   private closed = false;
 
-  private constructor(region: Region, readOnly: boolean) {
+  private constructor(region: Region, readOnly: boolean, salvage = false) {
     this.region = region;
     this.readOnly = readOnly;
     // Nothing is written before the backing is known to be a pool: the
     // superblock first (a file that is not one is left untouched), then who
     // holds it.
-    this.sb = Pool.readSuperblock(region, readOnly, () => (this.superblockRestored = true));
+    const salvaged = salvage ? startSalvage(region, (offset, length, sb) => inMetadataArea(offset, length, sb, region.size)) : undefined;
+    this.sb = salvaged?.sb ?? Pool.readSuperblock(region, readOnly, () => (this.superblockRestored = true));
     if (!readOnly) Pool.recordHolder(region);
+    this.salvage = salvaged?.notes;
+    this.readMeta = salvaged?.read ?? ((offset, target) => region.read(offset, target));
     const primary = Buffer.alloc(SUPERBLOCK_BYTES);
     this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
     this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
     const bitmapView = region.dedicatedView(this.sb.bitmapStart * BLOCK, this.sb.bitmapBlocks * BLOCK);
     this.bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
-    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks);
-    this.recovery = this.journal.recover(!readOnly, (offset, length) => this.isMetadata(offset, length));
+    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks, this.owned, this.held, (block) => this.ownerOf(block));
+    this.recovery = salvage ? { replayed: false, records: 0 } : this.journal.recover(!readOnly, (offset, length) => this.isMetadata(offset, length));
     if (this.recovery.replayed) {
       // the superblock may have been part of the replayed transaction
       region.read(0, primary);
@@ -293,12 +322,15 @@ export class Pool implements MappingHost {
    * this user the access asked for (EACCES, naming owner and mode).
    */
   static open(path: string, options: PoolOpenOptions = {}): Pool {
-    const readOnly = options.readOnly ?? false;
+    if (options.salvage !== undefined && typeof options.salvage !== 'boolean') throw daxfsError('EINVAL', 'salvage must be a boolean');
+    if (options.salvage && options.readOnly === false) throw daxfsError('EINVAL', 'a salvage mount is read-only: readOnly cannot be false');
+    const salvage = options.salvage ?? false;
+    const readOnly = salvage || (options.readOnly ?? false);
     checkAccess(path, !readOnly);
     const region = Region.open(path, { ...(options.region ?? {}), readOnly });
     try {
       Pool.lock(region, !readOnly);
-      return new Pool(region, readOnly);
+      return new Pool(region, readOnly, salvage);
     } catch (e) {
       region.close();
       throw e;
@@ -330,50 +362,33 @@ export class Pool implements MappingHost {
 
   private loadInodes(): void {
     const sb = this.sb;
-    const slot = Buffer.alloc(INODE_SIZE);
+    const scan = scanInodes(sb.inodeHighWater, sb, this.readMeta);
+    for (const inode of scan.inodes) this.inodes.push(inode);
+    for (const ino of scan.freeInodes) this.freeInodes.push(ino);
+    for (const [name, ino] of scan.names) this.names.set(name, ino);
+    this.damaged = scan.damaged;
+    this.damagedNames = scan.damagedNames;
     const orphans: number[] = [];
-    for (let ino = 0; ino < sb.inodeHighWater; ino++) {
-      this.region.read(this.inodeOffset(ino), slot);
-      const decoded = decodeInode(slot, ino);
-      if (!decoded) {
-        this.inodes.push(undefined);
-        this.freeInodes.push(ino);
-        continue;
-      }
-      const inode = decoded.inode;
-      let block = decoded.firstExtentBlock;
-      const block4k = Buffer.alloc(BLOCK);
-      while (inode.extents.length < decoded.extentCount) {
-        if (block < sb.dataStart || block >= sb.nblocks || inode.extentBlocks.includes(block))
-          throw daxfsError('EUCLEAN', `inode ${ino}: extent block ${block} is outside the data area or repeats (cycle)`);
-        this.region.read(block * BLOCK, block4k);
-        const { extents, next } = decodeExtentBlock(block4k, ino, block);
-        inode.extentBlocks.push(block);
-        inode.extents.push(...extents);
-        block = next;
-      }
-      if (inode.extents.length !== decoded.extentCount)
-        throw daxfsError('EUCLEAN', `inode ${ino}: holds ${inode.extents.length} extents, records ${decoded.extentCount}`);
-      this.validateExtents(inode);
-      this.inodes.push(inode);
-      if (inode.flags & FLAG_ORPHAN) {
-        orphans.push(ino);
-      } else {
-        if (this.names.has(inode.name))
-          throw daxfsError('EUCLEAN', `directory: name '${inode.name}' is used by inodes ${this.names.get(inode.name)} and ${ino}`);
-        this.names.set(inode.name, ino);
-      }
-    }
     // The free count and the next generation are not kept current on media:
     // they follow from the inodes.
     let owned = 0;
     let generation = 0;
     for (const inode of this.inodes) {
       if (!inode) continue;
+      if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
       owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
       generation = Math.max(generation, inode.generation);
     }
-    this.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
+    // in block order: each run extends or follows the last one, no splice in the middle
+    this.owned.add(0, sb.dataStart);
+    for (const r of scan.owned) this.owned.add(r.start, r.end - r.start);
+    for (const d of this.damaged.values()) for (const r of claims(d, sb)) this.held.add(r.start, r.length);
+    // Blocks only damaged files claim count as in use where the bitmap says
+    // so, so that the count keeps matching the bitmap until a repair.
+    let heldInUse = 0;
+    for (const r of this.held.toRuns()) for (const gap of this.owned.gaps(r.start, r.length)) heldInUse += countSet(this.bitmapWords, gap.start, gap.length);
+    this.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned - heldInUse, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
+    if (this.salvage) this.installSalvaged();
     this.checkOwnershipAtMount();
     // Orphans: unlinked while open when the pool went down. Their blocks are
     // freed now, so a crash never leaks them.
@@ -455,21 +470,15 @@ export class Pool implements MappingHost {
 
 
   /**
-   * Damage the checksums cannot see, found from the block maps just loaded
-   * (O(blocks in use / 32)): blocks owned twice refuse a writable mount (a
-   * write to one file would change the other; a read-only mount lets the
-   * files be copied out), and blocks owned but marked free — which the
-   * allocator would hand out again — are marked in use before anything can
-   * allocate.
+   * Blocks owned but marked free — which the allocator would otherwise
+   * refuse, and a later opener could hand out — are marked in use before
+   * anything can allocate (O(blocks in use / 32)). Blocks owned twice were
+   * already found by the scan: those files are damaged, not owners.
    */
   private checkOwnershipAtMount(): void {
-    const runs = this.ownedRuns();
-    const overlaps = findOwnershipProblems(runs, this.sb.nblocks);
-    if (overlaps.length > 0 && !this.readOnly)
-      throw daxfsError('EUCLEAN', `${overlaps[0]!.message}${overlaps.length > 1 ? ` (and ${overlaps.length - 1} more)` : ''}: open the pool read-only to copy its files out`);
     if (this.readOnly) return;
     const clear: Run[] = [];
-    for (const r of runs) {
+    for (const r of this.ownedRuns()) {
       let start = -1;
       for (let b = r.start; b <= r.start + r.length; b++) {
         const isClear = b < r.start + r.length && ((this.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
@@ -489,11 +498,11 @@ export class Pool implements MappingHost {
     this.remarked = clear.reduce((n, r) => n + r.length, 0);
   }
 
-  /** Every block someone owns: the metadata area, each file's extents and block-map blocks. */
+  /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
   private ownedRuns(): OwnedRun[] {
     const runs: OwnedRun[] = [{ start: 0, length: this.sb.dataStart, owner: 'metadata' }];
     for (const inode of this.inodes) {
-      if (!inode) continue;
+      if (!inode || this.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
       const owner = ownerName(inode);
       for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
       for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
@@ -501,16 +510,29 @@ export class Pool implements MappingHost {
     return runs;
   }
 
-  private validateExtents(inode: Inode): void {
-    let prevEnd = 0;
-    for (const e of inode.extents) {
-      const bad = (why: string) => daxfsError('EUCLEAN', `inode ${inode.ino}: extent at file block ${e.fileBlock}: ${why}`);
-      if (e.length < 1) throw bad('zero length');
-      if (e.fileBlock < prevEnd) throw bad('overlaps or is out of order');
-      if (e.poolBlock < this.sb.dataStart || e.poolBlock + e.length > this.sb.nblocks)
-        throw bad(`pool blocks ${e.poolBlock}..${e.poolBlock + e.length} lie outside the data area`);
-      if (e.fileBlock + e.length > 2 ** 32) throw bad('runs past the largest file');
-      prevEnd = e.fileBlock + e.length;
+  /** Who owns `block`, for an error message (a scan of the block maps: error paths only). */
+  private ownerOf(block: number): string {
+    if (block < this.sb.dataStart) return 'the metadata area';
+    for (const inode of this.inodes) {
+      if (!inode) continue;
+      if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
+      for (const e of inode.extents) if (block >= e.poolBlock && block < e.poolBlock + e.length) return ownerName(inode);
+    }
+    return 'a file';
+  }
+
+  /**
+   * Salvage mounts: each damaged file is readable as what can be recovered
+   * of it (recoverExtents), in inode order, so that no block is read as
+   * part of two files.
+   */
+  private installSalvaged(): void {
+    for (const d of this.damaged.values()) {
+      if (d.orphan) continue;
+      const extents = recoverExtents(d, this.sb, this.owned);
+      for (const e of extents) this.owned.add(e.poolBlock, e.length);
+      this.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
+      this.names.set(d.name, d.ino);
     }
   }
 
@@ -645,6 +667,8 @@ export class Pool implements MappingHost {
     this.journal.commit(records);
     // Committed: install.
     this.sb = sb;
+    for (const run of txn.freed) this.owned.remove(run.start, run.length);
+    for (const run of txn.allocated) this.owned.add(run.start, run.length);
     for (const inode of txn.inodes.values()) {
       const old = this.inodes[inode.ino];
       if (old && !(old.flags & FLAG_ORPHAN) && this.names.get(old.name) === inode.ino) this.names.delete(old.name);
@@ -719,7 +743,8 @@ export class Pool implements MappingHost {
 
   info(): PoolInfo {
     this.ensureOpen();
-    const used = this.inodes.filter((i) => i !== undefined).length;
+    let used = this.inodes.filter((i) => i !== undefined).length;
+    for (const ino of this.damaged.keys()) if (!this.inodes[ino]) used++;
     return {
       path: this.region.path,
       uuid: this.sb.uuid,
@@ -728,7 +753,7 @@ export class Pool implements MappingHost {
       blocks: this.sb.nblocks,
       freeBlocks: this.sb.freeBlocks,
       dataBlocks: this.sb.nblocks - this.sb.dataStart,
-      files: this.fileCount(),
+      files: this.fileCount() + (this.salvage ? 0 : this.damagedNames.size),
       inodes: { used, capacity: this.sb.inodeCount },
       journalBytes: this.journal.capacity,
       persistence: this.region.capabilities.persistence,
@@ -739,6 +764,8 @@ export class Pool implements MappingHost {
       temporariesRemovedAtMount: this.temporariesRemoved,
       superblockRestoredAtMount: this.superblockRestored,
       transactions: this.journal.commits,
+      damagedFiles: this.damagedNames.size,
+      ...(this.salvage ? { salvage: [...this.salvage] } : {}),
     };
   }
 
@@ -748,7 +775,7 @@ export class Pool implements MappingHost {
   }
 
   private statOf(inode: Inode): FileStat {
-    return {
+    const st: FileStat = {
       name: inode.name,
       ino: inode.ino,
       size: inode.size,
@@ -756,15 +783,24 @@ export class Pool implements MappingHost {
       mtimeMs: inode.mtimeMs,
       extents: inode.extents.length,
     };
+    const d = this.damaged.get(inode.ino);
+    if (d) st.damaged = d.reason; // a salvage mount's recovered view
+    return st;
   }
 
-  /** Every file, sorted by name. */
+  /** Every file, sorted by name; damaged files too, marked `damaged`. */
   list(): FileStat[] {
     this.ensureOpen();
-    return [...this.names]
+    const files = [...this.names]
       .filter(([name]) => !isTemporaryName(name))
-      .map(([, ino]) => this.statOf(this.inodes[ino]!))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      .map(([, ino]) => this.statOf(this.inodes[ino]!));
+    if (!this.salvage)
+      for (const ino of this.damagedNames.values()) {
+        const d = this.damaged.get(ino)!;
+        // what the block map holds is not known: nothing is counted as allocated
+        files.push({ name: d.name, ino, size: d.size ?? 0, allocated: 0, mtimeMs: d.mtimeMs, extents: d.extents.length, damaged: d.reason });
+      }
+    return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   stat(name: string): FileStat {
@@ -774,8 +810,25 @@ export class Pool implements MappingHost {
 
   private inodeByName(name: string): Inode {
     const ino = this.names.get(name);
-    if (ino === undefined) throw daxfsError('ENOENT', `no file named '${name}'`);
+    if (ino === undefined) {
+      this.refuseDamaged(name);
+      throw daxfsError('ENOENT', `no file named '${name}'`);
+    }
     return this.inodes[ino]!;
+  }
+
+  /** EUCLEAN naming the file, when `name` is a damaged file's. */
+  private refuseDamaged(name: string): void {
+    const ino = this.damagedNames.get(name);
+    if (ino === undefined || this.names.has(name)) return;
+    const d = this.damaged.get(ino)!;
+    throw daxfsError('EUCLEAN', `${describeDamaged(d)} (check({ repair: true }) sets what can be recovered of it aside under a '${QUARANTINE_PREFIX}' name)`);
+  }
+
+  /** A name a new file may take: not one reserved for files a repair sets aside. */
+  private checkNewName(name: string, what = 'name'): void {
+    if (isReservedName(name))
+      throw daxfsError('EINVAL', `${what} '${name}' is reserved: names starting with '${QUARANTINE_PREFIX}' are kept for files a repair sets aside`);
   }
 
   /** Opens a file by name; with `create`, creates it when missing (`exclusive`: EEXIST if it exists). */
@@ -785,7 +838,9 @@ export class Pool implements MappingHost {
     let ino = this.names.get(name);
     if (ino !== undefined && options.create && options.exclusive) throw daxfsError('EEXIST', `'${name}' already exists`);
     if (ino === undefined) {
+      this.refuseDamaged(name);
       if (!options.create) throw daxfsError('ENOENT', `no file named '${name}'`);
+      this.checkNewName(name);
       ino = this.createInode(name);
     }
     this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
@@ -840,7 +895,11 @@ export class Pool implements MappingHost {
     this.ensureWritable();
     checkName(from, 'from');
     checkName(to, 'to');
-    this.renameInode(this.inodeByName(from), to);
+    const inode = this.inodeByName(from);
+    if (from === to) return;
+    this.refuseDamaged(to);
+    this.checkNewName(to, 'to');
+    this.renameInode(inode, to);
   }
 
   /** Gives `inode` the name `to` in one transaction, unlinking a file that had it. */
@@ -916,88 +975,100 @@ export class Pool implements MappingHost {
   /**
    * Verifies the pool: superblocks, journal, every block map against the
    * bitmap (leaked blocks, blocks owned twice, blocks past the end), the free
-   * count, inodes, names and orphans. With `repair`, fixes what can be fixed
-   * without guessing (leaks, unmarked blocks, the free count, orphans, the
-   * backup superblock) in one transaction, and reports the rest.
+   * count, inodes, names, orphans and damaged files. With `repair`, sets
+   * each damaged file aside (one transaction each: see quarantine), then
+   * fixes what can be fixed without guessing (leaks, unmarked blocks, the
+   * free count, orphans, the backup superblock) in one transaction, and
+   * reports the rest.
    */
   check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
     this.ensureOpen();
     if (options.repair) this.ensureWritable();
-    const sb = this.sb;
-    const problems: Problem[] = [];
-    const primary = Buffer.alloc(SUPERBLOCK_BYTES);
-    const backup = Buffer.alloc(SUPERBLOCK_BYTES);
-    this.region.read(0, primary);
-    this.region.read(BLOCK, backup);
-    if (!backup.equals(primary))
-      problems.push({ kind: 'superblock', message: 'the backup superblock differs from the primary', repairable: true });
-    if (this.region.load64(sb.journalStart * BLOCK + 64) !== 0n)
-      problems.push({ kind: 'journal', message: 'the journal holds a committed transaction that was not cleared', repairable: false });
-
-    const runs = this.ownedRuns();
-    let files = 0;
-    const orphans: Inode[] = [];
-    const seen = new Set<string>();
-    for (const inode of this.inodes) {
-      if (!inode) continue;
-      files++;
-      const owner = ownerName(inode);
-      if (inode.flags & FLAG_ORPHAN) {
-        if ((this.openCount.get(inode.ino) ?? 0) === 0) {
-          orphans.push(inode);
-          problems.push({ kind: 'orphan', message: `${owner} is unlinked and not open: its blocks can be freed`, repairable: true, ino: inode.ino });
-        }
-        continue;
-      }
-      if (isTemporaryName(inode.name) && !temporaryIsLive(inode.name)) {
-        orphans.push(inode);
-        problems.push({ kind: 'temporary', message: `${owner} is the temporary of a process that is gone (an interrupted replace): its blocks can be freed`, repairable: true, ino: inode.ino });
-      }
-      try {
-        checkName(inode.name, 'name', true);
-      } catch (e) {
-        problems.push({ kind: 'directory', message: `${owner}: ${(e as Error).message}`, repairable: false, ino: inode.ino });
-      }
-      if (seen.has(inode.name)) problems.push({ kind: 'directory', message: `name '${inode.name}' is used twice`, repairable: false, ino: inode.ino });
-      seen.add(inode.name);
-    }
-    problems.push(...findOwnershipProblems(runs, sb.nblocks));
-
-    const leaked: Run[] = [];
-    const unmarked: Run[] = [];
-    const windowBlocks = 1 << 20;
-    const cursor = { index: 0 };
-    let free = 0;
-    for (let start = 0; start < sb.nblocks; start += windowBlocks) {
-      const blocks = Math.min(windowBlocks, sb.nblocks - start);
-      const bytes = Math.ceil(blocks / 64) * 8;
-      const view = this.region.view(sb.bitmapStart * BLOCK + start / 8, bytes);
-      const words = new Uint32Array(view.buffer, view.byteOffset, bytes / 4);
-      free += compareWindow(words, start, sb.nblocks, runs, cursor, leaked, unmarked);
-      options.onProgress?.(start + blocks, sb.nblocks);
-    }
-    for (const r of leaked)
-      problems.push({ kind: 'leaked-blocks', message: `blocks ${r.start}..${r.start + r.length - 1} are marked in use but belong to no file`, repairable: true, run: r });
-    for (const r of unmarked)
-      problems.push({ kind: 'unmarked-blocks', message: `blocks ${r.start}..${r.start + r.length - 1} belong to a file but are marked free`, repairable: true, run: r });
-    if (free !== sb.freeBlocks)
-      problems.push({ kind: 'free-count', message: `the block maps leave ${sb.freeBlocks} blocks free, the bitmap ${free}`, repairable: true });
-
+    let found = this.inspect(options.onProgress);
     const repaired: Problem[] = [];
-    const fixable = problems.filter((p) => p.repairable);
-    if (options.repair && fixable.length > 0 && !problems.some((p) => p.kind === 'double-owner' || p.kind === 'out-of-range')) {
-      const txn = new Txn();
-      txn.freed.push(...leaked);
-      txn.allocated.push(...unmarked);
-      for (const inode of orphans) this.releaseInode(txn, inode);
-      const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
-      // the free count from the bitmap as it will be, not from the (wrong) counter
-      txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
-      this.commit(txn, true);
-      repaired.push(...fixable);
+    if (options.repair && this.damaged.size > 0) {
+      const damaged = found.problems.filter((p) => p.kind === 'damaged');
+      for (const p of damaged) {
+        try {
+          this.quarantine(this.damaged.get(p.ino!)!);
+          repaired.push(p);
+        } catch (e) {
+          if (!isDaxfsError(e)) throw e;
+          p.message += ` (not set aside: ${e.message})`;
+          p.repairable = false;
+        }
+      }
+      // What the damaged files claimed and did not keep is now leaked: look again.
+      const again = this.inspect(undefined);
+      found = { ...again, problems: [...damaged, ...again.problems.filter((p) => p.kind !== 'damaged')], files: found.files };
     }
-    const remaining = problems.filter((p) => !repaired.includes(p));
-    return { ok: remaining.length === 0, problems, repaired, blocksChecked: sb.nblocks, filesChecked: files };
+    if (options.repair) repaired.push(...this.repairFound(found));
+    const remaining = found.problems.filter((p) => !repaired.includes(p));
+    return { ok: remaining.length === 0, problems: found.problems, repaired, blocksChecked: this.sb.nblocks, filesChecked: found.files };
+  }
+
+  /** check() without repairs: the problems, and what a repair would need. */
+  private inspect(onProgress: ((done: number, total: number) => void) | undefined): Inspection {
+    return inspectPool(
+      {
+        region: this.region,
+        sb: this.sb,
+        inodes: this.inodes,
+        damaged: this.damaged,
+        held: this.held,
+        runs: this.ownedRuns(),
+        isOpen: (ino) => (this.openCount.get(ino) ?? 0) > 0,
+        damageRepairable: !this.salvage,
+      },
+      onProgress,
+    );
+  }
+
+  /** The one transaction of a repair (everything but damaged files); the problems it fixed. */
+  private repairFound(found: Inspection): Problem[] {
+    const { problems, leaked, unmarked, orphans, free } = found;
+    const fixable = problems.filter((p) => p.repairable && p.kind !== 'damaged');
+    if (fixable.length === 0 || problems.some((p) => p.kind === 'double-owner' || p.kind === 'out-of-range')) return [];
+    const txn = new Txn();
+    txn.freed.push(...leaked);
+    txn.allocated.push(...unmarked);
+    for (const inode of orphans) this.releaseInode(txn, inode);
+    const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
+    // the free count from the bitmap as it will be, not from the (wrong) counter
+    txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
+    this.commit(txn, true);
+    return fixable;
+  }
+
+  /**
+   * Sets a damaged file aside, in one transaction: its inode slot becomes
+   * the file `lost+found.<inode>` holding the extents recoverExtents keeps
+   * (blocks of them the bitmap calls free are marked in use), with a new
+   * generation; an unlinked one is freed. Its block map goes in its old
+   * block-map blocks where they are nobody else's (a full pool can still
+   * take it). What it claimed and does not keep is left to the leak repair
+   * that follows.
+   */
+  private quarantine(d: DamagedInode): void {
+    const txn = new Txn();
+    const kept = d.orphan ? [] : recoverExtents(d, this.sb, this.owned);
+    if (d.orphan) {
+      txn.put(makeInode(d.ino, 0, '', 0, 0, 0, [], []));
+    } else {
+      const taken = (name: string) => this.names.has(name) || (this.damagedNames.has(name) && this.damagedNames.get(name) !== d.ino);
+      txn.nextGeneration = this.sb.nextGeneration + 1;
+      const map = d.chain.filter((b) => !this.owned.covers(b, 1)).slice(0, extentBlocksFor(kept.length));
+      txn.put(makeInode(d.ino, FLAG_USED, quarantineName(d.ino, taken), recoveredSize(d, kept), d.mtimeMs, this.sb.nextGeneration, kept, map));
+      for (const e of kept) txn.allocated.push(...clearRuns(this.bitmapWords, e.poolBlock, e.length));
+      for (const b of map) txn.allocated.push(...clearRuns(this.bitmapWords, b, 1));
+    }
+    this.commit(txn);
+    for (const e of kept) this.owned.add(e.poolBlock, e.length);
+    for (const b of this.inodes[d.ino]?.extentBlocks ?? []) this.owned.add(b, 1);
+    this.damaged.delete(d.ino);
+    if (this.damagedNames.get(d.name) === d.ino) this.damagedNames.delete(d.name);
+    this.held.clear();
+    for (const other of this.damaged.values()) for (const r of claims(other, this.sb)) this.held.add(r.start, r.length);
   }
 
   /** Unmounts. Open file handles become unusable (EBADF). */
@@ -1359,13 +1430,16 @@ export class Pool implements MappingHost {
     const end = position + length;
     const lastFb = Math.floor((end - 1) / BLOCK);
     let fb = Math.floor(position / BLOCK);
+    // Every allocation is decided before a byte is copied: an allocation the
+    // allocator refuses (EUCLEAN) then leaves the file as it was.
+    const fills: [poolBlock: number, fileBlock: number, count: number, zeroEdges: boolean][] = [];
     while (fb <= lastFb) {
       const e = next.extents[findIndex(next.extents, fb)];
       if (e && e.fileBlock <= fb) {
         const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
         const count = runEnd - fb + 1;
         const unwritten = e.unwritten;
-        this.fillBlocks(e.poolBlock + (fb - e.fileBlock), fb, count, sourceOffset, position, length, unwritten, copy);
+        fills.push([e.poolBlock + (fb - e.fileBlock), fb, count, unwritten]);
         if (unwritten) {
           setUnwritten(next.extents, fb, fb + count, false);
           metadata = true;
@@ -1375,19 +1449,20 @@ export class Pool implements MappingHost {
       }
       const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
       const run = this.allocateFor(next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.reserved]);
-      if (!run) break; // ENOSPC: keep what was written so far
+      if (!run) break; // ENOSPC: a short write of what fits
       txn.allocated.push(run);
-      this.fillBlocks(run.start, fb, run.length, sourceOffset, position, length, true, copy);
+      fills.push([run.start, fb, run.length, true]);
       insert(next.extents, makeExtent(fb, run.start, run.length, false));
       metadata = true;
       fb += run.length;
     }
     const written = Math.min(end, fb * BLOCK) - position;
     if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
-    this.zeroPastNewEof(inode, next, position + written);
     // Sequential block appends to a file of some size: preallocate ahead.
     if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
       this.preallocate(txn, next, fb);
+    for (const [poolBlock, fileBlock, count, zeroEdges] of fills) this.fillBlocks(poolBlock, fileBlock, count, sourceOffset, position, length, zeroEdges, copy);
+    this.zeroPastNewEof(inode, next, position + written);
     txn.touch(inode.ino, Math.floor(position / BLOCK), fb);
     if (position + written > next.size) {
       next.size = position + written;

@@ -488,12 +488,14 @@ describe('check and repair', () => {
     again.close();
   });
 
-  it('reports blocks owned twice and refuses to guess', () => {
+  it('blocks owned twice make both files damaged; a repair gives the blocks to the first and sets both aside', () => {
     const { pool, path } = newPool();
     const a = pool.open('a', { create: true });
     a.write(Buffer.alloc(BLOCK, 1), 0);
     const b = pool.open('b', { create: true });
     b.write(Buffer.alloc(BLOCK, 2), 0);
+    const c = pool.open('c', { create: true });
+    c.write(Buffer.alloc(BLOCK, 3), 0);
     const sb = pool.superblock();
     const aBlock = a.getBlock(0).poolBlock;
     pool.close();
@@ -508,13 +510,30 @@ describe('check and repair', () => {
     slot.writeUInt32LE(crc32(covered), 508);
     r.write(inodeB, slot);
     r.close();
-    // a writable mount refuses: a write to one file would change the other
-    expect(() => Pool.open(path)).toThrow(/owned by both inode 0 \('a'\) and inode 1 \('b'\)/);
-    const again = Pool.open(path, { readOnly: true });
+    // nothing says which one the block belongs to: neither is readable or writable, the rest is
+    const again = Pool.open(path);
+    expectCode(() => again.open('a'), 'EUCLEAN', new RegExp(`file 'a' \\(inode 0\\) is damaged: blocks ${aBlock}\\.\\.${aBlock} are also claimed by inode 1 \\('b'\\)`));
+    expectCode(() => again.open('b'), 'EUCLEAN', /file 'b' \(inode 1\) is damaged: .*claimed by inode 0 \('a'\)/);
+    expect(again.list().map((st) => [st.name, st.damaged !== undefined])).toEqual([['a', true], ['b', true], ['c', false]]);
     const report = again.check();
     expect(report.ok).toBe(false);
-    expect(report.problems.some((p) => p.kind === 'double-owner' && /inode 0 .*inode 1|inode 1 .*inode 0/.test(p.message) && !p.repairable)).toBe(true);
-    expect(report.repaired).toEqual([]);
+    expect(report.problems.filter((p) => p.kind === 'damaged').map((p) => p.ino)).toEqual([0, 1]);
+    expect(report.problems.some((p) => p.kind === 'double-owner')).toBe(false);
+    const fixed = again.check({ repair: true });
+    expect(fixed.ok).toBe(true);
+    expect(again.check().problems).toEqual([]);
+    // the first claimant keeps the block; the second keeps its size, as a hole
+    const read = (name: string) => {
+      const f = again.open(name);
+      const bytes = Buffer.alloc(f.size);
+      f.read(bytes, 0);
+      f.close();
+      return bytes;
+    };
+    expect(again.list().map((st) => st.name)).toEqual(['c', 'lost+found.0', 'lost+found.1']);
+    expect(read('lost+found.0').equals(Buffer.alloc(BLOCK, 1))).toBe(true);
+    expect(read('lost+found.1').equals(Buffer.alloc(BLOCK))).toBe(true);
+    expect(read('c').equals(Buffer.alloc(BLOCK, 3))).toBe(true);
     again.close();
   });
 });

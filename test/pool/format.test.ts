@@ -149,11 +149,14 @@ describe('pool format', () => {
   });
 });
 
-describe('damaged metadata is refused with a message naming it', () => {
+describe('damaged metadata makes that file unavailable, with a message naming it', () => {
   it('an inode with a bad checksum, a free slot that is not zero, an extent block with a bad checksum', () => {
     const { pool, path } = newPool();
     const f = pool.open('victim', { create: true });
     for (let i = 0; i < 30; i++) f.write(Buffer.alloc(100, 1), i * 2 * BLOCK); // 30 extents: a block map block
+    const bystander = pool.open('bystander', { create: true });
+    bystander.write(Buffer.alloc(3 * BLOCK, 7), 0);
+    bystander.close();
     const extentBlock = (pool as unknown as { inodes: { extentBlocks: number[] }[] }).inodes[0]!.extentBlocks[0]!;
     const sb = pool.superblock();
     f.close();
@@ -172,14 +175,28 @@ describe('damaged metadata is refused with a message naming it', () => {
         w.close();
       }
     };
-    flip(inodeAt + 70, () => expectCode(() => Pool.open(path), 'EUCLEAN', /inode 0: checksum mismatch/));
-    flip(extentBlock * BLOCK + 100, () => expectCode(() => Pool.open(path), 'EUCLEAN', /inode 0: extent block \d+: checksum mismatch/));
+    const damagedOnly = (name: string, why: RegExp) => {
+      const p = Pool.open(path, { readOnly: true });
+      try {
+        expectCode(() => p.open(name), 'EUCLEAN', why);
+        expectCode(() => p.stat(name), 'EUCLEAN', why);
+        expect(p.list().find((st) => st.name === name)?.damaged).toBeDefined();
+        const g = p.open('bystander');
+        const b = Buffer.alloc(g.size);
+        g.read(b, 0);
+        expect(b.equals(Buffer.alloc(3 * BLOCK, 7))).toBe(true);
+      } finally {
+        p.close();
+      }
+    };
+    flip(inodeAt + 70, () => damagedOnly('victim', /file 'victim' \(inode 0\) is damaged: checksum mismatch/));
+    flip(extentBlock * BLOCK + 100, () => damagedOnly('victim', /file 'victim' \(inode 0\) is damaged: extent block \d+: checksum mismatch/));
     // a later inode slot below the high-water mark that is not zero
     const p2 = Pool.open(path);
     p2.open('second', { create: true }).close();
     p2.unlink('second');
     p2.close();
-    flip(inodeAt + 512 + 200, () => expectCode(() => Pool.open(path), 'EUCLEAN', /inode 1: free but not zeroed/));
+    flip(inodeAt + 1024 + 200, () => damagedOnly('lost+found.2', /file 'lost\+found\.2' \(inode 2\) is damaged: free but not zeroed/));
     const ok = Pool.open(path);
     expect(ok.check().ok).toBe(true);
     ok.close();

@@ -20,12 +20,16 @@ export interface Area {
   length: number;
   /** Recomputes the checksum covering byte `at` (after a mutation), if the area has one. */
   reseal?: (image: Buffer, at: number) => void;
+  /** An extent block: the inode whose chain it is in. */
+  ino?: number;
 }
 
 export interface BaseImage {
   image: Buffer;
   areas: Area[];
   files: Map<string, Buffer>;
+  /** Inode numbers of the files. */
+  inos: Map<string, number>;
   sb: { nblocks: number; dataStart: number; inodeStart: number; journalStart: number; bitmapStart: number; bitmapBlocks: number };
 }
 
@@ -54,12 +58,13 @@ export function buildBase(path: string, size = 2 << 20): BaseImage {
   const orphan = pool.open('orphan', { create: true });
   orphan.write(bytesFor(3 * BLOCK, 9), 0);
   pool.unlink('orphan'); // still open: an orphan in the image
+  const inos = new Map([small, sparse, frag].map((f) => [f.stat().name, f.ino]));
   for (const f of [small, sparse, frag]) f.close();
   const sb = pool.superblock();
   const image = Buffer.from(readBacking(pool));
   pool.close(); // frees the orphan in the file; the copy keeps it
   const geometry = { nblocks: sb.nblocks, dataStart: sb.dataStart, inodeStart: sb.inodeStart, journalStart: sb.journalStart, bitmapStart: sb.bitmapStart, bitmapBlocks: sb.bitmapBlocks };
-  return { image, areas: areasOf(image, geometry, sb.inodeHighWater), files, sb: geometry };
+  return { image, areas: areasOf(image, geometry, sb.inodeHighWater), files, inos, sb: geometry };
 }
 
 function readBacking(pool: Pool): Buffer {
@@ -108,7 +113,7 @@ function areasOf(image: Buffer, sb: BaseImage['sb'], highWater: number): Area[] 
   ];
   for (let ino = 0; ino < highWater; ino++) {
     for (const block of extentChain(image, sb.inodeStart, ino))
-      areas.push({ name: `extent block ${block}`, start: block * BLOCK, length: BLOCK, reseal: (img) => sealExtentBlock(img, block) });
+      areas.push({ name: `extent block ${block}`, start: block * BLOCK, length: BLOCK, reseal: (img) => sealExtentBlock(img, block), ino });
   }
   return areas;
 }
@@ -117,7 +122,8 @@ export interface Mutation {
   area: string;
   kind: string;
   resealed: boolean;
-  apply(image: Buffer): Buffer;
+  /** Changes the image; returns the inodes whose own metadata (slot or extent blocks) it touched. */
+  apply(image: Buffer): Set<number>;
 }
 
 /** A random mutation of a random metadata area. */
@@ -131,9 +137,10 @@ export function randomMutation(base: BaseImage, rand: (n: number) => number): Mu
     area: area.name,
     kind,
     resealed: reseal,
-    apply(image: Buffer): Buffer {
+    apply(image: Buffer): Set<number> {
       const r = rng(seed);
       const touched: number[] = [];
+      let zeroedTo = -1;
       const at = () => {
         const p = area.start + r(area.length);
         touched.push(p);
@@ -143,7 +150,8 @@ export function randomMutation(base: BaseImage, rand: (n: number) => number): Mu
       else if (kind === 'random bytes') for (let i = 0, n = 1 + r(16); i < n; i++) image[at()] = r(256);
       else if (kind === 'zeroed range') {
         const p = at();
-        image.fill(0, p, Math.min(area.start + area.length, p + 1 + r(64)));
+        zeroedTo = Math.min(area.start + area.length, p + 1 + r(64));
+        image.fill(0, p, zeroedTo);
       } else {
         const p = area.start + Math.floor(r(area.length) / 8) * 8;
         touched.push(p);
@@ -151,7 +159,15 @@ export function randomMutation(base: BaseImage, rand: (n: number) => number): Mu
         image.writeUInt32LE([0, 1, r(2 ** 32), 0xffffffff][r(4)]!, p + 4);
       }
       if (reseal) for (const p of touched) area.reseal!(image, p);
-      return image;
+      // whose metadata changed: the inode slots the bytes fall in, or the extent block's owner
+      const inos = new Set<number>();
+      if (area.ino !== undefined) inos.add(area.ino);
+      if (area.name === 'inode table') {
+        const slot = (p: number) => Math.floor((p - area.start) / INODE);
+        for (const p of touched) inos.add(slot(p));
+        if (zeroedTo >= 0) for (let k = slot(touched[0]!); k <= slot(zeroedTo - 1); k++) inos.add(k);
+      }
+      return inos;
     },
   };
 }

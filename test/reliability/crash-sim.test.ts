@@ -1,7 +1,9 @@
 // The crash-state simulator over random workloads: every image a power
 // failure could leave at every fence must mount, check clean and hold every
 // acknowledged operation (the one in flight all or nothing, its bytes old or
-// new), with no byte a file never had.
+// new), with no byte a file never had. Workload seeds: pinned ones, one
+// from the commit under test, and every seed that ever failed;
+// DAXFS_SIM_SEED=<seed> replays one workload alone.
 import os from 'node:os';
 import path from 'node:path';
 
@@ -11,12 +13,23 @@ import { describe as group, expect, it } from 'vitest';
 
 import { tmpfsDir, uniquePath } from '../helpers.js';
 import { checkRecording, parseTrace, record } from './crash-sim.js';
+import { commitSeed, replaySeed } from './seeds.js';
 
 const dir = tmpfsDir();
 const WORKLOADS = Number(process.env.DAXFS_SIM_WORKLOADS ?? 8);
 const OPS = Number(process.env.DAXFS_SIM_OPS ?? 40);
 const SAMPLES = Number(process.env.DAXFS_SIM_SAMPLES ?? 4);
 const FAIL_DIR = process.env.DAXFS_SIM_FAILURES ?? path.join(os.tmpdir(), 'daxfs-crash-failures');
+const REPLAY = replaySeed('DAXFS_SIM_SEED');
+/** Workload seeds that failed once (with the operation count they failed with): each runs every time. */
+const REGRESSIONS: { seed: number; ops: number }[] = [];
+
+/** Records workload `seed` and checks every crash image of it (the image sampling is seeded by it too). */
+function runWorkload(seed: number, ops: number): { images: number; points: number; failures: string[] } {
+  const rec = record(uniquePath(dir, 'pool'), 4 << 20, seed, ops);
+  const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed, failDir: FAIL_DIR });
+  return { images: result.images, points: result.crashPoints, failures: result.failures.map((f) => `workload ${seed}: ${f}`) };
+}
 
 group('crash-state simulator', () => {
   it('records stores, flushes, fences and marks in order', () => {
@@ -64,21 +77,33 @@ group('crash-state simulator', () => {
     expect(result.images).toBeGreaterThan(100);
   });
 
-  it(`${WORKLOADS} random workloads of ${OPS} operations: every crash image is consistent`, async () => {
+  // The pinned workloads and the commit's share the count: one in eight (at least one) is the commit's.
+  const fromCommit = commitSeed('crash-sim');
+  const commitWorkloads = Math.max(1, Math.ceil(WORKLOADS / 8));
+  const seeds =
+    REPLAY !== undefined
+      ? [{ seed: REPLAY, ops: OPS, label: 'replay' }]
+      : [
+          ...Array.from({ length: Math.max(0, WORKLOADS - commitWorkloads) }, (_, w) => ({ seed: 1000 + w, ops: OPS, label: 'pinned' })),
+          ...Array.from({ length: commitWorkloads }, (_, w) => ({ seed: fromCommit.seed + w, ops: OPS, label: fromCommit.from })),
+          ...REGRESSIONS.map((r) => ({ ...r, label: 'regression' })),
+        ];
+
+  it(`${seeds.length} random workloads (${seeds.map((s) => s.seed).join(', ')}): every crash image is consistent`, async () => {
     let images = 0;
     let points = 0;
     const failures: string[] = [];
-    for (let w = 0; w < WORKLOADS; w++) {
-      const rec = record(uniquePath(dir, 'pool'), 4 << 20, 1000 + w, OPS);
-      const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: w, failDir: FAIL_DIR });
+    for (const { seed, ops, label } of seeds) {
+      console.log(`crash simulator: workload ${seed} (${label}), ${ops} ops — replay: DAXFS_SIM_SEED=${seed} DAXFS_SIM_OPS=${ops} DAXFS_SIM_SAMPLES=${SAMPLES}`);
+      const result = runWorkload(seed, ops);
       images += result.images;
-      points += result.crashPoints;
-      failures.push(...result.failures.map((f) => `workload ${1000 + w}: ${f}`));
+      points += result.points;
+      failures.push(...result.failures);
       if (failures.length > 0) break;
       await yieldToLoop(); // long synchronous stretches starve the test runner's RPC
     }
-    console.log(`crash simulator: ${WORKLOADS} workloads x ${OPS} ops, ${points} crash points, ${images} images mounted and checked`);
+    console.log(`crash simulator: ${seeds.length} workloads, ${points} crash points, ${images} images mounted and checked`);
     expect(failures).toEqual([]);
-    expect(images).toBeGreaterThanOrEqual(WORKLOADS * OPS);
+    expect(images).toBeGreaterThanOrEqual(seeds.reduce((n, s) => n + s.ops, 0));
   }, 600_000);
 });

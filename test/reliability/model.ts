@@ -188,7 +188,8 @@ class Layout extends Base {
     else if (this.op === 'allocate') {
       if (this.off + this.len > size) resize(file, this.off + this.len, m);
     } else if (this.op === 'punch') file.content.fill(0, Math.min(this.off, size), Math.min(this.off + this.len, size));
-    else {
+    else if (this.len > 0) {
+      // an empty zero range changes nothing, as an empty punch hole (not even the size)
       if (this.off + this.len > size) resize(file, this.off + this.len, m);
       file.content.fill(0, this.off, this.off + this.len);
     }

@@ -2,12 +2,13 @@
 import os from 'node:os';
 import path from 'node:path';
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 import { describe as group, expect, it } from 'vitest';
 
-import { Pool } from '../../lib/index.js';
-import { expectCode, tmpfsDir, uniquePath } from '../helpers.js';
+import { Pool, Region } from '../../lib/index.js';
+import { rng } from '../pool/crash-model.js';
+import { expectCode, pattern, tmpfsDir, uniquePath } from '../helpers.js';
 import { buildBase, hostileImages, sealInode } from './corruption.js';
 import { checkRecording, crashPoints, record } from './crash-sim.js';
 
@@ -49,23 +50,40 @@ group('regressions found by the corrupted-image tests', () => {
   };
   const INODE_TABLE = base.sb.inodeStart * BLOCK;
 
+  const readFile = (pool: Pool, name: string) => {
+    const f = pool.open(name);
+    const b = Buffer.alloc(f.size);
+    f.read(b, 0);
+    f.close();
+    return b;
+  };
+
   // Found 2026-11-25: an inode whose size passed the largest file size (but
   // not 2^53) mounted; reading it then failed deep inside with a RangeError.
-  it('absurd-size: an inode larger than the largest file refuses the mount', () => {
-    expectCode(() => Pool.open(mount('file size past the largest file')), 'EUCLEAN', /inode 0: absurd size/);
+  it('absurd-size: an inode larger than the largest file makes that file damaged (EUCLEAN naming it), not the pool', () => {
+    const pool = Pool.open(mount('file size past the largest file'));
+    try {
+      expectCode(() => pool.open('small'), 'EUCLEAN', /file 'small' \(inode 0\) is damaged: absurd size/);
+      expect(readFile(pool, 'sparse').equals(base.files.get('sparse')!)).toBe(true);
+    } finally {
+      pool.close();
+    }
   });
 
   // Found 2026-11-25: two files owning one block mounted writable; a write
-  // to one would have changed the other. Now refused, read-only allowed.
-  it('double-owner-mount: blocks owned twice refuse a writable mount; a read-only one reads the files', () => {
+  // to one would have changed the other. Now neither file is readable or
+  // writable (nothing says whose the block is); the rest of the pool is.
+  it('double-owner-mount: blocks owned twice make both files damaged, the rest of the pool works', () => {
     const path = mount('extents of two files overlapping');
-    expectCode(() => Pool.open(path), 'EUCLEAN', /owned by both inode 0 \('small'\) and inode 1 \('sparse'\)/);
-    const ro = Pool.open(path, { readOnly: true });
+    const pool = Pool.open(path);
     try {
-      expect(ro.list().map((s) => s.name).sort()).toEqual(['fragmented', 'small', 'sparse']);
-      expect(ro.check().problems.some((p) => p.kind === 'double-owner')).toBe(true);
+      expectCode(() => pool.open('small'), 'EUCLEAN', /file 'small' \(inode 0\) is damaged: blocks \d+\.\.\d+ are also claimed by inode 1 \('sparse'\)/);
+      expectCode(() => pool.open('sparse'), 'EUCLEAN', /file 'sparse' \(inode 1\) is damaged: .*claimed by inode 0 \('small'\)/);
+      expect(pool.list().map((s) => [s.name, s.damaged !== undefined])).toEqual([['fragmented', false], ['small', true], ['sparse', true]]);
+      expect(readFile(pool, 'fragmented').equals(base.files.get('fragmented')!)).toBe(true);
+      expect(pool.check().problems.some((p) => p.kind === 'double-owner')).toBe(false);
     } finally {
-      ro.close();
+      pool.close();
     }
   });
 
@@ -93,7 +111,7 @@ group('regressions found by the corrupted-image tests', () => {
 
   // Found 2026-11-25: an inode whose name held NUL (or '/', or bytes that are
   // not UTF-8) mounted; check then reported a problem it could not repair.
-  it('bad-name-mount: an on-media name with NUL, / or invalid UTF-8 refuses the mount', () => {
+  it('bad-name-mount: an on-media name with NUL, / or invalid UTF-8 makes that file damaged, listed under a reserved name', () => {
     for (const [bytes, why] of [[Buffer.from('a\0b'), /holds '\/' or NUL/], [Buffer.from('a/b'), /holds '\/' or NUL/], [Buffer.from([0x61, 0xff, 0x62]), /not valid UTF-8/]] as const) {
       const image = Buffer.from(base.image);
       const at = INODE_TABLE; // inode 0
@@ -103,7 +121,16 @@ group('regressions found by the corrupted-image tests', () => {
       sealInode(image, at, base.sb.inodeStart);
       const path = uniquePath(dir, 'name');
       writeFileSync(path, image);
-      expectCode(() => Pool.open(path), 'EUCLEAN', why);
+      const pool = Pool.open(path);
+      try {
+        expect(pool.list().map((s) => s.name)).toEqual(['fragmented', 'lost+found.0', 'sparse']);
+        expectCode(() => pool.open('lost+found.0'), 'EUCLEAN', new RegExp(`file 'lost\\+found\\.0' \\(inode 0\\) is damaged: .*${why.source}`));
+        expect(pool.check({ repair: true }).ok).toBe(true);
+        // the name goes; the data stays, set aside under the reserved name
+        expect(readFile(pool, 'lost+found.0').equals(base.files.get('small')!)).toBe(true);
+      } finally {
+        pool.close();
+      }
     }
   });
 });
@@ -137,5 +164,200 @@ group('regressions found by the bad-input table', () => {
     } finally {
       pool.close();
     }
+  });
+});
+
+group('regressions found in use', () => {
+  const readFile = (pool: Pool, name: string) => {
+    const f = pool.open(name);
+    const b = Buffer.alloc(f.size);
+    f.read(b, 0);
+    f.close();
+    return b;
+  };
+  /** The pool blocks behind a file's written blocks. */
+  const blocksOf = (pool: Pool, name: string) => {
+    const f = pool.open(name);
+    const out: number[] = [];
+    for (let fb = 0; fb * BLOCK < f.size; fb++) {
+      const m = f.getBlock(fb);
+      if (m.mapped) out.push(m.poolBlock);
+    }
+    f.close();
+    return out;
+  };
+
+  // Found 2026-12-18: a single bit flipped in one file's inode made every
+  // file unreadable: the mount refused the pool, check could not report on
+  // it and a repair could not fix it.
+  it('one-damaged-inode-stays-local: a bit flip in one inode makes that file unavailable, not the pool; salvage reads it, repair sets it aside', () => {
+    const path = uniquePath(dir, 'local');
+    const pool = Pool.format(path, { size: 4 << 20 });
+    const files = new Map<string, Buffer>();
+    const put = (name: string, bytes: Buffer, at = 0) => {
+      const f = pool.open(name, { create: true });
+      f.write(bytes, at);
+      f.close();
+    };
+    put('a', pattern(3 * BLOCK + 17, 1));
+    // 30 blocks with a hole after each: 30 extents, 11 inline and a block-map block
+    const victim = Buffer.alloc(59 * BLOCK);
+    for (let i = 0; i < 30; i++) {
+      const b = pattern(BLOCK, 10 + i);
+      put('victim', b, 2 * i * BLOCK);
+      b.copy(victim, 2 * i * BLOCK);
+    }
+    put('c', pattern(5000, 3));
+    files.set('a', readFile(pool, 'a')).set('victim', victim).set('c', readFile(pool, 'c'));
+    const victimBlocks = blocksOf(pool, 'victim');
+    const sb = pool.superblock();
+    const ino = pool.stat('victim').ino;
+    pool.close();
+    const clean = readFileSync(path);
+    const slot = sb.inodeStart * BLOCK + ino * 512;
+    // a bit in each field: flags, name length, size word, mtime, generation,
+    // extent count, first block-map block, name, an inline extent, the CRC
+    // (intact: the flip leaves every extent readable, so all the data is recovered)
+    const fields: [field: string, at: number, mask: number, intact: boolean][] = [
+      ['flags', 0, 0x08, true], ['flags (the orphan bit)', 0, 0x02, true], ['flags (in use bit)', 0, 0x01, true], ['name length', 4, 0x08, true],
+      ['size word', 9, 0x08, true], ['mtime', 17, 0x08, true], ['generation', 25, 0x08, true], ['extent count', 33, 0x08, true],
+      ['first block-map block', 37, 0x08, false], ['name', 65, 0x08, true], ['an inline extent', 320 + 4, 0x08, false], ['the CRC', 509, 0x08, true],
+    ];
+    for (const [field, at, mask, intact] of fields) {
+      const image = Buffer.from(clean);
+      image[slot + at]! ^= mask;
+      writeFileSync(path, image);
+      const where = `bit flip in the ${field}`;
+      // salvage first (read-only, writes nothing): every file, the damaged one as far as it can be recovered
+      const salvage = Pool.open(path, { salvage: true });
+      const listed = salvage.list();
+      const damaged = listed.find((st) => st.ino === ino)!;
+      expect(damaged.damaged, where).toBeDefined();
+      expect(listed.filter((st) => st.damaged !== undefined).length, where).toBe(1);
+      for (const name of ['a', 'c']) expect(readFile(salvage, name).equals(files.get(name)!), `${where}: ${name}`).toBe(true);
+      if (intact) expect(readFile(salvage, damaged.name).equals(victim), `${where}: salvaged`).toBe(true);
+      salvage.close();
+      // a writable mount: the damaged file is refused by name, the rest reads and writes
+      const live = Pool.open(path);
+      expectCode(() => live.open(damaged.name), 'EUCLEAN', new RegExp(`file '${damaged.name.replace(/[.+]/g, '\\$&')}' \\(inode ${ino}[,)].* is damaged`));
+      expectCode(() => live.stat(damaged.name), 'EUCLEAN', /is damaged/);
+      for (const name of ['a', 'c']) expect(readFile(live, name).equals(files.get(name)!), `${where}: ${name}`).toBe(true);
+      const grown = live.open('a');
+      grown.write(Buffer.from('more'), grown.size);
+      grown.close();
+      // a damaged block-map pointer loses the blocks behind it: they are nobody's now (leaked)
+      const kinds = live.check().problems.map((p) => p.kind);
+      if (intact) expect(kinds, where).toEqual(['damaged']);
+      else expect([...new Set(kinds)].sort(), where).toEqual(['damaged', 'free-count', 'leaked-blocks']);
+      const fixed = live.check({ repair: true });
+      expect(fixed.ok, where).toBe(true);
+      expect(live.check().problems, where).toEqual([]);
+      expect(live.list().map((st) => st.name), where).toEqual(['a', 'c', `lost+found.${ino}`]);
+      if (intact) expect(readFile(live, `lost+found.${ino}`).equals(victim), `${where}: set aside`).toBe(true);
+      live.close();
+      const again = Pool.open(path);
+      expect(again.check().problems, where).toEqual([]);
+      expect(readFile(again, 'c').equals(files.get('c')!), where).toBe(true);
+      again.close();
+    }
+
+    // The damaged file's blocks stay its own until the repair — even when the
+    // bitmap also calls them free: a pool filled up meanwhile does not get them.
+    const image = Buffer.from(clean);
+    image[slot + 17]! ^= 0x08; // mtime: the checksum fails
+    for (const b of victimBlocks) image[sb.bitmapStart * BLOCK + (b >> 3)]! &= ~(1 << (b & 7));
+    writeFileSync(path, image);
+    const live = Pool.open(path);
+    const filler = live.open('filler', { create: true });
+    let at = 0;
+    try {
+      for (;;) at += filler.write(pattern(16 * BLOCK, at), at);
+    } catch (e) {
+      expect((e as { code?: string }).code).toBe('ENOSPC');
+    }
+    filler.close();
+    const taken = new Set(blocksOf(live, 'filler'));
+    expect(victimBlocks.filter((b) => taken.has(b))).toEqual([]);
+    const repairReport = live.check({ repair: true });
+    expect(repairReport.problems.filter((p) => !repairReport.repaired.includes(p)).map((p) => p.message)).toEqual([]);
+    expect(readFile(live, `lost+found.${ino}`).equals(victim)).toBe(true);
+    expect(live.check().problems).toEqual([]);
+    live.close();
+  });
+
+  // Found 2026-12-18: another process overwrote the bitmap of an open pool;
+  // the writer then handed blocks of a live file to a new one (its own check
+  // found the double owner, and the next mount refused the pool).
+  it('bitmap-scribble-no-double-owner: blocks the bitmap calls free but a file owns are never handed out', () => {
+    const path = uniquePath(dir, 'scribble');
+    const pool = Pool.format(path, { size: 4 << 20 });
+    try {
+      const data = pattern(16 * BLOCK, 5);
+      const a = pool.open('a', { create: true });
+      a.write(data, 0);
+      a.close();
+      const aBlocks = blocksOf(pool, 'a');
+      const sb = pool.superblock();
+      const bitmapBytes = Math.ceil(sb.nblocks / 8);
+      // a stray writer with its own mapping of the backing: every bit set but a's
+      const other = Region.open(path);
+      const bits = Buffer.alloc(bitmapBytes, 0xff);
+      for (const b of aBlocks) bits[b >> 3]! &= ~(1 << (b & 7));
+      other.write(sb.bitmapStart * BLOCK, bits);
+      other.close();
+      const b = pool.open('b', { create: true });
+      const refusal = new RegExp(`bitmap: blocks ${aBlocks[0]}\\.\\.\\d+ are marked free but belong to inode 0 \\('a'\\)`);
+      expectCode(() => b.write(Buffer.alloc(BLOCK, 9), 0), 'EUCLEAN', refusal);
+      expectCode(() => b.allocate(0, 4 * BLOCK), 'EUCLEAN', refusal);
+      expectCode(() => b.getBlock(0, { create: true }), 'EUCLEAN', refusal);
+      // nothing changed: b is empty, a is whole and a's alone
+      expect(b.size).toBe(0);
+      expect(b.getBlock(0).mapped).toBe(false);
+      expect(readFile(pool, 'a').equals(data)).toBe(true);
+      const report = pool.check();
+      const kinds = new Set(report.problems.map((p) => p.kind));
+      expect(kinds.has('double-owner')).toBe(false);
+      expect(kinds.has('unmarked-blocks') && kinds.has('leaked-blocks')).toBe(true);
+      expect(pool.check({ repair: true }).ok).toBe(true);
+      b.write(Buffer.alloc(BLOCK, 9), 0);
+      b.close();
+      expect(new Set(blocksOf(pool, 'b')).has(aBlocks[0]!)).toBe(false);
+      expect(pool.check().problems).toEqual([]);
+
+      // random scribbles leaving some of a's blocks and some free ones marked
+      // free: an allocation is refused, or lands on a free block — never on a's
+      const rand = rng(20261218);
+      let refused = 0;
+      let allocated = 0;
+      for (let round = 0; round < 40; round++) {
+        const junk = Buffer.alloc(bitmapBytes, 0xff);
+        const clear = (block: number) => (junk[block >> 3]! &= ~(1 << (block & 7)));
+        for (const block of aBlocks) if (rand(2) === 0) clear(block);
+        for (let k = 1 + rand(16); k > 0; k--) clear(sb.dataStart + rand(sb.nblocks - sb.dataStart));
+        const scribble = Region.open(path);
+        scribble.write(sb.bitmapStart * BLOCK, junk);
+        scribble.close();
+        const f = pool.open(`r${round}`, { create: true });
+        try {
+          f.write(pattern(8 * BLOCK, round), 0);
+          allocated++;
+        } catch (e) {
+          expect((e as { code?: string }).code, `round ${round}`).toMatch(/^(EUCLEAN|ENOSPC)$/);
+          if ((e as { code?: string }).code === 'EUCLEAN') refused++;
+        }
+        f.close();
+        expect(pool.check().problems.filter((p) => p.kind === 'double-owner' || p.kind === 'damaged'), `round ${round}`).toEqual([]);
+        expect(pool.check({ repair: true }).ok, `round ${round}`).toBe(true);
+        pool.unlink(`r${round}`);
+        expect(readFile(pool, 'a').equals(data), `round ${round}`).toBe(true);
+      }
+      expect(refused).toBeGreaterThan(0);
+      expect(allocated + refused).toBe(40);
+    } finally {
+      pool.close();
+    }
+    const again = Pool.open(path);
+    expect(again.check().problems).toEqual([]);
+    again.close();
   });
 });
