@@ -6,7 +6,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 
 #include "vm.h"
 
@@ -68,9 +67,7 @@ AnonProbe Measure() {
 }  // namespace
 
 const AnonProbe& ProbeAnonymousReads() {
-  static std::once_flag once;
-  static AnonProbe probe;
-  std::call_once(once, [] { probe = Measure(); });
+  static const AnonProbe probe = Measure();  // once, thread-safe (see GetZeroSource)
   return probe;
 }
 

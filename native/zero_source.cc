@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <mutex>
 #include <vector>
 
 namespace daxfs {
@@ -62,9 +61,9 @@ ZeroSource Create() {
 }  // namespace
 
 const ZeroSource& GetZeroSource() {
-  static std::once_flag once;
-  static ZeroSource source;
-  std::call_once(once, [] { source = Create(); });
+  // A function-local static: initialised once, thread-safe, without
+  // std::call_once (whose pthread_once would raise the glibc a prebuild needs).
+  static const ZeroSource source = Create();
   return source;
 }
 
