@@ -90,22 +90,18 @@ export class BlockSet {
 
   /** The parts of [start, start + length) that are not in the set, in order. */
   gaps(start: number, length: number): Run[] {
-    const out: Run[] = [];
-    let at = start;
-    const end = start + length;
-    while (at < end) {
-      const hit = this.firstOverlap(at, end - at);
-      if (!hit) break;
-      if (hit.start > at) out.push({ start: at, length: hit.start - at });
-      at = Math.max(at, hit.start + hit.length);
-    }
-    if (at < end) out.push({ start: at, length: end - at });
-    return out;
+    return this.split(start, length).outside;
   }
 
   /** The parts of [start, start + length) that are in the set, in order. */
   within(start: number, length: number): Run[] {
-    const out: Run[] = [];
+    return this.split(start, length).inside;
+  }
+
+  /** [start, start + length) cut into the runs in the set and those not, each in order. */
+  private split(start: number, length: number): { inside: Run[]; outside: Run[] } {
+    const inside: Run[] = [];
+    const outside: Run[] = [];
     let at = start;
     const end = start + length;
     while (at < end) {
@@ -113,10 +109,12 @@ export class BlockSet {
       if (!hit) break;
       const from = Math.max(at, hit.start);
       const to = Math.min(end, hit.start + hit.length);
-      out.push({ start: from, length: to - from });
+      if (from > at) outside.push({ start: at, length: from - at });
+      inside.push({ start: from, length: to - from });
       at = to;
     }
-    return out;
+    if (at < end) outside.push({ start: at, length: end - at });
+    return { inside, outside };
   }
 
   /** Every run, in block order (runs meeting at a bucket boundary are joined). */
