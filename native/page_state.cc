@@ -97,6 +97,21 @@ bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why)
   return true;
 }
 
+bool InMapping(const void* p, size_t length) {
+  if (length == 0 || registry_size.load(std::memory_order_acquire) == 0) return false;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+  uintptr_t end = begin + length;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto& ranges = Registry();
+  auto it = ranges.upper_bound(begin);
+  if (it != ranges.begin()) --it;
+  for (; it != ranges.end() && it->first < end; ++it) {
+    const MappedRange* range = it->second;
+    if (!range->retired && begin < range->start + range->length && end > range->start) return true;
+  }
+  return false;
+}
+
 uint64_t Pin(const void* a, size_t a_length, const void* b, size_t b_length) {
   auto ua = reinterpret_cast<uintptr_t>(a);
   auto ub = reinterpret_cast<uintptr_t>(b);

@@ -49,6 +49,11 @@ void SetStates(MappedRange* range, size_t first, size_t count, PageState state);
 // `*why` says which page of which mapping is in the way.
 bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why);
 
+// Whether [p, p + length) overlaps a live daxfs mapping. Such memory may show
+// region blocks at other addresses than the region's own, so a copy between
+// it and the region can overlap without its addresses saying so.
+bool InMapping(const void* p, size_t length);
+
 // In-flight asynchronous copies pin the two address ranges they touch (the
 // user buffer and the region bytes). Changing a mapping's pages, or freeing
 // pool blocks, first waits until no pin overlaps the range: a copy running on

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "external_buffer.h"
@@ -45,6 +46,14 @@ int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* fr
   // mapped_, not base(): an asynchronous copy keeps the mapping alive even
   // after close() made base() null.
   uint8_t* to = c.mapped_ + offset;
+  // A source inside a daxfs mapping may be the destination's own blocks seen
+  // at another address: copy it aside first, so the copy has memmove's
+  // meaning whatever the aliasing.
+  std::vector<uint8_t> aside;
+  if (InMapping(from, length)) {
+    aside.assign(from, from + length);
+    from = aside.data();
+  }
   if (length >= c.nt_threshold && c.mode != Persistence::kMsync &&
       !Overlaps(from, length, c.mapped_, c.size)) {
     size_t head = 0, tail = 0;
@@ -84,8 +93,16 @@ uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan targ
   std::string why;
   if (!CheckUserBuffer(target.data + target_offset, length, true, &why))
     ThrowCode(env, "EFAULT", "target: " + why);
-  // memmove: the target may be a view of this very region.
-  if (length > 0) std::memmove(target.data + target_offset, c.base() + offset, length);
+  // memmove: the target may be a view of this very region. A target inside a
+  // daxfs mapping may show the source's blocks at another address: then the
+  // bytes go through a copy aside.
+  uint8_t* into = target.data + target_offset;
+  if (length > 0 && InMapping(into, length)) {
+    std::vector<uint8_t> aside(c.base() + offset, c.base() + offset + length);
+    std::memcpy(into, aside.data(), length);
+  } else if (length > 0) {
+    std::memmove(into, c.base() + offset, length);
+  }
   c.stats.bytes_read += length;
   return length;
 }

@@ -1737,7 +1737,17 @@ export class PoolFile {
     let inode = this.inode();
     const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
     checkSize(position, 'position');
-    if (faultUserBuffer(target, targetOffset, len, true)) inode = this.inode();
+    if (faultUserBuffer(target, targetOffset, len, true)) {
+      // The target lies in a mapping, whose pages may show this file's own
+      // blocks: the pool reads extent by extent, so read aside first and
+      // copy once, or a later extent could be read after an earlier one
+      // overwrote it through the alias.
+      inode = this.inode();
+      const aside = Buffer.allocUnsafe(len);
+      const n = this.pool.readFile(inode, aside, 0, len, position);
+      target.set(aside.subarray(0, n), targetOffset);
+      return n;
+    }
     return this.pool.readFile(inode, target, targetOffset, len, position);
   }
 
@@ -1781,7 +1791,13 @@ export class PoolFile {
     const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
     checkSize(position, 'position');
     // a fault in a mapping of this very file may have replaced its inode
-    if (faultUserBuffer(source, sourceOffset, len, false)) inode = this.inode();
+    if (faultUserBuffer(source, sourceOffset, len, false)) {
+      // The source lies in a mapping, whose pages may show the blocks this
+      // write changes: the pool writes extent by extent, so take the bytes
+      // aside first (memmove's meaning, whatever the aliasing).
+      inode = this.inode();
+      return this.pool.writeFile(inode, Buffer.from(source.subarray(sourceOffset, sourceOffset + len)), 0, len, position);
+    }
     return this.pool.writeFile(inode, source, sourceOffset, len, position);
   }
 
