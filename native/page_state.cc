@@ -65,10 +65,11 @@ void SetStates(MappedRange* range, size_t first, size_t count, PageState state) 
   std::fill(range->states.begin() + first, range->states.begin() + first + count, state);
 }
 
-bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why) {
-  if (length == 0 || registry_size.load(std::memory_order_acquire) == 0) return true;
-  uintptr_t begin = reinterpret_cast<uintptr_t>(p);
-  uintptr_t end = begin + length;
+// Calls visit(range, begin, end) under the registry lock for every mapping
+// that overlaps [begin, end), in address order, until visit returns false.
+// Returns false when a visit did.
+template <typename Visit>
+bool ForEachOverlapping(uintptr_t begin, uintptr_t end, Visit visit) {
   std::lock_guard<std::mutex> lock(registry_mutex);
   auto& ranges = Registry();
   // The last mapping starting at or before `begin` may reach into the
@@ -77,39 +78,41 @@ bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why)
   if (it != ranges.begin()) --it;
   for (; it != ranges.end() && it->first < end; ++it) {
     const MappedRange* range = it->second;
-    uintptr_t r_end = range->start + range->length;
-    if (end <= range->start || begin >= r_end) continue;
-    if (range->retired) {
+    if (end <= range->start || begin >= range->start + range->length) continue;
+    if (!visit(*range)) return false;
+  }
+  return true;
+}
+
+bool CheckUserBuffer(const void* p, size_t length, bool write, std::string* why) {
+  if (length == 0 || registry_size.load(std::memory_order_acquire) == 0) return true;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+  uintptr_t end = begin + length;
+  return ForEachOverlapping(begin, end, [&](const MappedRange& range) {
+    if (range.retired) {
       *why = "the buffer lies in the memory of a closed daxfs region or released mapping";
       return false;
     }
-    size_t first = (std::max(begin, range->start) - range->start) / range->unit;
-    size_t last = (std::min(end, r_end) - 1 - range->start) / range->unit;
+    uintptr_t r_end = range.start + range.length;
+    size_t first = (std::max(begin, range.start) - range.start) / range.unit;
+    size_t last = (std::min(end, r_end) - 1 - range.start) / range.unit;
     for (size_t i = first; i <= last; i++) {
-      PageState s = range->states[i];
+      PageState s = range.states[i];
       if (write ? Writable(s) : Readable(s)) continue;
       *why = std::string("the buffer lies in a daxfs mapping whose page at mapping offset ") +
-             std::to_string(i * range->unit) + " is " + PageStateName(s) + ", not " +
+             std::to_string(i * range.unit) + " is " + PageStateName(s) + ", not " +
              (write ? "writable" : "readable") + "; fault it in first";
       return false;
     }
-  }
-  return true;
+    return true;
+  });
 }
 
 bool InMapping(const void* p, size_t length) {
   if (length == 0 || registry_size.load(std::memory_order_acquire) == 0) return false;
   uintptr_t begin = reinterpret_cast<uintptr_t>(p);
-  uintptr_t end = begin + length;
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  auto& ranges = Registry();
-  auto it = ranges.upper_bound(begin);
-  if (it != ranges.begin()) --it;
-  for (; it != ranges.end() && it->first < end; ++it) {
-    const MappedRange* range = it->second;
-    if (!range->retired && begin < range->start + range->length && end > range->start) return true;
-  }
-  return false;
+  // a live mapping stops the walk: false from the walk means "found one"
+  return !ForEachOverlapping(begin, begin + length, [](const MappedRange& range) { return range.retired; });
 }
 
 uint64_t Pin(const void* a, size_t a_length, const void* b, size_t b_length) {
