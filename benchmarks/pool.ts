@@ -165,7 +165,7 @@ function mountRow(quick: boolean): Row {
   const paths = backings.map((b) => b.path);
   try {
     for (const [k, size] of [[0, 2 ** 30], [1, 16 * 2 ** 30]] as const) {
-      const pool = Pool.format(paths[k]!, { size });
+      const pool = Pool.format(paths[k]!, { size, sparse: true });
       for (let i = 0; i < 100; i++) {
         const h = pool.open(`file-${i}`, { create: true });
         h.write(Buffer.alloc(3 * BLOCK, i), 0);

@@ -16,6 +16,8 @@ export interface NativeReport {
   kind: 'file' | 'devdax';
   size: number;
   readOnly: boolean;
+  /** Read-only and mapped privately: stores reach only this process's copy-on-write pages. */
+  privateCopy: boolean;
   mapSync: boolean;
   mapSyncError: string | null;
   persistence: 'cache-flush' | 'msync' | 'volatile';
@@ -94,7 +96,7 @@ export interface NativeRegion {
   checkView(offset: number, length: number): void;
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
   write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;
-  writeScatter(source: ArrayBufferView, list: Float64Array, count: number): void;
+  writeScatter(source: ArrayBufferView, list: Float64Array, count: number, privateCopy?: boolean): void;
   zero(offset: number, length: number, persist: boolean): void;
   persist(offset: number, length: number): void;
   flush(offset: number, length: number): void;
@@ -110,6 +112,9 @@ export interface NativeRegion {
   writeAsync(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): Promise<number>;
   readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;
   lock(exclusive: boolean): boolean;
+  reserve(offset: number, length: number): void;
+  backedBytes(): number;
+  backedUntil(offset: number): number;
   waitIdle(offset: number, length: number): void;
   traceStart(): void;
   traceMark(value: number): void;

@@ -175,6 +175,16 @@ export class Region {
   }
 
   /**
+   * writeScatter() into this process's private copy of a region opened
+   * read-only (`capabilities.privateCopy`): the pages change for this opener
+   * only and nothing reaches the backing. Read-only pool opens recover a
+   * committed journal transaction this way. EINVAL on other regions.
+   */
+  writeScatterPrivate(source: ArrayBufferView, list: Float64Array, count: number): void {
+    this.#native.writeScatter(source, list, count, true);
+  }
+
+  /**
    * write() on the thread pool: the main thread stays free during large
    * copies. The region stays mapped until the copy is done, even if closed
    * meanwhile; `source` must not be changed until the promise settles.
@@ -196,6 +206,30 @@ export class Region {
    */
   lock(exclusive = true): boolean {
     return this.#native.lock(exclusive);
+  }
+
+  /**
+   * Has the backing's file system allocate [offset, offset + length) now
+   * (fallocate, the size unchanged), so that no store there can fault for
+   * want of space: ENOSPC here instead of SIGBUS later. A region file is
+   * created sparse; device-dax needs nothing.
+   */
+  reserve(offset: number, length: number): void {
+    this.#native.reserve(offset, length);
+  }
+
+  /**
+   * The first offset at or after `offset` that its file system has not
+   * allocated (the size when there is none): [offset, result) cannot fault
+   * for want of space.
+   */
+  backedUntil(offset: number): number {
+    return this.#native.backedUntil(offset);
+  }
+
+  /** Bytes of the backing its file system has allocated (the whole size for device-dax). */
+  backedBytes(): number {
+    return this.#native.backedBytes();
   }
 
   /** Zeroes [offset, offset + length) with non-temporal stores; durable on return with persist. */

@@ -18,6 +18,7 @@
 #include "region_fast.h"
 #include "region_io.h"
 #include "region_open.h"
+#include "region_space.h"
 #include "vm.h"
 #include "zero_report.h"
 
@@ -88,6 +89,9 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::WriteAsync>("writeAsync"),
           InstanceMethod<&Region::ReadAsync>("readAsync"),
           InstanceMethod<&Region::Lock>("lock"),
+          InstanceMethod<&Region::Reserve>("reserve"),
+          InstanceMethod<&Region::BackedBytes>("backedBytes"),
+          InstanceMethod<&Region::BackedUntil>("backedUntil"),
       });
 }
 
@@ -145,6 +149,7 @@ Napi::Value Region::Report(const Napi::CallbackInfo& info) {
   r.Set("kind", c.devdax ? "devdax" : "file");
   r.Set("size", Napi::Number::New(env, static_cast<double>(c.size)));
   r.Set("readOnly", c.read_only);
+  r.Set("privateCopy", c.private_copy);
   r.Set("mapSync", c.map_sync);
   r.Set("mapSyncError", c.map_sync_errno ? Napi::Value(Napi::String::New(env, ErrnoName(c.map_sync_errno)))
                                          : env.Null());
@@ -224,6 +229,19 @@ Napi::Value Region::OnRange(const Napi::CallbackInfo& info, RangeOp op) {
 Napi::Value Region::CheckView(const Napi::CallbackInfo& info) { return OnRange(info, CheckViewRange); }
 Napi::Value Region::Persist(const Napi::CallbackInfo& info) { return OnRange(info, RegionPersist); }
 Napi::Value Region::Flush(const Napi::CallbackInfo& info) { return OnRange(info, RegionFlush); }
+Napi::Value Region::Reserve(const Napi::CallbackInfo& info) { return OnRange(info, RegionReserve); }
+
+Napi::Value Region::BackedUntil(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  return Napi::Number::New(env, static_cast<double>(RegionBackedUntil(env, c, offset)));
+}
+
+Napi::Value Region::BackedBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(RegionBackedBytes(env, *OpenCore(env))));
+}
 
 Napi::Value Region::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -252,7 +270,13 @@ Napi::Value Region::Write(const Napi::CallbackInfo& info) {
 // one barrier. The journal stages and applies its records with it.
 Napi::Value Region::WriteScatter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RegionCore& c = Writable(env);
+  // privateCopy: the stores go to this process's private copy of a region
+  // opened read-only (its pages are copy-on-write and never reach the
+  // backing), for recovering in memory what a read-only open must not write.
+  bool private_copy = ArgBool(info, 3, "privateCopy", false);
+  RegionCore& c = private_copy ? *OpenCore(env) : Writable(env);
+  if (private_copy && !c.private_copy)
+    ThrowCode(env, "EINVAL", "privateCopy needs a region opened read-only with a private mapping (not device-dax)");
   ByteSpan source = ArgBytes(info, 0, "source");
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     ThrowCode(env, "EINVAL", "list must be a Float64Array");
@@ -261,7 +285,7 @@ Napi::Value Region::WriteScatter(const Napi::CallbackInfo& info) {
   if (count > list.ElementLength() / 3)
     ThrowCode(env, "ERANGE", "count " + std::to_string(count) + " needs " + std::to_string(count * 3) +
                                  " list entries, the list holds " + std::to_string(list.ElementLength()));
-  RegionWriteScatter(env, c, source, list.Data(), count);
+  RegionWriteScatter(env, c, source, list.Data(), count, !private_copy);
   return env.Undefined();
 }
 

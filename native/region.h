@@ -52,6 +52,9 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value WriteAsync(const Napi::CallbackInfo& info);
   Napi::Value ReadAsync(const Napi::CallbackInfo& info);
   Napi::Value Lock(const Napi::CallbackInfo& info);
+  Napi::Value Reserve(const Napi::CallbackInfo& info);
+  Napi::Value BackedBytes(const Napi::CallbackInfo& info);
+  Napi::Value BackedUntil(const Napi::CallbackInfo& info);
 
   Napi::Value BitmapChange(const Napi::CallbackInfo& info, bool set);
   // The methods that take (offset, length) on an open region.

@@ -96,6 +96,9 @@ class RegionCore {
   uint64_t size = 0;
   int fd = -1;
   bool read_only = false;
+  // A read-only open mapped MAP_PRIVATE: stores reach only this process's
+  // copy-on-write pages, never the backing.
+  bool private_copy = false;
   bool map_sync = false;
   int map_sync_errno = 0;  // why MAP_SYNC was refused, 0 when granted or not tried
   bool devdax = false;

@@ -120,7 +120,7 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
 }
 
 void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const double* list,
-                        uint64_t count) {
+                        uint64_t count, bool persist) {
   for (uint64_t i = 0; i < count; i++) {
     uint64_t offset = CheckIndex(env, list[3 * i], "regionOffset");
     uint64_t from = CheckIndex(env, list[3 * i + 1], "sourceOffset");
@@ -135,6 +135,7 @@ void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const dou
     CopyIn(c, c.stats, offset, source.data + static_cast<uint64_t>(list[3 * i + 1]),
            static_cast<uint64_t>(list[3 * i + 2]), false);
   }
+  if (!persist) return;
   for (uint64_t i = 0; i < count; i++) {
     int err = c.Flush(static_cast<uint64_t>(list[3 * i]), static_cast<uint64_t>(list[3 * i + 2]));
     if (err != 0) ThrowErrno(env, err, "msync", "persisting a scattered write", c.path);

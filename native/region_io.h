@@ -33,8 +33,9 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
 // with one barrier (one fence, or msync per range in msync mode). `list`
 // holds (regionOffset, sourceOffset, length) triples; every triple is
 // checked before the first byte is copied.
+// persist false: no flush (a private copy's stores have nowhere to go).
 void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const double* list,
-                        uint64_t count);
+                        uint64_t count, bool persist);
 void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist);
 void RegionPersist(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
 void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);

@@ -167,8 +167,11 @@ std::shared_ptr<RegionCore> OpenRegion(Napi::Env env, const OpenOptions& o) {
     // A private writable mapping of a read-only file: stores through a view
     // cannot fault (they land in private copy-on-write pages of this process
     // and never reach the backing), and the file cannot be modified.
-    base = MapAligned(length, map_align, PROT_READ | PROT_WRITE, MAP_PRIVATE, guard.fd, 0);
+    // MAP_NORESERVE: nothing is charged for copies that are never made, so a
+    // backing larger than memory opens read-only like any other.
+    base = MapAligned(length, map_align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, guard.fd, 0);
     if (base == nullptr) ThrowErrno(env, errno, "mmap", "mapping the region read-only", o.path);
+    core->private_copy = true;
   } else {
     int prot = o.read_only ? PROT_READ : PROT_READ | PROT_WRITE;
     // Device-dax cannot be mapped privately: a read-only one has no views.

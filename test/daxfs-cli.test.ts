@@ -3,25 +3,17 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli/daxfs.js';
 import { COMMANDS } from '../lib/cli/daxfs-usage.js';
 import { escapeForTerminal } from '../lib/cli/output.js';
-import { formatSize, parseSize } from '../lib/cli/units.js';
+import { formatSize, parseSize } from '../lib/units.js';
 import { Progress } from '../lib/cli/progress.js';
 import { packageRoot } from '../lib/native.js';
 import { Pool, Region } from '../lib/index.js';
 import { computeGeometry } from '../lib/pool/layout.js';
+import { daxfs } from './cli-helpers.js';
 import { pattern, tmpfsDir, uniquePath } from './helpers.js';
 
 const dir = tmpfsDir();
-
-/** Runs the command in this process: its exit status, stdout and stderr. */
-function daxfs(...argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
-  return { code, out, err };
-}
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -216,11 +208,11 @@ describe('the daxfs command as a Unix tool', () => {
       [['help', 'frobnicate'], "unknown command 'frobnicate'", 'usage: daxfs <command> [options]'],
       [['help', 'ls', 'extra'], "unexpected argument 'extra'", 'usage: daxfs help [command]'],
       [['--version', 'ls'], '--version takes no command', 'usage: daxfs --version'],
-      [['mkfs'], 'mkfs needs <path>', 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--force] [--mode MODE] [--json]'],
+      [['mkfs'], 'mkfs needs <path>', 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--sparse] [--force] [--mode MODE] [--json]'],
       [['stat', pool], 'stat needs <pool> <name>', 'usage: daxfs stat <pool> <name> [--json]'],
-      [['mkfs', pool, '--size', '-5M'], "--size: not a size: '-5M' (examples: 4096, 256M, 1GiB)", 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--force] [--mode MODE] [--json]'],
-      [['mkfs', pool, '--size=-5M'], "--size: not a size: '-5M' (examples: 4096, 256M, 1GiB)", 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--force] [--mode MODE] [--json]'],
-      [['mkfs', pool, '--size', 'lots'], "--size: not a size: 'lots' (examples: 4096, 256M, 1GiB)", 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--force] [--mode MODE] [--json]'],
+      [['mkfs', pool, '--size', '-5M'], "--size: not a size: '-5M' (examples: 4096, 256M, 1GiB)", 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--sparse] [--force] [--mode MODE] [--json]'],
+      [['mkfs', pool, '--size=-5M'], "--size: not a size: '-5M' (examples: 4096, 256M, 1GiB)", 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--sparse] [--force] [--mode MODE] [--json]'],
+      [['mkfs', pool, '--size', 'lots'], "--size: not a size: 'lots' (examples: 4096, 256M, 1GiB)", 'usage: daxfs mkfs <path> [--size SIZE] [--zero] [--sparse] [--force] [--mode MODE] [--json]'],
       [['ls', pool, '--repair'], 'ls takes no --repair option', 'usage: daxfs ls <pool> [--json]'],
       [['info', pool, '--size', '1G'], 'info takes no --size option', 'usage: daxfs info <pool> [--json]'],
     ];

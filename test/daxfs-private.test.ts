@@ -6,23 +6,16 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSy
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli/daxfs.js';
 import { createUnlinkedPmem, emulatedPmemDir, privateDir } from '../lib/emulated.js';
 import { packageRoot } from '../lib/native.js';
 import { Pool, Region } from '../lib/index.js';
+import { daxfs } from './cli-helpers.js';
 import { expectCode, tmpfsDir, uniquePath } from './helpers.js';
 
 const dir = tmpfsDir();
 const MiB = 2 ** 20;
 const bin = path.join(packageRoot, 'dist/lib/cli/daxfs.js');
 const NOBODY = 65534;
-
-function daxfs(...argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
-  return { code, out, err };
-}
 
 const modeOf = (file: string) => statSync(file).mode & 0o777;
 

@@ -26,21 +26,13 @@ import { main } from '../lib/cli/daxfs.js';
 import { packageRoot } from '../lib/native.js';
 import { Pool, Region } from '../lib/index.js';
 import { computeGeometry } from '../lib/pool/layout.js';
+import { daxfs } from './cli-helpers.js';
 import { pattern, tmpfsDir, uniquePath } from './helpers.js';
 
 const dir = tmpfsDir();
 const MiB = 2 ** 20;
 const bin = path.join(packageRoot, 'dist/lib/cli/daxfs.js');
 
-/** Runs the command in this process: its exit status, stdout and stderr. */
-function daxfs(...argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
-  return { code, out, err };
-}
-
-/** Where process `pid` sleeps in the kernel ('' when the kernel does not say). */
 /**
  * A probe that holds once `pid` sleeps and has used no CPU since the previous
  * call: it waits (for input, here). Kernels name the wait channel of a pipe

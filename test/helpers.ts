@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,30 @@ function scratch(parent: string): string {
   const dir = mkdtempSync(path.join(parent, 'daxfs-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A tmpfs of `bytes` bytes mounted for this test file (unmounted after it),
+ * for what happens when the backing's file system fills up; `skip` says why
+ * there is none where mounting is not permitted.
+ */
+export function smallFileSystem(bytes: number): { dir: string; skip?: undefined } | { dir?: undefined; skip: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'daxfs-smallfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'daxfs-test', dir], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = (e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message;
+    return { skip: `cannot mount a small tmpfs here (${why}): full-file-system cases not run` };
+  }
+  afterAll(() => {
+    try {
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return { dir };
 }
 
 let counter = 0;

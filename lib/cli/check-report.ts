@@ -29,9 +29,17 @@ export function mountRepairs(info: PoolInfo): MountRepair[] {
   return out;
 }
 
+/** What a read-only check saw but did not change, from the pool's counters: a journal replayed in memory only. */
+export function readOnlyNotes(info: PoolInfo): string[] {
+  if (!info.recovery.inMemory) return [];
+  const n = info.recovery.records;
+  return [`journal: a committed transaction of ${n} record${n === 1 ? '' : 's'} is pending; checked as replayed in memory (the next read-write open replays it)`];
+}
+
 /** The human report, and the exit status. */
-export function describeCheck(report: CheckReport, atMount: MountRepair[]): { text: string; status: number } {
-  const lines = atMount.map((r) => `repaired at mount: ${r.kind}: ${esc(r.message)}`);
+export function describeCheck(report: CheckReport, atMount: MountRepair[], notes: string[] = []): { text: string; status: number } {
+  const lines = notes.map((n) => `note: ${esc(n)}`);
+  lines.push(...atMount.map((r) => `repaired at mount: ${r.kind}: ${esc(r.message)}`));
   for (const p of report.problems)
     lines.push(`${report.repaired.includes(p) ? 'repaired' : p.repairable ? 'repairable' : 'PROBLEM'}: ${p.kind}: ${esc(p.message)}`);
   const repaired = atMount.length + report.repaired.length;

@@ -4,9 +4,9 @@
 import { parseArgs } from 'node:util';
 
 import { DaxfsError } from '../errors.js';
-import { parseSize } from './units.js';
+import { parseSize } from '../units.js';
 
-type CommandOption = 'size' | 'zero' | 'force' | 'mode' | 'repair';
+type CommandOption = 'size' | 'zero' | 'sparse' | 'force' | 'mode' | 'repair';
 
 interface CommandSpec {
   /** The positional arguments, as shown in help: `<x>` required, `[x]` optional. */
@@ -21,6 +21,7 @@ interface CommandSpec {
 const OPTION_HELP: Record<CommandOption | 'json' | 'help', string> = {
   size: '--size SIZE   create the file with this size (4096, 256M, 1G, 2TiB); it must not exist',
   zero: '--zero        zero the whole pool, not only its metadata',
+  sparse: '--sparse      leave the file sparse: space is taken as blocks are allocated',
   force: '--force       format even over an existing pool, file with data, or device',
   mode: '--mode MODE   permission bits of the pool file, octal (default 0600: private)',
   repair: '--repair      repair what can be repaired (opens the pool read-write)',
@@ -33,10 +34,10 @@ export const COMMANDS = {
     synopsis: '<path>',
     min: 1,
     max: 1,
-    options: ['size', 'zero', 'force', 'mode'],
+    options: ['size', 'zero', 'sparse', 'force', 'mode'],
     summary: 'format a pool (creating the file when --size is given)',
     details:
-      'Formats <path> as an empty pool. Without --size, <path> must exist and keeps its size. An existing pool, file with data or device is refused without --force. A file mkfs creates is mode 0600 unless --mode says otherwise; a failed mkfs removes it again.',
+      'Formats <path> as an empty pool. Without --size, <path> must exist and keeps its size. An existing pool, file with data or device is refused without --force. The whole file is reserved on its file system first (refused, saying how much is free, when it does not fit) unless --sparse asks for a sparse pool, which takes space as blocks are allocated and fails those operations with ENOSPC when its file system is full. A file mkfs creates is mode 0600 unless --mode says otherwise; a failed mkfs removes it again.',
   },
   info: {
     synopsis: '<pool>',
@@ -173,6 +174,7 @@ export type Parsed =
       args: string[];
       size: number | undefined;
       zero: boolean;
+      sparse: boolean;
       force: boolean;
       mode: number | undefined;
       repair: boolean;
@@ -208,6 +210,7 @@ export function parseCommandLine(argv: string[]): Parsed {
       options: {
         size: { type: 'string' },
         zero: { type: 'boolean' },
+        sparse: { type: 'boolean' },
         force: { type: 'boolean' },
         mode: { type: 'string' },
         repair: { type: 'boolean' },
@@ -263,5 +266,5 @@ export function parseCommandLine(argv: string[]): Parsed {
     if (!/^0*[0-7]{1,3}$/.test(values.mode)) throw new UsageError(`--mode: not an octal mode: '${values.mode}' (examples: 0600, 0640)`, command);
     mode = parseInt(values.mode, 8);
   }
-  return { kind: 'run', command, args, size, zero: values.zero ?? false, force: values.force ?? false, mode, repair: values.repair ?? false };
+  return { kind: 'run', command, args, size, zero: values.zero ?? false, sparse: values.sparse ?? false, force: values.force ?? false, mode, repair: values.repair ?? false };
 }

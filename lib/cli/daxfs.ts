@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 import { packageRoot } from '../native.js';
 import { Pool } from '../pool/pool.js';
-import { CHECK_FAILED, describeCheck, mountRepairs } from './check-report.js';
+import { CHECK_FAILED, describeCheck, mountRepairs, readOnlyNotes } from './check-report.js';
 import { parseCommandLine, wantsJson, type Parsed } from './daxfs-usage.js';
 import { describeFailure, escapeForTerminal, formatFailure } from './output.js';
 import { Progress } from './progress.js';
 import { checkArgumentBytes, rawArguments } from './raw-argv.js';
 import { salvagePool } from './salvage.js';
 import { get, put } from './transfer.js';
-import { formatSize } from './units.js';
+import { formatSize } from '../units.js';
 
 export interface Io {
   stdout(text: string): void;
@@ -61,7 +61,7 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
 
   switch (command) {
     case 'mkfs': {
-      const progress = new Progress('zeroing');
+      const progress = { reserving: new Progress('reserving'), zeroing: new Progress('zeroing') };
       let pool: Pool;
       try {
         pool = Pool.format(args[0]!, {
@@ -69,16 +69,21 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
           ...(parsed.mode !== undefined ? { mode: parsed.mode } : {}),
           exclusive: !parsed.force,
           zeroAll: parsed.zero,
-          onProgress: (d, t) => progress.update(d, t),
+          sparse: parsed.sparse,
+          onProgress: (d, t, phase) => {
+            if (phase === 'zeroing') progress.reserving.done();
+            progress[phase].update(d, t);
+          },
         });
       } catch (e) {
         if ((e as { code?: unknown }).code === 'EEXIST' && !parsed.force) (e as Error).message += '; add --force to format it anyway';
         throw e;
       }
-      progress.done();
+      progress.reserving.done();
+      progress.zeroing.done();
       const info = pool.info();
       pool.close();
-      print(`formatted ${esc(info.path)}: ${formatSize(info.size)}, ${formatSize(info.freeBlocks * info.blockSize)} free, up to ${info.inodes.capacity} files`, info);
+      print(`formatted ${esc(info.path)}: ${formatSize(info.size)}${info.sparse ? ' (sparse)' : ''}, ${formatSize(info.freeBlocks * info.blockSize)} free, up to ${info.inodes.capacity} files`, info);
       return 0;
     }
     case 'info': {
@@ -95,6 +100,7 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
           `files       ${info.files} (${info.inodes.used} of ${info.inodes.capacity} inodes in use)`,
           `journal     ${formatSize(info.journalBytes)}`,
           `persistence ${info.persistence}`,
+          `backing     ${info.sparse ? `sparse: ${formatSize(info.backedBytes)} of ${formatSize(info.size)} allocated, the rest as blocks are allocated` : `reserved: all ${formatSize(info.size)} allocated`}`,
         ].join('\n'),
         info,
       );
@@ -105,10 +111,11 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
       const progress = new Progress('checking');
       try {
         const atMount = parsed.repair ? mountRepairs(pool.info()) : [];
+        const notes = readOnlyNotes(pool.info());
         const report = pool.check({ repair: parsed.repair, onProgress: (d, t) => progress.update(d * 4096, t * 4096) });
         progress.done();
-        const { text, status } = describeCheck(report, atMount);
-        print(text, { ...report, repairedAtMount: atMount });
+        const { text, status } = describeCheck(report, atMount, notes);
+        print(text, { ...report, repairedAtMount: atMount, notes });
         return status;
       } finally {
         pool.close();

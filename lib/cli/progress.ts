@@ -1,6 +1,6 @@
 // A progress bar on stderr for anything that may take more than a second:
 // it appears only after one second, only on a terminal, and erases itself.
-import { formatSize } from './units.js';
+import { formatSize } from '../units.js';
 
 export class Progress {
   private readonly started = Date.now();
@@ -28,5 +28,6 @@ export class Progress {
 
   done(): void {
     if (this.drawn) this.stream.write('\r\x1b[K');
+    this.drawn = false;
   }
 }

@@ -25,7 +25,7 @@ import { daxfsError, isDaxfsError } from '../errors.js';
 import { Pool } from '../pool/pool.js';
 import { Region } from '../region.js';
 import { runFaultDemo, type DemoResult } from './demo.js';
-import { formatSize, parseSize } from './units.js';
+import { formatSize, parseSize } from '../units.js';
 
 export { parseSize };
 

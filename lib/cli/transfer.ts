@@ -26,7 +26,7 @@ import { daxfsError } from '../errors.js';
 import { checkName } from '../pool/inode.js';
 import { Pool, type PoolFile } from '../pool/pool.js';
 import { Progress } from './progress.js';
-import { formatSize } from './units.js';
+import { formatSize } from '../units.js';
 
 const CHUNK = 8 << 20;
 

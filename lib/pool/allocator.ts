@@ -6,9 +6,23 @@
 // the pool's in-memory record of owned blocks before it is handed out, so
 // damage to the bitmap (a stray write into the mapping, say) cannot give one
 // file's blocks to another. Blocks a damaged file may own are `held`: skipped
-// like pending ones until a repair decides.
+// like pending ones until a repair decides. In a sparse pool each run is
+// backed (its range of the backing reserved) before it is handed out; when
+// the backing's file system is full, free blocks that are backed already
+// (freed by files since) are handed out instead.
+
+/** The backing of a sparse pool, as the allocator sees it. */
+export interface RunBacking {
+  /** Reserves the run's range of the backing; ENOSPC when the file system is full. */
+  reserve(run: Run): void;
+  /** How many blocks from the start of `run` are backed already. */
+  backedPrefix(run: Run): number;
+}
+
+/** Free runs looked at for backed blocks when the file system is full. */
+const BACKED_SEARCH_RUNS = 256;
 import type { Bitmap } from '../bitmap.js';
-import { daxfsError } from '../errors.js';
+import { daxfsError, isDaxfsError } from '../errors.js';
 import type { BlockSet } from './block-set.js';
 import type { Run } from './extents.js';
 
@@ -19,7 +33,9 @@ export class Allocator {
   /**
    * `owned`: every block a file or the metadata owns, kept in step with
    * every commit; `held`: blocks damaged files may own; `ownerOf` names the
-   * owner of a block, for the error (a scan: only on that path).
+   * owner of a block, for the error (a scan: only on that path); `back`,
+   * in a sparse pool, reserves a run's backing (throwing ENOSPC) before the
+   * run is handed out.
    */
   constructor(
     private readonly bitmap: Bitmap,
@@ -28,6 +44,7 @@ export class Allocator {
     private readonly owned: BlockSet,
     private readonly held: BlockSet,
     private readonly ownerOf: (block: number) => string,
+    private readonly backing?: RunBacking,
   ) {
     this.cursor = dataStart;
   }
@@ -38,20 +55,42 @@ export class Allocator {
    * when the bitmap offers blocks that are owned.
    */
   allocate(goal: number | undefined, want: number, pending: readonly Run[]): Run | null {
+    try {
+      return this.search(goal, want, pending, false);
+    } catch (e) {
+      if (!this.backing || !isDaxfsError(e) || e.code !== 'ENOSPC') throw e;
+      const backed = this.search(this.dataStart, want, pending, true);
+      if (backed) return backed;
+      throw e;
+    }
+  }
+
+  /** allocate()'s search; `backedOnly` takes only blocks whose backing is allocated already, and gives up after a while. */
+  private search(goal: number | undefined, want: number, pending: readonly Run[], backedOnly: boolean): Run | null {
     let g = goal === undefined || goal < this.dataStart || goal >= this.nblocks ? this.cursor : goal;
     if (g >= this.nblocks) g = this.dataStart;
-    for (let attempt = 0; attempt < 2 * (pending.length + this.held.runCount) + 2; attempt++) {
-      const run = this.bitmap.find(g, want, 1);
-      if (!run) return null;
+    const attempts = 2 * (pending.length + this.held.runCount) + 2 + (backedOnly ? BACKED_SEARCH_RUNS : 0);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const found = this.bitmap.find(g, want, 1);
+      if (!found || (backedOnly && found.start < g)) return null; // none, or wrapped around
+      let run: Run = found;
       const overlapping = pending.filter((p) => p.start < run.start + run.length && run.start < p.start + p.length);
       const held = this.held.size === 0 ? undefined : this.held.firstOverlap(run.start, run.length);
       if (held) overlapping.push(held);
-      if (overlapping.length === 0) return this.taken(run);
       overlapping.sort((a, b) => a.start - b.start);
-      const first = overlapping[0]!;
-      if (first.start > run.start) return this.taken({ start: run.start, length: first.start - run.start });
-      g = Math.max(...overlapping.filter((p) => p.start <= run.start).map((p) => p.start + p.length));
-      if (g >= this.nblocks) g = this.dataStart;
+      const first = overlapping[0];
+      if (first && first.start > run.start) run = { start: run.start, length: first.start - run.start };
+      if (!first || first.start > run.start) {
+        const taken = this.taken(run, backedOnly);
+        if (taken) return taken;
+        g = run.start + run.length;
+      } else {
+        g = Math.max(...overlapping.filter((p) => p.start <= run.start).map((p) => p.start + p.length));
+      }
+      if (g >= this.nblocks) {
+        if (backedOnly) return null;
+        g = this.dataStart;
+      }
     }
     return null;
   }
@@ -75,7 +114,8 @@ export class Allocator {
     return this.allocate(goal, want, pending);
   }
 
-  private taken(run: Run): Run {
+  /** Hands `run` out: checked against the owners, backed in a sparse pool (only its backed prefix when `backedOnly`; undefined when it has none). */
+  private taken(run: Run, backedOnly = false): Run | undefined {
     const owned = this.owned.firstOverlap(run.start, run.length);
     if (owned) {
       const from = Math.max(owned.start, run.start);
@@ -84,6 +124,13 @@ export class Allocator {
         'EUCLEAN',
         `bitmap: blocks ${from}..${to - 1} are marked free but belong to ${this.ownerOf(from)}: not handing them out (the bitmap is damaged; check({ repair: true }) marks them in use again)`,
       );
+    }
+    if (backedOnly) {
+      const length = this.backing!.backedPrefix(run);
+      if (length === 0) return undefined;
+      run = { start: run.start, length };
+    } else {
+      this.backing?.reserve(run);
     }
     this.cursor = run.start + run.length;
     return run;

@@ -36,7 +36,15 @@ export interface RecoveryReport {
   /** A committed transaction was found and applied again. */
   replayed: boolean;
   records: number;
+  /** Applied to this opener's private copy only (a read-only open): the backing still needs the replay. */
+  inMemory?: boolean;
 }
+
+/**
+ * How recovery may apply a committed transaction: to the backing, to this
+ * opener's private copy of a read-only region, or not at all (EROFS).
+ */
+export type RecoveryMode = 'backing' | 'private' | 'refuse';
 
 export class Journal {
   private seq = 1; // a safe integer: 2^53 commits outlive any pool
@@ -119,7 +127,7 @@ export class Journal {
    * fence of its own, so that a crash tearing one copy of the superblock
    * always leaves the other whole and mount can find the journal.
    */
-  private apply(body: Buffer, records: PlacedRecord[]): void {
+  private apply(body: Buffer, records: PlacedRecord[], privateCopy = false): void {
     let backup: PlacedRecord | undefined;
     let n = 0;
     const list = this.list(records.length);
@@ -133,6 +141,16 @@ export class Journal {
       list[3 * n + 2] = r.length;
       n++;
     }
+    if (privateCopy) {
+      if (backup) {
+        list[3 * n] = backup.offset;
+        list[3 * n + 1] = backup.at;
+        list[3 * n + 2] = backup.length;
+        n++;
+      }
+      this.region.writeScatterPrivate(body, list, n);
+      return;
+    }
     this.region.writeScatter(body, list, n);
     if (backup) this.region.write(backup.offset, body, backup.at, backup.length, true);
   }
@@ -140,12 +158,22 @@ export class Journal {
   /**
    * Mount-time recovery: replays a committed transaction. A committed
    * transaction that fails its checks means damaged media: EUCLEAN.
-   * `writable` false reports a needed replay as an error instead of doing it.
+   * `mode` says where the replay goes (RecoveryMode); 'refuse' reports a
+   * needed replay as an error instead.
    */
-  recover(writable: boolean, inMetadata: (offset: number, length: number) => boolean): RecoveryReport {
+  recover(mode: RecoveryMode, inMetadata: (offset: number, length: number) => boolean): RecoveryReport {
     const found = this.committed(inMetadata);
     if (!found) return { replayed: false, records: 0 };
-    if (!writable) throw daxfsError('EROFS', 'the pool needs journal recovery: open it read-write once');
+    if (mode === 'refuse')
+      throw daxfsError('EROFS', 'the pool needs journal recovery, which this read-only open cannot do in memory (a read-only device-dax region): open it read-write once');
+    if (mode === 'private') {
+      // The records go to this opener's copy-on-write pages: it sees the
+      // recovered pool; the backing keeps the committed transaction for the
+      // next read-write open to replay.
+      this.apply(found.body, found.records, true);
+      this.region.writeScatterPrivate(new Uint8Array(8), new Float64Array([this.headerOffset + COMMIT_WORD, 0, 8]), 1);
+      return { replayed: true, records: found.records.length, inMemory: true };
+    }
     this.apply(found.body, found.records);
     this.region.store64(this.headerOffset + COMMIT_WORD, 0);
     this.seq = Number(found.commit) + 1;

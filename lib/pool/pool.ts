@@ -28,7 +28,8 @@ import {
   sizeWord,
   type Inode,
 } from './inode.js';
-import { Journal, type JournalRecord, type RecoveryReport } from './journal.js';
+import { Journal, type JournalRecord, type RecoveryMode, type RecoveryReport } from './journal.js';
+import { isSparse, reserveBacking, SparseBacking } from './space.js';
 import {
   BLOCK,
   computeGeometry,
@@ -86,8 +87,16 @@ export interface FormatOptions {
   mode?: number;
   /** Zero the whole region, not only the metadata (O(pool size)). */
   zeroAll?: boolean;
-  /** Called with (done, total) bytes while zeroing. */
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Leave the backing file sparse: only the metadata area is reserved, and
+   * each block's range of the backing is reserved when the block is
+   * allocated (ENOSPC from that operation when the file system is full).
+   * Default false: the whole backing is reserved at format (ENOSPC, saying
+   * how much is free, when it cannot be).
+   */
+  sparse?: boolean;
+  /** Called with (done, total) bytes while reserving the backing and while zeroing. */
+  onProgress?: (done: number, total: number, phase: 'reserving' | 'zeroing') => void;
   region?: Omit<OpenOptions, 'readOnly'>;
 }
 
@@ -130,6 +139,14 @@ export interface PoolInfo {
   damagedFiles: number;
   /** Salvage mounts: the pool-wide damage worked around. */
   salvage?: string[];
+  /**
+   * The backing has ranges its file system has not allocated (a pool
+   * formatted sparse): each block's range is reserved when the block is
+   * allocated, and a full file system fails that operation with ENOSPC.
+   */
+  sparse: boolean;
+  /** Bytes of the backing its file system has allocated (the size, for a reserved pool or device-dax). */
+  backedBytes: number;
 }
 
 /** What getBlock reports: the get_block of the kernel's DAX path. */
@@ -194,6 +211,8 @@ export class Pool implements MappingHost {
   /** Blocks allocated by asynchronous writes that have not committed yet. */
   private readonly reserved: Run[] = [];
   private readonly recovery: RecoveryReport;
+  /** The backing has unreserved ranges: allocations reserve theirs first. */
+  private readonly sparse: boolean;
   /** Blocks owned by files and the metadata area, kept in step with every commit (the allocator checks against it). */
   private readonly owned = new BlockSet();
   /** Blocks damaged files may own: nobody else gets them until a repair decides. */
@@ -227,8 +246,12 @@ export class Pool implements MappingHost {
     this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
     const bitmapView = region.dedicatedView(this.sb.bitmapStart * BLOCK, this.sb.bitmapBlocks * BLOCK);
     this.bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
-    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks, this.owned, this.held, (block) => this.ownerOf(block));
-    this.recovery = salvage ? { replayed: false, records: 0 } : this.journal.recover(!readOnly, (offset, length) => this.isMetadata(offset, length));
+    // A backing with unreserved ranges (formatted sparse, or holes punched
+    // in it since) gets each run reserved as it is allocated.
+    this.sparse = !readOnly && isSparse(region);
+    const backing = this.sparse ? new SparseBacking(region) : undefined;
+    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks, this.owned, this.held, (block) => this.ownerOf(block), backing);
+    this.recovery = salvage ? { replayed: false, records: 0 } : this.journal.recover(Pool.recoveryMode(region), (offset, length) => this.isMetadata(offset, length));
     if (this.recovery.replayed) {
       // the superblock may have been part of the replayed transaction
       region.read(0, primary);
@@ -248,6 +271,7 @@ export class Pool implements MappingHost {
     const { mode } = options;
     if (mode !== undefined && (!Number.isSafeInteger(mode) || mode < 0 || mode > 0o777))
       throw daxfsError('EINVAL', `mode must be permission bits (0 to 0o777), got ${String(mode)}`);
+    if (options.sparse !== undefined && typeof options.sparse !== 'boolean') throw daxfsError('EINVAL', 'sparse must be a boolean');
     if (options.exclusive) {
       const found = describeExisting(path, Pool.countFiles);
       if (found) throw daxfsError('EEXIST', `'${path}' holds ${found}: formatting it would destroy that`);
@@ -277,6 +301,9 @@ export class Pool implements MappingHost {
         throw daxfsError('EINVAL', `'${path}' holds ${region.size} bytes, not the ${options.size} asked for`);
       Pool.lock(region, true);
       const g = computeGeometry(region.size);
+      // The backing is reserved before anything is written: the metadata
+      // area always, the data blocks unless the pool is to be sparse.
+      reserveBacking(region, 0, options.sparse ? g.dataStart * BLOCK : region.size, (d, t) => options.onProgress?.(d, t, 'reserving'));
       // Invalidate both superblocks first: a crash during format must not
       // leave an old superblock describing new, half-written metadata.
       region.zero(0, 2 * BLOCK);
@@ -286,7 +313,7 @@ export class Pool implements MappingHost {
           const n = Math.min(chunk, region.size - done);
           region.zero(done, n);
           done += n;
-          options.onProgress?.(done, region.size);
+          options.onProgress?.(done, region.size, 'zeroing');
         }
       } else {
         region.zero(g.journalStart * BLOCK, BLOCK); // the journal header
@@ -571,13 +598,19 @@ export class Pool implements MappingHost {
         }
         return sb;
       } catch {
-        if (!readOnly && Pool.replayWithoutSuperblock(region)) {
-          restored();
+        if (Pool.replayWithoutSuperblock(region)) {
+          if (!readOnly) restored();
           return decodeSuperblock(read(0), region.size, 'primary');
         }
         throw primaryError;
       }
     }
+  }
+
+  /** Where recovery replays: the backing, or a read-only opener's private copy (a read-only device-dax region has none). */
+  private static recoveryMode(region: Region): RecoveryMode {
+    if (!region.readOnly) return 'backing';
+    return region.capabilities.privateCopy ? 'private' : 'refuse';
   }
 
   /** Replays a committed transaction found through the geometry of the backing's size; whether one was. */
@@ -590,7 +623,7 @@ export class Pool implements MappingHost {
     }
     const journal = new Journal(region, geometry.journalStart, geometry.journalBlocks);
     try {
-      return journal.recover(true, (offset, length) => inMetadataArea(offset, length, geometry, region.size)).replayed;
+      return journal.recover(Pool.recoveryMode(region), (offset, length) => inMetadataArea(offset, length, geometry, region.size)).replayed;
     } catch {
       return false; // a damaged journal cannot vouch for anything
     }
@@ -766,6 +799,8 @@ export class Pool implements MappingHost {
       transactions: this.journal.commits,
       damagedFiles: this.damagedNames.size,
       ...(this.salvage ? { salvage: [...this.salvage] } : {}),
+      sparse: isSparse(this.region),
+      backedBytes: this.region.backedBytes(),
     };
   }
 
@@ -1483,7 +1518,13 @@ export class Pool implements MappingHost {
     if (!last || last.fileBlock + last.length !== fb) return; // not at the end of the file
     const want = Math.min(mappedBlocks(next.extents), PREALLOC_MAX_BLOCKS, 2 ** 32 - fb);
     if (want < 1) return;
-    const run = this.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.reserved]);
+    let run: Run | null;
+    try {
+      run = this.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.reserved]);
+    } catch (e) {
+      if (isDaxfsError(e) && e.code === 'ENOSPC') return; // a sparse pool whose file system is short: no preallocation
+      throw e;
+    }
     if (!run) return;
     // Not zeroed here: appends overwrite these blocks whole, and every path
     // that exposes one zeroes what it does not write first (the append fast

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
 import { Region } from '../../lib/index.js';
@@ -54,7 +56,7 @@ describe('journal', () => {
     j.commit(records());
     for (const rec of records()) expect(r.view(rec.offset, rec.data.length).equals(rec.data)).toBe(true);
     expect(r.load64(JOURNAL_START * BLOCK + 64)).toBe(0n);
-    expect(new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover(true, inMeta)).toEqual({ replayed: false, records: 0 });
+    expect(new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover('backing', inMeta)).toEqual({ replayed: false, records: 0 });
     r.close();
   });
 
@@ -79,7 +81,7 @@ describe('journal', () => {
         if (!(e instanceof Crash)) throw e;
         crashed = true;
       }
-      const report = new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover(true, inMeta);
+      const report = new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover('backing', inMeta);
       const now = state(r);
       if (report.replayed) {
         expect(now.equals(next)).toBe(true);
@@ -103,7 +105,7 @@ describe('journal', () => {
     expect(() => j.commit(records())).toThrow(Crash);
     expect(r.load64(JOURNAL_START * BLOCK + 64)).not.toBe(0n);
     r.write((JOURNAL_START + 1) * BLOCK + 40, Buffer.from([0xde, 0xad]));
-    expectCode(() => new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover(true, inMeta), 'EUCLEAN', /body checksum/);
+    expectCode(() => new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover('backing', inMeta), 'EUCLEAN', /body checksum/);
     r.close();
   });
 
@@ -111,7 +113,7 @@ describe('journal', () => {
     const r = Region.create(uniquePath(dir), MiB());
     const j = new Journal(crashingAfter(r, AFTER_COMMIT), JOURNAL_START, JOURNAL_BLOCKS);
     expect(() => j.commit([{ offset: 0, data: Buffer.alloc(8, 1) }])).toThrow(Crash);
-    expectCode(() => new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover(true, inMeta), 'EUCLEAN', /outside the metadata/);
+    expectCode(() => new Journal(r, JOURNAL_START, JOURNAL_BLOCKS).recover('backing', inMeta), 'EUCLEAN', /outside the metadata/);
     r.close();
   });
 
@@ -130,8 +132,38 @@ describe('journal', () => {
     expect(() => new Journal(crashingAfter(r, AFTER_COMMIT), JOURNAL_START, JOURNAL_BLOCKS).commit(records())).toThrow(Crash);
     r.close();
     const ro = Region.open(path, { readOnly: true });
-    expectCode(() => new Journal(ro, JOURNAL_START, JOURNAL_BLOCKS).recover(false, inMeta), 'EROFS', /journal recovery/);
+    expectCode(() => new Journal(ro, JOURNAL_START, JOURNAL_BLOCKS).recover('refuse', inMeta), 'EROFS', /journal recovery/);
     ro.close();
+  });
+
+  it('a read-only opener replays into its private copy: it sees the records, the backing keeps the transaction', () => {
+    const path = uniquePath(dir);
+    const r = Region.create(path, MiB());
+    expect(() => new Journal(crashingAfter(r, AFTER_COMMIT), JOURNAL_START, JOURNAL_BLOCKS).commit(records())).toThrow(Crash);
+    r.close();
+    const onDisk = readFileSync(path);
+    const ro = Region.open(path, { readOnly: true });
+    expect(ro.capabilities.privateCopy).toBe(true);
+    expect(new Journal(ro, JOURNAL_START, JOURNAL_BLOCKS).recover('private', inMeta)).toEqual({ replayed: true, records: 3, inMemory: true });
+    for (const rec of records()) {
+      const got = Buffer.alloc(rec.data.length);
+      ro.read(rec.offset, got);
+      expect(got.equals(rec.data)).toBe(true);
+    }
+    ro.close();
+    expect(readFileSync(path).equals(onDisk)).toBe(true);
+    // the next read-write open replays it for real
+    const rw = Region.open(path);
+    expect(new Journal(rw, JOURNAL_START, JOURNAL_BLOCKS).recover('backing', inMeta)).toEqual({ replayed: true, records: 3 });
+    for (const rec of records()) expect(rw.view(rec.offset, rec.data.length).equals(rec.data)).toBe(true);
+    rw.close();
+  });
+
+  it('stores to a private copy need a read-only region mapped privately', () => {
+    const r = Region.create(uniquePath(dir), MiB());
+    expectCode(() => r.writeScatterPrivate(Buffer.alloc(8), new Float64Array([META, 0, 8]), 1), 'EINVAL', /privateCopy needs a region opened read-only/);
+    expect(r.capabilities.privateCopy).toBe(false);
+    r.close();
   });
 });
 

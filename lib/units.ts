@@ -1,5 +1,5 @@
 // Human-readable sizes in and out.
-import { daxfsError } from '../errors.js';
+import { daxfsError } from './errors.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 

@@ -1,0 +1,45 @@
+#include "region_space.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "args.h"
+#include "errors.h"
+#include "region_io.h"
+
+namespace daxfs {
+
+void RegionReserve(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  if (c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  if (length == 0 || c.devdax) return;
+  int rc;
+  do {
+    rc = fallocate(c.fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0)
+    ThrowErrno(env, errno, "fallocate",
+               "reserving " + std::to_string(length) + " bytes at offset " + std::to_string(offset),
+               c.path);
+}
+
+uint64_t RegionBackedUntil(Napi::Env env, RegionCore& c, uint64_t offset) {
+  if (offset >= c.size)
+    ThrowCode(env, "ERANGE", "offset " + std::to_string(offset) + " must be below the region size " + std::to_string(c.size));
+  if (c.devdax) return c.size;
+  off_t hole = lseek(c.fd, static_cast<off_t>(offset), SEEK_HOLE);
+  if (hole < 0) ThrowErrno(env, errno, "lseek", "finding the backing's next hole", c.path);
+  return static_cast<uint64_t>(hole) < c.size ? static_cast<uint64_t>(hole) : c.size;
+}
+
+uint64_t RegionBackedBytes(Napi::Env env, RegionCore& c) {
+  if (c.devdax) return c.size;
+  struct stat st;
+  if (fstat(c.fd, &st) != 0) ThrowErrno(env, errno, "fstat", "reading the backing's allocation", c.path);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+}  // namespace daxfs

@@ -1,0 +1,30 @@
+// The backing's storage behind a region: reserving it ahead of use, and how
+// much of it the file system has allocated. A store to a page the backing's
+// file system cannot supply (a sparse file on a full file system) faults;
+// reserving first turns that into ENOSPC from a system call.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+
+#include "region_core.h"
+
+namespace daxfs {
+
+// fallocate(2) of [offset, offset + length) of the backing file, keeping its
+// size: afterwards no store there can fail for want of space. Device-dax is
+// device memory, always there: nothing to do. EOPNOTSUPP where the file
+// system cannot reserve (the caller decides what that means).
+void RegionReserve(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+
+// The offset of the first unallocated byte of the backing at or after
+// `offset` (lseek SEEK_HOLE; the size when there is none). [offset, result)
+// is backed: stores there cannot fault for want of space.
+uint64_t RegionBackedUntil(Napi::Env env, RegionCore& c, uint64_t offset);
+
+// Bytes the file system has allocated to the backing (st_blocks * 512; the
+// whole size for device-dax).
+uint64_t RegionBackedBytes(Napi::Env env, RegionCore& c);
+
+}  // namespace daxfs

@@ -1,0 +1,154 @@
+// Space is real before it is promised: a pool reserves its backing at
+// format, or — formatted sparse — each block's range as it is allocated, so
+// that a full file system fails the operation with ENOSPC and changes
+// nothing. The cases run on a small tmpfs mounted for this file.
+import { closeSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { Pool } from '../../lib/index.js';
+import { daxfs } from '../cli-helpers.js';
+import { expectCode, pattern, smallFileSystem } from '../helpers.js';
+
+const MiB = 2 ** 20;
+const BLOCK = 4096;
+const fs = smallFileSystem(24 * MiB);
+if (fs.skip) console.log(fs.skip);
+
+/** Fills the file system holding `dir` with a file of its own, until ENOSPC; returns the file's path. */
+function fill(dir: string, name = 'filler'): string {
+  const file = path.join(dir, name);
+  const fd = openSync(file, 'a');
+  const chunk = Buffer.alloc(64 * 1024, 0xee);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+  // what is left is less than a page
+  for (let n = 2048; n >= 1; n = Math.floor(n / 2)) {
+    const fd2 = openSync(file, 'a');
+    try {
+      writeSync(fd2, Buffer.alloc(n));
+    } catch {
+      // full
+    } finally {
+      closeSync(fd2);
+    }
+  }
+  return file;
+}
+
+async function codeOfAsync(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+}
+
+describe.skipIf(fs.skip !== undefined)('space is real before it is promised', () => {
+  const dir = fs.dir!;
+
+  it('full-fs-format-refuses: a pool larger than the file system is refused with ENOSPC saying how much is free, and leaves nothing', () => {
+    const file = path.join(dir, 'too-big.pool');
+    expectCode(() => Pool.format(file, { size: 64 * MiB }), 'ENOSPC', /has no space for a pool of 64\.0 MiB: .*sparse pool.*\(\d+(\.\d+)? MiB free there\)/);
+    expect(readdirSync(dir)).toEqual([]);
+    const cli = daxfs('mkfs', file, '--size', '64M');
+    expect(cli.code).not.toBe(0);
+    expect(cli.err).toMatch(/ENOSPC.*has no space for a pool of 64\.0 MiB/);
+    expect(readdirSync(dir)).toEqual([]);
+    // an existing empty file given a size is emptied again
+    closeSync(openSync(file, 'w'));
+    expectCode(() => Pool.format(file, { size: 64 * MiB }), 'ENOSPC');
+    expect(statSync(file).size).toBe(0);
+    rmSync(file);
+  });
+
+  it('a reserved pool is all allocated at format; a sparse one only its metadata', () => {
+    const reserved = Pool.format(path.join(dir, 'reserved.pool'), { size: 4 * MiB });
+    expect(reserved.info()).toMatchObject({ sparse: false, backedBytes: 4 * MiB });
+    reserved.close();
+    const sparse = Pool.format(path.join(dir, 'sparse.pool'), { size: 64 * MiB, sparse: true });
+    const info = sparse.info();
+    expect(info.sparse).toBe(true);
+    expect(info.backedBytes).toBe(sparse.superblock().dataStart * BLOCK);
+    sparse.close();
+    expect(daxfs('info', path.join(dir, 'sparse.pool')).out).toMatch(/backing {5}sparse: [\d.]+ [KM]iB of 64\.0 MiB allocated, the rest as blocks are allocated/);
+    expect(daxfs('info', path.join(dir, 'reserved.pool')).out).toMatch(/backing {5}reserved: all 4\.00 MiB allocated/);
+    expectCode(() => Pool.format(path.join(dir, 'x.pool'), { size: 4 * MiB, sparse: 'yes' as unknown as boolean }), 'EINVAL', /sparse must be a boolean/);
+    rmSync(path.join(dir, 'reserved.pool'));
+    rmSync(path.join(dir, 'sparse.pool'));
+  });
+
+  it('full-fs-sparse-pool-enospc: every allocating operation fails with ENOSPC and changes nothing; freed blocks and freed space are used again', async () => {
+    const file = path.join(dir, 'fill.pool');
+    const pool = Pool.format(file, { size: 64 * MiB, sparse: true });
+    try {
+      const a = pool.open('a', { create: true });
+      a.write(pattern(256 * 1024, 1), 0);
+      const b = pool.open('b', { create: true });
+      b.write(pattern(64 * 1024, 2), 0);
+      const filler = fill(dir);
+      const before = { a: a.stat(), b: b.stat(), free: pool.info().freeBlocks };
+      const expectUnchanged = () => {
+        expect(a.stat()).toEqual(before.a);
+        expect(b.stat()).toEqual(before.b);
+        expect(pool.info().freeBlocks).toBe(before.free);
+        const got = Buffer.alloc(256 * 1024);
+        a.read(got, 0);
+        expect(got.equals(pattern(256 * 1024, 1))).toBe(true);
+        expect(pool.check().problems).toEqual([]);
+      };
+      const noSpace = /ENOSPC|has no space for pool blocks? \d+/;
+      expectCode(() => a.write(pattern(4 * MiB, 3), 256 * 1024), 'ENOSPC', /no space for pool block/);
+      expectUnchanged();
+      expectCode(() => b.allocate(0, 8 * MiB), 'ENOSPC', noSpace);
+      expectUnchanged();
+      expectCode(() => pool.open('c', { create: true }).write(pattern(2 * MiB, 4), 0), 'ENOSPC', noSpace);
+      pool.unlink('c');
+      expectUnchanged();
+      expect(await codeOfAsync(a.writeAsync(pattern(4 * MiB, 5), 512 * 1024))).toBe('ENOSPC');
+      expectUnchanged();
+      // a store through a mapping into a hole: the write fault cannot allocate
+      b.truncate(8 * MiB);
+      const sizeAfterTruncate = b.stat();
+      const m = b.map({ length: 8 * MiB, write: true, huge: false });
+      expectCode(() => m.fault(4 * MiB, { write: true }), 'ENOSPC', noSpace);
+      expect(b.stat()).toEqual(sizeAfterTruncate);
+      m.unmap();
+      b.truncate(64 * 1024);
+      before.b = b.stat(); // the truncates changed its mtime, nothing else
+      expectUnchanged();
+      // overwriting blocks a file has needs no space
+      a.write(pattern(256 * 1024, 6), 0);
+      const got = Buffer.alloc(256 * 1024);
+      a.read(got, 0);
+      expect(got.equals(pattern(256 * 1024, 6))).toBe(true);
+      // blocks a file frees are backed: a new file gets them though the file system is still full
+      a.close();
+      pool.unlink('a');
+      const d = pool.open('d', { create: true });
+      d.write(pattern(128 * 1024, 7), 0);
+      const back = Buffer.alloc(128 * 1024);
+      d.read(back, 0);
+      expect(back.equals(pattern(128 * 1024, 7))).toBe(true);
+      expect(pool.check().problems).toEqual([]);
+      // space freed on the file system is used again
+      rmSync(filler);
+      d.write(pattern(4 * MiB, 8), 128 * 1024);
+      expect(d.stat().size).toBe(128 * 1024 + 4 * MiB);
+      expect(pool.check().problems).toEqual([]);
+      d.close();
+      b.close();
+    } finally {
+      pool.close();
+      rmSync(path.join(dir, 'filler'), { force: true });
+      rmSync(file, { force: true });
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
