@@ -7,7 +7,7 @@
 import { BlockSet } from './block-set.js';
 import { readU64 } from './bytes.js';
 import { insert, makeExtent, type Extent, type Run } from './extents.js';
-import { decodeSizeWord, EXTENTS_PER_BLOCK, FLAG_ORPHAN, INLINE_EXTENTS, NAME_MAX, SIZE_WORD, type Inode } from './inode.js';
+import { decodeSizeWord, EXTENTS_PER_BLOCK, FLAG_ORPHAN, INLINE_EXTENTS, isOrphanSlot, NAME_MAX, SIZE_WORD, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 
 /**
@@ -85,7 +85,6 @@ function readExtent(b: Buffer, at: number): Extent | undefined {
  * the best knowledge of where the file's blocks are).
  */
 export function salvageInode(slot: Buffer, ino: number, reason: string, area: DataArea, readBlock: (block: number, target: Buffer) => void): DamagedInode {
-  const flags = slot.readUInt32LE(0);
   const nameLen = slot.readUInt32LE(4);
   const storedName = nameLen >= 1 && nameLen <= NAME_MAX ? readableName(slot.subarray(64, 64 + nameLen)) : undefined;
   const rawSize = decodeSizeWord(slot.readUInt32LE(SIZE_WORD), slot.readUInt32LE(SIZE_WORD + 4), ino);
@@ -114,7 +113,11 @@ export function salvageInode(slot: Buffer, ino: number, reason: string, area: Da
     name: storedName ?? '',
     storedName,
     reason,
-    orphan: (flags & FLAG_ORPHAN) !== 0 && nameLen === 0,
+    // an orphan only when the slot has an orphan's whole shape: damage that
+    // sets the orphan bit and clears the name length of a named file (a
+    // random word over both) leaves its name bytes, and must not get the
+    // file freed
+    orphan: isOrphanSlot(slot),
     size: rawSize >= 0 && rawSize <= MAX_FILE_SIZE ? rawSize : undefined,
     mtimeMs: Math.max(0, mtime),
     extents,

@@ -160,6 +160,20 @@ export interface DecodedInode {
   extentCount: number;
 }
 
+/**
+ * Whether a slot has the shape the writer gives a file unlinked while open:
+ * flags exactly in-use and orphan, and no name (length 0, every name byte
+ * zero — encodeInode writes none). Only such a slot may be taken for an
+ * orphan, whose blocks mount and repair free: an orphan bit on a slot that
+ * still holds a name, or among flags that are garbage, is damage to a named
+ * file, not a sign that the file was unlinked.
+ */
+export function isOrphanSlot(b: Buffer): boolean {
+  if (b.readUInt32LE(0) !== (FLAG_USED | FLAG_ORPHAN) || b.readUInt32LE(4) !== 0) return false;
+  for (let k = 64; k < 64 + NAME_MAX; k++) if (b[k] !== 0) return false;
+  return true;
+}
+
 /** Decodes an inode slot; null for a free slot; EUCLEAN for a damaged one. */
 export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
   const flags = b.readUInt32LE(0);
@@ -173,8 +187,9 @@ export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
   if (b.readUInt32LE(INODE_SIZE - 4) !== crc32(withoutSize)) throw bad('checksum mismatch');
   if ((flags & FLAG_USED) === 0 || (flags & ~(FLAG_USED | FLAG_ORPHAN)) !== 0) throw bad(`bad flags ${flags}`);
   const nameLen = b.readUInt32LE(4);
-  if ((flags & FLAG_ORPHAN) === 0 && (nameLen < 1 || nameLen > NAME_MAX)) throw bad(`bad name length ${nameLen}`);
-  if (nameLen > NAME_MAX) throw bad(`bad name length ${nameLen}`);
+  if (flags & FLAG_ORPHAN) {
+    if (!isOrphanSlot(b)) throw bad('flagged unlinked but holds a name');
+  } else if (nameLen < 1 || nameLen > NAME_MAX) throw bad(`bad name length ${nameLen}`);
   const size = decodeSizeWord(b.readUInt32LE(SIZE_WORD), b.readUInt32LE(SIZE_WORD + 4), ino);
   if (size < 0) throw bad('the size word fails its check (damaged)');
   if (size > MAX_FILE_SIZE) throw bad(`absurd size ${size} (the largest file is ${MAX_FILE_SIZE} bytes)`);

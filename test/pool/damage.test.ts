@@ -112,6 +112,109 @@ describe('damaged files', () => {
     }
   });
 
+  // Only a slot shaped as the writer shapes an unlinked-while-open inode —
+  // flags exactly in use + orphan, name length 0, no name bytes — is taken
+  // for an orphan (whose blocks mount and repair free). Damage that sets the
+  // orphan bit and clears the name length of a named file leaves its name
+  // bytes: that file is damaged, listed, and kept by a repair.
+  describe('the orphan bit', () => {
+    /** A pool holding 'a' and 'b' (5000 bytes each); `edit` changes b's inode slot on media. */
+    function withSlotOfB(edit: (slot: Buffer) => void): { path: string; ino: number } {
+      const { pool, path } = newPool(8 << 20);
+      for (const [i, name] of ['a', 'b'].entries()) {
+        const f = pool.open(name, { create: true });
+        f.write(pattern(5000, i + 1), 0);
+        f.close();
+      }
+      const ino = pool.stat('b').ino;
+      const at = pool.superblock().inodeStart * BLOCK + ino * 512;
+      pool.close();
+      const image = readFileSync(path);
+      edit(image.subarray(at, at + 512));
+      writeFileSync(path, image);
+      return { path, ino };
+    }
+
+    const words: [what: string, flags: number][] = [
+      ['a random word over flags and name length (orphan bit set, name length 0)', 0x12057b16],
+      ['flags in use + orphan, name length 0', 3],
+    ];
+    for (const [what, flags] of words) {
+      it(`${what}, name bytes left: the file is damaged, listed and set aside, never freed`, () => {
+        const { path, ino } = withSlotOfB((slot) => {
+          slot.writeUInt32LE(flags, 0);
+          slot.writeUInt32LE(0, 4);
+        });
+        const pool = Pool.open(path);
+        try {
+          expect(pool.info().orphansFreedAtMount).toBe(0);
+          const why = `file 'lost+found.${ino}' (inode ${ino}) is damaged: checksum mismatch`;
+          expect(pool.list().map((st) => [st.name, st.ino, st.damaged])).toEqual([
+            ['a', 0, undefined],
+            [`lost+found.${ino}`, ino, 'checksum mismatch'],
+          ]);
+          expectCode(() => pool.open(`lost+found.${ino}`), 'EUCLEAN', new RegExp(why.replace(/[.+()]/g, '\\$&')));
+          expect(pool.check().problems.map((p) => [p.kind, p.message])).toEqual([['damaged', why]]);
+          expect(pool.check({ repair: true }).ok).toBe(true);
+          expect(pool.check().problems).toEqual([]);
+          expect(readFile(pool, `lost+found.${ino}`).equals(pattern(5000, 2))).toBe(true);
+          expect(readFile(pool, 'a').equals(pattern(5000, 1))).toBe(true);
+        } finally {
+          pool.close();
+        }
+      });
+    }
+
+    it('an orphan bit on a slot that still holds a name is damage even under a valid checksum', () => {
+      const { path, ino } = withSlotOfB((slot) => {
+        slot.writeUInt32LE(3, 0);
+        sealInode(slot, 0, 0);
+      });
+      const pool = Pool.open(path);
+      try {
+        expect(pool.info().orphansFreedAtMount).toBe(0);
+        expect(pool.list().map((st) => [st.name, st.damaged])).toEqual([
+          ['a', undefined],
+          ['b', 'flagged unlinked but holds a name'],
+        ]);
+        expect(pool.check({ repair: true }).ok).toBe(true);
+        expect(readFile(pool, `lost+found.${ino}`).equals(pattern(5000, 2))).toBe(true);
+      } finally {
+        pool.close();
+      }
+    });
+
+    it('a damaged slot with the whole shape of an orphan is an orphan: not listed, freed by the repair', () => {
+      const { pool, path } = newPool(8 << 20);
+      const keep = pool.open('a', { create: true });
+      keep.write(pattern(5000, 1), 0);
+      keep.close();
+      const f = pool.open('gone', { create: true });
+      f.write(pattern(3 * BLOCK, 2), 0);
+      pool.unlink('gone'); // still open: an orphan on media
+      const ino = f.ino;
+      const sb = pool.superblock();
+      const image = Buffer.alloc(pool.region.size);
+      pool.region.read(0, image);
+      f.close();
+      pool.close();
+      image[sb.inodeStart * BLOCK + ino * 512 + 17]! ^= 0x20; // mtime: the checksum fails
+      writeFileSync(path, image);
+      const live = Pool.open(path);
+      try {
+        expect(live.list().map((st) => st.name)).toEqual(['a']);
+        expect(live.check().problems.map((p) => p.message)).toEqual([`unlinked inode ${ino} is damaged: checksum mismatch`]);
+        const free = live.info().freeBlocks;
+        expect(live.check({ repair: true }).ok).toBe(true);
+        expect(live.info().freeBlocks).toBe(free + 3);
+        expect(live.list().map((st) => st.name)).toEqual(['a']);
+        expect(live.check().problems).toEqual([]);
+      } finally {
+        live.close();
+      }
+    });
+  });
+
   it('salvage mounts read a committed transaction a read-only mount cannot replay, and ignore one that fails its checks', () => {
     const { pool, path } = newPool(8 << 20);
     const f = pool.open('x', { create: true });

@@ -20,8 +20,21 @@ const dir = tmpfsDir();
 /** Mutated images per run (the pinned seed and the commit's share them); a replay runs this many of its seed. */
 const IMAGES = Number(process.env.DAXFS_CORRUPT_IMAGES ?? 10_000);
 const REPLAY = replaySeed('DAXFS_CORRUPT_SEED');
-/** Seeds that failed once (with the image count they failed within): each runs every time. */
-const REGRESSIONS: { seed: number; images: number }[] = [];
+/** A replay judges images FIRST..IMAGES-1 of its seed (the ones before are drawn, not judged): one image alone costs one. */
+const FIRST = Number(process.env.DAXFS_CORRUPT_FIRST ?? 0);
+if (!Number.isSafeInteger(FIRST) || FIRST < 0 || FIRST >= IMAGES) throw new Error(`DAXFS_CORRUPT_FIRST must be an image index below DAXFS_CORRUPT_IMAGES (${IMAGES}), got '${process.env.DAXFS_CORRUPT_FIRST}'`);
+if (FIRST > 0 && REPLAY === undefined) throw new Error('DAXFS_CORRUPT_FIRST replays part of one seed: set DAXFS_CORRUPT_SEED too');
+/**
+ * Images that failed once (seed, and the image's index in it): each is
+ * judged on every run, alone (the mutations before it are drawn, not
+ * judged).
+ */
+const REGRESSIONS: { seed: number; image: number }[] = [
+  // a random word over an inode's flags and name length set the orphan bit
+  // and a name length of 0: the damaged file was taken for an unlinked one,
+  // not listed, and a repair would have freed it
+  { seed: 357467310, image: 1240 },
+];
 
 type Outcome =
   | { kind: 'refused'; code: string; message: string }
@@ -143,9 +156,10 @@ function setAside(pool: Pool): number[] {
   return pool.list().filter((st) => st.name.startsWith('lost+found.')).map((st) => st.ino);
 }
 
-/** `count` images mutated from seed `seed`; returns the outcomes tallied by area. */
-async function mutateAndJudge(base: BaseImage, seed: number, count: number, label: string): Promise<Map<string, number>> {
-  console.log(`corrupted images: seed ${seed} (${label}), ${count} images — replay: DAXFS_CORRUPT_SEED=${seed} DAXFS_CORRUPT_IMAGES=${count}`);
+/** Images `first`..`count`-1 mutated from seed `seed`; returns the outcomes tallied by area. */
+async function mutateAndJudge(base: BaseImage, seed: number, first: number, count: number, label: string): Promise<Map<string, number>> {
+  const from = first > 0 ? ` from image ${first}` : '';
+  console.log(`corrupted images: seed ${seed} (${label}), ${count - first} images${from} — replay: DAXFS_CORRUPT_SEED=${seed}${first > 0 ? ` DAXFS_CORRUPT_FIRST=${first}` : ''} DAXFS_CORRUPT_IMAGES=${count}`);
   const path = uniquePath(dir, 'mutated');
   writeFileSync(path, base.image);
   const fd = openSync(path, 'r+');
@@ -155,6 +169,7 @@ async function mutateAndJudge(base: BaseImage, seed: number, count: number, labe
   try {
     for (let i = 0; i < count; i++) {
       const m = randomMutation(base, rand);
+      if (i < first) continue; // drawn (so that image i is the seed's image i), not judged
       base.image.copy(scratch);
       const touched = m.apply(scratch);
       writeSync(fd, scratch, 0, scratch.length, 0);
@@ -162,7 +177,8 @@ async function mutateAndJudge(base: BaseImage, seed: number, count: number, labe
       try {
         outcome = judge(path, base, { resealed: m.resealed, touched });
       } catch (e) {
-        throw new Error(`seed ${seed}, image ${i} (${m.kind} in the ${m.area}${m.resealed ? ', re-sealed' : ''}): ${(e as Error).message}`);
+        const alone = `DAXFS_CORRUPT_SEED=${seed} DAXFS_CORRUPT_FIRST=${i} DAXFS_CORRUPT_IMAGES=${i + 1}`;
+        throw new Error(`seed ${seed}, image ${i} (${m.kind} in the ${m.area}${m.resealed ? ', re-sealed' : ''}; replay it alone: ${alone}): ${(e as Error).message}`);
       }
       const kind = outcome.kind === 'repaired' && outcome.damaged.length > 0 ? 'a file damaged, set aside' : outcome.kind;
       const key = `${m.area.startsWith('extent block') ? 'extent blocks' : m.area}: ${kind}`;
@@ -173,7 +189,7 @@ async function mutateAndJudge(base: BaseImage, seed: number, count: number, labe
     closeSync(fd);
   }
   const refused = [...tally].filter(([k]) => k.endsWith(': refused')).reduce((n, [, v]) => n + v, 0);
-  console.log(`corrupted images: seed ${seed}: ${count} mutated images, ${refused} refused pool-wide\n${[...tally].sort().map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+  console.log(`corrupted images: seed ${seed}: ${count - first} mutated images${from}, ${refused} refused pool-wide\n${[...tally].sort().map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
   return tally;
 }
 
@@ -226,19 +242,20 @@ group('corrupted and hostile images', () => {
 
   const runs =
     REPLAY !== undefined
-      ? [{ seed: REPLAY, images: IMAGES, label: 'replay' }]
+      ? [{ seed: REPLAY, first: FIRST, images: IMAGES, label: 'replay' }]
       : [
-          { seed: 20261125, images: Math.ceil(IMAGES / 2), label: 'pinned' },
+          { seed: 20261125, first: 0, images: Math.ceil(IMAGES / 2), label: 'pinned' },
           (() => {
             const c = commitSeed('corruption');
-            return { seed: c.seed, images: Math.ceil(IMAGES / 2), label: c.from };
+            return { seed: c.seed, first: 0, images: Math.ceil(IMAGES / 2), label: c.from };
           })(),
-          ...REGRESSIONS.map((r) => ({ ...r, label: 'regression' })),
+          ...REGRESSIONS.map((r) => ({ seed: r.seed, first: r.image, images: r.image + 1, label: 'regression' })),
         ];
   for (const run of runs) {
-    it(`seed ${run.seed} (${run.label}): ${run.images} randomly mutated images: refused, or damage kept to the file it touched`, async () => {
-      const tally = await mutateAndJudge(base, run.seed, run.images, run.label);
-      expect([...tally.values()].reduce((a, b) => a + b, 0)).toBe(run.images);
+    const what = run.first > 0 ? `image ${run.first}` : `${run.images} randomly mutated images`;
+    it(`seed ${run.seed} (${run.label}): ${what}: refused, or damage kept to the file it touched`, async () => {
+      const tally = await mutateAndJudge(base, run.seed, run.first, run.images, run.label);
+      expect([...tally.values()].reduce((a, b) => a + b, 0)).toBe(run.images - run.first);
     }, 600_000);
   }
 });

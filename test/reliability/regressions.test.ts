@@ -133,6 +133,28 @@ group('regressions found by the corrupted-image tests', () => {
       }
     }
   });
+
+  // Found 2026-11-29 (seed 357467310, image 1240): a random word over the
+  // flags and name length of 'sparse' set the orphan bit and a name length
+  // of 0; the damaged file was taken for one unlinked while open — not
+  // listed, and a repair would have freed its blocks.
+  it('orphan-bit-is-not-unlink: a damaged named inode with the orphan bit set is listed damaged and kept, not freed', () => {
+    const image = Buffer.from(base.image);
+    const at = INODE_TABLE + base.inos.get('sparse')! * 512;
+    image.writeUInt32LE(0x12057b16, at);
+    image.writeUInt32LE(0, at + 4);
+    const path = uniquePath(dir, 'orphan-bit');
+    writeFileSync(path, image);
+    const pool = Pool.open(path);
+    try {
+      expect(pool.list().map((s) => [s.name, s.damaged])).toEqual([['fragmented', undefined], ['lost+found.1', 'checksum mismatch'], ['small', undefined]]);
+      expectCode(() => pool.open('lost+found.1'), 'EUCLEAN', /file 'lost\+found\.1' \(inode 1\) is damaged: checksum mismatch/);
+      expect(pool.check({ repair: true }).ok).toBe(true);
+      expect(readFile(pool, 'lost+found.1').equals(base.files.get('sparse')!)).toBe(true);
+    } finally {
+      pool.close();
+    }
+  });
 });
 
 group('regressions found by the bad-input table', () => {
