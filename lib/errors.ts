@@ -11,6 +11,7 @@ export const DAXFS_CODES = [
   'EFAULT',
   'EFBIG',
   'EINVAL',
+  'EIO',
   'EISDIR',
   'ENODEV',
   'ENOENT',

@@ -48,6 +48,8 @@ export type RecoveryMode = 'backing' | 'private' | 'refuse';
 
 export class Journal {
   private seq = 1; // a safe integer: 2^53 commits outlive any pool
+  /** Why the last commit failed after its commit point; the journal takes no commit after that. */
+  unapplied: Error | undefined;
   // reused for every commit: fresh buffers cost more than the commit itself
   private scratch = Buffer.allocUnsafe(4096);
   private ranges = new Float64Array(48);
@@ -76,6 +78,7 @@ export class Journal {
   /** Commits `records` atomically. Throws ENOSPC, changing nothing, when they do not fit. */
   commit(records: JournalRecord[]): void {
     if (records.length === 0) return;
+    if (this.unapplied) throw daxfsError('EIO', `the journal holds a transaction that could not be applied (${this.unapplied.message}): open the pool again to replay it`);
     let bytes = 0;
     for (const r of records) bytes += 16 + Math.ceil(r.data.length / 8) * 8;
     if (bytes > this.capacity)
@@ -109,9 +112,18 @@ export class Journal {
     list[4] = bytes;
     list[5] = 32;
     this.region.writeScatter(this.scratch, list, 2);
-    this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
-    this.apply(body, placed);
-    this.region.store64(this.headerOffset + COMMIT_WORD, 0);
+    try {
+      this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
+      this.apply(body, placed);
+      this.region.store64(this.headerOffset + COMMIT_WORD, 0);
+    } catch (e) {
+      // The backing failed at or after the commit point (a fault caught by
+      // the engine: no space, a truncated file, a media error). The
+      // transaction may be durable and is not applied: nothing may commit
+      // over it; a mount replays it.
+      this.unapplied = e as Error;
+      throw e;
+    }
     this.commits++;
   }
 

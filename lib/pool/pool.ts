@@ -229,6 +229,8 @@ export class Pool implements MappingHost {
   private temporariesRemoved = 0;
   private superblockRestored = false;
   private closed = false;
+  /** Why the pool stopped: the backing failed after a commit point (the in-memory state is behind the journal). */
+  private stopped: string | undefined;
 
   private constructor(region: Region, readOnly: boolean, salvage = false) {
     this.region = region;
@@ -697,7 +699,15 @@ export class Pool implements MappingHost {
     const fills = this.invalidateBeforeCommit(txn);
     // No block is freed while an asynchronous copy still touches it.
     for (const run of txn.freed) this.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
-    this.journal.commit(records);
+    try {
+      this.journal.commit(records);
+    } catch (e) {
+      if (this.journal.unapplied && isDaxfsError(e)) {
+        this.stopped = e.message;
+        e.message += `; the change is committed but not applied: pool '${this.region.path}' stopped (close it; opening it again applies the change)`;
+      }
+      throw e;
+    }
     // Committed: install.
     this.sb = sb;
     for (const run of txn.freed) this.owned.remove(run.start, run.length);
@@ -767,6 +777,8 @@ export class Pool implements MappingHost {
 
   private ensureOpen(): void {
     if (this.closed) throw daxfsError('EBADF', 'the pool is closed');
+    if (this.stopped)
+      throw daxfsError('EIO', `pool '${this.region.path}' stopped: a committed transaction could not be applied (${this.stopped}); close it and open it again (the open applies it)`);
   }
 
   private ensureWritable(): void {
@@ -1245,6 +1257,7 @@ export class Pool implements MappingHost {
       return;
     }
     this.openCount.delete(ino);
+    if (this.stopped) return; // nothing commits any more: the next mount frees and trims
     this.freeIfOrphan(ino);
     if (!this.closed && !this.readOnly && !this.busy.has(ino)) this.trimPreallocation(ino);
   }
