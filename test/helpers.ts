@@ -21,18 +21,19 @@ function scratch(parent: string): string {
 }
 
 /**
- * A tmpfs of `bytes` bytes mounted for this test file (unmounted after it),
+ * A tmpfs of `bytes` bytes (or a ramfs) mounted for this test file (unmounted after it),
  * for what happens when the backing's file system fills up; `skip` says why
  * there is none where mounting is not permitted.
  */
-export function smallFileSystem(bytes: number): { dir: string; skip?: undefined } | { dir?: undefined; skip: string } {
+export function smallFileSystem(bytes: number, type: 'tmpfs' | 'ramfs' = 'tmpfs'): { dir: string; skip?: undefined } | { dir?: undefined; skip: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'daxfs-smallfs-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'daxfs-test', dir], { stdio: 'pipe' });
+    // ramfs has no size limit (and cannot reserve space ahead of use)
+    execFileSync('mount', ['-t', type, '-o', type === 'tmpfs' ? `size=${bytes},mode=0700` : 'mode=0700', 'daxfs-test', dir], { stdio: 'pipe' });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     const why = (e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message;
-    return { skip: `cannot mount a small tmpfs here (${why}): full-file-system cases not run` };
+    return { skip: `cannot mount a ${type} here (${why}): its cases are not run` };
   }
   afterAll(() => {
     try {

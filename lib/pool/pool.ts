@@ -305,7 +305,7 @@ export class Pool implements MappingHost {
       const g = computeGeometry(region.size);
       // The backing is reserved before anything is written: the metadata
       // area always, the data blocks unless the pool is to be sparse.
-      reserveBacking(region, 0, options.sparse ? g.dataStart * BLOCK : region.size, (d, t) => options.onProgress?.(d, t, 'reserving'));
+      reserveBacking(region, 0, options.sparse ? g.dataStart * BLOCK : region.size, (d, t) => options.onProgress?.(d, t, 'reserving'), options.sparse);
       // Invalidate both superblocks first: a crash during format must not
       // leave an old superblock describing new, half-written metadata.
       region.zero(0, 2 * BLOCK);

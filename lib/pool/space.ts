@@ -37,9 +37,10 @@ function noSpace(region: Region, what: string): Error {
 /**
  * Reserves [from, to) of the region's backing, in chunks, reporting
  * progress. ENOSPC says how much the file system has free; EOPNOTSUPP (a
- * file system that cannot reserve) suggests a sparse pool.
+ * file system that cannot reserve, such as ramfs) suggests a sparse pool,
+ * or, when the reservation is `optional`, is no error.
  */
-export function reserveBacking(region: Region, from: number, to: number, onProgress?: (done: number, total: number) => void): void {
+export function reserveBacking(region: Region, from: number, to: number, onProgress?: (done: number, total: number) => void, optional = false): void {
   for (let at = from; at < to; ) {
     const n = Math.min(RESERVE_CHUNK, to - at);
     try {
@@ -47,6 +48,7 @@ export function reserveBacking(region: Region, from: number, to: number, onProgr
     } catch (e) {
       if (!isDaxfsError(e)) throw e;
       if (e.code === 'ENOSPC') throw noSpace(region, `a pool of ${formatSize(region.size)}: format a smaller pool, free space, or ask for a sparse pool (backed as blocks are allocated)`);
+      if ((e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP') && optional) return;
       if (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP')
         throw new DaxfsError(e.code, `the file system holding '${region.path}' cannot reserve space ahead of use (fallocate: ${e.code}): ask for a sparse pool`);
       throw e;
@@ -62,15 +64,23 @@ export function reserveBacking(region: Region, from: number, to: number, onProgr
  * ranges reserved before (by an earlier owner of the blocks) cost no space.
  */
 export class SparseBacking implements RunBacking {
+  /** The file system cannot reserve (EOPNOTSUPP): only the engine's fault handling is left. */
+  private unsupported = false;
+
   constructor(private readonly region: Region) {}
 
   /** Reserves the backing of `run` (pool blocks), or throws ENOSPC naming the blocks. */
   reserve(run: Run): void {
+    if (this.unsupported) return;
     try {
       this.region.reserve(run.start * BLOCK, run.length * BLOCK);
     } catch (e) {
       if (isDaxfsError(e) && e.code === 'ENOSPC')
         throw noSpace(this.region, `pool block${run.length === 1 ? ` ${run.start}` : `s ${run.start}..${run.start + run.length - 1}`} of this sparse pool`);
+      if (isDaxfsError(e) && (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP')) {
+        this.unsupported = true;
+        return;
+      }
       throw e;
     }
   }

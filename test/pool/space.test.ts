@@ -14,6 +14,8 @@ const MiB = 2 ** 20;
 const BLOCK = 4096;
 const fs = smallFileSystem(24 * MiB);
 if (fs.skip) console.log(fs.skip);
+const ramfs = smallFileSystem(0, 'ramfs');
+if (ramfs.skip) console.log(ramfs.skip);
 
 /** Fills the file system holding `dir` with a file of its own, until ENOSPC; returns the file's path. */
 function fill(dir: string, name = 'filler'): string {
@@ -150,5 +152,24 @@ describe.skipIf(fs.skip !== undefined)('space is real before it is promised', ()
       rmSync(file, { force: true });
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(ramfs.skip !== undefined)('a file system that cannot reserve space (ramfs)', () => {
+  it('refuses a reserved pool, naming the way out; a sparse pool works', () => {
+    const dir = ramfs.dir!;
+    const file = path.join(dir, 'p.pool');
+    expectCode(() => Pool.format(file, { size: 8 * MiB }), 'ENOTSUP', /cannot reserve space ahead of use \(fallocate: ENOTSUP\): ask for a sparse pool/);
+    expect(readdirSync(dir)).toEqual([]);
+    const pool = Pool.format(file, { size: 8 * MiB, sparse: true });
+    const f = pool.open('a', { create: true });
+    f.write(pattern(64 * 1024, 3), 0);
+    const got = Buffer.alloc(64 * 1024);
+    f.read(got, 0);
+    expect(got.equals(pattern(64 * 1024, 3))).toBe(true);
+    f.close();
+    expect(pool.check().problems).toEqual([]);
+    pool.close();
+    rmSync(file);
   });
 });
