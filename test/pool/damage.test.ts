@@ -9,7 +9,7 @@ import { Pool } from '../../lib/index.js';
 import { BLOCK } from '../../lib/pool/layout.js';
 import { expectCode, pattern } from '../helpers.js';
 import { sealInode } from '../reliability/corruption.js';
-import { newPool } from './helpers.js';
+import { committedNotApplied, newPool } from './helpers.js';
 
 function readFile(pool: Pool, name: string): Buffer {
   const f = pool.open(name);
@@ -225,12 +225,7 @@ describe('damaged files', () => {
     const sb = pool.superblock();
     pool.close();
     // the transaction committed, not applied: the metadata as before it, the journal as after, the commit word set
-    const after = readFileSync(path);
-    const image = Buffer.from(after);
-    before.copy(image, sb.bitmapStart * BLOCK, sb.bitmapStart * BLOCK, sb.dataStart * BLOCK);
-    const header = sb.journalStart * BLOCK;
-    image.writeBigUInt64LE(image.readBigUInt64LE(header + 8), header + 64);
-    writeFileSync(path, image);
+    const image = committedNotApplied(path, sb, before);
     // a read-only mount replays it in its private copy: the file as committed, nothing written
     const ro = Pool.open(path, { readOnly: true });
     try {

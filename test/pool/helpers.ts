@@ -1,4 +1,7 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+
 import { Pool, type FormatOptions } from '../../lib/index.js';
+import { BLOCK, type Superblock } from '../../lib/pool/layout.js';
 import { tmpfsDir, uniquePath } from '../helpers.js';
 
 const MiB = 1 << 20;
@@ -13,4 +16,19 @@ export function newPool(size = 16 * MiB, options: FormatOptions = {}): { pool: P
 
 export function poolPath(): string {
   return uniquePath(dir, 'pool');
+}
+
+/**
+ * Rewrites the closed pool at `path` as a crash would leave it between a
+ * transaction's commit point and its apply: the bitmap and inode table as in
+ * `before` (an image taken before the transaction), the journal holding the
+ * last transaction with its commit word set. Returns the new image.
+ */
+export function committedNotApplied(path: string, sb: Superblock, before: Buffer): Buffer {
+  const image = readFileSync(path);
+  before.copy(image, sb.bitmapStart * BLOCK, sb.bitmapStart * BLOCK, sb.dataStart * BLOCK);
+  const header = sb.journalStart * BLOCK;
+  image.writeBigUInt64LE(image.readBigUInt64LE(header + 8), header + 64);
+  writeFileSync(path, image);
+  return image;
 }

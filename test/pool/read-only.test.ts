@@ -2,14 +2,14 @@
 // (pools larger than memory open), and a pool whose journal holds a
 // committed transaction is served as recovered, replayed in the opener's
 // private copy, with nothing written to the backing.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { Pool } from '../../lib/index.js';
 import { BLOCK } from '../../lib/pool/layout.js';
 import { daxfs } from '../cli-helpers.js';
 import { pattern, tmpfsDir, uniquePath } from '../helpers.js';
-import { newPool } from './helpers.js';
+import { committedNotApplied, newPool } from './helpers.js';
 
 const dir = tmpfsDir();
 const GiB = 2 ** 30;
@@ -59,11 +59,7 @@ describe('read-only opens', () => {
     // inode table as before them, the journal holding the last one, its
     // commit word set. (The last transaction carries the whole file: the
     // inode with its size and map, and the bitmap words.)
-    const image = readFileSync(path);
-    before.copy(image, sb.bitmapStart * BLOCK, sb.bitmapStart * BLOCK, sb.dataStart * BLOCK);
-    const header = sb.journalStart * BLOCK;
-    image.writeBigUInt64LE(image.readBigUInt64LE(header + 8), header + 64);
-    writeFileSync(path, image);
+    const image = committedNotApplied(path, sb, before);
 
     const ro = Pool.open(path, { readOnly: true });
     try {
