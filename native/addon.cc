@@ -7,6 +7,7 @@
 #include "cpu_persist.h"
 #include "errors.h"
 #include "external_buffer.h"
+#include "fault_guard.h"
 #include "mmu.h"
 #include "region.h"
 #include "vm.h"
@@ -17,6 +18,8 @@ namespace daxfs {
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Region memory can fault when its backing fails (fault_guard.h).
+  InstallFaultGuard();
   auto* data = new AddonData();
   env.SetInstanceData(data);
   Napi::Function region = Region::Init(env);

@@ -12,6 +12,7 @@
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
+#include "fault_sites.h"
 #include "region.h"
 #include "vm.h"
 #include "zero_source.h"
@@ -44,6 +45,7 @@ void Reservation::Release() {
   released = true;
   buffer.Detach();
   UnregisterRange(&range);
+  RemoveFaultSite(reinterpret_cast<void*>(range.start));
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
   span->Close();
   span.reset();
@@ -108,6 +110,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   res_->zero_backed.assign(static_cast<size_t>(length / unit), 0);
   res_->stats.syscalls = 1;
   RegisterRange(&res_->range);
+  AddFaultSite(base, static_cast<size_t>(length), core.get(), true);
   core->mappings.push_back(res_.get());
 
   BufferHint* hint = nullptr;
