@@ -11,6 +11,7 @@
 
 #include "addon_data.h"
 #include "args.h"
+#include "backing_fault.h"
 #include "errors.h"
 #include "fault_sites.h"
 #include "region.h"
@@ -197,7 +198,15 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
   void* p = MapRun(env, r, offset, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
                    0, PageState::kPrivateWrite, "mapping private pages");
   if (source >= 0) {
-    std::memcpy(p, c.base() + source, static_cast<size_t>(length));
+    const uint8_t* from = c.base() + source;
+    auto copy = [&] { std::memcpy(p, from, static_cast<size_t>(length)); };
+    BusFault fault;
+    if (!Guarded(RegionRange(c), GuardRange{}, &fault, copy)) {
+      // No page of a half-made copy stays visible: the run is torn down.
+      if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
+        r.Record(offset, length, PageState::kNone, false);
+      ThrowBusFault(env, c, fault);
+    }
     r.stats.bytes_copied += length;
   }
   return CallsSince(env, r, calls);
