@@ -62,6 +62,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxMapCount", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(MaxMapCount()));
   }));
+  // Testing: a SIGBUS outside every region and mapping (fault_guard.h).
+  exports.Set("loadPastEndOfFile", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    if (!info[0].IsString()) ThrowCode(info.Env(), "EINVAL", "path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    int err = LoadPastEndOfFile(path.c_str());
+    if (err != 0) ThrowErrno(info.Env(), err, "mmap", "mapping the file", path);
+  }));
   exports.Set("probeAnonymousReads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Value(AnonProbeReport(info.Env()));
   }));

@@ -63,4 +63,11 @@ bool Guarded(GuardRange a, GuardRange b, BusFault* fault, F& body) {
   return RunGuarded(a, b, [](void* context) { (*static_cast<Body*>(context))(); }, &body, fault);
 }
 
+// Testing: maps the first page of the file at `path` (an empty file) with a
+// plain mmap, outside every region and mapping, and loads from it. The
+// SIGBUS that follows is none of daxfs's: it goes where SIGBUS went before
+// the handler was installed. Returns only on failure: the errno of open or
+// mmap, or 0 when the load did not fault (the file was not empty).
+int LoadPastEndOfFile(const char* path);
+
 }  // namespace daxfs
