@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 
 #include "fault_sites.h"
 
@@ -39,7 +38,6 @@ __attribute__((tls_model("initial-exec"))) thread_local Frame* volatile armed = 
 __attribute__((tls_model("initial-exec"))) thread_local volatile sig_atomic_t reporting = 0;
 
 struct sigaction previous;  // the SIGBUS action before ours
-std::once_flag install_once;
 
 // The default action: the process dies by the signal, as without us.
 void Die(int sig) {
@@ -111,7 +109,12 @@ void Install() {
 
 }  // namespace
 
-void InstallFaultGuard() { std::call_once(install_once, Install); }
+void InstallFaultGuard() {
+  // A function-local static: thread-safe once (std::call_once would tie the
+  // binary to a newer glibc symbol for pthread_once).
+  static const bool installed = (Install(), true);
+  (void)installed;
+}
 
 bool RunGuarded(GuardRange a, GuardRange b, GuardedBody body, void* context, BusFault* fault) {
   Frame frame;
