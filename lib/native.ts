@@ -215,6 +215,12 @@ export interface NativeAddon {
   zeroSourceLimit(): number | null;
   maxMapCount(): number;
   probeAnonymousReads(): AnonymousReadProbe;
+  /**
+   * Testing: loads from a plain mmap of the (empty) file at `path`, outside
+   * every region and mapping: a SIGBUS daxfs must pass on to whatever
+   * handled SIGBUS before it (by default, the process dies).
+   */
+  loadPastEndOfFile(path: string): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -7,6 +7,7 @@
 #include "cpu_persist.h"
 #include "errors.h"
 #include "external_buffer.h"
+#include "fault_guard.h"
 #include "mmu.h"
 #include "region.h"
 #include "vm.h"
@@ -17,6 +18,8 @@ namespace daxfs {
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Region memory can fault when its backing fails (fault_guard.h).
+  InstallFaultGuard();
   auto* data = new AddonData();
   env.SetInstanceData(data);
   Napi::Function region = Region::Init(env);
@@ -58,6 +61,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }));
   exports.Set("maxMapCount", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(MaxMapCount()));
+  }));
+  // Testing: a SIGBUS outside every region and mapping (fault_guard.h).
+  exports.Set("loadPastEndOfFile", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    if (!info[0].IsString()) ThrowCode(info.Env(), "EINVAL", "path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    int err = LoadPastEndOfFile(path.c_str());
+    if (err != 0) ThrowErrno(info.Env(), err, "mmap", "mapping the file", path);
   }));
   exports.Set("probeAnonymousReads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Value(AnonProbeReport(info.Env()));

@@ -72,6 +72,15 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& 
   throw MakeError(env, code.c_str(), message, details);
 }
 
+void ThrowSystemCondition(Napi::Env env, int err, const std::string& message,
+                          const std::string& path) {
+  Napi::Object details = Napi::Object::New(env);
+  details.Set("errno", Napi::Number::New(env, -err));
+  if (!path.empty()) details.Set("path", Napi::String::New(env, path));
+  std::string code = ErrnoName(err);
+  throw MakeError(env, code.c_str(), message, details);
+}
+
 void SetErrorClass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsFunction())

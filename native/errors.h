@@ -18,6 +18,12 @@ namespace daxfs {
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall,
                              const std::string& detail, const std::string& path = "");
 
+// Throws a DaxfsError for a condition of the system that no system call
+// reported (a fault of a region's backing): `code` is the errno name,
+// `errno` and `path` are set, `syscall` is not.
+[[noreturn]] void ThrowSystemCondition(Napi::Env env, int err, const std::string& message,
+                                       const std::string& path);
+
 // The name of an errno value as Node prints it ("ENOENT", "ENOTSUP"): the
 // table handed over by setErrnoNames first, then the C library's own;
 // "E" and the number only for a value neither names.

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include "fault_guard.h"
+
 namespace daxfs {
 
 int MeasureFirstTouch(const RegionCore& core, uint64_t offset, uint64_t length, uint64_t stride,
@@ -18,13 +20,21 @@ int MeasureFirstTouch(const RegionCore& core, uint64_t offset, uint64_t length, 
   auto* bytes = static_cast<volatile uint8_t*>(p);
   auto t1 = Clock::now();
   uint64_t touches = 0;
-  for (uint64_t at = 0; at < length; at += stride) {
-    if (write) {
-      bytes[at] = bytes[at];
-    } else {
-      (void)bytes[at];
+  auto touch = [&] {
+    for (uint64_t at = 0; at < length; at += stride) {
+      if (write) {
+        bytes[at] = bytes[at];
+      } else {
+        (void)bytes[at];
+      }
+      touches++;
     }
-    touches++;
+  };
+  BusFault fault;
+  if (!Guarded(GuardRange::Of(p, static_cast<size_t>(length)), GuardRange{}, &fault, touch)) {
+    result->faulted = true;
+    result->fault_offset = offset + (fault.address - reinterpret_cast<uintptr_t>(p));
+    result->fault_code = fault.code;
   }
   auto t2 = Clock::now();
   munmap(p, static_cast<size_t>(length));

@@ -11,7 +11,9 @@
 
 #include "addon_data.h"
 #include "args.h"
+#include "backing_fault.h"
 #include "errors.h"
+#include "fault_sites.h"
 #include "region.h"
 #include "vm.h"
 #include "zero_source.h"
@@ -44,6 +46,7 @@ void Reservation::Release() {
   released = true;
   buffer.Detach();
   UnregisterRange(&range);
+  RemoveFaultSite(reinterpret_cast<void*>(range.start));
   WaitUnpinned(reinterpret_cast<void*>(range.start), range.length);
   span->Close();
   span.reset();
@@ -108,6 +111,7 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   res_->zero_backed.assign(static_cast<size_t>(length / unit), 0);
   res_->stats.syscalls = 1;
   RegisterRange(&res_->range);
+  AddFaultSite(base, static_cast<size_t>(length), core.get(), true);
   core->mappings.push_back(res_.get());
 
   BufferHint* hint = nullptr;
@@ -194,7 +198,15 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
   void* p = MapRun(env, r, offset, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
                    0, PageState::kPrivateWrite, "mapping private pages");
   if (source >= 0) {
-    std::memcpy(p, c.base() + source, static_cast<size_t>(length));
+    const uint8_t* from = c.base() + source;
+    auto copy = [&] { std::memcpy(p, from, static_cast<size_t>(length)); };
+    BusFault fault;
+    if (!Guarded(RegionRange(c), GuardRange{}, &fault, copy)) {
+      // No page of a half-made copy stays visible: the run is torn down.
+      if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
+        r.Record(offset, length, PageState::kNone, false);
+      ThrowBusFault(env, c, fault);
+    }
     r.stats.bytes_copied += length;
   }
   return CallsSince(env, r, calls);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "args.h"
+#include "backing_fault.h"
 #include "bitmap.h"
 #include "copy_probe.h"
 #include "errors.h"
@@ -365,6 +366,7 @@ Napi::Value Region::FirstTouch(const Napi::CallbackInfo& info) {
   FirstTouchResult result;
   int err = MeasureFirstTouch(c, offset, length, stride, write, &result);
   if (err != 0) ThrowErrno(env, err, "mmap", "mapping the backing for the first-touch measurement", c.path);
+  if (result.faulted) ThrowBackingFault(env, c, result.fault_offset, result.fault_code);
   Napi::Object out = Napi::Object::New(env);
   out.Set("touches", Napi::Number::New(env, static_cast<double>(result.touches)));
   out.Set("ns", Napi::Number::New(env, static_cast<double>(result.ns)));
@@ -393,7 +395,9 @@ Napi::Value Region::CopyProbe(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < count; i++)
     CheckRange(env, CheckIndex(env, list[i], "offsets[i]"), length, c.size, "offset", "length", "region");
   int err = 0;
-  int64_t ns = MeasureCopies(c, list, count, length, buffer.data, write, &err);
+  BusFault fault;
+  int64_t ns = MeasureCopies(c, list, count, length, buffer.data, write, &err, &fault);
+  if (ns == kProbeFaulted) ThrowBusFault(env, c, fault);
   if (ns < 0) ThrowErrno(env, err, "msync", "persisting a probe copy", c.path);
   Napi::Object out = Napi::Object::New(env);
   out.Set("copies", Napi::Number::New(env, static_cast<double>(count)));
@@ -437,7 +441,9 @@ Napi::Value Region::Load64(const Napi::CallbackInfo& info) {
   CheckAligned(env, offset, 8, "offset");
   CheckRange(env, offset, 8, c.size, "offset", "length", "region");
   auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
-  return Napi::BigInt::New(env, __atomic_load_n(word, __ATOMIC_ACQUIRE));
+  uint64_t value = 0;
+  GuardRegion(env, c, GuardRange{}, [&] { value = __atomic_load_n(word, __ATOMIC_ACQUIRE); });
+  return Napi::BigInt::New(env, value);
 }
 
 Napi::Value Region::Store64(const Napi::CallbackInfo& info) {
@@ -459,12 +465,16 @@ Napi::Value Region::Cas64(const Napi::CallbackInfo& info) {
   CheckRange(env, offset, 8, c.size, "offset", "length", "region");
   auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
   uint64_t previous = expected;
-  if (__atomic_compare_exchange_n(word, &previous, desired, false, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE)) {
-    c.stats.bytes_written += 8;
-    c.TraceStore(offset, 8);
-    PersistOrThrow(env, c, offset, 8);
-  }
+  int err = 0;
+  GuardRegion(env, c, GuardRange{}, [&] {
+    if (__atomic_compare_exchange_n(word, &previous, desired, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      c.stats.bytes_written += 8;
+      c.TraceStore(offset, 8);
+      err = c.Persist(offset, 8);
+    }
+  });
+  ThrowPersistErrno(env, c, err, "persisting the range");
   return Napi::BigInt::New(env, previous);
 }
 
@@ -494,17 +504,21 @@ Napi::Value Region::BitmapChange(const Napi::CallbackInfo& info, bool set) {
   uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
   if (count == 0) ThrowCode(env, "EINVAL", "count must be at least 1");
   CheckRange(env, start, count, nbits, "start", "count", "bitmap");
-  // Refuse the whole change if any bit is already in the target state: a
-  // double allocation or double free is reported, never half-applied.
-  uint64_t conflicts = CountInState(words, start, count, set);
-  if (conflicts == 0) {
+  uint64_t first_byte = bitmap_offset + start / 64 * 8;
+  uint64_t last_byte = bitmap_offset + (start + count - 1) / 64 * 8 + 8;
+  uint64_t conflicts = 0;
+  int err = 0;
+  GuardRegion(env, c, GuardRange{}, [&] {
+    // Refuse the whole change if any bit is already in the target state: a
+    // double allocation or double free is reported, never half-applied.
+    conflicts = CountInState(words, start, count, set);
+    if (conflicts != 0) return;
     ApplyRun(words, start, count, set);
-    uint64_t first_byte = bitmap_offset + start / 64 * 8;
-    uint64_t last_byte = bitmap_offset + (start + count - 1) / 64 * 8 + 8;
     c.stats.bytes_written += last_byte - first_byte;
     c.TraceStore(first_byte, last_byte - first_byte);
-    PersistOrThrow(env, c, first_byte, last_byte - first_byte);
-  }
+    err = c.Persist(first_byte, last_byte - first_byte);
+  });
+  ThrowPersistErrno(env, c, err, "persisting the range");
   return Napi::Number::New(env, static_cast<double>(conflicts));
 }
 
@@ -517,7 +531,9 @@ Napi::Value Region::BitmapCount(const Napi::CallbackInfo& info) {
   uint64_t bitmap_offset = ArgIndex(info, 0, "bitmapOffset");
   uint64_t nbits = ArgIndex(info, 1, "nbits");
   const uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
-  return Napi::Number::New(env, static_cast<double>(CountSet(words, nbits)));
+  uint64_t set = 0;
+  GuardRegion(env, c, GuardRange{}, [&] { set = CountSet(words, nbits); });
+  return Napi::Number::New(env, static_cast<double>(set));
 }
 
 }  // namespace daxfs

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "args.h"
+#include "backing_fault.h"
 #include "errors.h"
 #include "page_state.h"
 #include "region_io.h"
@@ -31,25 +32,42 @@ class CopyWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    if (to_region_) {
-      err_ = CopyIn(*core_, stats_, offset_, user_, length_, persist_);
-    } else {
-      std::memmove(user_, core_->mapped_ + offset_, length_);
-      stats_.bytes_read += length_;
-    }
+    // On this worker thread too a page the backing cannot supply ends the
+    // copy, not the process: the fault is reported when the promise settles.
+    // A buffer inside a daxfs mapping goes through an aside, as write() does.
+    Aside aside(user_, length_);
+    auto copy = [&] {
+      if (to_region_) {
+        err_ = CopyIn(*core_, stats_, offset_, aside.Take(user_, length_), length_, persist_);
+      } else if (uint8_t* a = aside.get()) {
+        std::memcpy(a, core_->mapped_ + offset_, length_);
+        std::memcpy(user_, a, length_);
+      } else {
+        std::memmove(user_, core_->mapped_ + offset_, length_);
+      }
+    };
+    faulted_ = !Guarded(RegionRange(*core_), GuardRange::Of(user_, length_), &fault_, copy);
+    if (!to_region_ && !faulted_) stats_.bytes_read += length_;
     // Released here, on the worker thread: the main thread may be waiting
     // for it (a truncate tearing down pages this copy touches).
     Unpin(pin_);
   }
 
   void OnOK() override {
-    Finish();
-    if (err_ != 0) {
+    // The error is made before Finish: that may let the backing go (a close
+    // was waiting for this copy), and the error names what the backing held.
+    Napi::Value error;
+    if (faulted_ || err_ != 0) {
       try {
+        if (faulted_) ThrowBusFault(Env(), *core_, fault_);
         ThrowErrno(Env(), err_, "msync", "persisting the written range", core_->path);
       } catch (const Napi::Error& e) {
-        deferred_.Reject(e.Value());
+        error = e.Value();
       }
+    }
+    Finish();
+    if (!error.IsEmpty()) {
+      deferred_.Reject(error);
       return;
     }
     deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(length_)));
@@ -77,6 +95,8 @@ class CopyWorker : public Napi::AsyncWorker {
   bool to_region_;
   bool persist_;
   int err_ = 0;
+  bool faulted_ = false;
+  BusFault fault_;
   uint64_t pin_ = 0;
   RegionStats stats_;
 };

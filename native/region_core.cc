@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "fault_sites.h"
 #include "page_state.h"
 
 namespace daxfs {
@@ -33,6 +34,7 @@ void RegionCore::Release() {
     // A copy by another region's asynchronous call may still be using a view
     // of this one as its buffer: it must finish before the pages go.
     WaitUnpinned(mapped_, map_length);
+    RemoveFaultSite(mapped_);
     span->Close();
     span.reset();
     mapped_ = nullptr;

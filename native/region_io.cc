@@ -1,9 +1,12 @@
 #include "region_io.h"
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "backing_fault.h"
 #include "errors.h"
 #include "external_buffer.h"
 #include "nt_store.h"
@@ -39,6 +42,8 @@ void PersistEdges(RegionCore& c, RegionStats& stats, uint8_t* to, uint64_t lengt
 // stores above the threshold (where flushing is how data persists), ordinary
 // ones below it or when the source overlaps the region. With `persist`, the
 // bytes are durable on return. Returns 0 or the errno of a failed msync.
+// Runs guarded: plain stores and flushes, nothing with a destructor. (The
+// crash tracer copies the bytes just stored, whose pages are therefore backed.)
 int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* from, uint64_t length,
            bool persist) {
   stats.bytes_written += length;
@@ -46,14 +51,6 @@ int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* fr
   // mapped_, not base(): an asynchronous copy keeps the mapping alive even
   // after close() made base() null.
   uint8_t* to = c.mapped_ + offset;
-  // A source inside a daxfs mapping may be the destination's own blocks seen
-  // at another address: copy it aside first, so the copy has memmove's
-  // meaning whatever the aliasing.
-  std::vector<uint8_t> aside;
-  if (InMapping(from, length)) {
-    aside.assign(from, from + length);
-    from = aside.data();
-  }
   if (length >= c.nt_threshold && c.mode != Persistence::kMsync &&
       !Overlaps(from, length, c.mapped_, c.size)) {
     size_t head = 0, tail = 0;
@@ -69,6 +66,9 @@ int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* fr
   return persist ? c.Persist(offset, length, stats) : 0;
 }
 
+Aside::Aside(const void* p, uint64_t length) {
+  if (length > 0 && InMapping(p, static_cast<size_t>(length))) bytes_.reset(new uint8_t[length]);
+}
 
 RegionCore& RequireOpen(Napi::Env env, RegionCore* core) {
   if (core == nullptr || !core->open()) ThrowCode(env, "EBADF", "the region is closed");
@@ -81,9 +81,8 @@ RegionCore& RequireWritable(Napi::Env env, RegionCore* core) {
   return c;
 }
 
-void PersistOrThrow(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
-  int err = c.Persist(offset, length);
-  if (err != 0) ThrowErrno(env, err, "msync", "persisting the range", c.path);
+void ThrowPersistErrno(Napi::Env env, const RegionCore& c, int err, const char* what) {
+  if (err != 0) ThrowErrno(env, err, "msync", what, c.path);
 }
 
 uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan target,
@@ -93,16 +92,21 @@ uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan targ
   std::string why;
   if (!CheckUserBuffer(target.data + target_offset, length, true, &why))
     ThrowCode(env, "EFAULT", "target: " + why);
-  // memmove: the target may be a view of this very region. A target inside a
-  // daxfs mapping may show the source's blocks at another address: then the
-  // bytes go through a copy aside.
+  if (length == 0) return 0;
   uint8_t* into = target.data + target_offset;
-  if (length > 0 && InMapping(into, length)) {
-    std::vector<uint8_t> aside(c.base() + offset, c.base() + offset + length);
-    std::memcpy(into, aside.data(), length);
-  } else if (length > 0) {
-    std::memmove(into, c.base() + offset, length);
-  }
+  const uint8_t* from = c.base() + offset;
+  Aside aside(into, length);
+  GuardRegion(env, c, GuardRange::Of(into, length), [&] {
+    // memmove: the target may be a view of this very region. A target inside
+    // a daxfs mapping may show the source's blocks at another address: then
+    // the bytes go through the aside.
+    if (uint8_t* a = aside.get()) {
+      std::memcpy(a, from, length);
+      std::memcpy(into, a, length);
+    } else {
+      std::memmove(into, from, length);
+    }
+  });
   c.stats.bytes_read += length;
   return length;
 }
@@ -114,13 +118,21 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
   const uint8_t* from = source.data + source_offset;
   std::string why;
   if (!CheckUserBuffer(from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
-  int err = CopyIn(c, c.stats, offset, from, length, persist);
-  if (err != 0) ThrowErrno(env, err, "msync", "persisting the written range", c.path);
+  Aside aside(from, length);
+  int err = 0;
+  GuardRegion(env, c, GuardRange::Of(from, length), [&] {
+    err = CopyIn(c, c.stats, offset, aside.Take(from, length), length, persist);
+  });
+  ThrowPersistErrno(env, c, err, "persisting the written range");
   return length;
 }
 
 void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const double* list,
                         uint64_t count, bool persist) {
+  // Sources inside a daxfs mapping go through one aside as long as the
+  // longest of them (see Aside); the common case allocates nothing.
+  std::vector<uint8_t> through_aside;
+  uint64_t aside_length = 0;
   for (uint64_t i = 0; i < count; i++) {
     uint64_t offset = CheckIndex(env, list[3 * i], "regionOffset");
     uint64_t from = CheckIndex(env, list[3 * i + 1], "sourceOffset");
@@ -129,60 +141,86 @@ void RegionWriteScatter(Napi::Env env, RegionCore& c, ByteSpan source, const dou
     CheckRange(env, offset, length, c.size, "regionOffset", "length", "region");
     std::string why;
     if (!CheckUserBuffer(source.data + from, length, false, &why)) ThrowCode(env, "EFAULT", "source: " + why);
+    if (length > 0 && InMapping(source.data + from, static_cast<size_t>(length))) {
+      if (through_aside.empty()) through_aside.assign(static_cast<size_t>(count), 0);
+      through_aside[static_cast<size_t>(i)] = 1;
+      aside_length = std::max(aside_length, length);
+    }
   }
-  for (uint64_t i = 0; i < count; i++) {
-    auto offset = static_cast<uint64_t>(list[3 * i]);
-    CopyIn(c, c.stats, offset, source.data + static_cast<uint64_t>(list[3 * i + 1]),
-           static_cast<uint64_t>(list[3 * i + 2]), false);
-  }
-  if (!persist) return;
-  for (uint64_t i = 0; i < count; i++) {
-    int err = c.Flush(static_cast<uint64_t>(list[3 * i]), static_cast<uint64_t>(list[3 * i + 2]));
-    if (err != 0) ThrowErrno(env, err, "msync", "persisting a scattered write", c.path);
-  }
-  c.Drain();
+  std::unique_ptr<uint8_t[]> aside(aside_length > 0 ? new uint8_t[aside_length] : nullptr);
+  const uint8_t* flags = through_aside.empty() ? nullptr : through_aside.data();
+  int err = 0;
+  GuardRegion(env, c, GuardRange::Of(source.data, source.length), [&] {
+    for (uint64_t i = 0; i < count; i++) {
+      auto offset = static_cast<uint64_t>(list[3 * i]);
+      const uint8_t* from = source.data + static_cast<uint64_t>(list[3 * i + 1]);
+      auto length = static_cast<uint64_t>(list[3 * i + 2]);
+      if (flags != nullptr && flags[i] != 0) {
+        std::memcpy(aside.get(), from, length);
+        from = aside.get();
+      }
+      CopyIn(c, c.stats, offset, from, length, false);
+    }
+    if (!persist) return;  // a private copy: its stores have nowhere to go
+    for (uint64_t i = 0; i < count && err == 0; i++)
+      err = c.Flush(static_cast<uint64_t>(list[3 * i]), static_cast<uint64_t>(list[3 * i + 2]));
+    if (err == 0) c.Drain();
+  });
+  ThrowPersistErrno(env, c, err, "persisting a scattered write");
 }
 
 void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, bool persist) {
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   if (length == 0) return;
   uint8_t* to = c.base() + offset;
-  c.stats.bytes_written += length;
-  if (length >= c.nt_threshold && c.mode != Persistence::kMsync) {
-    size_t head = 0, tail = 0;
-    NtZero(to, length, &head, &tail);
-    c.stats.nt_bytes += length - head - tail;
+  int err = 0;
+  GuardRegion(env, c, GuardRange{}, [&] {
+    c.stats.bytes_written += length;
+    if (length >= c.nt_threshold && c.mode != Persistence::kMsync) {
+      size_t head = 0, tail = 0;
+      NtZero(to, length, &head, &tail);
+      c.stats.nt_bytes += length - head - tail;
+      c.TraceStore(offset, length);
+      c.TraceStreamed(offset + head, length - head - tail);
+      if (persist) PersistEdges(c, c.stats, to, length, head, tail);
+      return;
+    }
+    std::memset(to, 0, length);
     c.TraceStore(offset, length);
-    c.TraceStreamed(offset + head, length - head - tail);
-    if (persist) PersistEdges(c, c.stats, to, length, head, tail);
-    return;
-  }
-  std::memset(to, 0, length);
-  c.TraceStore(offset, length);
-  if (persist) PersistOrThrow(env, c, offset, length);
+    if (persist) err = c.Persist(offset, length);
+  });
+  ThrowPersistErrno(env, c, err, "persisting the range");
 }
 
 void RegionPersist(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   // Nothing in a read-only region can have been stored: nothing to persist.
-  if (!c.read_only) PersistOrThrow(env, c, offset, length);
+  if (c.read_only) return;
+  int err = 0;
+  GuardRegion(env, c, GuardRange{}, [&] { err = c.Persist(offset, length); });
+  ThrowPersistErrno(env, c, err, "persisting the range");
 }
 
 void RegionFlush(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   if (c.read_only) return;
-  int err = c.Flush(offset, length);
-  if (err != 0) ThrowErrno(env, err, "msync", "flushing the range", c.path);
+  int err = 0;
+  GuardRegion(env, c, GuardRange{}, [&] { err = c.Flush(offset, length); });
+  ThrowPersistErrno(env, c, err, "flushing the range");
 }
 
 void RegionStore64(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t value) {
   CheckAligned(env, offset, 8, "offset");
   CheckRange(env, offset, 8, c.size, "offset", "length", "region");
   auto* word = reinterpret_cast<uint64_t*>(c.base() + offset);
-  __atomic_store_n(word, value, __ATOMIC_RELEASE);
-  c.stats.bytes_written += 8;
-  c.TraceStore(offset, 8);
-  PersistOrThrow(env, c, offset, 8);
+  int err = 0;
+  GuardRegion(env, c, GuardRange{}, [&] {
+    __atomic_store_n(word, value, __ATOMIC_RELEASE);
+    c.stats.bytes_written += 8;
+    c.TraceStore(offset, 8);
+    err = c.Persist(offset, 8);
+  });
+  ThrowPersistErrno(env, c, err, "persisting the range");
 }
 
 uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t nbits) {
@@ -193,7 +231,6 @@ uint64_t* BitmapWords(Napi::Env env, RegionCore& core, uint64_t offset, uint64_t
   return reinterpret_cast<uint64_t*>(core.base() + offset);
 }
 
-
 FreeRun RegionBitmapFind(Napi::Env env, RegionCore& c, uint64_t bitmap_offset, uint64_t nbits,
                          uint64_t goal, uint64_t want, uint64_t min_run) {
   const uint64_t* words = BitmapWords(env, c, bitmap_offset, nbits);
@@ -203,7 +240,9 @@ FreeRun RegionBitmapFind(Napi::Env env, RegionCore& c, uint64_t bitmap_offset, u
   if (min_run == 0 || min_run > want)
     ThrowCode(env, "EINVAL", "minRun must be between 1 and want (" + std::to_string(want) + "), got " +
                                  std::to_string(min_run));
-  return FindFreeRun(words, nbits, goal, want, min_run);
+  FreeRun run;
+  GuardRegion(env, c, GuardRange{}, [&] { run = FindFreeRun(words, nbits, goal, want, min_run); });
+  return run;
 }
 
 void CheckViewRange(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {

@@ -6,6 +6,8 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 
 #include "args.h"
 #include "bitmap.h"
@@ -17,13 +19,35 @@ namespace daxfs {
 RegionCore& RequireOpen(Napi::Env env, RegionCore* core);
 RegionCore& RequireWritable(Napi::Env env, RegionCore* core);
 
-void PersistOrThrow(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+// Throws the error of a failed msync (`err`, 0 for none) while `what`.
+void ThrowPersistErrno(Napi::Env env, const RegionCore& c, int err, const char* what);
 
 // Copies without checks: non-temporal stores above the threshold. Returns 0
-// or the errno of a failed msync. The benchmark's native loop and the
-// asynchronous copies (with their own `stats`) use it too.
+// or the errno of a failed msync. To be run guarded (backing_fault.h), with a
+// source that is not in a daxfs mapping (see Aside). The benchmark's native
+// loop and the asynchronous copies (with their own `stats`) use it too.
 int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* from,
            uint64_t length, bool persist);
+
+// A buffer of a call that lies in a daxfs mapping may show the region's own
+// blocks at another address: its bytes go through memory of their own, so
+// that a copy has memmove's meaning whatever the aliasing. The memory is
+// allocated here, before the guard is armed; nothing for other buffers.
+class Aside {
+ public:
+  Aside(const void* p, uint64_t length);
+  uint8_t* get() const { return bytes_.get(); }
+  // The source to copy into the region: `from` itself, or its bytes copied
+  // into the aside (inside the guard: reading them may fault).
+  const uint8_t* Take(const uint8_t* from, uint64_t length) const {
+    if (!bytes_) return from;
+    std::memcpy(bytes_.get(), from, static_cast<size_t>(length));
+    return bytes_.get();
+  }
+
+ private:
+  std::unique_ptr<uint8_t[]> bytes_;
+};
 
 uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan target,
                     uint64_t target_offset, uint64_t length);

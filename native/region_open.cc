@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "errors.h"
+#include "fault_sites.h"
 #include "sysfs.h"
 #include "vm.h"
 
@@ -218,6 +219,8 @@ std::shared_ptr<RegionCore> OpenRegion(Napi::Env env, const OpenOptions& o) {
   core->fd = guard.fd;
   guard.fd = -1;
   guard.created_path.clear();
+  // From here a SIGBUS in the region's memory can be named (fault_sites.h).
+  AddFaultSite(core->mapped_, core->map_length, core.get(), false);
   return core;
 }
 

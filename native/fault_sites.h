@@ -1,0 +1,51 @@
+// Which region or MMU mapping an address belongs to, and why its backing
+// could not supply a page: what the SIGBUS handler says before the process
+// ends, and what a caught fault's error says. Everything here is
+// async-signal-safe: a fixed table of address ranges read without locks,
+// /proc/self/maps read with plain system calls, fstat.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace daxfs {
+
+class RegionCore;
+
+// A region's own mapping, or an MMU mapping made from it (`mapping`). The
+// core must outlive the entry. A range that finds no room in the table
+// (thousands are live) is only left unnamed.
+void AddFaultSite(const void* start, size_t length, const RegionCore* core, bool mapping);
+void RemoveFaultSite(const void* start);
+
+struct FaultSite {
+  const RegionCore* core = nullptr;
+  uintptr_t begin = 0;  // of the region's mapping or of the MMU mapping
+  bool mapping = false;
+};
+
+// The region or mapping holding `address`.
+bool FindFaultSite(uintptr_t address, FaultSite* site);
+
+// The offset in the region that `address` shows: directly in the region's
+// own range; in a mapping, from the kernel's record of the mapped run (its
+// file offset), when that run is the region's file. False when not known.
+bool RegionOffsetAt(const FaultSite& site, uintptr_t address, uint64_t* offset);
+
+enum class FaultCause {
+  kNoSpace,    // a regular file, the offset inside it: nothing to hold the page
+  kTruncated,  // a regular file that now ends at or before the offset
+  kMedia,      // the machine reported a memory (media) error
+  kDevice,     // a device that could not supply the page
+  kUnknown,    // the offset is not known
+};
+
+// Why `fd`'s backing could not supply `offset`, given the signal's si_code;
+// `*size` gets the file's size for kTruncated.
+FaultCause ClassifyFault(int fd, uint64_t offset, bool offset_known, int code, uint64_t* size);
+
+// Writes one line on stderr naming what the fault at `address` hit; false
+// (nothing written) when the address is no region's or mapping's.
+bool ReportFatalFault(uintptr_t address, int code);
+
+}  // namespace daxfs
