@@ -286,6 +286,15 @@ Napi::Value Region::WriteScatter(const Napi::CallbackInfo& info) {
   if (count > list.ElementLength() / 3)
     ThrowCode(env, "ERANGE", "count " + std::to_string(count) + " needs " + std::to_string(count * 3) +
                                  " list entries, the list holds " + std::to_string(list.ElementLength()));
+  if (private_copy) {
+    // checked again by RegionWriteScatter; here only what the pages need
+    for (uint64_t i = 0; i < count; i++) {
+      uint64_t offset = CheckIndex(env, list.Data()[3 * i], "regionOffset");
+      uint64_t length = CheckIndex(env, list.Data()[3 * i + 2], "length");
+      CheckRange(env, offset, length, c.size, "regionOffset", "length", "region");
+      PrivatizeHoles(env, c, offset, length);
+    }
+  }
   RegionWriteScatter(env, c, source, list.Data(), count, !private_copy);
   return env.Undefined();
 }

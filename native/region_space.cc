@@ -1,6 +1,7 @@
 #include "region_space.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "args.h"
 #include "errors.h"
 #include "region_io.h"
+#include "vm.h"
 
 namespace daxfs {
 
@@ -33,6 +35,18 @@ uint64_t RegionBackedUntil(Napi::Env env, RegionCore& c, uint64_t offset) {
   off_t hole = lseek(c.fd, static_cast<off_t>(offset), SEEK_HOLE);
   if (hole < 0) ThrowErrno(env, errno, "lseek", "finding the backing's next hole", c.path);
   return static_cast<uint64_t>(hole) < c.size ? static_cast<uint64_t>(hole) : c.size;
+}
+
+void PrivatizeHoles(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  if (!c.private_copy || length == 0) return;
+  const uint64_t page = PageSize();
+  for (uint64_t at = offset / page * page; at < offset + length; at += page) {
+    off_t data = lseek(c.fd, static_cast<off_t>(at), SEEK_DATA);
+    if (data == static_cast<off_t>(at)) continue;  // backed: copy-on-write as usual
+    if (data < 0 && errno != ENXIO) ThrowErrno(env, errno, "lseek", "finding the backing's data", c.path);
+    void* p = mmap(c.mapped_ + at, page, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap", "giving a hole of the private copy a page of its own", c.path);
+  }
 }
 
 uint64_t RegionBackedBytes(Napi::Env env, RegionCore& c) {

@@ -23,6 +23,13 @@ void RegionReserve(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t lengt
 // is backed: stores there cannot fault for want of space.
 uint64_t RegionBackedUntil(Napi::Env env, RegionCore& c, uint64_t offset);
 
+// In a private copy (a read-only open mapped MAP_PRIVATE): the pages of
+// [offset, offset + length) that are holes of the backing become anonymous
+// zero pages first. They read the same (a hole reads as zeros), and a store
+// to them then needs no page from the backing's file system — tmpfs
+// allocates one even for a private copy, and a full one cannot.
+void PrivatizeHoles(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+
 // Bytes the file system has allocated to the backing (st_blocks * 512; the
 // whole size for device-dax).
 uint64_t RegionBackedBytes(Napi::Env env, RegionCore& c);

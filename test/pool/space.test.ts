@@ -2,14 +2,16 @@
 // format, or — formatted sparse — each block's range as it is allocated, so
 // that a full file system fails the operation with ENOSPC and changes
 // nothing. The cases run on a small tmpfs mounted for this file.
+import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Pool } from '../../lib/index.js';
 import { daxfs } from '../cli-helpers.js';
-import { expectCode, pattern, smallFileSystem } from '../helpers.js';
+import { expectCode, pattern, smallFileSystem, tmpfsDir, uniquePath } from '../helpers.js';
 
+const roomy = tmpfsDir();
 const MiB = 2 ** 20;
 const BLOCK = 4096;
 const fs = smallFileSystem(24 * MiB);
@@ -152,6 +154,52 @@ describe.skipIf(fs.skip !== undefined)('space is real before it is promised', ()
       rmSync(file, { force: true });
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(fs.skip !== undefined)('the backing fails under the engine', () => {
+  it('a fault after the commit point stops the pool; the next open replays, or fails cleanly while the backing still cannot take it', () => {
+    const dir = fs.dir!;
+    // A pool whose inode table has a page its file system never allocated
+    // (copied sparse): the journal and the first inodes are backed, the
+    // page of inodes 8..15 is a hole.
+    const made = uniquePath(roomy, 'pool');
+    const pool0 = Pool.format(made, { size: 4 * MiB });
+    for (let i = 0; i < 8; i++) {
+      const h = pool0.open(`f${i}`, { create: true });
+      h.write(pattern(1000, i), 0);
+      h.close();
+    }
+    pool0.close();
+    const file = path.join(dir, 'holes.pool');
+    execFileSync('cp', ['--sparse=always', made, file]);
+    const filler = fill(dir);
+
+    const pool = Pool.open(file);
+    expect(pool.info().sparse).toBe(true);
+    // creating a ninth file commits, then applying its inode faults: the operation fails, the pool stops
+    expectCode(() => pool.open('ninth', { create: true }), 'ENOSPC', /no space to back the page at offset \d+.*the change is committed but not applied: pool '.*' stopped/);
+    expectCode(() => pool.list(), 'EIO', /stopped: a committed transaction could not be applied/);
+    pool.close();
+    // a read-write open replays and faults again: a clean error, the process alive
+    expectCode(() => Pool.open(file), 'ENOSPC', /no space to back the page at offset/);
+    // a read-only open recovers in memory
+    const ro = Pool.open(file, { readOnly: true });
+    expect(ro.list().map((st) => st.name).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'ninth']);
+    ro.close();
+    // once the file system has room, the open applies it
+    rmSync(filler);
+    const again = Pool.open(file);
+    expect(again.info().recovery).toEqual({ replayed: true, records: expect.any(Number) });
+    expect(again.list().map((st) => st.name).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'ninth']);
+    for (let i = 0; i < 8; i++) {
+      const got = Buffer.alloc(1000);
+      again.open(`f${i}`).read(got, 0);
+      expect(got.equals(pattern(1000, i))).toBe(true);
+    }
+    expect(again.check().problems).toEqual([]);
+    again.close();
+    rmSync(file);
   });
 });
 

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
 import fc from 'fast-check';
@@ -44,6 +45,7 @@ async function runSeed(seed: number, target: number, label: string): Promise<num
           fc.modelRun(() => ({ model: { files: new Map(), mappings: [], counter } satisfies Model, real }), cmds);
         } finally {
           real.pool.close();
+          rmSync(path, { force: true }); // a pool is reserved space: thousands of runs would fill the tmpfs
         }
       }),
       { numRuns: 20, seed: seed + round, endOnFailure: false },
