@@ -310,6 +310,36 @@ group('regressions found in use', () => {
   // Found 2026-12-18: another process overwrote the bitmap of an open pool;
   // the writer then handed blocks of a live file to a new one (its own check
   // found the double owner, and the next mount refused the pool).
+  it('write-from-an-aliasing-mapping: a copy whose source or target is a mapping of the same blocks has memmove meaning', () => {
+    const pool = Pool.format(uniquePath(dir, 'alias'), { size: 8 << 20 });
+    try {
+      const a = pool.open('a', { create: true });
+      const data = pattern(64 * 1024, 3);
+      for (const shared of [true, false]) {
+        // from a mapping of the same file, overlapping the destination
+        a.write(data, 0);
+        const m = a.map({ length: 64 * 1024, shared, write: true, huge: false });
+        const expected = Buffer.from(data);
+        data.copy(expected, 100, 0, 32 * 1024);
+        a.write(m.view(0, 32 * 1024), 100);
+        expect(readFile(pool, 'a').equals(expected), `write from a ${shared ? 'shared' : 'private'} mapping`).toBe(true);
+        m.unmap();
+        // into a mapping of the same file, overlapping the source
+        a.write(data, 0);
+        const into = a.map({ length: 64 * 1024, shared: true, write: true, huge: false });
+        const read = Buffer.from(data);
+        data.copy(read, 0, 100, 100 + 32 * 1024);
+        a.read(into.view(0, 32 * 1024, { write: true }), 100);
+        expect(readFile(pool, 'a').equals(read), 'read into a shared mapping').toBe(true);
+        into.unmap();
+      }
+      a.close();
+      expect(pool.check().problems).toEqual([]);
+    } finally {
+      pool.close();
+    }
+  });
+
   it('bitmap-scribble-no-double-owner: blocks the bitmap calls free but a file owns are never handed out', () => {
     const path = uniquePath(dir, 'scribble');
     const pool = Pool.format(path, { size: 4 << 20 });
