@@ -19,6 +19,22 @@ export function poolPath(): string {
 }
 
 /**
+ * A pool as a crash leaves it between a commit point and the apply: a fresh
+ * pool where `setup` ran, then `write`, rewritten by committedNotApplied
+ * (the metadata as after `setup`). Returns the path and the image on media.
+ */
+export function poolWithPendingTransaction(write: (pool: Pool) => void, setup: (pool: Pool) => void = () => {}): { path: string; image: Buffer } {
+  const { pool, path } = newPool(8 << 20);
+  setup(pool);
+  const before = Buffer.alloc(pool.region.size);
+  pool.region.read(0, before);
+  write(pool);
+  const sb = pool.superblock();
+  pool.close();
+  return { path, image: committedNotApplied(path, sb, before) };
+}
+
+/**
  * Rewrites the closed pool at `path` as a crash would leave it between a
  * transaction's commit point and its apply: the bitmap and inode table as in
  * `before` (an image taken before the transaction), the journal holding the

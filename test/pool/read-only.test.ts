@@ -9,7 +9,7 @@ import { Pool } from '../../lib/index.js';
 import { BLOCK } from '../../lib/pool/layout.js';
 import { daxfs } from '../cli-helpers.js';
 import { pattern, tmpfsDir, uniquePath } from '../helpers.js';
-import { committedNotApplied, newPool } from './helpers.js';
+import { poolWithPendingTransaction } from './helpers.js';
 
 const dir = tmpfsDir();
 const GiB = 2 ** 30;
@@ -47,19 +47,15 @@ describe('read-only opens', () => {
   });
 
   it('readonly-open-replays-in-memory: a committed transaction is served as recovered, the backing is not written', () => {
-    const { pool, path } = newPool(8 << 20);
-    const before = Buffer.alloc(pool.region.size);
-    pool.region.read(0, before);
-    const f = pool.open('x', { create: true });
-    f.write(pattern(5 * BLOCK, 4), 0);
-    f.close();
-    const sb = pool.superblock();
-    pool.close();
     // The transactions committed but were not applied: the bitmap and the
-    // inode table as before them, the journal holding the last one, its
-    // commit word set. (The last transaction carries the whole file: the
-    // inode with its size and map, and the bitmap words.)
-    const image = committedNotApplied(path, sb, before);
+    // inode table as before them, the journal holding the last one (which
+    // carries the whole file: the inode with its size and map, and the
+    // bitmap words), its commit word set.
+    const { path, image } = poolWithPendingTransaction((pool) => {
+      const f = pool.open('x', { create: true });
+      f.write(pattern(5 * BLOCK, 4), 0);
+      f.close();
+    });
 
     const ro = Pool.open(path, { readOnly: true });
     try {
