@@ -6,9 +6,8 @@
 import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
 import { Bitmap } from '../bitmap.js';
-import { checkBufferRange, checkIndex } from '../checks.js';
 import { daxfsError, isDaxfsError } from '../errors.js';
-import { Region, type OpenOptions } from '../region.js';
+import { Region } from '../region.js';
 import { Allocator } from './allocator.js';
 import { BlockSet } from './block-set.js';
 import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
@@ -21,6 +20,7 @@ import {
   encodeExtentBlocks,
   encodeInode,
   extentBlocksFor,
+  blocksInsideEof,
   makeInode,
   FLAG_ORPHAN,
   FLAG_USED,
@@ -48,124 +48,12 @@ import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
 import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
 import { FileMapping, type FillExclusion, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
-import { faultUserBuffer } from '../map/user-buffers.js';
 import { clearRuns, countSet, inspectPool, type CheckReport, type Inspection, type OwnedRun, type Problem } from './check.js';
 import { Txn } from './txn.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
-
-export interface PoolOpenOptions {
-  readOnly?: boolean;
-  /**
-   * Read-only, and reads all it still can: damaged files read what can be
-   * recovered of them, both superblocks damaged fall back to the geometry of
-   * the backing's size, a committed journal transaction is read through in
-   * memory (or ignored when it fails its checks). Writes nothing.
-   */
-  salvage?: boolean;
-  /** Options for the underlying region (flush instruction, requireMapSync, …). */
-  region?: Omit<OpenOptions, 'readOnly'>;
-}
-
-export interface FormatOptions {
-  /**
-   * Create the backing file with this size (bytes) — or size an existing
-   * empty file; omit to format an existing file or device at its size.
-   */
-  size?: number;
-  /**
-   * Refuse (EEXIST, naming what is there) a path that exists and is not
-   * empty: a pool, a file holding data, a device. Default false: format
-   * what is given, as a caller that prepared the file expects.
-   */
-  exclusive?: boolean;
-  /**
-   * Permission bits of a backing file format creates (default 0o600, private
-   * to its owner), applied exactly whatever the umask; given for an existing
-   * file, its mode is set to it once the format is done.
-   */
-  mode?: number;
-  /** Zero the whole region, not only the metadata (O(pool size)). */
-  zeroAll?: boolean;
-  /**
-   * Leave the backing file sparse: only the metadata area is reserved, and
-   * each block's range of the backing is reserved when the block is
-   * allocated (ENOSPC from that operation when the file system is full).
-   * Default false: the whole backing is reserved at format (ENOSPC, saying
-   * how much is free, when it cannot be).
-   */
-  sparse?: boolean;
-  /** Called with (done, total) bytes while reserving the backing and while zeroing. */
-  onProgress?: (done: number, total: number, phase: 'reserving' | 'zeroing') => void;
-  region?: Omit<OpenOptions, 'readOnly'>;
-}
-
-export interface FileStat {
-  name: string;
-  ino: number;
-  size: number;
-  /** Bytes of pool blocks the file holds (allocated, written or not). */
-  allocated: number;
-  mtimeMs: number;
-  extents: number;
-  /** Present when the file's metadata is damaged: what is wrong (open/stat refuse it with EUCLEAN, except in salvage mounts). */
-  damaged?: string;
-}
-
-export interface PoolInfo {
-  path: string;
-  uuid: string;
-  size: number;
-  blockSize: number;
-  blocks: number;
-  freeBlocks: number;
-  dataBlocks: number;
-  files: number;
-  inodes: { used: number; capacity: number };
-  journalBytes: number;
-  persistence: string;
-  readOnly: boolean;
-  recovery: RecoveryReport;
-  orphansFreedAtMount: number;
-  /** Blocks that belonged to files but were marked free in the bitmap, marked in use at mount. */
-  blocksRemarkedAtMount: number;
-  /** Temporary files of processes that are gone (an interrupted replace), removed at mount. */
-  temporariesRemovedAtMount: number;
-  /** The primary superblock was damaged and rewritten at mount (from the backup or the journal). */
-  superblockRestoredAtMount: boolean;
-  /** Metadata transactions committed since mount. */
-  transactions: number;
-  /** Files whose metadata is damaged (listed, not readable until a repair sets them aside; readable in salvage mounts). */
-  damagedFiles: number;
-  /** Salvage mounts: the pool-wide damage worked around. */
-  salvage?: string[];
-  /**
-   * The backing has ranges its file system has not allocated (a pool
-   * formatted sparse): each block's range is reserved when the block is
-   * allocated, and a full file system fails that operation with ENOSPC.
-   */
-  sparse: boolean;
-  /** Bytes of the backing its file system has allocated (the size, for a reserved pool or device-dax). */
-  backedBytes: number;
-}
-
-/** What getBlock reports: the get_block of the kernel's DAX path. */
-export interface BlockMapping {
-  mapped: boolean;
-  /** Pool block number (-1 for a hole). */
-  poolBlock: number;
-  /** Blocks from here that are contiguous in the file and in the pool (for a hole: hole length, capped). */
-  count: number;
-  /** Just allocated by this call (and zeroed). */
-  new: boolean;
-  /** Allocated but reads as zeros. */
-  unwritten: boolean;
-}
-
-export interface OpenFileOptions {
-  create?: boolean;
-  exclusive?: boolean;
-}
+import { checkSize, PoolFile } from './file.js';
+import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
 const HOLE_SCAN_LIMIT = 2 ** 32;
 
@@ -1718,14 +1606,6 @@ function ownerName(inode: Inode): string {
   return `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
 }
 
-/** Blocks the file owns inside EOF (preallocation past it is not the file's yet). */
-function blocksInsideEof(inode: Inode): number {
-  const eofBlock = Math.ceil(inode.size / BLOCK);
-  let n = 0;
-  for (const e of inode.extents) n += Math.max(0, Math.min(e.length, eofBlock - e.fileBlock));
-  return n;
-}
-
 /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or data area (not the journal). */
 function inMetadataArea(offset: number, length: number, g: { journalStart: number; journalBlocks: number }, size: number): boolean {
   const end = offset + length;
@@ -1749,180 +1629,3 @@ function insertSorted(list: number[], value: number): void {
   }
   list.splice(lo, 0, value);
 }
-
-/** An index (checkIndex) that is also no more than the largest file size (EFBIG). */
-function fileIndex(value: unknown, name: string): number {
-  checkIndex(value, name);
-  if ((value as number) > MAX_FILE_SIZE) throw daxfsError('EFBIG', `${name} ${value as number} passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-  return value as number;
-}
-
-function checkSize(value: unknown, name: string): asserts value is number {
-  fileIndex(value, name);
-}
-
-/** An open file. Methods throw EBADF after close() or once the pool is closed. */
-export class PoolFile {
-  #closed = false;
-
-  /** @internal */
-  constructor(
-    private readonly pool: Pool,
-    readonly ino: number,
-    private readonly generation: number,
-  ) {}
-
-  private inode(): Inode {
-    if (this.#closed) throw daxfsError('EBADF', 'the file is closed');
-    return this.pool.inodeFor(this.ino, this.generation);
-  }
-
-  get size(): number {
-    return this.inode().size;
-  }
-
-  stat(): FileStat {
-    const i = this.inode();
-    return { name: i.name, ino: i.ino, size: i.size, allocated: blocksInsideEof(i) * BLOCK, mtimeMs: i.mtimeMs, extents: i.extents.length };
-  }
-
-  /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
-  read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
-    let inode = this.inode();
-    const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
-    checkSize(position, 'position');
-    if (faultUserBuffer(target, targetOffset, len, true)) {
-      // The target lies in a mapping, whose pages may show this file's own
-      // blocks: the pool reads extent by extent, so read aside first and
-      // copy once, or a later extent could be read after an earlier one
-      // overwrote it through the alias.
-      inode = this.inode();
-      const aside = Buffer.allocUnsafe(len);
-      const n = this.pool.readFile(inode, aside, 0, len, position);
-      target.set(aside.subarray(0, n), targetOffset);
-      return n;
-    }
-    return this.pool.readFile(inode, target, targetOffset, len, position);
-  }
-
-  /**
-   * read() with the copies on the thread pool. The file stays usable: a
-   * truncate or punch hole meanwhile waits for the copies before it frees
-   * their blocks.
-   */
-  readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
-    try {
-      this.inode();
-      const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
-      checkSize(position, 'position');
-      faultUserBuffer(target, targetOffset, len, true);
-      return this.pool.readFileAsync(this.inode(), target, targetOffset, len, position);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /**
-   * write() with the copies on the thread pool, for large transfers; durable
-   * when the promise resolves. The file is busy (EBUSY) until then, and
-   * `source` must not change meanwhile.
-   */
-  writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
-    try {
-      this.inode();
-      const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
-      checkSize(position, 'position');
-      faultUserBuffer(source, sourceOffset, len, false);
-      return this.pool.writeFileAsync(this.inode(), source, sourceOffset, len, position);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
-  write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
-    let inode = this.inode();
-    const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
-    checkSize(position, 'position');
-    // a fault in a mapping of this very file may have replaced its inode
-    if (faultUserBuffer(source, sourceOffset, len, false)) {
-      // The source lies in a mapping, whose pages may show the blocks this
-      // write changes: the pool writes extent by extent, so take the bytes
-      // aside first (memmove's meaning, whatever the aliasing).
-      inode = this.inode();
-      return this.pool.writeFile(inode, Buffer.from(source.subarray(sourceOffset, sourceOffset + len)), 0, len, position);
-    }
-    return this.pool.writeFile(inode, source, sourceOffset, len, position);
-  }
-
-  truncate(size: number): void {
-    this.pool.truncateFile(this.inode(), size);
-  }
-
-  /**
-   * Maps [offset, offset + length) of the file into memory (see FileMapping
-   * for what direct access to its buffer may do). The mapping keeps the file
-   * alive (like an open handle) until it is unmapped.
-   */
-  map(options: MapOptions): FileMapping {
-    const inode = this.inode();
-    if (typeof options !== 'object' || options === null) throw daxfsError('EINVAL', 'options must be an object with at least a length');
-    const offset = options.offset === undefined ? 0 : options.offset; // null is not "absent"
-    checkSize(offset, 'offset');
-    if (offset % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${offset} must be a multiple of ${BLOCK}`);
-    checkSize(options.length, 'length');
-    if (options.length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
-    if (offset + options.length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-    for (const key of ['shared', 'write', 'huge'] as const)
-      if (options[key] !== undefined && typeof options[key] !== 'boolean') throw daxfsError('EINVAL', `${key} must be a boolean`);
-    const faultAround = options.faultAround === undefined ? Infinity : options.faultAround;
-    if (faultAround !== Infinity && (!Number.isSafeInteger(faultAround) || faultAround < 1))
-      throw daxfsError('EINVAL', `faultAround must be a positive integer number of pages (or Infinity), got ${String(faultAround)}`);
-    return this.pool.mapFile(inode, {
-      offset,
-      length: options.length,
-      shared: options.shared ?? true,
-      write: options.write ?? false,
-      faultAround,
-      huge: options.huge ?? true,
-    });
-  }
-
-  /** Reserves blocks for [offset, offset + length) (reading as zeros), extending the size. */
-  allocate(offset: number, length: number): void {
-    this.pool.allocateFile(this.inode(), offset, length);
-  }
-
-  /** Frees the blocks of the range (it reads as zeros); the size stays. */
-  punchHole(offset: number, length: number): void {
-    this.pool.punchHoleFile(this.inode(), offset, length);
-  }
-
-  /** Makes the range read as zeros, keeping (or allocating) its blocks; may extend the size. */
-  zeroRange(offset: number, length: number): void {
-    this.pool.zeroRangeFile(this.inode(), offset, length);
-  }
-
-  /** The block map at `fileBlock`; with create, allocates (zeroed) a run of up to maxBlocks for a hole. */
-  getBlock(fileBlock: number, options: { create?: boolean; maxBlocks?: number } = {}): BlockMapping {
-    const maxBlocks = options.maxBlocks === undefined ? 1 : options.maxBlocks; // null is not "absent"
-    return this.pool.getBlock(this.inode(), fileBlock, options.create ?? false, maxBlocks);
-  }
-
-  /**
-   * Makes everything written through this handle durable. Writes already
-   * persist on return (flush + fence, or msync in msync mode), so this only
-   * orders: a fence.
-   */
-  sync(): void {
-    this.inode();
-    this.pool.region.drain();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.pool.release(this.ino);
-  }
-}
-
