@@ -5,7 +5,6 @@
 // caller's buffers and pmem.
 import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
-import { Bitmap } from '../bitmap.js';
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { Region } from '../region.js';
 import { Allocator } from './allocator.js';
@@ -28,7 +27,7 @@ import {
   sizeWord,
   type Inode,
 } from './inode.js';
-import { Journal, type JournalRecord, type RecoveryMode, type RecoveryReport } from './journal.js';
+import { Journal, type JournalRecord, type RecoveryMode } from './journal.js';
 import { isSparse, reserveBacking, SparseBacking } from './space.js';
 import {
   BLOCK,
@@ -46,10 +45,11 @@ import {
 import { AddressSpace } from '../map/address-space.js';
 import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
 import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
-import { FileMapping, type FillExclusion, type MapOptions, type MappingHost } from '../map/mapping.js';
+import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
 import { clearRuns, countSet, inspectPool, type CheckReport, type Inspection, type OwnedRun, type Problem } from './check.js';
 import { Txn } from './txn.js';
+import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
 import { checkSize, PoolFile } from './file.js';
@@ -76,49 +76,9 @@ export class Pool implements MappingHost {
   readonly region: Region;
   /** @internal fault counters of every mapping of this pool, summed. */
   readonly faultCounters: FaultStats = emptyStats();
-  /** Each mapped file's address space: its mappings by file-block range. */
-  private readonly spaces = new Map<number, AddressSpace<FileMapping>>();
-  /** Pages a write fault maps itself after its own allocation commits. */
-  private fillExclusion: FillExclusion | undefined;
   readonly readOnly: boolean;
-  private sb: Superblock;
-  private readonly journal: Journal;
-  private readonly bitmap: Bitmap;
-  /** The on-media bitmap, read through a live view (changed only by journal records). */
-  private readonly bitmapWords: Uint32Array;
-  private readonly allocator: Allocator;
-  /** Decoded inodes by number (undefined = free), below the high-water mark. */
-  private readonly inodes: (Inode | undefined)[] = [];
-  private readonly names = new Map<string, number>();
-  private readonly freeInodes: number[] = [];
-  private readonly openCount = new Map<number, number>();
-  /** Files with an asynchronous transfer in flight. */
-  private readonly busy = new Set<number>();
-  /** File blocks appends preallocated past EOF, by inode (in memory only). */
-  private readonly preallocated = new Map<number, { from: number; to: number }>();
-  /** Blocks allocated by asynchronous writes that have not committed yet. */
-  private readonly reserved: Run[] = [];
-  private readonly recovery: RecoveryReport;
-  /** The backing has unreserved ranges: allocations reserve theirs first. */
-  private readonly sparse: boolean;
-  /** Blocks owned by files and the metadata area, kept in step with every commit (the allocator checks against it). */
-  private readonly owned = new BlockSet();
-  /** Blocks damaged files may own: nobody else gets them until a repair decides. */
-  private readonly held = new BlockSet();
-  /** Damaged inodes by number, ascending (removed when a repair sets them aside). */
-  private damaged = new Map<number, DamagedInode>();
-  /** Names damaged files are listed under. */
-  private damagedNames = new Map<string, number>();
-  private readonly salvage: string[] | undefined;
-  /** Reads metadata at mount (through a committed transaction's records, in salvage mounts). */
-  private readonly readMeta: (offset: number, target: Buffer) => void;
-  private orphansFreed = 0;
-  private remarked = 0;
-  private temporariesRemoved = 0;
-  private superblockRestored = false;
-  private closed = false;
-  /** Why the pool stopped: the backing failed after a commit point (the in-memory state is behind the journal). */
-  private stopped: string | undefined;
+  /** @internal what the pool's modules share. */
+  private readonly state: PoolState;
 
   private constructor(region: Region, readOnly: boolean, salvage = false) {
     this.region = region;
@@ -126,26 +86,59 @@ export class Pool implements MappingHost {
     // Nothing is written before the backing is known to be a pool: the
     // superblock first (a file that is not one is left untouched), then who
     // holds it.
+    let superblockRestored = false;
     const salvaged = salvage ? startSalvage(region, (offset, length, sb) => inMetadataArea(offset, length, sb, region.size)) : undefined;
-    this.sb = salvaged?.sb ?? Pool.readSuperblock(region, readOnly, () => (this.superblockRestored = true));
+    const sb = salvaged?.sb ?? Pool.readSuperblock(region, readOnly, () => (superblockRestored = true));
     if (!readOnly) Pool.recordHolder(region);
-    this.salvage = salvaged?.notes;
-    this.readMeta = salvaged?.read ?? ((offset, target) => region.read(offset, target));
     const primary = Buffer.alloc(SUPERBLOCK_BYTES);
-    this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
-    this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
-    const bitmapView = region.dedicatedView(this.sb.bitmapStart * BLOCK, this.sb.bitmapBlocks * BLOCK);
-    this.bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
+    const journal = new Journal(region, sb.journalStart, sb.journalBlocks);
+    const bitmap = region.bitmap(sb.bitmapStart * BLOCK, sb.nblocks);
+    const bitmapView = region.dedicatedView(sb.bitmapStart * BLOCK, sb.bitmapBlocks * BLOCK);
+    const bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
     // A backing with unreserved ranges (formatted sparse, or holes punched
     // in it since) gets each run reserved as it is allocated.
-    this.sparse = !readOnly && isSparse(region);
-    const backing = this.sparse ? new SparseBacking(region) : undefined;
-    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks, this.owned, this.held, (block) => this.ownerOf(block), backing);
-    this.recovery = salvage ? { replayed: false, records: 0 } : this.journal.recover(Pool.recoveryMode(region), (offset, length) => this.isMetadata(offset, length));
-    if (this.recovery.replayed) {
+    const sparse = !readOnly && isSparse(region);
+    const backing = sparse ? new SparseBacking(region) : undefined;
+    const owned = new BlockSet();
+    const held = new BlockSet();
+    const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => this.ownerOf(block), backing);
+    this.state = {
+      region,
+      readOnly,
+      spaces: new Map(),
+      fillExclusion: undefined,
+      sb,
+      journal,
+      bitmap,
+      bitmapWords,
+      allocator,
+      inodes: [],
+      names: new Map(),
+      freeInodes: [],
+      openCount: new Map(),
+      busy: new Set(),
+      preallocated: new Map(),
+      reserved: [],
+      recovery: { replayed: false, records: 0 },
+      sparse,
+      owned,
+      held,
+      damaged: new Map(),
+      damagedNames: new Map(),
+      salvage: salvaged?.notes,
+      readMeta: salvaged?.read ?? ((offset, target) => region.read(offset, target)),
+      orphansFreed: 0,
+      remarked: 0,
+      temporariesRemoved: 0,
+      superblockRestored,
+      closed: false,
+      stopped: undefined,
+    };
+    if (!salvage) this.state.recovery = journal.recover(Pool.recoveryMode(region), (offset, length) => this.isMetadata(offset, length));
+    if (this.state.recovery.replayed) {
       // the superblock may have been part of the replayed transaction
       region.read(0, primary);
-      this.sb = decodeSuperblock(primary, region.size, 'primary');
+      this.state.sb = decodeSuperblock(primary, region.size, 'primary');
     }
     this.loadInodes();
     if (!readOnly) this.removeDeadTemporaries();
@@ -278,49 +271,49 @@ export class Pool implements MappingHost {
   // ---------------------------------------------------------------- mount-time scan
 
   private loadInodes(): void {
-    const sb = this.sb;
-    const scan = scanInodes(sb.inodeHighWater, sb, this.readMeta);
-    for (const inode of scan.inodes) this.inodes.push(inode);
-    for (const ino of scan.freeInodes) this.freeInodes.push(ino);
-    for (const [name, ino] of scan.names) this.names.set(name, ino);
-    this.damaged = scan.damaged;
-    this.damagedNames = scan.damagedNames;
+    const sb = this.state.sb;
+    const scan = scanInodes(sb.inodeHighWater, sb, this.state.readMeta);
+    for (const inode of scan.inodes) this.state.inodes.push(inode);
+    for (const ino of scan.freeInodes) this.state.freeInodes.push(ino);
+    for (const [name, ino] of scan.names) this.state.names.set(name, ino);
+    this.state.damaged = scan.damaged;
+    this.state.damagedNames = scan.damagedNames;
     const orphans: number[] = [];
     // The free count and the next generation are not kept current on media:
     // they follow from the inodes.
     let owned = 0;
     let generation = 0;
-    for (const inode of this.inodes) {
+    for (const inode of this.state.inodes) {
       if (!inode) continue;
       if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
       owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
       generation = Math.max(generation, inode.generation);
     }
     // in block order: each run extends or follows the last one, no splice in the middle
-    this.owned.add(0, sb.dataStart);
-    for (const r of scan.owned) this.owned.add(r.start, r.end - r.start);
-    for (const d of this.damaged.values()) for (const r of claims(d, sb)) this.held.add(r.start, r.length);
+    this.state.owned.add(0, sb.dataStart);
+    for (const r of scan.owned) this.state.owned.add(r.start, r.end - r.start);
+    for (const d of this.state.damaged.values()) for (const r of claims(d, sb)) this.state.held.add(r.start, r.length);
     // Blocks only damaged files claim count as in use where the bitmap says
     // so, so that the count keeps matching the bitmap until a repair.
     let heldInUse = 0;
-    for (const r of this.held.toRuns()) for (const gap of this.owned.gaps(r.start, r.length)) heldInUse += countSet(this.bitmapWords, gap.start, gap.length);
-    this.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned - heldInUse, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
-    if (this.salvage) this.installSalvaged();
+    for (const r of this.state.held.toRuns()) for (const gap of this.state.owned.gaps(r.start, r.length)) heldInUse += countSet(this.state.bitmapWords, gap.start, gap.length);
+    this.state.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned - heldInUse, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
+    if (this.state.salvage) this.installSalvaged();
     this.checkOwnershipAtMount();
     // Orphans: unlinked while open when the pool went down. Their blocks are
     // freed now, so a crash never leaks them.
     if (orphans.length > 0 && !this.readOnly) {
       const txn = new Txn();
-      for (const ino of orphans) this.releaseInode(txn, this.inodes[ino]!);
+      for (const ino of orphans) this.releaseInode(txn, this.state.inodes[ino]!);
       this.commit(txn);
-      this.orphansFreed = orphans.length;
+      this.state.orphansFreed = orphans.length;
     }
     // Blocks wholly past EOF — preallocation a crash left behind, whose bytes
     // may be an earlier owner's — go back to the pool before anything could
     // grow a file over them. Nothing readable changes.
     if (!this.readOnly) {
       const txn = new Txn();
-      for (const inode of this.inodes) {
+      for (const inode of this.state.inodes) {
         if (!inode || inode.flags & FLAG_ORPHAN) continue;
         const eofBlock = Math.ceil(inode.size / BLOCK);
         const last = inode.extents[inode.extents.length - 1];
@@ -340,8 +333,8 @@ export class Pool implements MappingHost {
    * the file, past its EOF, until it is truncated or unlinked.
    */
   private trimPreallocation(ino: number): void {
-    const inode = this.inodes[ino];
-    if (!inode || !this.preallocated.has(ino)) return;
+    const inode = this.state.inodes[ino];
+    if (!inode || !this.state.preallocated.has(ino)) return;
     const txn = new Txn();
     const next = cloneInode(inode);
     this.dropPreallocation(txn, inode, next);
@@ -376,9 +369,9 @@ export class Pool implements MappingHost {
    * is a hole (or unwritten) as it would be without preallocation.
    */
   private dropPreallocation(txn: Txn, inode: Inode, next: Inode): void {
-    const range = this.preallocated.get(inode.ino);
+    const range = this.state.preallocated.get(inode.ino);
     if (!range) return;
-    this.preallocated.delete(inode.ino);
+    this.state.preallocated.delete(inode.ino);
     const from = Math.max(range.from, Math.ceil(inode.size / BLOCK));
     if (from >= range.to) return;
     txn.freed.push(...removeRange(next.extents, from, range.to));
@@ -398,7 +391,7 @@ export class Pool implements MappingHost {
     for (const r of this.ownedRuns()) {
       let start = -1;
       for (let b = r.start; b <= r.start + r.length; b++) {
-        const isClear = b < r.start + r.length && ((this.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
+        const isClear = b < r.start + r.length && ((this.state.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
         if (isClear && start < 0) start = b;
         if (!isClear && start >= 0) {
           clear.push({ start, length: b - start });
@@ -410,16 +403,16 @@ export class Pool implements MappingHost {
     const txn = new Txn();
     txn.allocated.push(...clear);
     // The blocks were owned all along: the count derived from the block maps stands.
-    txn.freeBlocks = this.sb.freeBlocks;
+    txn.freeBlocks = this.state.sb.freeBlocks;
     this.commit(txn);
-    this.remarked = clear.reduce((n, r) => n + r.length, 0);
+    this.state.remarked = clear.reduce((n, r) => n + r.length, 0);
   }
 
   /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
   private ownedRuns(): OwnedRun[] {
-    const runs: OwnedRun[] = [{ start: 0, length: this.sb.dataStart, owner: 'metadata' }];
-    for (const inode of this.inodes) {
-      if (!inode || this.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
+    const runs: OwnedRun[] = [{ start: 0, length: this.state.sb.dataStart, owner: 'metadata' }];
+    for (const inode of this.state.inodes) {
+      if (!inode || this.state.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
       const owner = ownerName(inode);
       for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
       for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
@@ -429,8 +422,8 @@ export class Pool implements MappingHost {
 
   /** Who owns `block`, for an error message (a scan of the block maps: error paths only). */
   private ownerOf(block: number): string {
-    if (block < this.sb.dataStart) return 'the metadata area';
-    for (const inode of this.inodes) {
+    if (block < this.state.sb.dataStart) return 'the metadata area';
+    for (const inode of this.state.inodes) {
       if (!inode) continue;
       if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
       for (const e of inode.extents) if (block >= e.poolBlock && block < e.poolBlock + e.length) return ownerName(inode);
@@ -444,24 +437,24 @@ export class Pool implements MappingHost {
    * part of two files.
    */
   private installSalvaged(): void {
-    for (const d of this.damaged.values()) {
+    for (const d of this.state.damaged.values()) {
       if (d.orphan) continue;
-      const extents = recoverExtents(d, this.sb, this.owned);
-      for (const e of extents) this.owned.add(e.poolBlock, e.length);
-      this.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
-      this.names.set(d.name, d.ino);
+      const extents = recoverExtents(d, this.state.sb, this.state.owned);
+      for (const e of extents) this.state.owned.add(e.poolBlock, e.length);
+      this.state.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
+      this.state.names.set(d.name, d.ino);
     }
   }
 
   // ---------------------------------------------------------------- geometry helpers
 
   private inodeOffset(ino: number): number {
-    return this.sb.inodeStart * BLOCK + ino * INODE_SIZE;
+    return this.state.sb.inodeStart * BLOCK + ino * INODE_SIZE;
   }
 
   /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or a data block (extent blocks). */
   private isMetadata(offset: number, length: number): boolean {
-    return inMetadataArea(offset, length, this.sb, this.region.size);
+    return inMetadataArea(offset, length, this.state.sb, this.region.size);
   }
 
   /**
@@ -528,7 +521,7 @@ export class Pool implements MappingHost {
     for (const inode of txn.inodes.values()) this.layoutExtentBlocks(txn, inode);
     // Bitmap changes, a 32-bit word at a time, read from a live view of the bitmap.
     const words = new Map<number, number>();
-    const bitmapBase = this.sb.bitmapStart * BLOCK;
+    const bitmapBase = this.state.sb.bitmapStart * BLOCK;
     const change = (run: Run, set: boolean) => {
       let p = run.start;
       const end = run.start + run.length;
@@ -537,7 +530,7 @@ export class Pool implements MappingHost {
         const lo = p & 31;
         const hi = Math.min(32, end - w * 32);
         const mask = (hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo) >>> 0;
-        const current = words.get(w) ?? this.bitmapWords[w]!;
+        const current = words.get(w) ?? this.state.bitmapWords[w]!;
         if (set ? (current & mask) !== 0 : ((current & mask) >>> 0) !== mask)
           throw daxfsError('EUCLEAN', `bitmap: blocks around ${p} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
         words.set(w, (set ? current | mask : current & ~mask) >>> 0);
@@ -572,10 +565,10 @@ export class Pool implements MappingHost {
       });
     }
     const sb = withCounters(
-      this.sb,
-      txn.freeBlocks ?? this.sb.freeBlocks + delta,
-      txn.highWater ?? this.sb.inodeHighWater,
-      txn.nextGeneration ?? this.sb.nextGeneration,
+      this.state.sb,
+      txn.freeBlocks ?? this.state.sb.freeBlocks + delta,
+      txn.highWater ?? this.state.sb.inodeHighWater,
+      txn.nextGeneration ?? this.state.sb.nextGeneration,
     );
     // The superblock on media changes only with the inode high-water mark (or
     // a repair): the free count and the next generation are recomputed at
@@ -588,34 +581,34 @@ export class Pool implements MappingHost {
     // No block is freed while an asynchronous copy still touches it.
     for (const run of txn.freed) this.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
     try {
-      this.journal.commit(records);
+      this.state.journal.commit(records);
     } catch (e) {
-      if (this.journal.unapplied && isDaxfsError(e)) {
-        this.stopped = e.message;
+      if (this.state.journal.unapplied && isDaxfsError(e)) {
+        this.state.stopped = e.message;
         e.message += `; the change is committed but not applied: pool '${this.region.path}' stopped (close it; opening it again applies the change)`;
       }
       throw e;
     }
     // Committed: install.
-    this.sb = sb;
-    for (const run of txn.freed) this.owned.remove(run.start, run.length);
-    for (const run of txn.allocated) this.owned.add(run.start, run.length);
+    this.state.sb = sb;
+    for (const run of txn.freed) this.state.owned.remove(run.start, run.length);
+    for (const run of txn.allocated) this.state.owned.add(run.start, run.length);
     for (const inode of txn.inodes.values()) {
-      const old = this.inodes[inode.ino];
-      if (old && !(old.flags & FLAG_ORPHAN) && this.names.get(old.name) === inode.ino) this.names.delete(old.name);
+      const old = this.state.inodes[inode.ino];
+      if (old && !(old.flags & FLAG_ORPHAN) && this.state.names.get(old.name) === inode.ino) this.state.names.delete(old.name);
     }
-    while (this.inodes.length < sb.inodeHighWater) this.inodes.push(undefined);
+    while (this.state.inodes.length < sb.inodeHighWater) this.state.inodes.push(undefined);
     for (const inode of txn.inodes.values()) {
       if (inode.flags === 0) {
-        this.inodes[inode.ino] = undefined;
-        insertSorted(this.freeInodes, inode.ino);
+        this.state.inodes[inode.ino] = undefined;
+        insertSorted(this.state.freeInodes, inode.ino);
       } else {
-        this.inodes[inode.ino] = inode;
-        if (!(inode.flags & FLAG_ORPHAN)) this.names.set(inode.name, inode.ino);
+        this.state.inodes[inode.ino] = inode;
+        if (!(inode.flags & FLAG_ORPHAN)) this.state.names.set(inode.name, inode.ino);
       }
     }
     for (const { space, inode, gained } of fills)
-      for (const range of gained) for (const m of space.overlapping(range.from, range.to)) m.fill([range], inode, this.fillExclusion);
+      for (const range of gained) for (const m of space.overlapping(range.from, range.to)) m.fill([range], inode, this.state.fillExclusion);
   }
 
   /**
@@ -627,10 +620,10 @@ export class Pool implements MappingHost {
    */
   private invalidateBeforeCommit(txn: Txn): { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] {
     const fills: { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] = [];
-    if (this.spaces.size === 0) return fills;
+    if (this.state.spaces.size === 0) return fills;
     for (const inode of txn.inodes.values()) {
-      const space = this.spaces.get(inode.ino);
-      const old = this.inodes[inode.ino];
+      const space = this.state.spaces.get(inode.ino);
+      const old = this.state.inodes[inode.ino];
       if (!space || !old) continue;
       const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
       const { lost, gained } = layoutChanges(old.extents, inode.extents, from, to);
@@ -647,7 +640,7 @@ export class Pool implements MappingHost {
     const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
     while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
     while (inode.extentBlocks.length < need) {
-      const run = this.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...this.reserved]);
+      const run = this.state.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...this.state.reserved]);
       if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
       txn.allocated.push(run);
       inode.extentBlocks.push(run.start);
@@ -663,42 +656,31 @@ export class Pool implements MappingHost {
 
   // ---------------------------------------------------------------- pool-level API
 
-  private ensureOpen(): void {
-    if (this.closed) throw daxfsError('EBADF', 'the pool is closed');
-    if (this.stopped)
-      throw daxfsError('EIO', `pool '${this.region.path}' stopped: a committed transaction could not be applied (${this.stopped}); close it and open it again (the open applies it)`);
-  }
-
-  private ensureWritable(): void {
-    this.ensureOpen();
-    if (this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only');
-  }
-
   info(): PoolInfo {
-    this.ensureOpen();
-    let used = this.inodes.filter((i) => i !== undefined).length;
-    for (const ino of this.damaged.keys()) if (!this.inodes[ino]) used++;
+    ensureOpen(this.state);
+    let used = this.state.inodes.filter((i) => i !== undefined).length;
+    for (const ino of this.state.damaged.keys()) if (!this.state.inodes[ino]) used++;
     return {
       path: this.region.path,
-      uuid: this.sb.uuid,
+      uuid: this.state.sb.uuid,
       size: this.region.size,
       blockSize: BLOCK,
-      blocks: this.sb.nblocks,
-      freeBlocks: this.sb.freeBlocks,
-      dataBlocks: this.sb.nblocks - this.sb.dataStart,
-      files: this.fileCount() + (this.salvage ? 0 : this.damagedNames.size),
-      inodes: { used, capacity: this.sb.inodeCount },
-      journalBytes: this.journal.capacity,
+      blocks: this.state.sb.nblocks,
+      freeBlocks: this.state.sb.freeBlocks,
+      dataBlocks: this.state.sb.nblocks - this.state.sb.dataStart,
+      files: this.fileCount() + (this.state.salvage ? 0 : this.state.damagedNames.size),
+      inodes: { used, capacity: this.state.sb.inodeCount },
+      journalBytes: this.state.journal.capacity,
       persistence: this.region.capabilities.persistence,
       readOnly: this.readOnly,
-      recovery: this.recovery,
-      orphansFreedAtMount: this.orphansFreed,
-      blocksRemarkedAtMount: this.remarked,
-      temporariesRemovedAtMount: this.temporariesRemoved,
-      superblockRestoredAtMount: this.superblockRestored,
-      transactions: this.journal.commits,
-      damagedFiles: this.damagedNames.size,
-      ...(this.salvage ? { salvage: [...this.salvage] } : {}),
+      recovery: this.state.recovery,
+      orphansFreedAtMount: this.state.orphansFreed,
+      blocksRemarkedAtMount: this.state.remarked,
+      temporariesRemovedAtMount: this.state.temporariesRemoved,
+      superblockRestoredAtMount: this.state.superblockRestored,
+      transactions: this.state.journal.commits,
+      damagedFiles: this.state.damagedNames.size,
+      ...(this.state.salvage ? { salvage: [...this.state.salvage] } : {}),
       sparse: isSparse(this.region),
       backedBytes: this.region.backedBytes(),
     };
@@ -706,7 +688,7 @@ export class Pool implements MappingHost {
 
   /** The superblock as mounted (geometry and counters), for check and tools. */
   superblock(): Readonly<Superblock> {
-    return this.sb;
+    return this.state.sb;
   }
 
   private statOf(inode: Inode): FileStat {
@@ -718,20 +700,20 @@ export class Pool implements MappingHost {
       mtimeMs: inode.mtimeMs,
       extents: inode.extents.length,
     };
-    const d = this.damaged.get(inode.ino);
+    const d = this.state.damaged.get(inode.ino);
     if (d) st.damaged = d.reason; // a salvage mount's recovered view
     return st;
   }
 
   /** Every file, sorted by name; damaged files too, marked `damaged`. */
   list(): FileStat[] {
-    this.ensureOpen();
-    const files = [...this.names]
+    ensureOpen(this.state);
+    const files = [...this.state.names]
       .filter(([name]) => !isTemporaryName(name))
-      .map(([, ino]) => this.statOf(this.inodes[ino]!));
-    if (!this.salvage)
-      for (const ino of this.damagedNames.values()) {
-        const d = this.damaged.get(ino)!;
+      .map(([, ino]) => this.statOf(this.state.inodes[ino]!));
+    if (!this.state.salvage)
+      for (const ino of this.state.damagedNames.values()) {
+        const d = this.state.damaged.get(ino)!;
         // what the block map holds is not known: nothing is counted as allocated
         files.push({ name: d.name, ino, size: d.size ?? 0, allocated: 0, mtimeMs: d.mtimeMs, extents: d.extents.length, damaged: d.reason });
       }
@@ -739,24 +721,24 @@ export class Pool implements MappingHost {
   }
 
   stat(name: string): FileStat {
-    this.ensureOpen();
+    ensureOpen(this.state);
     return this.statOf(this.inodeByName(checkName(name)));
   }
 
   private inodeByName(name: string): Inode {
-    const ino = this.names.get(name);
+    const ino = this.state.names.get(name);
     if (ino === undefined) {
       this.refuseDamaged(name);
       throw daxfsError('ENOENT', `no file named '${name}'`);
     }
-    return this.inodes[ino]!;
+    return this.state.inodes[ino]!;
   }
 
   /** EUCLEAN naming the file, when `name` is a damaged file's. */
   private refuseDamaged(name: string): void {
-    const ino = this.damagedNames.get(name);
-    if (ino === undefined || this.names.has(name)) return;
-    const d = this.damaged.get(ino)!;
+    const ino = this.state.damagedNames.get(name);
+    if (ino === undefined || this.state.names.has(name)) return;
+    const d = this.state.damaged.get(ino)!;
     throw daxfsError('EUCLEAN', `${describeDamaged(d)} (check({ repair: true }) sets what can be recovered of it aside under a '${QUARANTINE_PREFIX}' name)`);
   }
 
@@ -768,9 +750,9 @@ export class Pool implements MappingHost {
 
   /** Opens a file by name; with `create`, creates it when missing (`exclusive`: EEXIST if it exists). */
   open(name: string, options: OpenFileOptions = {}): PoolFile {
-    this.ensureOpen();
+    ensureOpen(this.state);
     checkName(name);
-    let ino = this.names.get(name);
+    let ino = this.state.names.get(name);
     if (ino !== undefined && options.create && options.exclusive) throw daxfsError('EEXIST', `'${name}' already exists`);
     if (ino === undefined) {
       this.refuseDamaged(name);
@@ -778,28 +760,28 @@ export class Pool implements MappingHost {
       this.checkNewName(name);
       ino = this.createInode(name);
     }
-    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
-    return new PoolFile(this, ino, this.inodes[ino]!.generation);
+    this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
+    return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
   }
 
   private createInode(name: string): number {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const txn = new Txn();
-    let ino = this.freeInodes[0];
+    let ino = this.state.freeInodes[0];
     if (ino === undefined) {
-      if (this.sb.inodeHighWater >= this.sb.inodeCount)
-        throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${this.sb.inodeCount} files)`);
-      ino = this.sb.inodeHighWater;
+      if (this.state.sb.inodeHighWater >= this.state.sb.inodeCount)
+        throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${this.state.sb.inodeCount} files)`);
+      ino = this.state.sb.inodeHighWater;
       txn.highWater = ino + 1;
     } else {
-      this.freeInodes.shift();
+      this.state.freeInodes.shift();
     }
-    txn.nextGeneration = this.sb.nextGeneration + 1;
-    txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.sb.nextGeneration, [], []));
+    txn.nextGeneration = this.state.sb.nextGeneration + 1;
+    txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.state.sb.nextGeneration, [], []));
     try {
       this.commit(txn);
     } catch (e) {
-      if (txn.highWater === undefined) this.freeInodes.unshift(ino);
+      if (txn.highWater === undefined) this.state.freeInodes.unshift(ino);
       throw e;
     }
     return ino;
@@ -807,7 +789,7 @@ export class Pool implements MappingHost {
 
   /** Removes a name. A file still open keeps its blocks until its last handle closes. */
   unlink(name: string): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const inode = this.inodeByName(checkName(name));
     const txn = new Txn();
     this.unlinkInTxn(txn, inode);
@@ -815,7 +797,7 @@ export class Pool implements MappingHost {
   }
 
   private unlinkInTxn(txn: Txn, inode: Inode): void {
-    if ((this.openCount.get(inode.ino) ?? 0) > 0 || this.busy.has(inode.ino)) {
+    if ((this.state.openCount.get(inode.ino) ?? 0) > 0 || this.state.busy.has(inode.ino)) {
       const orphan = cloneInode(inode);
       orphan.flags = FLAG_USED | FLAG_ORPHAN;
       orphan.name = '';
@@ -827,7 +809,7 @@ export class Pool implements MappingHost {
 
   /** Renames `from` to `to`, atomically replacing an existing `to`. */
   rename(from: string, to: string): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     checkName(from, 'from');
     checkName(to, 'to');
     const inode = this.inodeByName(from);
@@ -841,8 +823,8 @@ export class Pool implements MappingHost {
   private renameInode(inode: Inode, to: string): void {
     if (inode.name === to) return;
     const txn = new Txn();
-    const target = this.names.get(to);
-    if (target !== undefined) this.unlinkInTxn(txn, this.inodes[target]!);
+    const target = this.state.names.get(to);
+    if (target !== undefined) this.unlinkInTxn(txn, this.state.inodes[target]!);
     const renamed = cloneInode(inode);
     renamed.name = to;
     txn.put(renamed);
@@ -857,33 +839,33 @@ export class Pool implements MappingHost {
    * this process dies first, the next read-write mount removes it.
    */
   createTemporary(): PoolFile {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const ino = this.createInode(temporaryName());
-    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
-    return new PoolFile(this, ino, this.inodes[ino]!.generation);
+    this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
+    return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
   }
 
   /** Renames the temporary `file` (still open) to `name`, atomically replacing a file of that name. */
   publishTemporary(file: PoolFile, name: string): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     checkName(name);
     this.renameInode(this.temporaryOf(file), name);
   }
 
   /** Closes the temporary `file` and removes it. */
   discardTemporary(file: PoolFile): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const inode = this.temporaryOf(file);
     file.close();
     const txn = new Txn();
-    this.unlinkInTxn(txn, this.inodes[inode.ino] ?? inode);
+    this.unlinkInTxn(txn, this.state.inodes[inode.ino] ?? inode);
     this.commit(txn);
   }
 
   private temporaryOf(file: PoolFile): Inode {
     const { name, ino } = file.stat(); // EBADF for a closed or stale handle
-    if (!isTemporaryName(name) || this.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
-    return this.inodes[ino]!;
+    if (!isTemporaryName(name) || this.state.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
+    return this.state.inodes[ino]!;
   }
 
   /**
@@ -891,19 +873,19 @@ export class Pool implements MappingHost {
    * replace interrupted by a crash or a kill), a few per transaction.
    */
   private removeDeadTemporaries(): void {
-    const dead = [...this.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => this.inodes[ino]!);
+    const dead = [...this.state.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => this.state.inodes[ino]!);
     for (let i = 0; i < dead.length; i += 16) {
       const txn = new Txn();
       for (const inode of dead.slice(i, i + 16)) this.releaseInode(txn, inode);
       this.commit(txn);
-      this.temporariesRemoved += Math.min(16, dead.length - i);
+      this.state.temporariesRemoved += Math.min(16, dead.length - i);
     }
   }
 
   /** Files with a name of their own (temporaries are not counted). */
   private fileCount(): number {
     let n = 0;
-    for (const name of this.names.keys()) if (!isTemporaryName(name)) n++;
+    for (const name of this.state.names.keys()) if (!isTemporaryName(name)) n++;
     return n;
   }
 
@@ -917,15 +899,15 @@ export class Pool implements MappingHost {
    * reports the rest.
    */
   check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
-    this.ensureOpen();
-    if (options.repair) this.ensureWritable();
+    ensureOpen(this.state);
+    if (options.repair) ensureWritable(this.state);
     let found = this.inspect(options.onProgress);
     const repaired: Problem[] = [];
-    if (options.repair && this.damaged.size > 0) {
+    if (options.repair && this.state.damaged.size > 0) {
       const damaged = found.problems.filter((p) => p.kind === 'damaged');
       for (const p of damaged) {
         try {
-          this.quarantine(this.damaged.get(p.ino!)!);
+          this.quarantine(this.state.damaged.get(p.ino!)!);
           repaired.push(p);
         } catch (e) {
           if (!isDaxfsError(e)) throw e;
@@ -939,7 +921,7 @@ export class Pool implements MappingHost {
     }
     if (options.repair) repaired.push(...this.repairFound(found));
     const remaining = found.problems.filter((p) => !repaired.includes(p));
-    return { ok: remaining.length === 0, problems: found.problems, repaired, blocksChecked: this.sb.nblocks, filesChecked: found.files };
+    return { ok: remaining.length === 0, problems: found.problems, repaired, blocksChecked: this.state.sb.nblocks, filesChecked: found.files };
   }
 
   /** check() without repairs: the problems, and what a repair would need. */
@@ -947,13 +929,13 @@ export class Pool implements MappingHost {
     return inspectPool(
       {
         region: this.region,
-        sb: this.sb,
-        inodes: this.inodes,
-        damaged: this.damaged,
-        held: this.held,
+        sb: this.state.sb,
+        inodes: this.state.inodes,
+        damaged: this.state.damaged,
+        held: this.state.held,
         runs: this.ownedRuns(),
-        isOpen: (ino) => (this.openCount.get(ino) ?? 0) > 0,
-        damageRepairable: !this.salvage,
+        isOpen: (ino) => (this.state.openCount.get(ino) ?? 0) > 0,
+        damageRepairable: !this.state.salvage,
       },
       onProgress,
     );
@@ -986,31 +968,31 @@ export class Pool implements MappingHost {
    */
   private quarantine(d: DamagedInode): void {
     const txn = new Txn();
-    const kept = d.orphan ? [] : recoverExtents(d, this.sb, this.owned);
+    const kept = d.orphan ? [] : recoverExtents(d, this.state.sb, this.state.owned);
     if (d.orphan) {
       txn.put(makeInode(d.ino, 0, '', 0, 0, 0, [], []));
     } else {
-      const taken = (name: string) => this.names.has(name) || (this.damagedNames.has(name) && this.damagedNames.get(name) !== d.ino);
-      txn.nextGeneration = this.sb.nextGeneration + 1;
-      const map = d.chain.filter((b) => !this.owned.covers(b, 1)).slice(0, extentBlocksFor(kept.length));
-      txn.put(makeInode(d.ino, FLAG_USED, quarantineName(d.ino, taken), recoveredSize(d, kept), d.mtimeMs, this.sb.nextGeneration, kept, map));
-      for (const e of kept) txn.allocated.push(...clearRuns(this.bitmapWords, e.poolBlock, e.length));
-      for (const b of map) txn.allocated.push(...clearRuns(this.bitmapWords, b, 1));
+      const taken = (name: string) => this.state.names.has(name) || (this.state.damagedNames.has(name) && this.state.damagedNames.get(name) !== d.ino);
+      txn.nextGeneration = this.state.sb.nextGeneration + 1;
+      const map = d.chain.filter((b) => !this.state.owned.covers(b, 1)).slice(0, extentBlocksFor(kept.length));
+      txn.put(makeInode(d.ino, FLAG_USED, quarantineName(d.ino, taken), recoveredSize(d, kept), d.mtimeMs, this.state.sb.nextGeneration, kept, map));
+      for (const e of kept) txn.allocated.push(...clearRuns(this.state.bitmapWords, e.poolBlock, e.length));
+      for (const b of map) txn.allocated.push(...clearRuns(this.state.bitmapWords, b, 1));
     }
     this.commit(txn);
-    for (const e of kept) this.owned.add(e.poolBlock, e.length);
-    for (const b of this.inodes[d.ino]?.extentBlocks ?? []) this.owned.add(b, 1);
-    this.damaged.delete(d.ino);
-    if (this.damagedNames.get(d.name) === d.ino) this.damagedNames.delete(d.name);
-    this.held.clear();
-    for (const other of this.damaged.values()) for (const r of claims(other, this.sb)) this.held.add(r.start, r.length);
+    for (const e of kept) this.state.owned.add(e.poolBlock, e.length);
+    for (const b of this.state.inodes[d.ino]?.extentBlocks ?? []) this.state.owned.add(b, 1);
+    this.state.damaged.delete(d.ino);
+    if (this.state.damagedNames.get(d.name) === d.ino) this.state.damagedNames.delete(d.name);
+    this.state.held.clear();
+    for (const other of this.state.damaged.values()) for (const r of claims(other, this.state.sb)) this.state.held.add(r.start, r.length);
   }
 
   /** Unmounts. Open file handles become unusable (EBADF). */
   close(): void {
-    if (this.closed) return;
-    for (const space of [...this.spaces.values()]) for (const m of [...space.all()]) m.unmap();
-    this.closed = true;
+    if (this.state.closed) return;
+    for (const space of [...this.state.spaces.values()]) for (const m of [...space.all()]) m.unmap();
+    this.state.closed = true;
     this.region.close();
   }
 
@@ -1018,8 +1000,8 @@ export class Pool implements MappingHost {
 
   /** @internal the inode behind a handle, or EBADF. */
   inodeFor(ino: number, generation: number): Inode {
-    this.ensureOpen();
-    const inode = this.inodes[ino];
+    ensureOpen(this.state);
+    const inode = this.state.inodes[ino];
     if (!inode || inode.generation !== generation) throw daxfsError('EBADF', 'the file handle is stale');
     return inode;
   }
@@ -1028,7 +1010,7 @@ export class Pool implements MappingHost {
 
   /** @internal PoolFile.map(). */
   mapFile(inode: Inode, options: Required<MapOptions>): FileMapping {
-    this.ensureOpen();
+    ensureOpen(this.state);
     if (options.shared && options.write && this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
     const pages = Math.ceil(options.length / BLOCK);
     const mmu = this.region.createMapping(pages * BLOCK);
@@ -1036,21 +1018,21 @@ export class Pool implements MappingHost {
       mmu.release();
       throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
     }
-    let space = this.spaces.get(inode.ino);
-    if (!space) this.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
+    let space = this.state.spaces.get(inode.ino);
+    if (!space) this.state.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
     const mapping = new FileMapping(this, inode.ino, inode.generation, mmu, options);
     space.add(mapping);
-    this.openCount.set(inode.ino, (this.openCount.get(inode.ino) ?? 0) + 1);
+    this.state.openCount.set(inode.ino, (this.state.openCount.get(inode.ino) ?? 0) + 1);
     return mapping;
   }
 
   /** @internal a mapping was unmapped. */
   detachMapping(mapping: FileMapping): void {
     const ino = mapping.inodeNumber;
-    const space = this.spaces.get(ino);
+    const space = this.state.spaces.get(ino);
     if (!space) return;
     space.remove(mapping);
-    if (space.size === 0) this.spaces.delete(ino);
+    if (space.size === 0) this.state.spaces.delete(ino);
     this.release(ino);
   }
 
@@ -1068,8 +1050,8 @@ export class Pool implements MappingHost {
    */
   verifyMappings(): string[] {
     const problems: string[] = [];
-    for (const [ino, space] of this.spaces) {
-      const inode = this.inodes[ino];
+    for (const [ino, space] of this.state.spaces) {
+      const inode = this.state.inodes[ino];
       for (const m of space.all()) {
         const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
         const native = m.nativeStates();
@@ -1084,7 +1066,7 @@ export class Pool implements MappingHost {
           const e = inode && lookup(inode.extents, m.firstBlock + p);
           const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
           if (block !== expected) problems.push(`${where(p)}: shows pool block ${block}, the file has ${expected < 0 ? 'no written block' : expected} there`);
-          if (((this.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
+          if (((this.state.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
         }
       }
     }
@@ -1094,20 +1076,20 @@ export class Pool implements MappingHost {
   /** Mappings of this pool that are still mapped. */
   mappingCount(): number {
     let n = 0;
-    for (const space of this.spaces.values()) n += space.size;
+    for (const space of this.state.spaces.values()) n += space.size;
     return n;
   }
 
   /** @internal a write fault on a hole: allocate, zero, commit. */
   allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     const page = fileBlock - subject.firstBlock;
-    this.fillExclusion = { mapping: subject, from: page, to: page + count };
+    this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
     try {
       const got = this.getBlock(inode, fileBlock, true, count);
       return { poolBlock: got.poolBlock, count: got.count };
     } finally {
-      this.fillExclusion = undefined;
+      this.state.fillExclusion = undefined;
     }
   }
 
@@ -1117,8 +1099,8 @@ export class Pool implements MappingHost {
    * written.
    */
   convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
+    ensureWritable(this.state);
+    ensureNotBusy(this.state, inode);
     const e = lookup(inode.extents, fileBlock);
     if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
     this.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
@@ -1129,32 +1111,32 @@ export class Pool implements MappingHost {
     txn.put(next);
     txn.touch(inode.ino, fileBlock, fileBlock + count);
     const page = fileBlock - subject.firstBlock;
-    this.fillExclusion = { mapping: subject, from: page, to: page + count };
+    this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
     try {
       this.commit(txn);
     } finally {
-      this.fillExclusion = undefined;
+      this.state.fillExclusion = undefined;
     }
   }
 
   /** @internal a handle closed. */
   release(ino: number): void {
-    const n = (this.openCount.get(ino) ?? 1) - 1;
+    const n = (this.state.openCount.get(ino) ?? 1) - 1;
     if (n > 0) {
-      this.openCount.set(ino, n);
+      this.state.openCount.set(ino, n);
       return;
     }
-    this.openCount.delete(ino);
-    if (this.stopped) return; // nothing commits any more: the next mount frees and trims
+    this.state.openCount.delete(ino);
+    if (this.state.stopped) return; // nothing commits any more: the next mount frees and trims
     this.freeIfOrphan(ino);
-    if (!this.closed && !this.readOnly && !this.busy.has(ino)) this.trimPreallocation(ino);
+    if (!this.state.closed && !this.readOnly && !this.state.busy.has(ino)) this.trimPreallocation(ino);
   }
 
   /** Frees an unlinked inode once no handle and no transfer uses it. */
   private freeIfOrphan(ino: number): void {
-    const inode = this.inodes[ino];
-    if (this.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
-    if ((this.openCount.get(ino) ?? 0) > 0 || this.busy.has(ino)) return;
+    const inode = this.state.inodes[ino];
+    if (this.state.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
+    if ((this.state.openCount.get(ino) ?? 0) > 0 || this.state.busy.has(ino)) return;
     const txn = new Txn();
     this.releaseInode(txn, inode);
     this.commit(txn);
@@ -1168,8 +1150,8 @@ export class Pool implements MappingHost {
   private allocateFor(extents: readonly Extent[], fileBlock: number, want: number, pending: readonly Run[]): Run | null {
     const goal = this.goalFor(extents, fileBlock);
     if (goal === undefined && fileBlock % HUGE_PAGES === 0 && want >= HUGE_PAGES)
-      return this.allocator.allocateAligned(goal, want, pending, HUGE_PAGES);
-    return this.allocator.allocate(goal, want, pending);
+      return this.state.allocator.allocateAligned(goal, want, pending, HUGE_PAGES);
+    return this.state.allocator.allocate(goal, want, pending);
   }
 
   /** The pool block to allocate near, for file block `fileBlock`. */
@@ -1200,10 +1182,10 @@ export class Pool implements MappingHost {
     }
     const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
     if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
-    this.ensureWritable();
+    ensureWritable(this.state);
     const txn = new Txn();
     const next = cloneInode(inode);
-    const run = this.allocateFor(next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.reserved);
+    const run = this.allocateFor(next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.state.reserved);
     if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
     txn.allocated.push(run);
     // Zeroed and durable before the allocation commits: no stale data, even after a crash.
@@ -1267,14 +1249,14 @@ export class Pool implements MappingHost {
 
   /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
   writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     // The common case first: an overwrite inside EOF and inside one written
     // extent changes no metadata: one copy, durable on return.
     const end = position + length;
     if (position <= inode.size && length > 0 && !this.readOnly) {
       const e = lookup(inode.extents, Math.floor(position / BLOCK));
       if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
-        this.ensureOpen();
+        ensureOpen(this.state);
         const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
         // An append into blocks the file already has (the last one's tail, or
         // preallocated ones): the data is durable, then the size word. A
@@ -1303,26 +1285,26 @@ export class Pool implements MappingHost {
    * the blocks it allocates are reserved pool-wide meanwhile.
    */
   async writeFileAsync(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     const copies: [number, number, number][] = [];
     const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => copies.push([at, from, n]));
-    this.busy.add(inode.ino);
-    this.reserved.push(...plan.txn.allocated);
+    this.state.busy.add(inode.ino);
+    this.state.reserved.push(...plan.txn.allocated);
     try {
       await Promise.all(copies.map(([at, from, n]) => this.region.writeAsync(at, source, from, n)));
-      this.ensureOpen();
+      ensureOpen(this.state);
       this.finishWrite(plan);
       return plan.written;
     } finally {
-      this.busy.delete(inode.ino);
-      for (const run of plan.txn.allocated) this.reserved.splice(this.reserved.indexOf(run), 1);
+      this.state.busy.delete(inode.ino);
+      for (const run of plan.txn.allocated) this.state.reserved.splice(this.state.reserved.indexOf(run), 1);
       this.freeIfOrphan(inode.ino);
     }
   }
 
   /** @internal readFile with the copies on the thread pool; the file stays usable meanwhile. */
   async readFileAsync(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     if (position >= inode.size || length === 0) return 0;
     const n = Math.min(length, inode.size - position);
     const copies: Promise<number>[] = [];
@@ -1342,17 +1324,12 @@ export class Pool implements MappingHost {
     return n;
   }
 
-  private ensureNotBusy(inode: Inode): void {
-    // size first: a hash lookup on every 4 KiB write is measurable
-    if (this.busy.size !== 0 && this.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
-  }
-
   /**
    * Decides a write: blocks to fill (through `copy`, in file order), blocks
    * to allocate and zero, extents to convert; short on ENOSPC.
    */
   private planWrite(inode: Inode, sourceOffset: number, length: number, position: number, copy: Copier): WritePlan {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const txn = new Txn();
     const next = cloneInode(inode);
     if (length === 0) return { txn, next, written: 0, metadata: false };
@@ -1384,7 +1361,7 @@ export class Pool implements MappingHost {
         continue;
       }
       const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-      const run = this.allocateFor(next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.reserved]);
+      const run = this.allocateFor(next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.state.reserved]);
       if (!run) break; // ENOSPC: a short write of what fits
       txn.allocated.push(run);
       fills.push([run.start, fb, run.length, true]);
@@ -1421,7 +1398,7 @@ export class Pool implements MappingHost {
     if (want < 1) return;
     let run: Run | null;
     try {
-      run = this.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.reserved]);
+      run = this.state.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.state.reserved]);
     } catch (e) {
       if (isDaxfsError(e) && e.code === 'ENOSPC') return; // a sparse pool whose file system is short: no preallocation
       throw e;
@@ -1434,8 +1411,8 @@ export class Pool implements MappingHost {
     // would double the memory traffic of an append.
     txn.allocated.push(run);
     insert(next.extents, makeExtent(fb, run.start, run.length, false));
-    const range = this.preallocated.get(next.ino);
-    this.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
+    const range = this.state.preallocated.get(next.ino);
+    this.state.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
   }
 
   /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
@@ -1443,7 +1420,7 @@ export class Pool implements MappingHost {
     if (!plan.metadata) return;
     // A rename or unlink may have happened while an asynchronous write ran:
     // keep the name and flags the inode has now.
-    const current = this.inodes[plan.next.ino];
+    const current = this.state.inodes[plan.next.ino];
     if (!current) throw daxfsError('EBADF', 'the file is gone');
     plan.next.name = current.name;
     plan.next.flags = current.flags;
@@ -1454,8 +1431,8 @@ export class Pool implements MappingHost {
 
   /** @internal */
   truncateFile(inode: Inode, size: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
+    ensureWritable(this.state);
+    ensureNotBusy(this.state, inode);
     checkSize(size, 'size');
     if (size === inode.size) return;
     const txn = new Txn();
@@ -1483,8 +1460,8 @@ export class Pool implements MappingHost {
    * extents and extends the size like posix_fallocate. All or nothing.
    */
   allocateFile(inode: Inode, offset: number, length: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
+    ensureWritable(this.state);
+    ensureNotBusy(this.state, inode);
     checkSize(offset, 'offset');
     checkSize(length, 'length');
     if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
@@ -1513,7 +1490,7 @@ export class Pool implements MappingHost {
         continue;
       }
       const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-      const run = this.allocateFor(next.extents, fb, holeEnd - fb, [...txn.allocated, ...this.reserved]);
+      const run = this.allocateFor(next.extents, fb, holeEnd - fb, [...txn.allocated, ...this.state.reserved]);
       if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
       txn.allocated.push(run);
       this.region.zero(run.start * BLOCK, run.length * BLOCK);
@@ -1537,8 +1514,8 @@ export class Pool implements MappingHost {
 
   /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
   punchHoleFile(inode: Inode, offset: number, length: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
+    ensureWritable(this.state);
+    ensureNotBusy(this.state, inode);
     checkSize(offset, 'offset');
     checkSize(length, 'length');
     const end = Math.min(offset + length, inode.size);
@@ -1566,8 +1543,8 @@ export class Pool implements MappingHost {
    * holes); extends the size when the range passes EOF.
    */
   zeroRangeFile(inode: Inode, offset: number, length: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
+    ensureWritable(this.state);
+    ensureNotBusy(this.state, inode);
     checkSize(offset, 'offset');
     checkSize(length, 'length');
     if (length === 0) return;
