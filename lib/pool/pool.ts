@@ -16,8 +16,6 @@ import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, remove
 import {
   checkName,
   cloneInode,
-  encodeExtentBlocks,
-  encodeInode,
   extentBlocksFor,
   blocksInsideEof,
   makeInode,
@@ -27,7 +25,7 @@ import {
   sizeWord,
   type Inode,
 } from './inode.js';
-import { Journal, type JournalRecord, type RecoveryMode } from './journal.js';
+import { Journal, type RecoveryMode } from './journal.js';
 import { isSparse, reserveBacking, SparseBacking } from './space.js';
 import {
   BLOCK,
@@ -35,7 +33,6 @@ import {
   decodeSuperblock,
   encodeSuperblock,
   HOLDER_OFFSET,
-  INODE_SIZE,
   MAX_FILE_SIZE,
   newSuperblock,
   SUPERBLOCK_BYTES,
@@ -44,12 +41,12 @@ import {
 } from './layout.js';
 import { AddressSpace } from '../map/address-space.js';
 import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
-import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
 import { clearRuns, countSet, inspectPool, type CheckReport, type Inspection, type OwnedRun, type Problem } from './check.js';
 import { Txn } from './txn.js';
 import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { commit, inodeOffset, releaseInode } from './commit.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
 import { checkSize, PoolFile } from './file.js';
@@ -304,8 +301,8 @@ export class Pool implements MappingHost {
     // freed now, so a crash never leaks them.
     if (orphans.length > 0 && !this.readOnly) {
       const txn = new Txn();
-      for (const ino of orphans) this.releaseInode(txn, this.state.inodes[ino]!);
-      this.commit(txn);
+      for (const ino of orphans) releaseInode(txn, this.state.inodes[ino]!);
+      commit(this.state, txn);
       this.state.orphansFreed = orphans.length;
     }
     // Blocks wholly past EOF — preallocation a crash left behind, whose bytes
@@ -322,7 +319,7 @@ export class Pool implements MappingHost {
         txn.freed.push(...removeRange(next.extents, eofBlock, 2 ** 32));
         txn.put(next);
       }
-      if (!txn.empty) this.commit(txn);
+      if (!txn.empty) commit(this.state, txn);
     }
   }
 
@@ -340,7 +337,7 @@ export class Pool implements MappingHost {
     this.dropPreallocation(txn, inode, next);
     if (txn.freed.length === 0) return;
     txn.put(next);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   /**
@@ -404,7 +401,7 @@ export class Pool implements MappingHost {
     txn.allocated.push(...clear);
     // The blocks were owned all along: the count derived from the block maps stands.
     txn.freeBlocks = this.state.sb.freeBlocks;
-    this.commit(txn);
+    commit(this.state, txn);
     this.state.remarked = clear.reduce((n, r) => n + r.length, 0);
   }
 
@@ -447,10 +444,6 @@ export class Pool implements MappingHost {
   }
 
   // ---------------------------------------------------------------- geometry helpers
-
-  private inodeOffset(ino: number): number {
-    return this.state.sb.inodeStart * BLOCK + ino * INODE_SIZE;
-  }
 
   /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or a data block (extent blocks). */
   private isMetadata(offset: number, length: number): boolean {
@@ -513,146 +506,6 @@ export class Pool implements MappingHost {
   }
 
   // ---------------------------------------------------------------- transactions
-
-  /** Turns `txn` into journal records, commits them, and installs the result in memory. */
-  private commit(txn: Txn, force = false): void {
-    if (txn.empty && !force) return;
-    const records: JournalRecord[] = [];
-    for (const inode of txn.inodes.values()) this.layoutExtentBlocks(txn, inode);
-    // Bitmap changes, a 32-bit word at a time, read from a live view of the bitmap.
-    const words = new Map<number, number>();
-    const bitmapBase = this.state.sb.bitmapStart * BLOCK;
-    const change = (run: Run, set: boolean) => {
-      let p = run.start;
-      const end = run.start + run.length;
-      while (p < end) {
-        const w = p >>> 5;
-        const lo = p & 31;
-        const hi = Math.min(32, end - w * 32);
-        const mask = (hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo) >>> 0;
-        const current = words.get(w) ?? this.state.bitmapWords[w]!;
-        if (set ? (current & mask) !== 0 : ((current & mask) >>> 0) !== mask)
-          throw daxfsError('EUCLEAN', `bitmap: blocks around ${p} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
-        words.set(w, (set ? current | mask : current & ~mask) >>> 0);
-        p = w * 32 + hi;
-      }
-    };
-    let delta = 0;
-    for (const run of txn.allocated) {
-      change(run, true);
-      delta -= run.length;
-    }
-    for (const run of txn.freed) {
-      change(run, false);
-      delta += run.length;
-    }
-    const sorted = [...words.keys()].sort((a, b) => a - b);
-    for (let i = 0; i < sorted.length; ) {
-      let j = i;
-      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-      const data = Buffer.allocUnsafe((j - i + 1) * 4);
-      for (let k = i; k <= j; k++) data.writeUInt32LE(words.get(sorted[k]!)!, (k - i) * 4);
-      records.push({ offset: bitmapBase + sorted[i]! * 4, data });
-      i = j + 1;
-    }
-    for (const inode of txn.inodes.values()) {
-      records.push({ offset: this.inodeOffset(inode.ino), data: encodeInode(inode) });
-      const blocks = encodeExtentBlocks(inode);
-      blocks.forEach((data, k) => {
-        const offset = inode.extentBlocks[k]! * BLOCK;
-        // unchanged extent blocks need no journal space
-        if (!this.region.view(offset, BLOCK).equals(data)) records.push({ offset, data });
-      });
-    }
-    const sb = withCounters(
-      this.state.sb,
-      txn.freeBlocks ?? this.state.sb.freeBlocks + delta,
-      txn.highWater ?? this.state.sb.inodeHighWater,
-      txn.nextGeneration ?? this.state.sb.nextGeneration,
-    );
-    // The superblock on media changes only with the inode high-water mark (or
-    // a repair): the free count and the next generation are recomputed at
-    // mount from the inodes, so most transactions need not write it.
-    if (txn.highWater !== undefined || txn.freeBlocks !== undefined || force) {
-      const encoded = encodeSuperblock(sb);
-      records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
-    }
-    const fills = this.invalidateBeforeCommit(txn);
-    // No block is freed while an asynchronous copy still touches it.
-    for (const run of txn.freed) this.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
-    try {
-      this.state.journal.commit(records);
-    } catch (e) {
-      if (this.state.journal.unapplied && isDaxfsError(e)) {
-        this.state.stopped = e.message;
-        e.message += `; the change is committed but not applied: pool '${this.region.path}' stopped (close it; opening it again applies the change)`;
-      }
-      throw e;
-    }
-    // Committed: install.
-    this.state.sb = sb;
-    for (const run of txn.freed) this.state.owned.remove(run.start, run.length);
-    for (const run of txn.allocated) this.state.owned.add(run.start, run.length);
-    for (const inode of txn.inodes.values()) {
-      const old = this.state.inodes[inode.ino];
-      if (old && !(old.flags & FLAG_ORPHAN) && this.state.names.get(old.name) === inode.ino) this.state.names.delete(old.name);
-    }
-    while (this.state.inodes.length < sb.inodeHighWater) this.state.inodes.push(undefined);
-    for (const inode of txn.inodes.values()) {
-      if (inode.flags === 0) {
-        this.state.inodes[inode.ino] = undefined;
-        insertSorted(this.state.freeInodes, inode.ino);
-      } else {
-        this.state.inodes[inode.ino] = inode;
-        if (!(inode.flags & FLAG_ORPHAN)) this.state.names.set(inode.name, inode.ino);
-      }
-    }
-    for (const { space, inode, gained } of fills)
-      for (const range of gained) for (const m of space.overlapping(range.from, range.to)) m.fill([range], inode, this.state.fillExclusion);
-  }
-
-  /**
-   * The mappings' side of a transaction, before it commits: pages showing a
-   * block the transaction takes away (punch, zero range, truncate) let go of
-   * it and pages past a new, smaller EOF are torn down — so that no block is
-   * reachable through a mapping once it is free. Returns the hole fills to
-   * show after the commit.
-   */
-  private invalidateBeforeCommit(txn: Txn): { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] {
-    const fills: { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] = [];
-    if (this.state.spaces.size === 0) return fills;
-    for (const inode of txn.inodes.values()) {
-      const space = this.state.spaces.get(inode.ino);
-      const old = this.state.inodes[inode.ino];
-      if (!space || !old) continue;
-      const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
-      const { lost, gained } = layoutChanges(old.extents, inode.extents, from, to);
-      for (const range of lost) for (const m of space.overlapping(range.from, range.to)) m.letGo([range], inode);
-      const newEof = Math.ceil(inode.size / BLOCK);
-      if (inode.size < old.size) for (const m of space.overlapping(newEof, 2 ** 32)) m.cutAtEof(inode);
-      if (gained.length > 0) fills.push({ space, inode, gained });
-    }
-    return fills;
-  }
-
-  /** Gives `inode` exactly the extent blocks its extent count needs (allocating or freeing in `txn`). */
-  private layoutExtentBlocks(txn: Txn, inode: Inode): void {
-    const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
-    while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
-    while (inode.extentBlocks.length < need) {
-      const run = this.state.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...this.state.reserved]);
-      if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
-      txn.allocated.push(run);
-      inode.extentBlocks.push(run.start);
-    }
-  }
-
-  /** Frees an inode and all its blocks in `txn`. */
-  private releaseInode(txn: Txn, inode: Inode): void {
-    for (const e of inode.extents) txn.freed.push({ start: e.poolBlock, length: e.length });
-    for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
-    txn.put(makeInode(inode.ino, 0, '', 0, 0, 0, [], []));
-  }
 
   // ---------------------------------------------------------------- pool-level API
 
@@ -779,7 +632,7 @@ export class Pool implements MappingHost {
     txn.nextGeneration = this.state.sb.nextGeneration + 1;
     txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.state.sb.nextGeneration, [], []));
     try {
-      this.commit(txn);
+      commit(this.state, txn);
     } catch (e) {
       if (txn.highWater === undefined) this.state.freeInodes.unshift(ino);
       throw e;
@@ -793,7 +646,7 @@ export class Pool implements MappingHost {
     const inode = this.inodeByName(checkName(name));
     const txn = new Txn();
     this.unlinkInTxn(txn, inode);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   private unlinkInTxn(txn: Txn, inode: Inode): void {
@@ -803,7 +656,7 @@ export class Pool implements MappingHost {
       orphan.name = '';
       txn.put(orphan);
     } else {
-      this.releaseInode(txn, inode);
+      releaseInode(txn, inode);
     }
   }
 
@@ -828,7 +681,7 @@ export class Pool implements MappingHost {
     const renamed = cloneInode(inode);
     renamed.name = to;
     txn.put(renamed);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   // ---------------------------------------------------------------- temporaries
@@ -859,7 +712,7 @@ export class Pool implements MappingHost {
     file.close();
     const txn = new Txn();
     this.unlinkInTxn(txn, this.state.inodes[inode.ino] ?? inode);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   private temporaryOf(file: PoolFile): Inode {
@@ -876,8 +729,8 @@ export class Pool implements MappingHost {
     const dead = [...this.state.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => this.state.inodes[ino]!);
     for (let i = 0; i < dead.length; i += 16) {
       const txn = new Txn();
-      for (const inode of dead.slice(i, i + 16)) this.releaseInode(txn, inode);
-      this.commit(txn);
+      for (const inode of dead.slice(i, i + 16)) releaseInode(txn, inode);
+      commit(this.state, txn);
       this.state.temporariesRemoved += Math.min(16, dead.length - i);
     }
   }
@@ -949,11 +802,11 @@ export class Pool implements MappingHost {
     const txn = new Txn();
     txn.freed.push(...leaked);
     txn.allocated.push(...unmarked);
-    for (const inode of orphans) this.releaseInode(txn, inode);
+    for (const inode of orphans) releaseInode(txn, inode);
     const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
     // the free count from the bitmap as it will be, not from the (wrong) counter
     txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
-    this.commit(txn, true);
+    commit(this.state, txn, true);
     return fixable;
   }
 
@@ -979,7 +832,7 @@ export class Pool implements MappingHost {
       for (const e of kept) txn.allocated.push(...clearRuns(this.state.bitmapWords, e.poolBlock, e.length));
       for (const b of map) txn.allocated.push(...clearRuns(this.state.bitmapWords, b, 1));
     }
-    this.commit(txn);
+    commit(this.state, txn);
     for (const e of kept) this.state.owned.add(e.poolBlock, e.length);
     for (const b of this.state.inodes[d.ino]?.extentBlocks ?? []) this.state.owned.add(b, 1);
     this.state.damaged.delete(d.ino);
@@ -1113,7 +966,7 @@ export class Pool implements MappingHost {
     const page = fileBlock - subject.firstBlock;
     this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
     try {
-      this.commit(txn);
+      commit(this.state, txn);
     } finally {
       this.state.fillExclusion = undefined;
     }
@@ -1138,8 +991,8 @@ export class Pool implements MappingHost {
     if (this.state.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
     if ((this.state.openCount.get(ino) ?? 0) > 0 || this.state.busy.has(ino)) return;
     const txn = new Txn();
-    this.releaseInode(txn, inode);
-    this.commit(txn);
+    releaseInode(txn, inode);
+    commit(this.state, txn);
   }
 
   /**
@@ -1194,7 +1047,7 @@ export class Pool implements MappingHost {
     next.mtimeMs = Date.now();
     txn.put(next);
     txn.touch(inode.ino, fileBlock, fileBlock + run.length);
-    this.commit(txn);
+    commit(this.state, txn);
     return { mapped: true, poolBlock: run.start, count: run.length, new: true, unwritten: false };
   }
 
@@ -1266,7 +1119,7 @@ export class Pool implements MappingHost {
         if (end <= inode.size) return this.region.write(base + position, source, sourceOffset, length);
         this.zeroPastNewEof(inode, inode, end);
         const [lo, hi] = sizeWord(end, inode.ino);
-        const n = this.region.writePublish(base + position, source, sourceOffset, length, this.inodeOffset(inode.ino) + SIZE_WORD, lo, hi);
+        const n = this.region.writePublish(base + position, source, sourceOffset, length, inodeOffset(this.state, inode.ino) + SIZE_WORD, lo, hi);
         inode.size = end;
         inode.mtimeMs = Date.now(); // in memory; on media with the file's next transaction (like lazytime)
         return n;
@@ -1426,7 +1279,7 @@ export class Pool implements MappingHost {
     plan.next.flags = current.flags;
     plan.next.mtimeMs = Date.now();
     plan.txn.put(plan.next);
-    this.commit(plan.txn);
+    commit(this.state, plan.txn);
   }
 
   /** @internal */
@@ -1446,7 +1299,7 @@ export class Pool implements MappingHost {
     next.size = size;
     next.mtimeMs = Date.now();
     txn.put(next);
-    this.commit(txn);
+    commit(this.state, txn);
     // Best effort for readers of the raw block: the bytes past the new EOF
     // read as zeros (the durable guarantee is zeroTailOnExtend).
     if (size < inode.size && size % BLOCK !== 0) {
@@ -1477,7 +1330,7 @@ export class Pool implements MappingHost {
     }
     next.mtimeMs = Date.now();
     txn.put(next);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   /** Fills every hole of file blocks [start, end) with zeroed, unwritten runs (in `txn`); ENOSPC if it cannot. */
@@ -1534,7 +1387,7 @@ export class Pool implements MappingHost {
     if (txn.freed.length === 0) return;
     next.mtimeMs = Date.now();
     txn.put(next);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   /**
@@ -1569,7 +1422,7 @@ export class Pool implements MappingHost {
     if (end > next.size) next.size = end;
     next.mtimeMs = Date.now();
     txn.put(next);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 }
 
@@ -1591,18 +1444,3 @@ function inMetadataArea(offset: number, length: number, g: { journalStart: numbe
   return offset >= (g.journalStart + g.journalBlocks) * BLOCK;
 }
 
-/**
- * Inserts `value` into the ascending array `list` (binary search, then one
- * splice): the free inode list stays sorted so that the lowest numbers are
- * reused first, without a sort per unlink (that sort was most of an unlink).
- */
-function insertSorted(list: number[], value: number): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, value);
-}
