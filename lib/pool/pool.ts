@@ -7,11 +7,7 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { Region } from '../region.js';
-import { Allocator } from './allocator.js';
-import { BlockSet } from './block-set.js';
 import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
-import { startSalvage } from './salvage.js';
-import { scanInodes } from './scan.js';
 import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
 import {
   checkName,
@@ -25,30 +21,26 @@ import {
   sizeWord,
   type Inode,
 } from './inode.js';
-import { Journal, type RecoveryMode } from './journal.js';
-import { isSparse, reserveBacking, SparseBacking } from './space.js';
+import { isSparse, reserveBacking } from './space.js';
 import {
   BLOCK,
   computeGeometry,
-  decodeSuperblock,
   encodeSuperblock,
-  HOLDER_OFFSET,
   MAX_FILE_SIZE,
   newSuperblock,
-  SUPERBLOCK_BYTES,
   type Superblock,
-  withCounters,
 } from './layout.js';
 import { AddressSpace } from '../map/address-space.js';
 import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
-import { clearRuns, countSet, inspectPool, type CheckReport, type Inspection, type OwnedRun, type Problem } from './check.js';
+import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
 import { Txn } from './txn.js';
 import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { commit, inodeOffset, releaseInode } from './commit.js';
+import { lock, mount, ownedRuns } from './mount.js';
 import { checkAccess, describeExisting } from './backing.js';
-import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
+import { isTemporaryName, temporaryName } from './temporary.js';
 import { checkSize, PoolFile } from './file.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
@@ -80,65 +72,7 @@ export class Pool implements MappingHost {
   private constructor(region: Region, readOnly: boolean, salvage = false) {
     this.region = region;
     this.readOnly = readOnly;
-    // Nothing is written before the backing is known to be a pool: the
-    // superblock first (a file that is not one is left untouched), then who
-    // holds it.
-    let superblockRestored = false;
-    const salvaged = salvage ? startSalvage(region, (offset, length, sb) => inMetadataArea(offset, length, sb, region.size)) : undefined;
-    const sb = salvaged?.sb ?? Pool.readSuperblock(region, readOnly, () => (superblockRestored = true));
-    if (!readOnly) Pool.recordHolder(region);
-    const primary = Buffer.alloc(SUPERBLOCK_BYTES);
-    const journal = new Journal(region, sb.journalStart, sb.journalBlocks);
-    const bitmap = region.bitmap(sb.bitmapStart * BLOCK, sb.nblocks);
-    const bitmapView = region.dedicatedView(sb.bitmapStart * BLOCK, sb.bitmapBlocks * BLOCK);
-    const bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
-    // A backing with unreserved ranges (formatted sparse, or holes punched
-    // in it since) gets each run reserved as it is allocated.
-    const sparse = !readOnly && isSparse(region);
-    const backing = sparse ? new SparseBacking(region) : undefined;
-    const owned = new BlockSet();
-    const held = new BlockSet();
-    const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => this.ownerOf(block), backing);
-    this.state = {
-      region,
-      readOnly,
-      spaces: new Map(),
-      fillExclusion: undefined,
-      sb,
-      journal,
-      bitmap,
-      bitmapWords,
-      allocator,
-      inodes: [],
-      names: new Map(),
-      freeInodes: [],
-      openCount: new Map(),
-      busy: new Set(),
-      preallocated: new Map(),
-      reserved: [],
-      recovery: { replayed: false, records: 0 },
-      sparse,
-      owned,
-      held,
-      damaged: new Map(),
-      damagedNames: new Map(),
-      salvage: salvaged?.notes,
-      readMeta: salvaged?.read ?? ((offset, target) => region.read(offset, target)),
-      orphansFreed: 0,
-      remarked: 0,
-      temporariesRemoved: 0,
-      superblockRestored,
-      closed: false,
-      stopped: undefined,
-    };
-    if (!salvage) this.state.recovery = journal.recover(Pool.recoveryMode(region), (offset, length) => this.isMetadata(offset, length));
-    if (this.state.recovery.replayed) {
-      // the superblock may have been part of the replayed transaction
-      region.read(0, primary);
-      this.state.sb = decodeSuperblock(primary, region.size, 'primary');
-    }
-    this.loadInodes();
-    if (!readOnly) this.removeDeadTemporaries();
+    this.state = mount(region, readOnly, salvage);
   }
 
   // ---------------------------------------------------------------- open / format
@@ -179,7 +113,7 @@ export class Pool implements MappingHost {
     try {
       if (options.size !== undefined && region.size !== options.size)
         throw daxfsError('EINVAL', `'${path}' holds ${region.size} bytes, not the ${options.size} asked for`);
-      Pool.lock(region, true);
+      lock(region, true);
       const g = computeGeometry(region.size);
       // The backing is reserved before anything is written: the metadata
       // area always, the data blocks unless the pool is to be sparse.
@@ -236,7 +170,7 @@ export class Pool implements MappingHost {
     checkAccess(path, !readOnly);
     const region = Region.open(path, { ...(options.region ?? {}), readOnly });
     try {
-      Pool.lock(region, !readOnly);
+      lock(region, !readOnly);
       return new Pool(region, readOnly, salvage);
     } catch (e) {
       region.close();
@@ -244,84 +178,7 @@ export class Pool implements MappingHost {
     }
   }
 
-  /** One process at a time: an exclusive lock for writers, shared for readers. */
-  private static lock(region: Region, exclusive: boolean): void {
-    if (region.lock(exclusive)) return;
-    // Only readers, if a shared lock can be had (it goes when the caller closes the region).
-    if (exclusive && region.lock(false)) throw daxfsError('EBUSY', `pool '${region.path}' is in use read-only by another opener`);
-    const holder = Buffer.alloc(16);
-    region.read(HOLDER_OFFSET, holder);
-    const pid = holder.readUInt32LE(0);
-    const since = Number(holder.readBigUInt64LE(8));
-    const who = pid > 0 && since > 0 ? `process ${pid} (opened it read-write at ${new Date(since).toISOString()})` : 'another writer';
-    throw daxfsError('EBUSY', `pool '${region.path}' is in use by ${who}`);
-  }
-
-  /** Who holds the pool, for the EBUSY message of a later opener (not metadata). */
-  private static recordHolder(region: Region): void {
-    const holder = Buffer.alloc(16);
-    holder.writeUInt32LE(process.pid, 0);
-    holder.writeBigUInt64LE(BigInt(Date.now()), 8);
-    region.write(HOLDER_OFFSET, holder);
-  }
-
-  // ---------------------------------------------------------------- mount-time scan
-
-  private loadInodes(): void {
-    const sb = this.state.sb;
-    const scan = scanInodes(sb.inodeHighWater, sb, this.state.readMeta);
-    for (const inode of scan.inodes) this.state.inodes.push(inode);
-    for (const ino of scan.freeInodes) this.state.freeInodes.push(ino);
-    for (const [name, ino] of scan.names) this.state.names.set(name, ino);
-    this.state.damaged = scan.damaged;
-    this.state.damagedNames = scan.damagedNames;
-    const orphans: number[] = [];
-    // The free count and the next generation are not kept current on media:
-    // they follow from the inodes.
-    let owned = 0;
-    let generation = 0;
-    for (const inode of this.state.inodes) {
-      if (!inode) continue;
-      if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
-      owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
-      generation = Math.max(generation, inode.generation);
-    }
-    // in block order: each run extends or follows the last one, no splice in the middle
-    this.state.owned.add(0, sb.dataStart);
-    for (const r of scan.owned) this.state.owned.add(r.start, r.end - r.start);
-    for (const d of this.state.damaged.values()) for (const r of claims(d, sb)) this.state.held.add(r.start, r.length);
-    // Blocks only damaged files claim count as in use where the bitmap says
-    // so, so that the count keeps matching the bitmap until a repair.
-    let heldInUse = 0;
-    for (const r of this.state.held.toRuns()) for (const gap of this.state.owned.gaps(r.start, r.length)) heldInUse += countSet(this.state.bitmapWords, gap.start, gap.length);
-    this.state.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned - heldInUse, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
-    if (this.state.salvage) this.installSalvaged();
-    this.checkOwnershipAtMount();
-    // Orphans: unlinked while open when the pool went down. Their blocks are
-    // freed now, so a crash never leaks them.
-    if (orphans.length > 0 && !this.readOnly) {
-      const txn = new Txn();
-      for (const ino of orphans) releaseInode(txn, this.state.inodes[ino]!);
-      commit(this.state, txn);
-      this.state.orphansFreed = orphans.length;
-    }
-    // Blocks wholly past EOF — preallocation a crash left behind, whose bytes
-    // may be an earlier owner's — go back to the pool before anything could
-    // grow a file over them. Nothing readable changes.
-    if (!this.readOnly) {
-      const txn = new Txn();
-      for (const inode of this.state.inodes) {
-        if (!inode || inode.flags & FLAG_ORPHAN) continue;
-        const eofBlock = Math.ceil(inode.size / BLOCK);
-        const last = inode.extents[inode.extents.length - 1];
-        if (!last || last.fileBlock + last.length <= eofBlock) continue;
-        const next = cloneInode(inode);
-        txn.freed.push(...removeRange(next.extents, eofBlock, 2 ** 32));
-        txn.put(next);
-      }
-      if (!txn.empty) commit(this.state, txn);
-    }
-  }
+  // ---------------------------------------------------------------- preallocation and block tails
 
   /**
    * Frees what appends preallocated past EOF (zeroed blocks, so that appends
@@ -375,137 +232,6 @@ export class Pool implements MappingHost {
     txn.touch(inode.ino, from, range.to);
   }
 
-
-  /**
-   * Blocks owned but marked free — which the allocator would otherwise
-   * refuse, and a later opener could hand out — are marked in use before
-   * anything can allocate (O(blocks in use / 32)). Blocks owned twice were
-   * already found by the scan: those files are damaged, not owners.
-   */
-  private checkOwnershipAtMount(): void {
-    if (this.readOnly) return;
-    const clear: Run[] = [];
-    for (const r of this.ownedRuns()) {
-      let start = -1;
-      for (let b = r.start; b <= r.start + r.length; b++) {
-        const isClear = b < r.start + r.length && ((this.state.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
-        if (isClear && start < 0) start = b;
-        if (!isClear && start >= 0) {
-          clear.push({ start, length: b - start });
-          start = -1;
-        }
-      }
-    }
-    if (clear.length === 0) return;
-    const txn = new Txn();
-    txn.allocated.push(...clear);
-    // The blocks were owned all along: the count derived from the block maps stands.
-    txn.freeBlocks = this.state.sb.freeBlocks;
-    commit(this.state, txn);
-    this.state.remarked = clear.reduce((n, r) => n + r.length, 0);
-  }
-
-  /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
-  private ownedRuns(): OwnedRun[] {
-    const runs: OwnedRun[] = [{ start: 0, length: this.state.sb.dataStart, owner: 'metadata' }];
-    for (const inode of this.state.inodes) {
-      if (!inode || this.state.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
-      const owner = ownerName(inode);
-      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
-      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
-    }
-    return runs;
-  }
-
-  /** Who owns `block`, for an error message (a scan of the block maps: error paths only). */
-  private ownerOf(block: number): string {
-    if (block < this.state.sb.dataStart) return 'the metadata area';
-    for (const inode of this.state.inodes) {
-      if (!inode) continue;
-      if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
-      for (const e of inode.extents) if (block >= e.poolBlock && block < e.poolBlock + e.length) return ownerName(inode);
-    }
-    return 'a file';
-  }
-
-  /**
-   * Salvage mounts: each damaged file is readable as what can be recovered
-   * of it (recoverExtents), in inode order, so that no block is read as
-   * part of two files.
-   */
-  private installSalvaged(): void {
-    for (const d of this.state.damaged.values()) {
-      if (d.orphan) continue;
-      const extents = recoverExtents(d, this.state.sb, this.state.owned);
-      for (const e of extents) this.state.owned.add(e.poolBlock, e.length);
-      this.state.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
-      this.state.names.set(d.name, d.ino);
-    }
-  }
-
-  // ---------------------------------------------------------------- geometry helpers
-
-  /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or a data block (extent blocks). */
-  private isMetadata(offset: number, length: number): boolean {
-    return inMetadataArea(offset, length, this.state.sb, this.region.size);
-  }
-
-  /**
-   * The superblock: the primary; else the backup (restoring the primary from
-   * it); else, when both are damaged — a crash tearing both while a journal
-   * transaction rewrote them, as versions before 2026-11-25 could — the copy
-   * that the journal's committed transaction restores. The geometry follows
-   * from the backing's size alone, so the journal is found without either.
-   */
-  private static readSuperblock(region: Region, readOnly: boolean, restored: () => void): Superblock {
-    const read = (at: number) => {
-      const b = Buffer.alloc(SUPERBLOCK_BYTES);
-      region.read(at, b);
-      return b;
-    };
-    try {
-      return decodeSuperblock(read(0), region.size, 'primary');
-    } catch (primaryError) {
-      try {
-        const sb = decodeSuperblock(read(BLOCK), region.size, 'backup');
-        if (!readOnly) {
-          region.write(0, encodeSuperblock(sb)); // restore the primary from the backup
-          restored();
-        }
-        return sb;
-      } catch {
-        if (Pool.replayWithoutSuperblock(region)) {
-          if (!readOnly) restored();
-          return decodeSuperblock(read(0), region.size, 'primary');
-        }
-        throw primaryError;
-      }
-    }
-  }
-
-  /** Where recovery replays: the backing, or a read-only opener's private copy (a read-only device-dax region has none). */
-  private static recoveryMode(region: Region): RecoveryMode {
-    if (!region.readOnly) return 'backing';
-    return region.capabilities.privateCopy ? 'private' : 'refuse';
-  }
-
-  /** Replays a committed transaction found through the geometry of the backing's size; whether one was. */
-  private static replayWithoutSuperblock(region: Region): boolean {
-    let geometry;
-    try {
-      geometry = computeGeometry(region.size);
-    } catch {
-      return false;
-    }
-    const journal = new Journal(region, geometry.journalStart, geometry.journalBlocks);
-    try {
-      return journal.recover(Pool.recoveryMode(region), (offset, length) => inMetadataArea(offset, length, geometry, region.size)).replayed;
-    } catch {
-      return false; // a damaged journal cannot vouch for anything
-    }
-  }
-
-  // ---------------------------------------------------------------- transactions
 
   // ---------------------------------------------------------------- pool-level API
 
@@ -721,20 +447,6 @@ export class Pool implements MappingHost {
     return this.state.inodes[ino]!;
   }
 
-  /**
-   * At a read-write mount: removes the temporaries whose process is gone (a
-   * replace interrupted by a crash or a kill), a few per transaction.
-   */
-  private removeDeadTemporaries(): void {
-    const dead = [...this.state.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => this.state.inodes[ino]!);
-    for (let i = 0; i < dead.length; i += 16) {
-      const txn = new Txn();
-      for (const inode of dead.slice(i, i + 16)) releaseInode(txn, inode);
-      commit(this.state, txn);
-      this.state.temporariesRemoved += Math.min(16, dead.length - i);
-    }
-  }
-
   /** Files with a name of their own (temporaries are not counted). */
   private fileCount(): number {
     let n = 0;
@@ -786,7 +498,7 @@ export class Pool implements MappingHost {
         inodes: this.state.inodes,
         damaged: this.state.damaged,
         held: this.state.held,
-        runs: this.ownedRuns(),
+        runs: ownedRuns(this.state),
         isOpen: (ino) => (this.state.openCount.get(ino) ?? 0) > 0,
         damageRepairable: !this.state.salvage,
       },
@@ -1429,18 +1141,5 @@ export class Pool implements MappingHost {
 function isEmptyFile(path: string): boolean {
   const st = statSync(path);
   return st.isFile() && st.size === 0;
-}
-
-/** How problems name an inode: its number and, when it has one, its name. */
-function ownerName(inode: Inode): string {
-  return `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
-}
-
-/** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or data area (not the journal). */
-function inMetadataArea(offset: number, length: number, g: { journalStart: number; journalBlocks: number }, size: number): boolean {
-  const end = offset + length;
-  if (end > size || length <= 0) return false;
-  if (end <= 2 * BLOCK) return true;
-  return offset >= (g.journalStart + g.journalBlocks) * BLOCK;
 }
 
