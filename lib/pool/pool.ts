@@ -8,7 +8,7 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { Region } from '../region.js';
 import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
+import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten } from './extents.js';
 import {
   checkName,
   cloneInode,
@@ -31,7 +31,7 @@ import {
   type Superblock,
 } from './layout.js';
 import { AddressSpace } from '../map/address-space.js';
-import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
+import type { FaultSubject } from '../map/fault.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
 import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
@@ -39,6 +39,7 @@ import { Txn } from './txn.js';
 import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { commit, inodeOffset, releaseInode } from './commit.js';
 import { lock, mount, ownedRuns } from './mount.js';
+import { allocateFor, allocateHoles, dropPreallocation, preallocate, trimPreallocation, zeroBytes, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryName } from './temporary.js';
 import { checkSize, PoolFile } from './file.js';
@@ -49,8 +50,6 @@ const HOLE_SCAN_LIMIT = 2 ** 32;
 /** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
 type Copier = (at: number, sourceOffset: number, length: number) => void;
 
-/** The most an append preallocates at once: 4 MiB. */
-const PREALLOC_MAX_BLOCKS = 1024;
 /** Files smaller than this (in blocks) get no preallocation. */
 const PREALLOC_AFTER_BLOCKS = 4;
 
@@ -176,60 +175,6 @@ export class Pool implements MappingHost {
       region.close();
       throw e;
     }
-  }
-
-  // ---------------------------------------------------------------- preallocation and block tails
-
-  /**
-   * Frees what appends preallocated past EOF (zeroed blocks, so that appends
-   * into them change nothing but the size word): when the last handle
-   * closes. After a crash the preallocation (at most 1 MiB a file) stays with
-   * the file, past its EOF, until it is truncated or unlinked.
-   */
-  private trimPreallocation(ino: number): void {
-    const inode = this.state.inodes[ino];
-    if (!inode || !this.state.preallocated.has(ino)) return;
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    this.dropPreallocation(txn, inode, next);
-    if (txn.freed.length === 0) return;
-    txn.put(next);
-    commit(this.state, txn);
-  }
-
-  /**
-   * A write growing the file to `end`: when the block `end` falls in lies
-   * past the old EOF block, it may be preallocated (not zeroed), so the rest
-   * of it past `end` is zeroed, durably, before the new size can show it.
-   */
-  private zeroPastNewEof(inode: Inode, layout: Inode, end: number): void {
-    if (end <= inode.size || Math.floor(end / BLOCK) < Math.ceil(inode.size / BLOCK)) return;
-    this.zeroBlockTail(layout, end);
-  }
-
-  /** Zeroes, durably, the bytes from `from` to the end of its block, if the block is written. */
-  private zeroBlockTail(layout: Inode, from: number): void {
-    if (from % BLOCK === 0) return;
-    const fb = Math.floor(from / BLOCK);
-    const e = lookup(layout.extents, fb);
-    if (!e || e.unwritten) return;
-    this.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (from % BLOCK), BLOCK - (from % BLOCK));
-  }
-
-  /**
-   * Before an operation grows the file other than by appending (a write past
-   * EOF, truncate up, allocate or zero range past EOF): the preallocated
-   * blocks past EOF go, so that what lies between the old and the new EOF
-   * is a hole (or unwritten) as it would be without preallocation.
-   */
-  private dropPreallocation(txn: Txn, inode: Inode, next: Inode): void {
-    const range = this.state.preallocated.get(inode.ino);
-    if (!range) return;
-    this.state.preallocated.delete(inode.ino);
-    const from = Math.max(range.from, Math.ceil(inode.size / BLOCK));
-    if (from >= range.to) return;
-    txn.freed.push(...removeRange(next.extents, from, range.to));
-    txn.touch(inode.ino, from, range.to);
   }
 
 
@@ -694,7 +639,7 @@ export class Pool implements MappingHost {
     this.state.openCount.delete(ino);
     if (this.state.stopped) return; // nothing commits any more: the next mount frees and trims
     this.freeIfOrphan(ino);
-    if (!this.state.closed && !this.readOnly && !this.state.busy.has(ino)) this.trimPreallocation(ino);
+    if (!this.state.closed && !this.readOnly && !this.state.busy.has(ino)) trimPreallocation(this.state, ino);
   }
 
   /** Frees an unlinked inode once no handle and no transfer uses it. */
@@ -705,29 +650,6 @@ export class Pool implements MappingHost {
     const txn = new Txn();
     releaseInode(txn, inode);
     commit(this.state, txn);
-  }
-
-  /**
-   * A run for file blocks from `fileBlock` (up to `want`): near the file's
-   * neighbouring blocks, or, for a new 2 MiB-aligned stretch of at least
-   * 2 MiB, 2 MiB-aligned in the pool so that mappings can map it whole.
-   */
-  private allocateFor(extents: readonly Extent[], fileBlock: number, want: number, pending: readonly Run[]): Run | null {
-    const goal = this.goalFor(extents, fileBlock);
-    if (goal === undefined && fileBlock % HUGE_PAGES === 0 && want >= HUGE_PAGES)
-      return this.state.allocator.allocateAligned(goal, want, pending, HUGE_PAGES);
-    return this.state.allocator.allocate(goal, want, pending);
-  }
-
-  /** The pool block to allocate near, for file block `fileBlock`. */
-  private goalFor(extents: readonly Extent[], fileBlock: number): number | undefined {
-    const i = findIndex(extents, fileBlock);
-    const prev = extents[i - 1];
-    if (prev) return prev.poolBlock + (fileBlock - prev.fileBlock);
-    const next = extents[i];
-    if (next && next.fileBlock > fileBlock && next.poolBlock >= next.fileBlock - fileBlock)
-      return next.poolBlock - (next.fileBlock - fileBlock);
-    return undefined;
   }
 
   /** @internal the get_block of the reference thread. */
@@ -750,7 +672,7 @@ export class Pool implements MappingHost {
     ensureWritable(this.state);
     const txn = new Txn();
     const next = cloneInode(inode);
-    const run = this.allocateFor(next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.state.reserved);
+    const run = allocateFor(this.state, next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.state.reserved);
     if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
     txn.allocated.push(run);
     // Zeroed and durable before the allocation commits: no stale data, even after a crash.
@@ -789,14 +711,6 @@ export class Pool implements MappingHost {
   }
 
   /**
-   * Zeroes the bytes of the last block past EOF before the file grows: they
-   * may hold old data (truncate does not zero them durably first).
-   */
-  private zeroTailOnExtend(inode: Inode): void {
-    this.zeroBlockTail(inode, inode.size);
-  }
-
-  /**
    * Copies the part of [position, position + length) of `source` that falls
    * in file blocks [fileBlock, fileBlock + count) mapped at `poolBlock`; with
    * `zeroEdges`, the rest of those blocks is zeroed (new or unwritten blocks).
@@ -829,7 +743,7 @@ export class Pool implements MappingHost {
         // (preallocation is not zeroed): the rest of the block the write ends
         // in is zeroed with it, so that nothing old shows past the new EOF.
         if (end <= inode.size) return this.region.write(base + position, source, sourceOffset, length);
-        this.zeroPastNewEof(inode, inode, end);
+        zeroPastNewEof(this.state, inode, inode, end);
         const [lo, hi] = sizeWord(end, inode.ino);
         const n = this.region.writePublish(base + position, source, sourceOffset, length, inodeOffset(this.state, inode.ino) + SIZE_WORD, lo, hi);
         inode.size = end;
@@ -901,8 +815,8 @@ export class Pool implements MappingHost {
     if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
     let metadata = false;
     if (position > inode.size) {
-      this.zeroTailOnExtend(inode);
-      this.dropPreallocation(txn, inode, next);
+      zeroTailOnExtend(this.state, inode);
+      dropPreallocation(this.state, txn, inode, next);
       metadata = txn.freed.length > 0;
     }
     const end = position + length;
@@ -926,7 +840,7 @@ export class Pool implements MappingHost {
         continue;
       }
       const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-      const run = this.allocateFor(next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.state.reserved]);
+      const run = allocateFor(this.state, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.state.reserved]);
       if (!run) break; // ENOSPC: a short write of what fits
       txn.allocated.push(run);
       fills.push([run.start, fb, run.length, true]);
@@ -938,46 +852,15 @@ export class Pool implements MappingHost {
     if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
     // Sequential block appends to a file of some size: preallocate ahead.
     if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
-      this.preallocate(txn, next, fb);
+      preallocate(this.state, txn, next, fb);
     for (const [poolBlock, fileBlock, count, zeroEdges] of fills) this.fillBlocks(poolBlock, fileBlock, count, sourceOffset, position, length, zeroEdges, copy);
-    this.zeroPastNewEof(inode, next, position + written);
+    zeroPastNewEof(this.state, inode, next, position + written);
     txn.touch(inode.ino, Math.floor(position / BLOCK), fb);
     if (position + written > next.size) {
       next.size = position + written;
       metadata = true;
     }
     return { txn, next, written, metadata };
-  }
-
-  /**
-   * Speculative preallocation for a file growing at its end (at file block
-   * `fb`, just past the write): as many blocks as the file has, up to
-   * 4 MiB, so that the appends that follow need no transaction — only the
-   * data and one size-word store. Trimmed when the last handle closes (and at
-   * mount after a crash). Best effort: nothing when the pool is short.
-   */
-  private preallocate(txn: Txn, next: Inode, fb: number): void {
-    const last = next.extents[next.extents.length - 1];
-    if (!last || last.fileBlock + last.length !== fb) return; // not at the end of the file
-    const want = Math.min(mappedBlocks(next.extents), PREALLOC_MAX_BLOCKS, 2 ** 32 - fb);
-    if (want < 1) return;
-    let run: Run | null;
-    try {
-      run = this.state.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.state.reserved]);
-    } catch (e) {
-      if (isDaxfsError(e) && e.code === 'ENOSPC') return; // a sparse pool whose file system is short: no preallocation
-      throw e;
-    }
-    if (!run) return;
-    // Not zeroed here: appends overwrite these blocks whole, and every path
-    // that exposes one zeroes what it does not write first (the append fast
-    // path zeroes the rest of a block it enters; any other growth drops the
-    // preallocation; a mount frees blocks past EOF). Zeroing them twice
-    // would double the memory traffic of an append.
-    txn.allocated.push(run);
-    insert(next.extents, makeExtent(fb, run.start, run.length, false));
-    const range = this.state.preallocated.get(next.ino);
-    this.state.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
   }
 
   /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
@@ -1003,8 +886,8 @@ export class Pool implements MappingHost {
     const txn = new Txn();
     const next = cloneInode(inode);
     if (size > inode.size) {
-      this.zeroTailOnExtend(inode);
-      this.dropPreallocation(txn, inode, next);
+      zeroTailOnExtend(this.state, inode);
+      dropPreallocation(this.state, txn, inode, next);
     } else {
       txn.freed.push(...removeRange(next.extents, Math.ceil(size / BLOCK), 2 ** 32));
     }
@@ -1034,47 +917,15 @@ export class Pool implements MappingHost {
     if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
     const txn = new Txn();
     const next = cloneInode(inode);
-    if (end > inode.size) this.dropPreallocation(txn, inode, next);
-    this.allocateHoles(txn, next, Math.floor(offset / BLOCK), Math.ceil(end / BLOCK));
+    if (end > inode.size) dropPreallocation(this.state, txn, inode, next);
+    allocateHoles(this.state, txn, next, Math.floor(offset / BLOCK), Math.ceil(end / BLOCK));
     if (end > inode.size) {
-      this.zeroTailOnExtend(inode);
+      zeroTailOnExtend(this.state, inode);
       next.size = end;
     }
     next.mtimeMs = Date.now();
     txn.put(next);
     commit(this.state, txn);
-  }
-
-  /** Fills every hole of file blocks [start, end) with zeroed, unwritten runs (in `txn`); ENOSPC if it cannot. */
-  private allocateHoles(txn: Txn, next: Inode, start: number, end: number): void {
-    let fb = start;
-    while (fb < end) {
-      const e = lookup(next.extents, fb);
-      if (e) {
-        fb = e.fileBlock + e.length;
-        continue;
-      }
-      const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-      const run = this.allocateFor(next.extents, fb, holeEnd - fb, [...txn.allocated, ...this.state.reserved]);
-      if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
-      txn.allocated.push(run);
-      this.region.zero(run.start * BLOCK, run.length * BLOCK);
-      insert(next.extents, makeExtent(fb, run.start, run.length, true));
-      fb += run.length;
-    }
-  }
-
-  /** Zeroes, in place, the written bytes of [from, to) (which lies within one or more blocks). */
-  private zeroBytes(inode: Inode, from: number, to: number): void {
-    let pos = from;
-    while (pos < to) {
-      const fb = Math.floor(pos / BLOCK);
-      const e = lookup(inode.extents, fb);
-      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : nextMapped(inode.extents, fb) * BLOCK;
-      const chunk = Math.min(to, runEnd) - pos;
-      if (e && !e.unwritten) this.region.zero(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), chunk);
-      pos += chunk;
-    }
   }
 
   /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
@@ -1088,11 +939,11 @@ export class Pool implements MappingHost {
     const firstFull = Math.ceil(offset / BLOCK);
     const lastFull = Math.floor(end / BLOCK);
     if (firstFull >= lastFull) {
-      this.zeroBytes(inode, offset, end);
+      zeroBytes(this.state, inode, offset, end);
       return;
     }
-    this.zeroBytes(inode, offset, firstFull * BLOCK);
-    this.zeroBytes(inode, lastFull * BLOCK, end);
+    zeroBytes(this.state, inode, offset, firstFull * BLOCK);
+    zeroBytes(this.state, inode, lastFull * BLOCK, end);
     const txn = new Txn();
     const next = cloneInode(inode);
     txn.freed.push(...removeRange(next.extents, firstFull, lastFull));
@@ -1120,16 +971,16 @@ export class Pool implements MappingHost {
     const txn = new Txn();
     const next = cloneInode(inode);
     if (end > inode.size) {
-      this.zeroTailOnExtend(inode);
-      this.dropPreallocation(txn, inode, next);
+      zeroTailOnExtend(this.state, inode);
+      dropPreallocation(this.state, txn, inode, next);
     }
     if (firstFull < lastFull) {
       setUnwritten(next.extents, firstFull, lastFull, true);
-      this.allocateHoles(txn, next, firstFull, lastFull);
-      this.zeroBytes(inode, offset, Math.min(firstFull * BLOCK, end));
-      this.zeroBytes(inode, Math.max(lastFull * BLOCK, offset), end);
+      allocateHoles(this.state, txn, next, firstFull, lastFull);
+      zeroBytes(this.state, inode, offset, Math.min(firstFull * BLOCK, end));
+      zeroBytes(this.state, inode, Math.max(lastFull * BLOCK, offset), end);
     } else {
-      this.zeroBytes(inode, offset, end);
+      zeroBytes(this.state, inode, offset, end);
     }
     if (end > next.size) next.size = end;
     next.mtimeMs = Date.now();
