@@ -8,7 +8,7 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { Region } from '../region.js';
 import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten } from './extents.js';
+import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, setUnwritten } from './extents.js';
 import {
   checkName,
   cloneInode,
@@ -39,10 +39,11 @@ import { Txn } from './txn.js';
 import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { commit, inodeOffset, releaseInode } from './commit.js';
 import { lock, mount, ownedRuns } from './mount.js';
-import { allocateFor, allocateHoles, dropPreallocation, preallocate, trimPreallocation, zeroBytes, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
+import { allocateFile, punchHoleFile, truncateFile, zeroRangeFile } from './resize.js';
+import { allocateFor, dropPreallocation, preallocate, trimPreallocation, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryName } from './temporary.js';
-import { checkSize, PoolFile } from './file.js';
+import { PoolFile } from './file.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
 const HOLE_SCAN_LIMIT = 2 ** 32;
@@ -877,115 +878,24 @@ export class Pool implements MappingHost {
     commit(this.state, plan.txn);
   }
 
-  /** @internal */
+  /** @internal PoolFile.truncate(). */
   truncateFile(inode: Inode, size: number): void {
-    ensureWritable(this.state);
-    ensureNotBusy(this.state, inode);
-    checkSize(size, 'size');
-    if (size === inode.size) return;
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (size > inode.size) {
-      zeroTailOnExtend(this.state, inode);
-      dropPreallocation(this.state, txn, inode, next);
-    } else {
-      txn.freed.push(...removeRange(next.extents, Math.ceil(size / BLOCK), 2 ** 32));
-    }
-    next.size = size;
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    commit(this.state, txn);
-    // Best effort for readers of the raw block: the bytes past the new EOF
-    // read as zeros (the durable guarantee is zeroTailOnExtend).
-    if (size < inode.size && size % BLOCK !== 0) {
-      const e = lookup(next.extents, Math.floor(size / BLOCK));
-      if (e && !e.unwritten) this.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
-    }
+    truncateFile(this.state, inode, size);
   }
 
-  /**
-   * Allocates the holes of [offset, offset + length) as unwritten (zeroed)
-   * extents and extends the size like posix_fallocate. All or nothing.
-   */
+  /** PoolFile.allocate() (see resize.ts). */
   allocateFile(inode: Inode, offset: number, length: number): void {
-    ensureWritable(this.state);
-    ensureNotBusy(this.state, inode);
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (end > inode.size) dropPreallocation(this.state, txn, inode, next);
-    allocateHoles(this.state, txn, next, Math.floor(offset / BLOCK), Math.ceil(end / BLOCK));
-    if (end > inode.size) {
-      zeroTailOnExtend(this.state, inode);
-      next.size = end;
-    }
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    commit(this.state, txn);
+    allocateFile(this.state, inode, offset, length);
   }
 
-  /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
+  /** @internal PoolFile.punchHole(). */
   punchHoleFile(inode: Inode, offset: number, length: number): void {
-    ensureWritable(this.state);
-    ensureNotBusy(this.state, inode);
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    const end = Math.min(offset + length, inode.size);
-    if (end <= offset) return;
-    const firstFull = Math.ceil(offset / BLOCK);
-    const lastFull = Math.floor(end / BLOCK);
-    if (firstFull >= lastFull) {
-      zeroBytes(this.state, inode, offset, end);
-      return;
-    }
-    zeroBytes(this.state, inode, offset, firstFull * BLOCK);
-    zeroBytes(this.state, inode, lastFull * BLOCK, end);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    txn.freed.push(...removeRange(next.extents, firstFull, lastFull));
-    if (txn.freed.length === 0) return;
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    commit(this.state, txn);
+    punchHoleFile(this.state, inode, offset, length);
   }
 
-  /**
-   * @internal the range reads as zeros afterwards: partial blocks zeroed in
-   * place, whole blocks become unwritten extents (allocated where they were
-   * holes); extends the size when the range passes EOF.
-   */
+  /** @internal PoolFile.zeroRange(). */
   zeroRangeFile(inode: Inode, offset: number, length: number): void {
-    ensureWritable(this.state);
-    ensureNotBusy(this.state, inode);
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    if (length === 0) return;
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-    const firstFull = Math.ceil(offset / BLOCK);
-    const lastFull = Math.floor(end / BLOCK);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (end > inode.size) {
-      zeroTailOnExtend(this.state, inode);
-      dropPreallocation(this.state, txn, inode, next);
-    }
-    if (firstFull < lastFull) {
-      setUnwritten(next.extents, firstFull, lastFull, true);
-      allocateHoles(this.state, txn, next, firstFull, lastFull);
-      zeroBytes(this.state, inode, offset, Math.min(firstFull * BLOCK, end));
-      zeroBytes(this.state, inode, Math.max(lastFull * BLOCK, offset), end);
-    } else {
-      zeroBytes(this.state, inode, offset, end);
-    }
-    if (end > next.size) next.size = end;
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    commit(this.state, txn);
+    zeroRangeFile(this.state, inode, offset, length);
   }
 }
 
