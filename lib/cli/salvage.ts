@@ -6,7 +6,8 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:f
 import path from 'node:path';
 
 import { BLOCK } from '../pool/layout.js';
-import { Pool, type PoolFile } from '../pool/pool.js';
+import type { PoolFile } from '../pool/file.js';
+import { Pool } from '../pool/pool.js';
 
 const CHUNK = 8 << 20;
 

@@ -24,7 +24,8 @@ import path from 'node:path';
 
 import { daxfsError } from '../errors.js';
 import { checkName } from '../pool/inode.js';
-import { Pool, type PoolFile } from '../pool/pool.js';
+import type { PoolFile } from '../pool/file.js';
+import { Pool } from '../pool/pool.js';
 import { Progress } from './progress.js';
 import { formatSize } from '../units.js';
 

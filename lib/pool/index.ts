@@ -1,4 +1,6 @@
-export { Pool, PoolFile, type BlockMapping, type FileStat, type FormatOptions, type OpenFileOptions, type PoolInfo, type PoolOpenOptions } from './pool.js';
+export { Pool } from './pool.js';
+export { PoolFile } from './file.js';
+export type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 export type { CheckReport, Problem, ProblemKind } from './check.js';
 export { BLOCK, MAX_FILE_SIZE } from './layout.js';
 export { NAME_MAX } from './inode.js';

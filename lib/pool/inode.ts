@@ -219,3 +219,11 @@ export function decodeExtentBlock(b: Buffer, ino: number, block: number): { exte
   for (let j = 0; j < count; j++) extents.push(readExtent(b, 16 + j * 16));
   return { extents, next: b.readUInt32LE(8) };
 }
+
+/** Blocks the file owns inside EOF (preallocation past it is not the file's yet). */
+export function blocksInsideEof(inode: Inode): number {
+  const eofBlock = Math.ceil(inode.size / BLOCK);
+  let n = 0;
+  for (const e of inode.extents) n += Math.max(0, Math.min(e.length, eofBlock - e.fileBlock));
+  return n;
+}

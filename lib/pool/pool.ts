@@ -5,22 +5,15 @@
 // caller's buffers and pmem.
 import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
-import { Bitmap } from '../bitmap.js';
-import { checkBufferRange, checkIndex } from '../checks.js';
 import { daxfsError, isDaxfsError } from '../errors.js';
-import { Region, type OpenOptions } from '../region.js';
-import { Allocator } from './allocator.js';
-import { BlockSet } from './block-set.js';
+import { Region } from '../region.js';
 import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
-import { startSalvage } from './salvage.js';
-import { scanInodes } from './scan.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent, type Run } from './extents.js';
+import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, setUnwritten } from './extents.js';
 import {
   checkName,
   cloneInode,
-  encodeExtentBlocks,
-  encodeInode,
   extentBlocksFor,
+  blocksInsideEof,
   makeInode,
   FLAG_ORPHAN,
   FLAG_USED,
@@ -28,152 +21,36 @@ import {
   sizeWord,
   type Inode,
 } from './inode.js';
-import { Journal, type JournalRecord, type RecoveryMode, type RecoveryReport } from './journal.js';
-import { isSparse, reserveBacking, SparseBacking } from './space.js';
+import { isSparse, reserveBacking } from './space.js';
 import {
   BLOCK,
   computeGeometry,
-  decodeSuperblock,
   encodeSuperblock,
-  HOLDER_OFFSET,
-  INODE_SIZE,
   MAX_FILE_SIZE,
   newSuperblock,
-  SUPERBLOCK_BYTES,
   type Superblock,
-  withCounters,
 } from './layout.js';
 import { AddressSpace } from '../map/address-space.js';
-import { HUGE_PAGES, type FaultSubject } from '../map/fault.js';
-import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
-import { FileMapping, type FillExclusion, type MapOptions, type MappingHost } from '../map/mapping.js';
+import type { FaultSubject } from '../map/fault.js';
+import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
-import { faultUserBuffer } from '../map/user-buffers.js';
-import { clearRuns, countSet, inspectPool, type CheckReport, type Inspection, type OwnedRun, type Problem } from './check.js';
+import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
 import { Txn } from './txn.js';
+import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { commit, inodeOffset, releaseInode } from './commit.js';
+import { lock, mount, ownedRuns } from './mount.js';
+import { allocateFile, punchHoleFile, truncateFile, zeroRangeFile } from './resize.js';
+import { allocateFor, dropPreallocation, preallocate, trimPreallocation, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
 import { checkAccess, describeExisting } from './backing.js';
-import { isTemporaryName, temporaryIsLive, temporaryName } from './temporary.js';
-
-export interface PoolOpenOptions {
-  readOnly?: boolean;
-  /**
-   * Read-only, and reads all it still can: damaged files read what can be
-   * recovered of them, both superblocks damaged fall back to the geometry of
-   * the backing's size, a committed journal transaction is read through in
-   * memory (or ignored when it fails its checks). Writes nothing.
-   */
-  salvage?: boolean;
-  /** Options for the underlying region (flush instruction, requireMapSync, …). */
-  region?: Omit<OpenOptions, 'readOnly'>;
-}
-
-export interface FormatOptions {
-  /**
-   * Create the backing file with this size (bytes) — or size an existing
-   * empty file; omit to format an existing file or device at its size.
-   */
-  size?: number;
-  /**
-   * Refuse (EEXIST, naming what is there) a path that exists and is not
-   * empty: a pool, a file holding data, a device. Default false: format
-   * what is given, as a caller that prepared the file expects.
-   */
-  exclusive?: boolean;
-  /**
-   * Permission bits of a backing file format creates (default 0o600, private
-   * to its owner), applied exactly whatever the umask; given for an existing
-   * file, its mode is set to it once the format is done.
-   */
-  mode?: number;
-  /** Zero the whole region, not only the metadata (O(pool size)). */
-  zeroAll?: boolean;
-  /**
-   * Leave the backing file sparse: only the metadata area is reserved, and
-   * each block's range of the backing is reserved when the block is
-   * allocated (ENOSPC from that operation when the file system is full).
-   * Default false: the whole backing is reserved at format (ENOSPC, saying
-   * how much is free, when it cannot be).
-   */
-  sparse?: boolean;
-  /** Called with (done, total) bytes while reserving the backing and while zeroing. */
-  onProgress?: (done: number, total: number, phase: 'reserving' | 'zeroing') => void;
-  region?: Omit<OpenOptions, 'readOnly'>;
-}
-
-export interface FileStat {
-  name: string;
-  ino: number;
-  size: number;
-  /** Bytes of pool blocks the file holds (allocated, written or not). */
-  allocated: number;
-  mtimeMs: number;
-  extents: number;
-  /** Present when the file's metadata is damaged: what is wrong (open/stat refuse it with EUCLEAN, except in salvage mounts). */
-  damaged?: string;
-}
-
-export interface PoolInfo {
-  path: string;
-  uuid: string;
-  size: number;
-  blockSize: number;
-  blocks: number;
-  freeBlocks: number;
-  dataBlocks: number;
-  files: number;
-  inodes: { used: number; capacity: number };
-  journalBytes: number;
-  persistence: string;
-  readOnly: boolean;
-  recovery: RecoveryReport;
-  orphansFreedAtMount: number;
-  /** Blocks that belonged to files but were marked free in the bitmap, marked in use at mount. */
-  blocksRemarkedAtMount: number;
-  /** Temporary files of processes that are gone (an interrupted replace), removed at mount. */
-  temporariesRemovedAtMount: number;
-  /** The primary superblock was damaged and rewritten at mount (from the backup or the journal). */
-  superblockRestoredAtMount: boolean;
-  /** Metadata transactions committed since mount. */
-  transactions: number;
-  /** Files whose metadata is damaged (listed, not readable until a repair sets them aside; readable in salvage mounts). */
-  damagedFiles: number;
-  /** Salvage mounts: the pool-wide damage worked around. */
-  salvage?: string[];
-  /**
-   * The backing has ranges its file system has not allocated (a pool
-   * formatted sparse): each block's range is reserved when the block is
-   * allocated, and a full file system fails that operation with ENOSPC.
-   */
-  sparse: boolean;
-  /** Bytes of the backing its file system has allocated (the size, for a reserved pool or device-dax). */
-  backedBytes: number;
-}
-
-/** What getBlock reports: the get_block of the kernel's DAX path. */
-export interface BlockMapping {
-  mapped: boolean;
-  /** Pool block number (-1 for a hole). */
-  poolBlock: number;
-  /** Blocks from here that are contiguous in the file and in the pool (for a hole: hole length, capped). */
-  count: number;
-  /** Just allocated by this call (and zeroed). */
-  new: boolean;
-  /** Allocated but reads as zeros. */
-  unwritten: boolean;
-}
-
-export interface OpenFileOptions {
-  create?: boolean;
-  exclusive?: boolean;
-}
+import { isTemporaryName, temporaryName } from './temporary.js';
+import { PoolFile } from './file.js';
+import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
 const HOLE_SCAN_LIMIT = 2 ** 32;
 
 /** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
 type Copier = (at: number, sourceOffset: number, length: number) => void;
 
-/** The most an append preallocates at once: 4 MiB. */
-const PREALLOC_MAX_BLOCKS = 1024;
 /** Files smaller than this (in blocks) get no preallocation. */
 const PREALLOC_AFTER_BLOCKS = 4;
 
@@ -188,79 +65,14 @@ export class Pool implements MappingHost {
   readonly region: Region;
   /** @internal fault counters of every mapping of this pool, summed. */
   readonly faultCounters: FaultStats = emptyStats();
-  /** Each mapped file's address space: its mappings by file-block range. */
-  private readonly spaces = new Map<number, AddressSpace<FileMapping>>();
-  /** Pages a write fault maps itself after its own allocation commits. */
-  private fillExclusion: FillExclusion | undefined;
   readonly readOnly: boolean;
-  private sb: Superblock;
-  private readonly journal: Journal;
-  private readonly bitmap: Bitmap;
-  /** The on-media bitmap, read through a live view (changed only by journal records). */
-  private readonly bitmapWords: Uint32Array;
-  private readonly allocator: Allocator;
-  /** Decoded inodes by number (undefined = free), below the high-water mark. */
-  private readonly inodes: (Inode | undefined)[] = [];
-  private readonly names = new Map<string, number>();
-  private readonly freeInodes: number[] = [];
-  private readonly openCount = new Map<number, number>();
-  /** Files with an asynchronous transfer in flight. */
-  private readonly busy = new Set<number>();
-  /** File blocks appends preallocated past EOF, by inode (in memory only). */
-  private readonly preallocated = new Map<number, { from: number; to: number }>();
-  /** Blocks allocated by asynchronous writes that have not committed yet. */
-  private readonly reserved: Run[] = [];
-  private readonly recovery: RecoveryReport;
-  /** The backing has unreserved ranges: allocations reserve theirs first. */
-  private readonly sparse: boolean;
-  /** Blocks owned by files and the metadata area, kept in step with every commit (the allocator checks against it). */
-  private readonly owned = new BlockSet();
-  /** Blocks damaged files may own: nobody else gets them until a repair decides. */
-  private readonly held = new BlockSet();
-  /** Damaged inodes by number, ascending (removed when a repair sets them aside). */
-  private damaged = new Map<number, DamagedInode>();
-  /** Names damaged files are listed under. */
-  private damagedNames = new Map<string, number>();
-  private readonly salvage: string[] | undefined;
-  /** Reads metadata at mount (through a committed transaction's records, in salvage mounts). */
-  private readonly readMeta: (offset: number, target: Buffer) => void;
-  private orphansFreed = 0;
-  private remarked = 0;
-  private temporariesRemoved = 0;
-  private superblockRestored = false;
-  private closed = false;
-  /** Why the pool stopped: the backing failed after a commit point (the in-memory state is behind the journal). */
-  private stopped: string | undefined;
+  /** @internal what the pool's modules share. */
+  private readonly state: PoolState;
 
   private constructor(region: Region, readOnly: boolean, salvage = false) {
     this.region = region;
     this.readOnly = readOnly;
-    // Nothing is written before the backing is known to be a pool: the
-    // superblock first (a file that is not one is left untouched), then who
-    // holds it.
-    const salvaged = salvage ? startSalvage(region, (offset, length, sb) => inMetadataArea(offset, length, sb, region.size)) : undefined;
-    this.sb = salvaged?.sb ?? Pool.readSuperblock(region, readOnly, () => (this.superblockRestored = true));
-    if (!readOnly) Pool.recordHolder(region);
-    this.salvage = salvaged?.notes;
-    this.readMeta = salvaged?.read ?? ((offset, target) => region.read(offset, target));
-    const primary = Buffer.alloc(SUPERBLOCK_BYTES);
-    this.journal = new Journal(region, this.sb.journalStart, this.sb.journalBlocks);
-    this.bitmap = region.bitmap(this.sb.bitmapStart * BLOCK, this.sb.nblocks);
-    const bitmapView = region.dedicatedView(this.sb.bitmapStart * BLOCK, this.sb.bitmapBlocks * BLOCK);
-    this.bitmapWords = new Uint32Array(bitmapView.buffer, bitmapView.byteOffset, bitmapView.length / 4);
-    // A backing with unreserved ranges (formatted sparse, or holes punched
-    // in it since) gets each run reserved as it is allocated.
-    this.sparse = !readOnly && isSparse(region);
-    const backing = this.sparse ? new SparseBacking(region) : undefined;
-    this.allocator = new Allocator(this.bitmap, this.sb.dataStart, this.sb.nblocks, this.owned, this.held, (block) => this.ownerOf(block), backing);
-    this.recovery = salvage ? { replayed: false, records: 0 } : this.journal.recover(Pool.recoveryMode(region), (offset, length) => this.isMetadata(offset, length));
-    if (this.recovery.replayed) {
-      // the superblock may have been part of the replayed transaction
-      region.read(0, primary);
-      this.sb = decodeSuperblock(primary, region.size, 'primary');
-    }
-    this.loadInodes();
-    if (!readOnly) this.removeDeadTemporaries();
+    this.state = mount(region, readOnly, salvage);
   }
 
   // ---------------------------------------------------------------- open / format
@@ -301,7 +113,7 @@ export class Pool implements MappingHost {
     try {
       if (options.size !== undefined && region.size !== options.size)
         throw daxfsError('EINVAL', `'${path}' holds ${region.size} bytes, not the ${options.size} asked for`);
-      Pool.lock(region, true);
+      lock(region, true);
       const g = computeGeometry(region.size);
       // The backing is reserved before anything is written: the metadata
       // area always, the data blocks unless the pool is to be sparse.
@@ -358,7 +170,7 @@ export class Pool implements MappingHost {
     checkAccess(path, !readOnly);
     const region = Region.open(path, { ...(options.region ?? {}), readOnly });
     try {
-      Pool.lock(region, !readOnly);
+      lock(region, !readOnly);
       return new Pool(region, readOnly, salvage);
     } catch (e) {
       region.close();
@@ -366,451 +178,34 @@ export class Pool implements MappingHost {
     }
   }
 
-  /** One process at a time: an exclusive lock for writers, shared for readers. */
-  private static lock(region: Region, exclusive: boolean): void {
-    if (region.lock(exclusive)) return;
-    // Only readers, if a shared lock can be had (it goes when the caller closes the region).
-    if (exclusive && region.lock(false)) throw daxfsError('EBUSY', `pool '${region.path}' is in use read-only by another opener`);
-    const holder = Buffer.alloc(16);
-    region.read(HOLDER_OFFSET, holder);
-    const pid = holder.readUInt32LE(0);
-    const since = Number(holder.readBigUInt64LE(8));
-    const who = pid > 0 && since > 0 ? `process ${pid} (opened it read-write at ${new Date(since).toISOString()})` : 'another writer';
-    throw daxfsError('EBUSY', `pool '${region.path}' is in use by ${who}`);
-  }
-
-  /** Who holds the pool, for the EBUSY message of a later opener (not metadata). */
-  private static recordHolder(region: Region): void {
-    const holder = Buffer.alloc(16);
-    holder.writeUInt32LE(process.pid, 0);
-    holder.writeBigUInt64LE(BigInt(Date.now()), 8);
-    region.write(HOLDER_OFFSET, holder);
-  }
-
-  // ---------------------------------------------------------------- mount-time scan
-
-  private loadInodes(): void {
-    const sb = this.sb;
-    const scan = scanInodes(sb.inodeHighWater, sb, this.readMeta);
-    for (const inode of scan.inodes) this.inodes.push(inode);
-    for (const ino of scan.freeInodes) this.freeInodes.push(ino);
-    for (const [name, ino] of scan.names) this.names.set(name, ino);
-    this.damaged = scan.damaged;
-    this.damagedNames = scan.damagedNames;
-    const orphans: number[] = [];
-    // The free count and the next generation are not kept current on media:
-    // they follow from the inodes.
-    let owned = 0;
-    let generation = 0;
-    for (const inode of this.inodes) {
-      if (!inode) continue;
-      if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
-      owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
-      generation = Math.max(generation, inode.generation);
-    }
-    // in block order: each run extends or follows the last one, no splice in the middle
-    this.owned.add(0, sb.dataStart);
-    for (const r of scan.owned) this.owned.add(r.start, r.end - r.start);
-    for (const d of this.damaged.values()) for (const r of claims(d, sb)) this.held.add(r.start, r.length);
-    // Blocks only damaged files claim count as in use where the bitmap says
-    // so, so that the count keeps matching the bitmap until a repair.
-    let heldInUse = 0;
-    for (const r of this.held.toRuns()) for (const gap of this.owned.gaps(r.start, r.length)) heldInUse += countSet(this.bitmapWords, gap.start, gap.length);
-    this.sb = withCounters(sb, sb.nblocks - sb.dataStart - owned - heldInUse, sb.inodeHighWater, Math.max(sb.nextGeneration, generation + 1));
-    if (this.salvage) this.installSalvaged();
-    this.checkOwnershipAtMount();
-    // Orphans: unlinked while open when the pool went down. Their blocks are
-    // freed now, so a crash never leaks them.
-    if (orphans.length > 0 && !this.readOnly) {
-      const txn = new Txn();
-      for (const ino of orphans) this.releaseInode(txn, this.inodes[ino]!);
-      this.commit(txn);
-      this.orphansFreed = orphans.length;
-    }
-    // Blocks wholly past EOF — preallocation a crash left behind, whose bytes
-    // may be an earlier owner's — go back to the pool before anything could
-    // grow a file over them. Nothing readable changes.
-    if (!this.readOnly) {
-      const txn = new Txn();
-      for (const inode of this.inodes) {
-        if (!inode || inode.flags & FLAG_ORPHAN) continue;
-        const eofBlock = Math.ceil(inode.size / BLOCK);
-        const last = inode.extents[inode.extents.length - 1];
-        if (!last || last.fileBlock + last.length <= eofBlock) continue;
-        const next = cloneInode(inode);
-        txn.freed.push(...removeRange(next.extents, eofBlock, 2 ** 32));
-        txn.put(next);
-      }
-      if (!txn.empty) this.commit(txn);
-    }
-  }
-
-  /**
-   * Frees what appends preallocated past EOF (zeroed blocks, so that appends
-   * into them change nothing but the size word): when the last handle
-   * closes. After a crash the preallocation (at most 1 MiB a file) stays with
-   * the file, past its EOF, until it is truncated or unlinked.
-   */
-  private trimPreallocation(ino: number): void {
-    const inode = this.inodes[ino];
-    if (!inode || !this.preallocated.has(ino)) return;
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    this.dropPreallocation(txn, inode, next);
-    if (txn.freed.length === 0) return;
-    txn.put(next);
-    this.commit(txn);
-  }
-
-  /**
-   * A write growing the file to `end`: when the block `end` falls in lies
-   * past the old EOF block, it may be preallocated (not zeroed), so the rest
-   * of it past `end` is zeroed, durably, before the new size can show it.
-   */
-  private zeroPastNewEof(inode: Inode, layout: Inode, end: number): void {
-    if (end <= inode.size || Math.floor(end / BLOCK) < Math.ceil(inode.size / BLOCK)) return;
-    this.zeroBlockTail(layout, end);
-  }
-
-  /** Zeroes, durably, the bytes from `from` to the end of its block, if the block is written. */
-  private zeroBlockTail(layout: Inode, from: number): void {
-    if (from % BLOCK === 0) return;
-    const fb = Math.floor(from / BLOCK);
-    const e = lookup(layout.extents, fb);
-    if (!e || e.unwritten) return;
-    this.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (from % BLOCK), BLOCK - (from % BLOCK));
-  }
-
-  /**
-   * Before an operation grows the file other than by appending (a write past
-   * EOF, truncate up, allocate or zero range past EOF): the preallocated
-   * blocks past EOF go, so that what lies between the old and the new EOF
-   * is a hole (or unwritten) as it would be without preallocation.
-   */
-  private dropPreallocation(txn: Txn, inode: Inode, next: Inode): void {
-    const range = this.preallocated.get(inode.ino);
-    if (!range) return;
-    this.preallocated.delete(inode.ino);
-    const from = Math.max(range.from, Math.ceil(inode.size / BLOCK));
-    if (from >= range.to) return;
-    txn.freed.push(...removeRange(next.extents, from, range.to));
-    txn.touch(inode.ino, from, range.to);
-  }
-
-
-  /**
-   * Blocks owned but marked free — which the allocator would otherwise
-   * refuse, and a later opener could hand out — are marked in use before
-   * anything can allocate (O(blocks in use / 32)). Blocks owned twice were
-   * already found by the scan: those files are damaged, not owners.
-   */
-  private checkOwnershipAtMount(): void {
-    if (this.readOnly) return;
-    const clear: Run[] = [];
-    for (const r of this.ownedRuns()) {
-      let start = -1;
-      for (let b = r.start; b <= r.start + r.length; b++) {
-        const isClear = b < r.start + r.length && ((this.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
-        if (isClear && start < 0) start = b;
-        if (!isClear && start >= 0) {
-          clear.push({ start, length: b - start });
-          start = -1;
-        }
-      }
-    }
-    if (clear.length === 0) return;
-    const txn = new Txn();
-    txn.allocated.push(...clear);
-    // The blocks were owned all along: the count derived from the block maps stands.
-    txn.freeBlocks = this.sb.freeBlocks;
-    this.commit(txn);
-    this.remarked = clear.reduce((n, r) => n + r.length, 0);
-  }
-
-  /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
-  private ownedRuns(): OwnedRun[] {
-    const runs: OwnedRun[] = [{ start: 0, length: this.sb.dataStart, owner: 'metadata' }];
-    for (const inode of this.inodes) {
-      if (!inode || this.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
-      const owner = ownerName(inode);
-      for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
-      for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
-    }
-    return runs;
-  }
-
-  /** Who owns `block`, for an error message (a scan of the block maps: error paths only). */
-  private ownerOf(block: number): string {
-    if (block < this.sb.dataStart) return 'the metadata area';
-    for (const inode of this.inodes) {
-      if (!inode) continue;
-      if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
-      for (const e of inode.extents) if (block >= e.poolBlock && block < e.poolBlock + e.length) return ownerName(inode);
-    }
-    return 'a file';
-  }
-
-  /**
-   * Salvage mounts: each damaged file is readable as what can be recovered
-   * of it (recoverExtents), in inode order, so that no block is read as
-   * part of two files.
-   */
-  private installSalvaged(): void {
-    for (const d of this.damaged.values()) {
-      if (d.orphan) continue;
-      const extents = recoverExtents(d, this.sb, this.owned);
-      for (const e of extents) this.owned.add(e.poolBlock, e.length);
-      this.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
-      this.names.set(d.name, d.ino);
-    }
-  }
-
-  // ---------------------------------------------------------------- geometry helpers
-
-  private inodeOffset(ino: number): number {
-    return this.sb.inodeStart * BLOCK + ino * INODE_SIZE;
-  }
-
-  /** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or a data block (extent blocks). */
-  private isMetadata(offset: number, length: number): boolean {
-    return inMetadataArea(offset, length, this.sb, this.region.size);
-  }
-
-  /**
-   * The superblock: the primary; else the backup (restoring the primary from
-   * it); else, when both are damaged — a crash tearing both while a journal
-   * transaction rewrote them, as versions before 2026-11-25 could — the copy
-   * that the journal's committed transaction restores. The geometry follows
-   * from the backing's size alone, so the journal is found without either.
-   */
-  private static readSuperblock(region: Region, readOnly: boolean, restored: () => void): Superblock {
-    const read = (at: number) => {
-      const b = Buffer.alloc(SUPERBLOCK_BYTES);
-      region.read(at, b);
-      return b;
-    };
-    try {
-      return decodeSuperblock(read(0), region.size, 'primary');
-    } catch (primaryError) {
-      try {
-        const sb = decodeSuperblock(read(BLOCK), region.size, 'backup');
-        if (!readOnly) {
-          region.write(0, encodeSuperblock(sb)); // restore the primary from the backup
-          restored();
-        }
-        return sb;
-      } catch {
-        if (Pool.replayWithoutSuperblock(region)) {
-          if (!readOnly) restored();
-          return decodeSuperblock(read(0), region.size, 'primary');
-        }
-        throw primaryError;
-      }
-    }
-  }
-
-  /** Where recovery replays: the backing, or a read-only opener's private copy (a read-only device-dax region has none). */
-  private static recoveryMode(region: Region): RecoveryMode {
-    if (!region.readOnly) return 'backing';
-    return region.capabilities.privateCopy ? 'private' : 'refuse';
-  }
-
-  /** Replays a committed transaction found through the geometry of the backing's size; whether one was. */
-  private static replayWithoutSuperblock(region: Region): boolean {
-    let geometry;
-    try {
-      geometry = computeGeometry(region.size);
-    } catch {
-      return false;
-    }
-    const journal = new Journal(region, geometry.journalStart, geometry.journalBlocks);
-    try {
-      return journal.recover(Pool.recoveryMode(region), (offset, length) => inMetadataArea(offset, length, geometry, region.size)).replayed;
-    } catch {
-      return false; // a damaged journal cannot vouch for anything
-    }
-  }
-
-  // ---------------------------------------------------------------- transactions
-
-  /** Turns `txn` into journal records, commits them, and installs the result in memory. */
-  private commit(txn: Txn, force = false): void {
-    if (txn.empty && !force) return;
-    const records: JournalRecord[] = [];
-    for (const inode of txn.inodes.values()) this.layoutExtentBlocks(txn, inode);
-    // Bitmap changes, a 32-bit word at a time, read from a live view of the bitmap.
-    const words = new Map<number, number>();
-    const bitmapBase = this.sb.bitmapStart * BLOCK;
-    const change = (run: Run, set: boolean) => {
-      let p = run.start;
-      const end = run.start + run.length;
-      while (p < end) {
-        const w = p >>> 5;
-        const lo = p & 31;
-        const hi = Math.min(32, end - w * 32);
-        const mask = (hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo) >>> 0;
-        const current = words.get(w) ?? this.bitmapWords[w]!;
-        if (set ? (current & mask) !== 0 : ((current & mask) >>> 0) !== mask)
-          throw daxfsError('EUCLEAN', `bitmap: blocks around ${p} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
-        words.set(w, (set ? current | mask : current & ~mask) >>> 0);
-        p = w * 32 + hi;
-      }
-    };
-    let delta = 0;
-    for (const run of txn.allocated) {
-      change(run, true);
-      delta -= run.length;
-    }
-    for (const run of txn.freed) {
-      change(run, false);
-      delta += run.length;
-    }
-    const sorted = [...words.keys()].sort((a, b) => a - b);
-    for (let i = 0; i < sorted.length; ) {
-      let j = i;
-      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-      const data = Buffer.allocUnsafe((j - i + 1) * 4);
-      for (let k = i; k <= j; k++) data.writeUInt32LE(words.get(sorted[k]!)!, (k - i) * 4);
-      records.push({ offset: bitmapBase + sorted[i]! * 4, data });
-      i = j + 1;
-    }
-    for (const inode of txn.inodes.values()) {
-      records.push({ offset: this.inodeOffset(inode.ino), data: encodeInode(inode) });
-      const blocks = encodeExtentBlocks(inode);
-      blocks.forEach((data, k) => {
-        const offset = inode.extentBlocks[k]! * BLOCK;
-        // unchanged extent blocks need no journal space
-        if (!this.region.view(offset, BLOCK).equals(data)) records.push({ offset, data });
-      });
-    }
-    const sb = withCounters(
-      this.sb,
-      txn.freeBlocks ?? this.sb.freeBlocks + delta,
-      txn.highWater ?? this.sb.inodeHighWater,
-      txn.nextGeneration ?? this.sb.nextGeneration,
-    );
-    // The superblock on media changes only with the inode high-water mark (or
-    // a repair): the free count and the next generation are recomputed at
-    // mount from the inodes, so most transactions need not write it.
-    if (txn.highWater !== undefined || txn.freeBlocks !== undefined || force) {
-      const encoded = encodeSuperblock(sb);
-      records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
-    }
-    const fills = this.invalidateBeforeCommit(txn);
-    // No block is freed while an asynchronous copy still touches it.
-    for (const run of txn.freed) this.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
-    try {
-      this.journal.commit(records);
-    } catch (e) {
-      if (this.journal.unapplied && isDaxfsError(e)) {
-        this.stopped = e.message;
-        e.message += `; the change is committed but not applied: pool '${this.region.path}' stopped (close it; opening it again applies the change)`;
-      }
-      throw e;
-    }
-    // Committed: install.
-    this.sb = sb;
-    for (const run of txn.freed) this.owned.remove(run.start, run.length);
-    for (const run of txn.allocated) this.owned.add(run.start, run.length);
-    for (const inode of txn.inodes.values()) {
-      const old = this.inodes[inode.ino];
-      if (old && !(old.flags & FLAG_ORPHAN) && this.names.get(old.name) === inode.ino) this.names.delete(old.name);
-    }
-    while (this.inodes.length < sb.inodeHighWater) this.inodes.push(undefined);
-    for (const inode of txn.inodes.values()) {
-      if (inode.flags === 0) {
-        this.inodes[inode.ino] = undefined;
-        insertSorted(this.freeInodes, inode.ino);
-      } else {
-        this.inodes[inode.ino] = inode;
-        if (!(inode.flags & FLAG_ORPHAN)) this.names.set(inode.name, inode.ino);
-      }
-    }
-    for (const { space, inode, gained } of fills)
-      for (const range of gained) for (const m of space.overlapping(range.from, range.to)) m.fill([range], inode, this.fillExclusion);
-  }
-
-  /**
-   * The mappings' side of a transaction, before it commits: pages showing a
-   * block the transaction takes away (punch, zero range, truncate) let go of
-   * it and pages past a new, smaller EOF are torn down — so that no block is
-   * reachable through a mapping once it is free. Returns the hole fills to
-   * show after the commit.
-   */
-  private invalidateBeforeCommit(txn: Txn): { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] {
-    const fills: { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] = [];
-    if (this.spaces.size === 0) return fills;
-    for (const inode of txn.inodes.values()) {
-      const space = this.spaces.get(inode.ino);
-      const old = this.inodes[inode.ino];
-      if (!space || !old) continue;
-      const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
-      const { lost, gained } = layoutChanges(old.extents, inode.extents, from, to);
-      for (const range of lost) for (const m of space.overlapping(range.from, range.to)) m.letGo([range], inode);
-      const newEof = Math.ceil(inode.size / BLOCK);
-      if (inode.size < old.size) for (const m of space.overlapping(newEof, 2 ** 32)) m.cutAtEof(inode);
-      if (gained.length > 0) fills.push({ space, inode, gained });
-    }
-    return fills;
-  }
-
-  /** Gives `inode` exactly the extent blocks its extent count needs (allocating or freeing in `txn`). */
-  private layoutExtentBlocks(txn: Txn, inode: Inode): void {
-    const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
-    while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
-    while (inode.extentBlocks.length < need) {
-      const run = this.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...this.reserved]);
-      if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
-      txn.allocated.push(run);
-      inode.extentBlocks.push(run.start);
-    }
-  }
-
-  /** Frees an inode and all its blocks in `txn`. */
-  private releaseInode(txn: Txn, inode: Inode): void {
-    for (const e of inode.extents) txn.freed.push({ start: e.poolBlock, length: e.length });
-    for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
-    txn.put(makeInode(inode.ino, 0, '', 0, 0, 0, [], []));
-  }
 
   // ---------------------------------------------------------------- pool-level API
 
-  private ensureOpen(): void {
-    if (this.closed) throw daxfsError('EBADF', 'the pool is closed');
-    if (this.stopped)
-      throw daxfsError('EIO', `pool '${this.region.path}' stopped: a committed transaction could not be applied (${this.stopped}); close it and open it again (the open applies it)`);
-  }
-
-  private ensureWritable(): void {
-    this.ensureOpen();
-    if (this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only');
-  }
-
   info(): PoolInfo {
-    this.ensureOpen();
-    let used = this.inodes.filter((i) => i !== undefined).length;
-    for (const ino of this.damaged.keys()) if (!this.inodes[ino]) used++;
+    ensureOpen(this.state);
+    let used = this.state.inodes.filter((i) => i !== undefined).length;
+    for (const ino of this.state.damaged.keys()) if (!this.state.inodes[ino]) used++;
     return {
       path: this.region.path,
-      uuid: this.sb.uuid,
+      uuid: this.state.sb.uuid,
       size: this.region.size,
       blockSize: BLOCK,
-      blocks: this.sb.nblocks,
-      freeBlocks: this.sb.freeBlocks,
-      dataBlocks: this.sb.nblocks - this.sb.dataStart,
-      files: this.fileCount() + (this.salvage ? 0 : this.damagedNames.size),
-      inodes: { used, capacity: this.sb.inodeCount },
-      journalBytes: this.journal.capacity,
+      blocks: this.state.sb.nblocks,
+      freeBlocks: this.state.sb.freeBlocks,
+      dataBlocks: this.state.sb.nblocks - this.state.sb.dataStart,
+      files: this.fileCount() + (this.state.salvage ? 0 : this.state.damagedNames.size),
+      inodes: { used, capacity: this.state.sb.inodeCount },
+      journalBytes: this.state.journal.capacity,
       persistence: this.region.capabilities.persistence,
       readOnly: this.readOnly,
-      recovery: this.recovery,
-      orphansFreedAtMount: this.orphansFreed,
-      blocksRemarkedAtMount: this.remarked,
-      temporariesRemovedAtMount: this.temporariesRemoved,
-      superblockRestoredAtMount: this.superblockRestored,
-      transactions: this.journal.commits,
-      damagedFiles: this.damagedNames.size,
-      ...(this.salvage ? { salvage: [...this.salvage] } : {}),
+      recovery: this.state.recovery,
+      orphansFreedAtMount: this.state.orphansFreed,
+      blocksRemarkedAtMount: this.state.remarked,
+      temporariesRemovedAtMount: this.state.temporariesRemoved,
+      superblockRestoredAtMount: this.state.superblockRestored,
+      transactions: this.state.journal.commits,
+      damagedFiles: this.state.damagedNames.size,
+      ...(this.state.salvage ? { salvage: [...this.state.salvage] } : {}),
       sparse: isSparse(this.region),
       backedBytes: this.region.backedBytes(),
     };
@@ -818,7 +213,7 @@ export class Pool implements MappingHost {
 
   /** The superblock as mounted (geometry and counters), for check and tools. */
   superblock(): Readonly<Superblock> {
-    return this.sb;
+    return this.state.sb;
   }
 
   private statOf(inode: Inode): FileStat {
@@ -830,20 +225,20 @@ export class Pool implements MappingHost {
       mtimeMs: inode.mtimeMs,
       extents: inode.extents.length,
     };
-    const d = this.damaged.get(inode.ino);
+    const d = this.state.damaged.get(inode.ino);
     if (d) st.damaged = d.reason; // a salvage mount's recovered view
     return st;
   }
 
   /** Every file, sorted by name; damaged files too, marked `damaged`. */
   list(): FileStat[] {
-    this.ensureOpen();
-    const files = [...this.names]
+    ensureOpen(this.state);
+    const files = [...this.state.names]
       .filter(([name]) => !isTemporaryName(name))
-      .map(([, ino]) => this.statOf(this.inodes[ino]!));
-    if (!this.salvage)
-      for (const ino of this.damagedNames.values()) {
-        const d = this.damaged.get(ino)!;
+      .map(([, ino]) => this.statOf(this.state.inodes[ino]!));
+    if (!this.state.salvage)
+      for (const ino of this.state.damagedNames.values()) {
+        const d = this.state.damaged.get(ino)!;
         // what the block map holds is not known: nothing is counted as allocated
         files.push({ name: d.name, ino, size: d.size ?? 0, allocated: 0, mtimeMs: d.mtimeMs, extents: d.extents.length, damaged: d.reason });
       }
@@ -851,24 +246,24 @@ export class Pool implements MappingHost {
   }
 
   stat(name: string): FileStat {
-    this.ensureOpen();
+    ensureOpen(this.state);
     return this.statOf(this.inodeByName(checkName(name)));
   }
 
   private inodeByName(name: string): Inode {
-    const ino = this.names.get(name);
+    const ino = this.state.names.get(name);
     if (ino === undefined) {
       this.refuseDamaged(name);
       throw daxfsError('ENOENT', `no file named '${name}'`);
     }
-    return this.inodes[ino]!;
+    return this.state.inodes[ino]!;
   }
 
   /** EUCLEAN naming the file, when `name` is a damaged file's. */
   private refuseDamaged(name: string): void {
-    const ino = this.damagedNames.get(name);
-    if (ino === undefined || this.names.has(name)) return;
-    const d = this.damaged.get(ino)!;
+    const ino = this.state.damagedNames.get(name);
+    if (ino === undefined || this.state.names.has(name)) return;
+    const d = this.state.damaged.get(ino)!;
     throw daxfsError('EUCLEAN', `${describeDamaged(d)} (check({ repair: true }) sets what can be recovered of it aside under a '${QUARANTINE_PREFIX}' name)`);
   }
 
@@ -880,9 +275,9 @@ export class Pool implements MappingHost {
 
   /** Opens a file by name; with `create`, creates it when missing (`exclusive`: EEXIST if it exists). */
   open(name: string, options: OpenFileOptions = {}): PoolFile {
-    this.ensureOpen();
+    ensureOpen(this.state);
     checkName(name);
-    let ino = this.names.get(name);
+    let ino = this.state.names.get(name);
     if (ino !== undefined && options.create && options.exclusive) throw daxfsError('EEXIST', `'${name}' already exists`);
     if (ino === undefined) {
       this.refuseDamaged(name);
@@ -890,28 +285,28 @@ export class Pool implements MappingHost {
       this.checkNewName(name);
       ino = this.createInode(name);
     }
-    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
-    return new PoolFile(this, ino, this.inodes[ino]!.generation);
+    this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
+    return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
   }
 
   private createInode(name: string): number {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const txn = new Txn();
-    let ino = this.freeInodes[0];
+    let ino = this.state.freeInodes[0];
     if (ino === undefined) {
-      if (this.sb.inodeHighWater >= this.sb.inodeCount)
-        throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${this.sb.inodeCount} files)`);
-      ino = this.sb.inodeHighWater;
+      if (this.state.sb.inodeHighWater >= this.state.sb.inodeCount)
+        throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${this.state.sb.inodeCount} files)`);
+      ino = this.state.sb.inodeHighWater;
       txn.highWater = ino + 1;
     } else {
-      this.freeInodes.shift();
+      this.state.freeInodes.shift();
     }
-    txn.nextGeneration = this.sb.nextGeneration + 1;
-    txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.sb.nextGeneration, [], []));
+    txn.nextGeneration = this.state.sb.nextGeneration + 1;
+    txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.state.sb.nextGeneration, [], []));
     try {
-      this.commit(txn);
+      commit(this.state, txn);
     } catch (e) {
-      if (txn.highWater === undefined) this.freeInodes.unshift(ino);
+      if (txn.highWater === undefined) this.state.freeInodes.unshift(ino);
       throw e;
     }
     return ino;
@@ -919,27 +314,27 @@ export class Pool implements MappingHost {
 
   /** Removes a name. A file still open keeps its blocks until its last handle closes. */
   unlink(name: string): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const inode = this.inodeByName(checkName(name));
     const txn = new Txn();
     this.unlinkInTxn(txn, inode);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   private unlinkInTxn(txn: Txn, inode: Inode): void {
-    if ((this.openCount.get(inode.ino) ?? 0) > 0 || this.busy.has(inode.ino)) {
+    if ((this.state.openCount.get(inode.ino) ?? 0) > 0 || this.state.busy.has(inode.ino)) {
       const orphan = cloneInode(inode);
       orphan.flags = FLAG_USED | FLAG_ORPHAN;
       orphan.name = '';
       txn.put(orphan);
     } else {
-      this.releaseInode(txn, inode);
+      releaseInode(txn, inode);
     }
   }
 
   /** Renames `from` to `to`, atomically replacing an existing `to`. */
   rename(from: string, to: string): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     checkName(from, 'from');
     checkName(to, 'to');
     const inode = this.inodeByName(from);
@@ -953,12 +348,12 @@ export class Pool implements MappingHost {
   private renameInode(inode: Inode, to: string): void {
     if (inode.name === to) return;
     const txn = new Txn();
-    const target = this.names.get(to);
-    if (target !== undefined) this.unlinkInTxn(txn, this.inodes[target]!);
+    const target = this.state.names.get(to);
+    if (target !== undefined) this.unlinkInTxn(txn, this.state.inodes[target]!);
     const renamed = cloneInode(inode);
     renamed.name = to;
     txn.put(renamed);
-    this.commit(txn);
+    commit(this.state, txn);
   }
 
   // ---------------------------------------------------------------- temporaries
@@ -969,53 +364,39 @@ export class Pool implements MappingHost {
    * this process dies first, the next read-write mount removes it.
    */
   createTemporary(): PoolFile {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const ino = this.createInode(temporaryName());
-    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
-    return new PoolFile(this, ino, this.inodes[ino]!.generation);
+    this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
+    return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
   }
 
   /** Renames the temporary `file` (still open) to `name`, atomically replacing a file of that name. */
   publishTemporary(file: PoolFile, name: string): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     checkName(name);
     this.renameInode(this.temporaryOf(file), name);
   }
 
   /** Closes the temporary `file` and removes it. */
   discardTemporary(file: PoolFile): void {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const inode = this.temporaryOf(file);
     file.close();
     const txn = new Txn();
-    this.unlinkInTxn(txn, this.inodes[inode.ino] ?? inode);
-    this.commit(txn);
+    this.unlinkInTxn(txn, this.state.inodes[inode.ino] ?? inode);
+    commit(this.state, txn);
   }
 
   private temporaryOf(file: PoolFile): Inode {
     const { name, ino } = file.stat(); // EBADF for a closed or stale handle
-    if (!isTemporaryName(name) || this.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
-    return this.inodes[ino]!;
-  }
-
-  /**
-   * At a read-write mount: removes the temporaries whose process is gone (a
-   * replace interrupted by a crash or a kill), a few per transaction.
-   */
-  private removeDeadTemporaries(): void {
-    const dead = [...this.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => this.inodes[ino]!);
-    for (let i = 0; i < dead.length; i += 16) {
-      const txn = new Txn();
-      for (const inode of dead.slice(i, i + 16)) this.releaseInode(txn, inode);
-      this.commit(txn);
-      this.temporariesRemoved += Math.min(16, dead.length - i);
-    }
+    if (!isTemporaryName(name) || this.state.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
+    return this.state.inodes[ino]!;
   }
 
   /** Files with a name of their own (temporaries are not counted). */
   private fileCount(): number {
     let n = 0;
-    for (const name of this.names.keys()) if (!isTemporaryName(name)) n++;
+    for (const name of this.state.names.keys()) if (!isTemporaryName(name)) n++;
     return n;
   }
 
@@ -1029,15 +410,15 @@ export class Pool implements MappingHost {
    * reports the rest.
    */
   check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
-    this.ensureOpen();
-    if (options.repair) this.ensureWritable();
+    ensureOpen(this.state);
+    if (options.repair) ensureWritable(this.state);
     let found = this.inspect(options.onProgress);
     const repaired: Problem[] = [];
-    if (options.repair && this.damaged.size > 0) {
+    if (options.repair && this.state.damaged.size > 0) {
       const damaged = found.problems.filter((p) => p.kind === 'damaged');
       for (const p of damaged) {
         try {
-          this.quarantine(this.damaged.get(p.ino!)!);
+          this.quarantine(this.state.damaged.get(p.ino!)!);
           repaired.push(p);
         } catch (e) {
           if (!isDaxfsError(e)) throw e;
@@ -1051,7 +432,7 @@ export class Pool implements MappingHost {
     }
     if (options.repair) repaired.push(...this.repairFound(found));
     const remaining = found.problems.filter((p) => !repaired.includes(p));
-    return { ok: remaining.length === 0, problems: found.problems, repaired, blocksChecked: this.sb.nblocks, filesChecked: found.files };
+    return { ok: remaining.length === 0, problems: found.problems, repaired, blocksChecked: this.state.sb.nblocks, filesChecked: found.files };
   }
 
   /** check() without repairs: the problems, and what a repair would need. */
@@ -1059,13 +440,13 @@ export class Pool implements MappingHost {
     return inspectPool(
       {
         region: this.region,
-        sb: this.sb,
-        inodes: this.inodes,
-        damaged: this.damaged,
-        held: this.held,
-        runs: this.ownedRuns(),
-        isOpen: (ino) => (this.openCount.get(ino) ?? 0) > 0,
-        damageRepairable: !this.salvage,
+        sb: this.state.sb,
+        inodes: this.state.inodes,
+        damaged: this.state.damaged,
+        held: this.state.held,
+        runs: ownedRuns(this.state),
+        isOpen: (ino) => (this.state.openCount.get(ino) ?? 0) > 0,
+        damageRepairable: !this.state.salvage,
       },
       onProgress,
     );
@@ -1079,11 +460,11 @@ export class Pool implements MappingHost {
     const txn = new Txn();
     txn.freed.push(...leaked);
     txn.allocated.push(...unmarked);
-    for (const inode of orphans) this.releaseInode(txn, inode);
+    for (const inode of orphans) releaseInode(txn, inode);
     const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
     // the free count from the bitmap as it will be, not from the (wrong) counter
     txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
-    this.commit(txn, true);
+    commit(this.state, txn, true);
     return fixable;
   }
 
@@ -1098,31 +479,31 @@ export class Pool implements MappingHost {
    */
   private quarantine(d: DamagedInode): void {
     const txn = new Txn();
-    const kept = d.orphan ? [] : recoverExtents(d, this.sb, this.owned);
+    const kept = d.orphan ? [] : recoverExtents(d, this.state.sb, this.state.owned);
     if (d.orphan) {
       txn.put(makeInode(d.ino, 0, '', 0, 0, 0, [], []));
     } else {
-      const taken = (name: string) => this.names.has(name) || (this.damagedNames.has(name) && this.damagedNames.get(name) !== d.ino);
-      txn.nextGeneration = this.sb.nextGeneration + 1;
-      const map = d.chain.filter((b) => !this.owned.covers(b, 1)).slice(0, extentBlocksFor(kept.length));
-      txn.put(makeInode(d.ino, FLAG_USED, quarantineName(d.ino, taken), recoveredSize(d, kept), d.mtimeMs, this.sb.nextGeneration, kept, map));
-      for (const e of kept) txn.allocated.push(...clearRuns(this.bitmapWords, e.poolBlock, e.length));
-      for (const b of map) txn.allocated.push(...clearRuns(this.bitmapWords, b, 1));
+      const taken = (name: string) => this.state.names.has(name) || (this.state.damagedNames.has(name) && this.state.damagedNames.get(name) !== d.ino);
+      txn.nextGeneration = this.state.sb.nextGeneration + 1;
+      const map = d.chain.filter((b) => !this.state.owned.covers(b, 1)).slice(0, extentBlocksFor(kept.length));
+      txn.put(makeInode(d.ino, FLAG_USED, quarantineName(d.ino, taken), recoveredSize(d, kept), d.mtimeMs, this.state.sb.nextGeneration, kept, map));
+      for (const e of kept) txn.allocated.push(...clearRuns(this.state.bitmapWords, e.poolBlock, e.length));
+      for (const b of map) txn.allocated.push(...clearRuns(this.state.bitmapWords, b, 1));
     }
-    this.commit(txn);
-    for (const e of kept) this.owned.add(e.poolBlock, e.length);
-    for (const b of this.inodes[d.ino]?.extentBlocks ?? []) this.owned.add(b, 1);
-    this.damaged.delete(d.ino);
-    if (this.damagedNames.get(d.name) === d.ino) this.damagedNames.delete(d.name);
-    this.held.clear();
-    for (const other of this.damaged.values()) for (const r of claims(other, this.sb)) this.held.add(r.start, r.length);
+    commit(this.state, txn);
+    for (const e of kept) this.state.owned.add(e.poolBlock, e.length);
+    for (const b of this.state.inodes[d.ino]?.extentBlocks ?? []) this.state.owned.add(b, 1);
+    this.state.damaged.delete(d.ino);
+    if (this.state.damagedNames.get(d.name) === d.ino) this.state.damagedNames.delete(d.name);
+    this.state.held.clear();
+    for (const other of this.state.damaged.values()) for (const r of claims(other, this.state.sb)) this.state.held.add(r.start, r.length);
   }
 
   /** Unmounts. Open file handles become unusable (EBADF). */
   close(): void {
-    if (this.closed) return;
-    for (const space of [...this.spaces.values()]) for (const m of [...space.all()]) m.unmap();
-    this.closed = true;
+    if (this.state.closed) return;
+    for (const space of [...this.state.spaces.values()]) for (const m of [...space.all()]) m.unmap();
+    this.state.closed = true;
     this.region.close();
   }
 
@@ -1130,8 +511,8 @@ export class Pool implements MappingHost {
 
   /** @internal the inode behind a handle, or EBADF. */
   inodeFor(ino: number, generation: number): Inode {
-    this.ensureOpen();
-    const inode = this.inodes[ino];
+    ensureOpen(this.state);
+    const inode = this.state.inodes[ino];
     if (!inode || inode.generation !== generation) throw daxfsError('EBADF', 'the file handle is stale');
     return inode;
   }
@@ -1140,7 +521,7 @@ export class Pool implements MappingHost {
 
   /** @internal PoolFile.map(). */
   mapFile(inode: Inode, options: Required<MapOptions>): FileMapping {
-    this.ensureOpen();
+    ensureOpen(this.state);
     if (options.shared && options.write && this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
     const pages = Math.ceil(options.length / BLOCK);
     const mmu = this.region.createMapping(pages * BLOCK);
@@ -1148,21 +529,21 @@ export class Pool implements MappingHost {
       mmu.release();
       throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
     }
-    let space = this.spaces.get(inode.ino);
-    if (!space) this.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
+    let space = this.state.spaces.get(inode.ino);
+    if (!space) this.state.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
     const mapping = new FileMapping(this, inode.ino, inode.generation, mmu, options);
     space.add(mapping);
-    this.openCount.set(inode.ino, (this.openCount.get(inode.ino) ?? 0) + 1);
+    this.state.openCount.set(inode.ino, (this.state.openCount.get(inode.ino) ?? 0) + 1);
     return mapping;
   }
 
   /** @internal a mapping was unmapped. */
   detachMapping(mapping: FileMapping): void {
     const ino = mapping.inodeNumber;
-    const space = this.spaces.get(ino);
+    const space = this.state.spaces.get(ino);
     if (!space) return;
     space.remove(mapping);
-    if (space.size === 0) this.spaces.delete(ino);
+    if (space.size === 0) this.state.spaces.delete(ino);
     this.release(ino);
   }
 
@@ -1180,8 +561,8 @@ export class Pool implements MappingHost {
    */
   verifyMappings(): string[] {
     const problems: string[] = [];
-    for (const [ino, space] of this.spaces) {
-      const inode = this.inodes[ino];
+    for (const [ino, space] of this.state.spaces) {
+      const inode = this.state.inodes[ino];
       for (const m of space.all()) {
         const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
         const native = m.nativeStates();
@@ -1196,7 +577,7 @@ export class Pool implements MappingHost {
           const e = inode && lookup(inode.extents, m.firstBlock + p);
           const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
           if (block !== expected) problems.push(`${where(p)}: shows pool block ${block}, the file has ${expected < 0 ? 'no written block' : expected} there`);
-          if (((this.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
+          if (((this.state.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
         }
       }
     }
@@ -1206,20 +587,20 @@ export class Pool implements MappingHost {
   /** Mappings of this pool that are still mapped. */
   mappingCount(): number {
     let n = 0;
-    for (const space of this.spaces.values()) n += space.size;
+    for (const space of this.state.spaces.values()) n += space.size;
     return n;
   }
 
   /** @internal a write fault on a hole: allocate, zero, commit. */
   allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     const page = fileBlock - subject.firstBlock;
-    this.fillExclusion = { mapping: subject, from: page, to: page + count };
+    this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
     try {
       const got = this.getBlock(inode, fileBlock, true, count);
       return { poolBlock: got.poolBlock, count: got.count };
     } finally {
-      this.fillExclusion = undefined;
+      this.state.fillExclusion = undefined;
     }
   }
 
@@ -1229,8 +610,8 @@ export class Pool implements MappingHost {
    * written.
    */
   convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
+    ensureWritable(this.state);
+    ensureNotBusy(this.state, inode);
     const e = lookup(inode.extents, fileBlock);
     if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
     this.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
@@ -1241,58 +622,35 @@ export class Pool implements MappingHost {
     txn.put(next);
     txn.touch(inode.ino, fileBlock, fileBlock + count);
     const page = fileBlock - subject.firstBlock;
-    this.fillExclusion = { mapping: subject, from: page, to: page + count };
+    this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
     try {
-      this.commit(txn);
+      commit(this.state, txn);
     } finally {
-      this.fillExclusion = undefined;
+      this.state.fillExclusion = undefined;
     }
   }
 
   /** @internal a handle closed. */
   release(ino: number): void {
-    const n = (this.openCount.get(ino) ?? 1) - 1;
+    const n = (this.state.openCount.get(ino) ?? 1) - 1;
     if (n > 0) {
-      this.openCount.set(ino, n);
+      this.state.openCount.set(ino, n);
       return;
     }
-    this.openCount.delete(ino);
-    if (this.stopped) return; // nothing commits any more: the next mount frees and trims
+    this.state.openCount.delete(ino);
+    if (this.state.stopped) return; // nothing commits any more: the next mount frees and trims
     this.freeIfOrphan(ino);
-    if (!this.closed && !this.readOnly && !this.busy.has(ino)) this.trimPreallocation(ino);
+    if (!this.state.closed && !this.readOnly && !this.state.busy.has(ino)) trimPreallocation(this.state, ino);
   }
 
   /** Frees an unlinked inode once no handle and no transfer uses it. */
   private freeIfOrphan(ino: number): void {
-    const inode = this.inodes[ino];
-    if (this.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
-    if ((this.openCount.get(ino) ?? 0) > 0 || this.busy.has(ino)) return;
+    const inode = this.state.inodes[ino];
+    if (this.state.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
+    if ((this.state.openCount.get(ino) ?? 0) > 0 || this.state.busy.has(ino)) return;
     const txn = new Txn();
-    this.releaseInode(txn, inode);
-    this.commit(txn);
-  }
-
-  /**
-   * A run for file blocks from `fileBlock` (up to `want`): near the file's
-   * neighbouring blocks, or, for a new 2 MiB-aligned stretch of at least
-   * 2 MiB, 2 MiB-aligned in the pool so that mappings can map it whole.
-   */
-  private allocateFor(extents: readonly Extent[], fileBlock: number, want: number, pending: readonly Run[]): Run | null {
-    const goal = this.goalFor(extents, fileBlock);
-    if (goal === undefined && fileBlock % HUGE_PAGES === 0 && want >= HUGE_PAGES)
-      return this.allocator.allocateAligned(goal, want, pending, HUGE_PAGES);
-    return this.allocator.allocate(goal, want, pending);
-  }
-
-  /** The pool block to allocate near, for file block `fileBlock`. */
-  private goalFor(extents: readonly Extent[], fileBlock: number): number | undefined {
-    const i = findIndex(extents, fileBlock);
-    const prev = extents[i - 1];
-    if (prev) return prev.poolBlock + (fileBlock - prev.fileBlock);
-    const next = extents[i];
-    if (next && next.fileBlock > fileBlock && next.poolBlock >= next.fileBlock - fileBlock)
-      return next.poolBlock - (next.fileBlock - fileBlock);
-    return undefined;
+    releaseInode(txn, inode);
+    commit(this.state, txn);
   }
 
   /** @internal the get_block of the reference thread. */
@@ -1312,10 +670,10 @@ export class Pool implements MappingHost {
     }
     const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
     if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
-    this.ensureWritable();
+    ensureWritable(this.state);
     const txn = new Txn();
     const next = cloneInode(inode);
-    const run = this.allocateFor(next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.reserved);
+    const run = allocateFor(this.state, next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.state.reserved);
     if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
     txn.allocated.push(run);
     // Zeroed and durable before the allocation commits: no stale data, even after a crash.
@@ -1324,7 +682,7 @@ export class Pool implements MappingHost {
     next.mtimeMs = Date.now();
     txn.put(next);
     txn.touch(inode.ino, fileBlock, fileBlock + run.length);
-    this.commit(txn);
+    commit(this.state, txn);
     return { mapped: true, poolBlock: run.start, count: run.length, new: true, unwritten: false };
   }
 
@@ -1354,14 +712,6 @@ export class Pool implements MappingHost {
   }
 
   /**
-   * Zeroes the bytes of the last block past EOF before the file grows: they
-   * may hold old data (truncate does not zero them durably first).
-   */
-  private zeroTailOnExtend(inode: Inode): void {
-    this.zeroBlockTail(inode, inode.size);
-  }
-
-  /**
    * Copies the part of [position, position + length) of `source` that falls
    * in file blocks [fileBlock, fileBlock + count) mapped at `poolBlock`; with
    * `zeroEdges`, the rest of those blocks is zeroed (new or unwritten blocks).
@@ -1379,14 +729,14 @@ export class Pool implements MappingHost {
 
   /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
   writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     // The common case first: an overwrite inside EOF and inside one written
     // extent changes no metadata: one copy, durable on return.
     const end = position + length;
     if (position <= inode.size && length > 0 && !this.readOnly) {
       const e = lookup(inode.extents, Math.floor(position / BLOCK));
       if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
-        this.ensureOpen();
+        ensureOpen(this.state);
         const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
         // An append into blocks the file already has (the last one's tail, or
         // preallocated ones): the data is durable, then the size word. A
@@ -1394,9 +744,9 @@ export class Pool implements MappingHost {
         // (preallocation is not zeroed): the rest of the block the write ends
         // in is zeroed with it, so that nothing old shows past the new EOF.
         if (end <= inode.size) return this.region.write(base + position, source, sourceOffset, length);
-        this.zeroPastNewEof(inode, inode, end);
+        zeroPastNewEof(this.state, inode, inode, end);
         const [lo, hi] = sizeWord(end, inode.ino);
-        const n = this.region.writePublish(base + position, source, sourceOffset, length, this.inodeOffset(inode.ino) + SIZE_WORD, lo, hi);
+        const n = this.region.writePublish(base + position, source, sourceOffset, length, inodeOffset(this.state, inode.ino) + SIZE_WORD, lo, hi);
         inode.size = end;
         inode.mtimeMs = Date.now(); // in memory; on media with the file's next transaction (like lazytime)
         return n;
@@ -1415,26 +765,26 @@ export class Pool implements MappingHost {
    * the blocks it allocates are reserved pool-wide meanwhile.
    */
   async writeFileAsync(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     const copies: [number, number, number][] = [];
     const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => copies.push([at, from, n]));
-    this.busy.add(inode.ino);
-    this.reserved.push(...plan.txn.allocated);
+    this.state.busy.add(inode.ino);
+    this.state.reserved.push(...plan.txn.allocated);
     try {
       await Promise.all(copies.map(([at, from, n]) => this.region.writeAsync(at, source, from, n)));
-      this.ensureOpen();
+      ensureOpen(this.state);
       this.finishWrite(plan);
       return plan.written;
     } finally {
-      this.busy.delete(inode.ino);
-      for (const run of plan.txn.allocated) this.reserved.splice(this.reserved.indexOf(run), 1);
+      this.state.busy.delete(inode.ino);
+      for (const run of plan.txn.allocated) this.state.reserved.splice(this.state.reserved.indexOf(run), 1);
       this.freeIfOrphan(inode.ino);
     }
   }
 
   /** @internal readFile with the copies on the thread pool; the file stays usable meanwhile. */
   async readFileAsync(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
-    this.ensureNotBusy(inode);
+    ensureNotBusy(this.state, inode);
     if (position >= inode.size || length === 0) return 0;
     const n = Math.min(length, inode.size - position);
     const copies: Promise<number>[] = [];
@@ -1454,25 +804,20 @@ export class Pool implements MappingHost {
     return n;
   }
 
-  private ensureNotBusy(inode: Inode): void {
-    // size first: a hash lookup on every 4 KiB write is measurable
-    if (this.busy.size !== 0 && this.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
-  }
-
   /**
    * Decides a write: blocks to fill (through `copy`, in file order), blocks
    * to allocate and zero, extents to convert; short on ENOSPC.
    */
   private planWrite(inode: Inode, sourceOffset: number, length: number, position: number, copy: Copier): WritePlan {
-    this.ensureWritable();
+    ensureWritable(this.state);
     const txn = new Txn();
     const next = cloneInode(inode);
     if (length === 0) return { txn, next, written: 0, metadata: false };
     if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
     let metadata = false;
     if (position > inode.size) {
-      this.zeroTailOnExtend(inode);
-      this.dropPreallocation(txn, inode, next);
+      zeroTailOnExtend(this.state, inode);
+      dropPreallocation(this.state, txn, inode, next);
       metadata = txn.freed.length > 0;
     }
     const end = position + length;
@@ -1496,7 +841,7 @@ export class Pool implements MappingHost {
         continue;
       }
       const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-      const run = this.allocateFor(next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.reserved]);
+      const run = allocateFor(this.state, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.state.reserved]);
       if (!run) break; // ENOSPC: a short write of what fits
       txn.allocated.push(run);
       fills.push([run.start, fb, run.length, true]);
@@ -1508,9 +853,9 @@ export class Pool implements MappingHost {
     if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
     // Sequential block appends to a file of some size: preallocate ahead.
     if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
-      this.preallocate(txn, next, fb);
+      preallocate(this.state, txn, next, fb);
     for (const [poolBlock, fileBlock, count, zeroEdges] of fills) this.fillBlocks(poolBlock, fileBlock, count, sourceOffset, position, length, zeroEdges, copy);
-    this.zeroPastNewEof(inode, next, position + written);
+    zeroPastNewEof(this.state, inode, next, position + written);
     txn.touch(inode.ino, Math.floor(position / BLOCK), fb);
     if (position + written > next.size) {
       next.size = position + written;
@@ -1519,410 +864,43 @@ export class Pool implements MappingHost {
     return { txn, next, written, metadata };
   }
 
-  /**
-   * Speculative preallocation for a file growing at its end (at file block
-   * `fb`, just past the write): as many blocks as the file has, up to
-   * 4 MiB, so that the appends that follow need no transaction — only the
-   * data and one size-word store. Trimmed when the last handle closes (and at
-   * mount after a crash). Best effort: nothing when the pool is short.
-   */
-  private preallocate(txn: Txn, next: Inode, fb: number): void {
-    const last = next.extents[next.extents.length - 1];
-    if (!last || last.fileBlock + last.length !== fb) return; // not at the end of the file
-    const want = Math.min(mappedBlocks(next.extents), PREALLOC_MAX_BLOCKS, 2 ** 32 - fb);
-    if (want < 1) return;
-    let run: Run | null;
-    try {
-      run = this.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...this.reserved]);
-    } catch (e) {
-      if (isDaxfsError(e) && e.code === 'ENOSPC') return; // a sparse pool whose file system is short: no preallocation
-      throw e;
-    }
-    if (!run) return;
-    // Not zeroed here: appends overwrite these blocks whole, and every path
-    // that exposes one zeroes what it does not write first (the append fast
-    // path zeroes the rest of a block it enters; any other growth drops the
-    // preallocation; a mount frees blocks past EOF). Zeroing them twice
-    // would double the memory traffic of an append.
-    txn.allocated.push(run);
-    insert(next.extents, makeExtent(fb, run.start, run.length, false));
-    const range = this.preallocated.get(next.ino);
-    this.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
-  }
-
   /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
   private finishWrite(plan: WritePlan): void {
     if (!plan.metadata) return;
     // A rename or unlink may have happened while an asynchronous write ran:
     // keep the name and flags the inode has now.
-    const current = this.inodes[plan.next.ino];
+    const current = this.state.inodes[plan.next.ino];
     if (!current) throw daxfsError('EBADF', 'the file is gone');
     plan.next.name = current.name;
     plan.next.flags = current.flags;
     plan.next.mtimeMs = Date.now();
     plan.txn.put(plan.next);
-    this.commit(plan.txn);
+    commit(this.state, plan.txn);
   }
 
-  /** @internal */
+  /** @internal PoolFile.truncate(). */
   truncateFile(inode: Inode, size: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
-    checkSize(size, 'size');
-    if (size === inode.size) return;
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (size > inode.size) {
-      this.zeroTailOnExtend(inode);
-      this.dropPreallocation(txn, inode, next);
-    } else {
-      txn.freed.push(...removeRange(next.extents, Math.ceil(size / BLOCK), 2 ** 32));
-    }
-    next.size = size;
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    this.commit(txn);
-    // Best effort for readers of the raw block: the bytes past the new EOF
-    // read as zeros (the durable guarantee is zeroTailOnExtend).
-    if (size < inode.size && size % BLOCK !== 0) {
-      const e = lookup(next.extents, Math.floor(size / BLOCK));
-      if (e && !e.unwritten) this.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
-    }
+    truncateFile(this.state, inode, size);
   }
 
-  /**
-   * Allocates the holes of [offset, offset + length) as unwritten (zeroed)
-   * extents and extends the size like posix_fallocate. All or nothing.
-   */
+  /** PoolFile.allocate() (see resize.ts). */
   allocateFile(inode: Inode, offset: number, length: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (end > inode.size) this.dropPreallocation(txn, inode, next);
-    this.allocateHoles(txn, next, Math.floor(offset / BLOCK), Math.ceil(end / BLOCK));
-    if (end > inode.size) {
-      this.zeroTailOnExtend(inode);
-      next.size = end;
-    }
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    this.commit(txn);
+    allocateFile(this.state, inode, offset, length);
   }
 
-  /** Fills every hole of file blocks [start, end) with zeroed, unwritten runs (in `txn`); ENOSPC if it cannot. */
-  private allocateHoles(txn: Txn, next: Inode, start: number, end: number): void {
-    let fb = start;
-    while (fb < end) {
-      const e = lookup(next.extents, fb);
-      if (e) {
-        fb = e.fileBlock + e.length;
-        continue;
-      }
-      const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-      const run = this.allocateFor(next.extents, fb, holeEnd - fb, [...txn.allocated, ...this.reserved]);
-      if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
-      txn.allocated.push(run);
-      this.region.zero(run.start * BLOCK, run.length * BLOCK);
-      insert(next.extents, makeExtent(fb, run.start, run.length, true));
-      fb += run.length;
-    }
-  }
-
-  /** Zeroes, in place, the written bytes of [from, to) (which lies within one or more blocks). */
-  private zeroBytes(inode: Inode, from: number, to: number): void {
-    let pos = from;
-    while (pos < to) {
-      const fb = Math.floor(pos / BLOCK);
-      const e = lookup(inode.extents, fb);
-      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : nextMapped(inode.extents, fb) * BLOCK;
-      const chunk = Math.min(to, runEnd) - pos;
-      if (e && !e.unwritten) this.region.zero(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), chunk);
-      pos += chunk;
-    }
-  }
-
-  /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
+  /** @internal PoolFile.punchHole(). */
   punchHoleFile(inode: Inode, offset: number, length: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    const end = Math.min(offset + length, inode.size);
-    if (end <= offset) return;
-    const firstFull = Math.ceil(offset / BLOCK);
-    const lastFull = Math.floor(end / BLOCK);
-    if (firstFull >= lastFull) {
-      this.zeroBytes(inode, offset, end);
-      return;
-    }
-    this.zeroBytes(inode, offset, firstFull * BLOCK);
-    this.zeroBytes(inode, lastFull * BLOCK, end);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    txn.freed.push(...removeRange(next.extents, firstFull, lastFull));
-    if (txn.freed.length === 0) return;
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    this.commit(txn);
+    punchHoleFile(this.state, inode, offset, length);
   }
 
-  /**
-   * @internal the range reads as zeros afterwards: partial blocks zeroed in
-   * place, whole blocks become unwritten extents (allocated where they were
-   * holes); extends the size when the range passes EOF.
-   */
+  /** @internal PoolFile.zeroRange(). */
   zeroRangeFile(inode: Inode, offset: number, length: number): void {
-    this.ensureWritable();
-    this.ensureNotBusy(inode);
-    checkSize(offset, 'offset');
-    checkSize(length, 'length');
-    if (length === 0) return;
-    const end = offset + length;
-    if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-    const firstFull = Math.ceil(offset / BLOCK);
-    const lastFull = Math.floor(end / BLOCK);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (end > inode.size) {
-      this.zeroTailOnExtend(inode);
-      this.dropPreallocation(txn, inode, next);
-    }
-    if (firstFull < lastFull) {
-      setUnwritten(next.extents, firstFull, lastFull, true);
-      this.allocateHoles(txn, next, firstFull, lastFull);
-      this.zeroBytes(inode, offset, Math.min(firstFull * BLOCK, end));
-      this.zeroBytes(inode, Math.max(lastFull * BLOCK, offset), end);
-    } else {
-      this.zeroBytes(inode, offset, end);
-    }
-    if (end > next.size) next.size = end;
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    this.commit(txn);
+    zeroRangeFile(this.state, inode, offset, length);
   }
 }
 
 function isEmptyFile(path: string): boolean {
   const st = statSync(path);
   return st.isFile() && st.size === 0;
-}
-
-/** How problems name an inode: its number and, when it has one, its name. */
-function ownerName(inode: Inode): string {
-  return `inode ${inode.ino}${inode.name ? ` ('${inode.name}')` : ''}`;
-}
-
-/** Blocks the file owns inside EOF (preallocation past it is not the file's yet). */
-function blocksInsideEof(inode: Inode): number {
-  const eofBlock = Math.ceil(inode.size / BLOCK);
-  let n = 0;
-  for (const e of inode.extents) n += Math.max(0, Math.min(e.length, eofBlock - e.fileBlock));
-  return n;
-}
-
-/** Whether [offset, offset + length) lies in the superblocks, bitmap, inode table or data area (not the journal). */
-function inMetadataArea(offset: number, length: number, g: { journalStart: number; journalBlocks: number }, size: number): boolean {
-  const end = offset + length;
-  if (end > size || length <= 0) return false;
-  if (end <= 2 * BLOCK) return true;
-  return offset >= (g.journalStart + g.journalBlocks) * BLOCK;
-}
-
-/**
- * Inserts `value` into the ascending array `list` (binary search, then one
- * splice): the free inode list stays sorted so that the lowest numbers are
- * reused first, without a sort per unlink (that sort was most of an unlink).
- */
-function insertSorted(list: number[], value: number): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, value);
-}
-
-/** An index (checkIndex) that is also no more than the largest file size (EFBIG). */
-function fileIndex(value: unknown, name: string): number {
-  checkIndex(value, name);
-  if ((value as number) > MAX_FILE_SIZE) throw daxfsError('EFBIG', `${name} ${value as number} passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-  return value as number;
-}
-
-function checkSize(value: unknown, name: string): asserts value is number {
-  fileIndex(value, name);
-}
-
-/** An open file. Methods throw EBADF after close() or once the pool is closed. */
-export class PoolFile {
-  #closed = false;
-
-  /** @internal */
-  constructor(
-    private readonly pool: Pool,
-    readonly ino: number,
-    private readonly generation: number,
-  ) {}
-
-  private inode(): Inode {
-    if (this.#closed) throw daxfsError('EBADF', 'the file is closed');
-    return this.pool.inodeFor(this.ino, this.generation);
-  }
-
-  get size(): number {
-    return this.inode().size;
-  }
-
-  stat(): FileStat {
-    const i = this.inode();
-    return { name: i.name, ino: i.ino, size: i.size, allocated: blocksInsideEof(i) * BLOCK, mtimeMs: i.mtimeMs, extents: i.extents.length };
-  }
-
-  /** Reads up to `length` bytes at `position` into `target`; returns the count (0 at EOF). */
-  read(target: Uint8Array, position: number, targetOffset = 0, length?: number): number {
-    let inode = this.inode();
-    const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
-    checkSize(position, 'position');
-    if (faultUserBuffer(target, targetOffset, len, true)) {
-      // The target lies in a mapping, whose pages may show this file's own
-      // blocks: the pool reads extent by extent, so read aside first and
-      // copy once, or a later extent could be read after an earlier one
-      // overwrote it through the alias.
-      inode = this.inode();
-      const aside = Buffer.allocUnsafe(len);
-      const n = this.pool.readFile(inode, aside, 0, len, position);
-      target.set(aside.subarray(0, n), targetOffset);
-      return n;
-    }
-    return this.pool.readFile(inode, target, targetOffset, len, position);
-  }
-
-  /**
-   * read() with the copies on the thread pool. The file stays usable: a
-   * truncate or punch hole meanwhile waits for the copies before it frees
-   * their blocks.
-   */
-  readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
-    try {
-      this.inode();
-      const len = checkBufferRange(target, targetOffset, length, 'target', fileIndex);
-      checkSize(position, 'position');
-      faultUserBuffer(target, targetOffset, len, true);
-      return this.pool.readFileAsync(this.inode(), target, targetOffset, len, position);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /**
-   * write() with the copies on the thread pool, for large transfers; durable
-   * when the promise resolves. The file is busy (EBUSY) until then, and
-   * `source` must not change meanwhile.
-   */
-  writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
-    try {
-      this.inode();
-      const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
-      checkSize(position, 'position');
-      faultUserBuffer(source, sourceOffset, len, false);
-      return this.pool.writeFileAsync(this.inode(), source, sourceOffset, len, position);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** Writes `source` at `position`, durable on return in cache-flush mode; returns the count. */
-  write(source: Uint8Array, position: number, sourceOffset = 0, length?: number): number {
-    let inode = this.inode();
-    const len = checkBufferRange(source, sourceOffset, length, 'source', fileIndex);
-    checkSize(position, 'position');
-    // a fault in a mapping of this very file may have replaced its inode
-    if (faultUserBuffer(source, sourceOffset, len, false)) {
-      // The source lies in a mapping, whose pages may show the blocks this
-      // write changes: the pool writes extent by extent, so take the bytes
-      // aside first (memmove's meaning, whatever the aliasing).
-      inode = this.inode();
-      return this.pool.writeFile(inode, Buffer.from(source.subarray(sourceOffset, sourceOffset + len)), 0, len, position);
-    }
-    return this.pool.writeFile(inode, source, sourceOffset, len, position);
-  }
-
-  truncate(size: number): void {
-    this.pool.truncateFile(this.inode(), size);
-  }
-
-  /**
-   * Maps [offset, offset + length) of the file into memory (see FileMapping
-   * for what direct access to its buffer may do). The mapping keeps the file
-   * alive (like an open handle) until it is unmapped.
-   */
-  map(options: MapOptions): FileMapping {
-    const inode = this.inode();
-    if (typeof options !== 'object' || options === null) throw daxfsError('EINVAL', 'options must be an object with at least a length');
-    const offset = options.offset === undefined ? 0 : options.offset; // null is not "absent"
-    checkSize(offset, 'offset');
-    if (offset % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${offset} must be a multiple of ${BLOCK}`);
-    checkSize(options.length, 'length');
-    if (options.length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
-    if (offset + options.length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-    for (const key of ['shared', 'write', 'huge'] as const)
-      if (options[key] !== undefined && typeof options[key] !== 'boolean') throw daxfsError('EINVAL', `${key} must be a boolean`);
-    const faultAround = options.faultAround === undefined ? Infinity : options.faultAround;
-    if (faultAround !== Infinity && (!Number.isSafeInteger(faultAround) || faultAround < 1))
-      throw daxfsError('EINVAL', `faultAround must be a positive integer number of pages (or Infinity), got ${String(faultAround)}`);
-    return this.pool.mapFile(inode, {
-      offset,
-      length: options.length,
-      shared: options.shared ?? true,
-      write: options.write ?? false,
-      faultAround,
-      huge: options.huge ?? true,
-    });
-  }
-
-  /** Reserves blocks for [offset, offset + length) (reading as zeros), extending the size. */
-  allocate(offset: number, length: number): void {
-    this.pool.allocateFile(this.inode(), offset, length);
-  }
-
-  /** Frees the blocks of the range (it reads as zeros); the size stays. */
-  punchHole(offset: number, length: number): void {
-    this.pool.punchHoleFile(this.inode(), offset, length);
-  }
-
-  /** Makes the range read as zeros, keeping (or allocating) its blocks; may extend the size. */
-  zeroRange(offset: number, length: number): void {
-    this.pool.zeroRangeFile(this.inode(), offset, length);
-  }
-
-  /** The block map at `fileBlock`; with create, allocates (zeroed) a run of up to maxBlocks for a hole. */
-  getBlock(fileBlock: number, options: { create?: boolean; maxBlocks?: number } = {}): BlockMapping {
-    const maxBlocks = options.maxBlocks === undefined ? 1 : options.maxBlocks; // null is not "absent"
-    return this.pool.getBlock(this.inode(), fileBlock, options.create ?? false, maxBlocks);
-  }
-
-  /**
-   * Makes everything written through this handle durable. Writes already
-   * persist on return (flush + fence, or msync in msync mode), so this only
-   * orders: a fence.
-   */
-  sync(): void {
-    this.inode();
-    this.pool.region.drain();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.pool.release(this.ino);
-  }
 }
 

@@ -1,0 +1,84 @@
+// PoolState: the in-memory state of a mounted pool, shared by the modules
+// that make up the Pool (mount, commit, the data path, …) and by nothing
+// else — Pool holds it privately and callers never see it.
+//
+// Invariants: `sb`, `inodes`, `names`, `freeInodes`, `owned` and the bitmap
+// on media change together, only when a journal transaction commits (commit
+// installs them), so that what memory says is what a mount would rebuild;
+// `closed` and `stopped` only ever go from unset to set; every operation
+// checks them first (ensureOpen).
+import type { Bitmap } from '../bitmap.js';
+import { daxfsError } from '../errors.js';
+import type { AddressSpace } from '../map/address-space.js';
+import type { FileMapping, FillExclusion } from '../map/mapping.js';
+import type { Region } from '../region.js';
+import type { Allocator } from './allocator.js';
+import type { BlockSet } from './block-set.js';
+import type { DamagedInode } from './damage.js';
+import type { Run } from './extents.js';
+import type { Inode } from './inode.js';
+import type { Journal, RecoveryReport } from './journal.js';
+import type { Superblock } from './layout.js';
+
+export interface PoolState {
+  readonly region: Region;
+  readonly readOnly: boolean;
+  /** Each mapped file's address space: its mappings by file-block range. */
+  readonly spaces: Map<number, AddressSpace<FileMapping>>;
+  /** Pages a write fault maps itself after its own allocation commits. */
+  fillExclusion: FillExclusion | undefined;
+  sb: Superblock;
+  readonly journal: Journal;
+  readonly bitmap: Bitmap;
+  /** The on-media bitmap, read through a live view (changed only by journal records). */
+  readonly bitmapWords: Uint32Array;
+  readonly allocator: Allocator;
+  /** Decoded inodes by number (undefined = free), below the high-water mark. */
+  readonly inodes: (Inode | undefined)[];
+  readonly names: Map<string, number>;
+  readonly freeInodes: number[];
+  readonly openCount: Map<number, number>;
+  /** Files with an asynchronous transfer in flight. */
+  readonly busy: Set<number>;
+  /** File blocks appends preallocated past EOF, by inode (in memory only). */
+  readonly preallocated: Map<number, { from: number; to: number }>;
+  /** Blocks allocated by asynchronous writes that have not committed yet. */
+  readonly reserved: Run[];
+  recovery: RecoveryReport;
+  /** The backing has unreserved ranges: allocations reserve theirs first. */
+  readonly sparse: boolean;
+  /** Blocks owned by files and the metadata area, kept in step with every commit (the allocator checks against it). */
+  readonly owned: BlockSet;
+  /** Blocks damaged files may own: nobody else gets them until a repair decides. */
+  readonly held: BlockSet;
+  /** Damaged inodes by number, ascending (removed when a repair sets them aside). */
+  damaged: Map<number, DamagedInode>;
+  /** Names damaged files are listed under. */
+  damagedNames: Map<string, number>;
+  readonly salvage: string[] | undefined;
+  /** Reads metadata at mount (through a committed transaction's records, in salvage mounts). */
+  readonly readMeta: (offset: number, target: Buffer) => void;
+  orphansFreed: number;
+  remarked: number;
+  temporariesRemoved: number;
+  superblockRestored: boolean;
+  closed: boolean;
+  /** Why the pool stopped: the backing failed after a commit point (the in-memory state is behind the journal). */
+  stopped: string | undefined;
+}
+
+export function ensureOpen(s: PoolState): void {
+  if (s.closed) throw daxfsError('EBADF', 'the pool is closed');
+  if (s.stopped)
+    throw daxfsError('EIO', `pool '${s.region.path}' stopped: a committed transaction could not be applied (${s.stopped}); close it and open it again (the open applies it)`);
+}
+
+export function ensureWritable(s: PoolState): void {
+  ensureOpen(s);
+  if (s.readOnly) throw daxfsError('EROFS', 'the pool is open read-only');
+}
+
+export function ensureNotBusy(s: PoolState, inode: Inode): void {
+  // size first: a hash lookup on every 4 KiB write is measurable
+  if (s.busy.size !== 0 && s.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
+}
