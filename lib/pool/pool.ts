@@ -8,7 +8,7 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { Region } from '../region.js';
 import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, setUnwritten } from './extents.js';
+import { lookup, mappedBlocks, setUnwritten } from './extents.js';
 import {
   checkName,
   cloneInode,
@@ -17,8 +17,6 @@ import {
   makeInode,
   FLAG_ORPHAN,
   FLAG_USED,
-  SIZE_WORD,
-  sizeWord,
   type Inode,
 } from './inode.js';
 import { isSparse, reserveBacking } from './space.js';
@@ -26,7 +24,6 @@ import {
   BLOCK,
   computeGeometry,
   encodeSuperblock,
-  MAX_FILE_SIZE,
   newSuperblock,
   type Superblock,
 } from './layout.js';
@@ -37,29 +34,15 @@ import { emptyStats, type FaultStats } from '../map/page-table.js';
 import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
 import { Txn } from './txn.js';
 import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
-import { commit, inodeOffset, releaseInode } from './commit.js';
+import { commit, releaseInode } from './commit.js';
 import { lock, mount, ownedRuns } from './mount.js';
 import { allocateFile, punchHoleFile, truncateFile, zeroRangeFile } from './resize.js';
-import { allocateFor, dropPreallocation, preallocate, trimPreallocation, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryName } from './temporary.js';
 import { PoolFile } from './file.js';
+import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './data-path.js';
+import { release } from './handles.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
-
-const HOLE_SCAN_LIMIT = 2 ** 32;
-
-/** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
-type Copier = (at: number, sourceOffset: number, length: number) => void;
-
-/** Files smaller than this (in blocks) get no preallocation. */
-const PREALLOC_AFTER_BLOCKS = 4;
-
-interface WritePlan {
-  txn: Txn;
-  next: Inode;
-  written: number;
-  metadata: boolean;
-}
 
 export class Pool implements MappingHost {
   readonly region: Region;
@@ -597,7 +580,7 @@ export class Pool implements MappingHost {
     const page = fileBlock - subject.firstBlock;
     this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
     try {
-      const got = this.getBlock(inode, fileBlock, true, count);
+      const got = getBlock(this.state, inode, fileBlock, true, count);
       return { poolBlock: got.poolBlock, count: got.count };
     } finally {
       this.state.fillExclusion = undefined;
@@ -630,252 +613,34 @@ export class Pool implements MappingHost {
     }
   }
 
-  /** @internal a handle closed. */
-  release(ino: number): void {
-    const n = (this.state.openCount.get(ino) ?? 1) - 1;
-    if (n > 0) {
-      this.state.openCount.set(ino, n);
-      return;
-    }
-    this.state.openCount.delete(ino);
-    if (this.state.stopped) return; // nothing commits any more: the next mount frees and trims
-    this.freeIfOrphan(ino);
-    if (!this.state.closed && !this.readOnly && !this.state.busy.has(ino)) trimPreallocation(this.state, ino);
-  }
-
-  /** Frees an unlinked inode once no handle and no transfer uses it. */
-  private freeIfOrphan(ino: number): void {
-    const inode = this.state.inodes[ino];
-    if (this.state.closed || this.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
-    if ((this.state.openCount.get(ino) ?? 0) > 0 || this.state.busy.has(ino)) return;
-    const txn = new Txn();
-    releaseInode(txn, inode);
-    commit(this.state, txn);
-  }
-
-  /** @internal the get_block of the reference thread. */
+  /** @internal PoolFile.getBlock() (see data-path.ts). */
   getBlock(inode: Inode, fileBlock: number, create: boolean, maxBlocks: number): BlockMapping {
-    if (!Number.isSafeInteger(fileBlock) || fileBlock < 0 || fileBlock >= 2 ** 32)
-      throw daxfsError('EINVAL', `fileBlock must be an integer in 0 ..= 2^32-1, got ${fileBlock}`);
-    if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw daxfsError('EINVAL', `maxBlocks must be a positive integer, got ${maxBlocks}`);
-    const e = lookup(inode.extents, fileBlock);
-    if (e) {
-      return {
-        mapped: true,
-        poolBlock: e.poolBlock + (fileBlock - e.fileBlock),
-        count: e.fileBlock + e.length - fileBlock,
-        new: false,
-        unwritten: e.unwritten,
-      };
-    }
-    const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
-    if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
-    ensureWritable(this.state);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    const run = allocateFor(this.state, next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), this.state.reserved);
-    if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
-    txn.allocated.push(run);
-    // Zeroed and durable before the allocation commits: no stale data, even after a crash.
-    this.region.zero(run.start * BLOCK, run.length * BLOCK);
-    insert(next.extents, makeExtent(fileBlock, run.start, run.length, false));
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    txn.touch(inode.ino, fileBlock, fileBlock + run.length);
-    commit(this.state, txn);
-    return { mapped: true, poolBlock: run.start, count: run.length, new: true, unwritten: false };
+    return getBlock(this.state, inode, fileBlock, create, maxBlocks);
   }
 
-  /** @internal */
+  /** @internal PoolFile.read(). */
   readFile(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): number {
-    if (position >= inode.size || length === 0) return 0;
-    const n = Math.min(length, inode.size - position);
-    // One written extent covers it: one copy.
-    const first = lookup(inode.extents, Math.floor(position / BLOCK));
-    if (first && !first.unwritten && position + n <= (first.fileBlock + first.length) * BLOCK)
-      return this.region.read(first.poolBlock * BLOCK + (position - first.fileBlock * BLOCK), target, targetOffset, n);
-    let done = 0;
-    while (done < n) {
-      const pos = position + done;
-      const fb = Math.floor(pos / BLOCK);
-      const e = lookup(inode.extents, fb);
-      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-      const chunk = Math.min(n - done, runEnd - pos);
-      if (e && !e.unwritten) {
-        this.region.read(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk);
-      } else {
-        target.fill(0, targetOffset + done, targetOffset + done + chunk);
-      }
-      done += chunk;
-    }
-    return n;
+    return readFile(this.state, inode, target, targetOffset, length, position);
   }
 
-  /**
-   * Copies the part of [position, position + length) of `source` that falls
-   * in file blocks [fileBlock, fileBlock + count) mapped at `poolBlock`; with
-   * `zeroEdges`, the rest of those blocks is zeroed (new or unwritten blocks).
-   */
-  private fillBlocks(poolBlock: number, fileBlock: number, count: number, sourceOffset: number, position: number, length: number, zeroEdges: boolean, copy: Copier): void {
-    const blockStart = fileBlock * BLOCK;
-    const blockEnd = (fileBlock + count) * BLOCK;
-    const from = Math.max(position, blockStart);
-    const to = Math.min(position + length, blockEnd);
-    const base = poolBlock * BLOCK - blockStart;
-    if (zeroEdges && from > blockStart) this.region.zero(base + blockStart, from - blockStart);
-    if (zeroEdges && to < blockEnd) this.region.zero(base + to, blockEnd - to);
-    if (to > from) copy(base + from, sourceOffset + (from - position), to - from);
-  }
-
-  /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
+  /** @internal PoolFile.write(). */
   writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
-    ensureNotBusy(this.state, inode);
-    // The common case first: an overwrite inside EOF and inside one written
-    // extent changes no metadata: one copy, durable on return.
-    const end = position + length;
-    if (position <= inode.size && length > 0 && !this.readOnly) {
-      const e = lookup(inode.extents, Math.floor(position / BLOCK));
-      if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
-        ensureOpen(this.state);
-        const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
-        // An append into blocks the file already has (the last one's tail, or
-        // preallocated ones): the data is durable, then the size word. A
-        // block past the old EOF block may hold an earlier owner's bytes
-        // (preallocation is not zeroed): the rest of the block the write ends
-        // in is zeroed with it, so that nothing old shows past the new EOF.
-        if (end <= inode.size) return this.region.write(base + position, source, sourceOffset, length);
-        zeroPastNewEof(this.state, inode, inode, end);
-        const [lo, hi] = sizeWord(end, inode.ino);
-        const n = this.region.writePublish(base + position, source, sourceOffset, length, inodeOffset(this.state, inode.ino) + SIZE_WORD, lo, hi);
-        inode.size = end;
-        inode.mtimeMs = Date.now(); // in memory; on media with the file's next transaction (like lazytime)
-        return n;
-      }
-    }
-    const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => {
-      this.region.write(at, source, from, n);
-    });
-    this.finishWrite(plan);
-    return plan.written;
+    return writeFile(this.state, inode, source, sourceOffset, length, position);
   }
 
-  /**
-   * @internal the same, with the data copied on the thread pool. The file
-   * is busy (EBUSY for other operations on it) until the promise settles;
-   * the blocks it allocates are reserved pool-wide meanwhile.
-   */
-  async writeFileAsync(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
-    ensureNotBusy(this.state, inode);
-    const copies: [number, number, number][] = [];
-    const plan = this.planWrite(inode, sourceOffset, length, position, (at, from, n) => copies.push([at, from, n]));
-    this.state.busy.add(inode.ino);
-    this.state.reserved.push(...plan.txn.allocated);
-    try {
-      await Promise.all(copies.map(([at, from, n]) => this.region.writeAsync(at, source, from, n)));
-      ensureOpen(this.state);
-      this.finishWrite(plan);
-      return plan.written;
-    } finally {
-      this.state.busy.delete(inode.ino);
-      for (const run of plan.txn.allocated) this.state.reserved.splice(this.state.reserved.indexOf(run), 1);
-      this.freeIfOrphan(inode.ino);
-    }
+  /** @internal PoolFile.readAsync(). */
+  readFileAsync(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
+    return readFileAsync(this.state, inode, target, targetOffset, length, position);
   }
 
-  /** @internal readFile with the copies on the thread pool; the file stays usable meanwhile. */
-  async readFileAsync(inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
-    ensureNotBusy(this.state, inode);
-    if (position >= inode.size || length === 0) return 0;
-    const n = Math.min(length, inode.size - position);
-    const copies: Promise<number>[] = [];
-    // No busy mark: the copies pin the blocks they read (a punch hole,
-    // truncate or unlink frees them only once the copies are done).
-    for (let done = 0; done < n; ) {
-      const pos = position + done;
-      const fb = Math.floor(pos / BLOCK);
-      const e = lookup(inode.extents, fb);
-      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-      const chunk = Math.min(n - done, runEnd - pos);
-      if (e && !e.unwritten) copies.push(this.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
-      else target.fill(0, targetOffset + done, targetOffset + done + chunk);
-      done += chunk;
-    }
-    await Promise.all(copies);
-    return n;
+  /** @internal PoolFile.writeAsync(). */
+  writeFileAsync(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
+    return writeFileAsync(this.state, inode, source, sourceOffset, length, position);
   }
 
-  /**
-   * Decides a write: blocks to fill (through `copy`, in file order), blocks
-   * to allocate and zero, extents to convert; short on ENOSPC.
-   */
-  private planWrite(inode: Inode, sourceOffset: number, length: number, position: number, copy: Copier): WritePlan {
-    ensureWritable(this.state);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    if (length === 0) return { txn, next, written: 0, metadata: false };
-    if (position + length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `the write would pass the largest file size (${MAX_FILE_SIZE} bytes)`);
-    let metadata = false;
-    if (position > inode.size) {
-      zeroTailOnExtend(this.state, inode);
-      dropPreallocation(this.state, txn, inode, next);
-      metadata = txn.freed.length > 0;
-    }
-    const end = position + length;
-    const lastFb = Math.floor((end - 1) / BLOCK);
-    let fb = Math.floor(position / BLOCK);
-    // Every allocation is decided before a byte is copied: an allocation the
-    // allocator refuses (EUCLEAN) then leaves the file as it was.
-    const fills: [poolBlock: number, fileBlock: number, count: number, zeroEdges: boolean][] = [];
-    while (fb <= lastFb) {
-      const e = next.extents[findIndex(next.extents, fb)];
-      if (e && e.fileBlock <= fb) {
-        const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
-        const count = runEnd - fb + 1;
-        const unwritten = e.unwritten;
-        fills.push([e.poolBlock + (fb - e.fileBlock), fb, count, unwritten]);
-        if (unwritten) {
-          setUnwritten(next.extents, fb, fb + count, false);
-          metadata = true;
-        }
-        fb = runEnd + 1;
-        continue;
-      }
-      const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-      const run = allocateFor(this.state, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...this.state.reserved]);
-      if (!run) break; // ENOSPC: a short write of what fits
-      txn.allocated.push(run);
-      fills.push([run.start, fb, run.length, true]);
-      insert(next.extents, makeExtent(fb, run.start, run.length, false));
-      metadata = true;
-      fb += run.length;
-    }
-    const written = Math.min(end, fb * BLOCK) - position;
-    if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
-    // Sequential block appends to a file of some size: preallocate ahead.
-    if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
-      preallocate(this.state, txn, next, fb);
-    for (const [poolBlock, fileBlock, count, zeroEdges] of fills) this.fillBlocks(poolBlock, fileBlock, count, sourceOffset, position, length, zeroEdges, copy);
-    zeroPastNewEof(this.state, inode, next, position + written);
-    txn.touch(inode.ino, Math.floor(position / BLOCK), fb);
-    if (position + written > next.size) {
-      next.size = position + written;
-      metadata = true;
-    }
-    return { txn, next, written, metadata };
-  }
-
-  /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
-  private finishWrite(plan: WritePlan): void {
-    if (!plan.metadata) return;
-    // A rename or unlink may have happened while an asynchronous write ran:
-    // keep the name and flags the inode has now.
-    const current = this.state.inodes[plan.next.ino];
-    if (!current) throw daxfsError('EBADF', 'the file is gone');
-    plan.next.name = current.name;
-    plan.next.flags = current.flags;
-    plan.next.mtimeMs = Date.now();
-    plan.txn.put(plan.next);
-    commit(this.state, plan.txn);
+  /** @internal a handle closed (see handles.ts). */
+  release(ino: number): void {
+    release(this.state, ino);
   }
 
   /** @internal PoolFile.truncate(). */

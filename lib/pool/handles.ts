@@ -1,0 +1,36 @@
+// Handles: an open file, a mapping and an asynchronous transfer each keep
+// their inode alive. When the last of them goes, an unlinked (orphan) inode
+// is freed and what appends preallocated past EOF is trimmed.
+//
+// Invariants: an orphan is freed only when no handle (openCount) and no
+// transfer (busy) uses it; nothing commits once the pool has stopped or
+// closed, or on a read-only pool (the next read-write mount frees orphans
+// and trims).
+import { FLAG_ORPHAN } from './inode.js';
+import { trimPreallocation } from './blocks.js';
+import { commit, releaseInode } from './commit.js';
+import type { PoolState } from './state.js';
+import { Txn } from './txn.js';
+
+/** @internal a handle closed. */
+export function release(s: PoolState, ino: number): void {
+  const n = (s.openCount.get(ino) ?? 1) - 1;
+  if (n > 0) {
+    s.openCount.set(ino, n);
+    return;
+  }
+  s.openCount.delete(ino);
+  if (s.stopped) return; // nothing commits any more: the next mount frees and trims
+  freeIfOrphan(s, ino);
+  if (!s.closed && !s.readOnly && !s.busy.has(ino)) trimPreallocation(s, ino);
+}
+
+/** Frees an unlinked inode once no handle and no transfer uses it. */
+export function freeIfOrphan(s: PoolState, ino: number): void {
+  const inode = s.inodes[ino];
+  if (s.closed || s.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
+  if ((s.openCount.get(ino) ?? 0) > 0 || s.busy.has(ino)) return;
+  const txn = new Txn();
+  releaseInode(txn, inode);
+  commit(s, txn);
+}
