@@ -5,14 +5,13 @@
 // caller's buffers and pmem.
 import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
-import { daxfsError, isDaxfsError } from '../errors.js';
+import { daxfsError } from '../errors.js';
 import { Region } from '../region.js';
-import { claims, describeDamaged, isReservedName, quarantineName, QUARANTINE_PREFIX, recoveredSize, recoverExtents, type DamagedInode } from './damage.js';
-import { lookup, mappedBlocks, setUnwritten } from './extents.js';
+import { describeDamaged, isReservedName, QUARANTINE_PREFIX } from './damage.js';
+import { lookup, setUnwritten } from './extents.js';
 import {
   checkName,
   cloneInode,
-  extentBlocksFor,
   blocksInsideEof,
   makeInode,
   FLAG_ORPHAN,
@@ -31,17 +30,18 @@ import { AddressSpace } from '../map/address-space.js';
 import type { FaultSubject } from '../map/fault.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
-import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
+import type { CheckReport } from './check.js';
 import { Txn } from './txn.js';
 import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { commit, releaseInode } from './commit.js';
-import { lock, mount, ownedRuns } from './mount.js';
+import { lock, mount } from './mount.js';
 import { allocateFile, punchHoleFile, truncateFile, zeroRangeFile } from './resize.js';
 import { checkAccess, describeExisting } from './backing.js';
 import { isTemporaryName, temporaryName } from './temporary.js';
 import { PoolFile } from './file.js';
 import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './data-path.js';
 import { release } from './handles.js';
+import { check } from './repair.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
 export class Pool implements MappingHost {
@@ -387,99 +387,13 @@ export class Pool implements MappingHost {
    * Verifies the pool: superblocks, journal, every block map against the
    * bitmap (leaked blocks, blocks owned twice, blocks past the end), the free
    * count, inodes, names, orphans and damaged files. With `repair`, sets
-   * each damaged file aside (one transaction each: see quarantine), then
-   * fixes what can be fixed without guessing (leaks, unmarked blocks, the
-   * free count, orphans, the backup superblock) in one transaction, and
-   * reports the rest.
+   * each damaged file aside (one transaction each), then fixes what can be
+   * fixed without guessing (leaks, unmarked blocks, the free count, orphans,
+   * the backup superblock) in one transaction, and reports the rest (see
+   * repair.ts).
    */
   check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
-    ensureOpen(this.state);
-    if (options.repair) ensureWritable(this.state);
-    let found = this.inspect(options.onProgress);
-    const repaired: Problem[] = [];
-    if (options.repair && this.state.damaged.size > 0) {
-      const damaged = found.problems.filter((p) => p.kind === 'damaged');
-      for (const p of damaged) {
-        try {
-          this.quarantine(this.state.damaged.get(p.ino!)!);
-          repaired.push(p);
-        } catch (e) {
-          if (!isDaxfsError(e)) throw e;
-          p.message += ` (not set aside: ${e.message})`;
-          p.repairable = false;
-        }
-      }
-      // What the damaged files claimed and did not keep is now leaked: look again.
-      const again = this.inspect(undefined);
-      found = { ...again, problems: [...damaged, ...again.problems.filter((p) => p.kind !== 'damaged')], files: found.files };
-    }
-    if (options.repair) repaired.push(...this.repairFound(found));
-    const remaining = found.problems.filter((p) => !repaired.includes(p));
-    return { ok: remaining.length === 0, problems: found.problems, repaired, blocksChecked: this.state.sb.nblocks, filesChecked: found.files };
-  }
-
-  /** check() without repairs: the problems, and what a repair would need. */
-  private inspect(onProgress: ((done: number, total: number) => void) | undefined): Inspection {
-    return inspectPool(
-      {
-        region: this.region,
-        sb: this.state.sb,
-        inodes: this.state.inodes,
-        damaged: this.state.damaged,
-        held: this.state.held,
-        runs: ownedRuns(this.state),
-        isOpen: (ino) => (this.state.openCount.get(ino) ?? 0) > 0,
-        damageRepairable: !this.state.salvage,
-      },
-      onProgress,
-    );
-  }
-
-  /** The one transaction of a repair (everything but damaged files); the problems it fixed. */
-  private repairFound(found: Inspection): Problem[] {
-    const { problems, leaked, unmarked, orphans, free } = found;
-    const fixable = problems.filter((p) => p.repairable && p.kind !== 'damaged');
-    if (fixable.length === 0 || problems.some((p) => p.kind === 'double-owner' || p.kind === 'out-of-range')) return [];
-    const txn = new Txn();
-    txn.freed.push(...leaked);
-    txn.allocated.push(...unmarked);
-    for (const inode of orphans) releaseInode(txn, inode);
-    const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
-    // the free count from the bitmap as it will be, not from the (wrong) counter
-    txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
-    commit(this.state, txn, true);
-    return fixable;
-  }
-
-  /**
-   * Sets a damaged file aside, in one transaction: its inode slot becomes
-   * the file `lost+found.<inode>` holding the extents recoverExtents keeps
-   * (blocks of them the bitmap calls free are marked in use), with a new
-   * generation; an unlinked one is freed. Its block map goes in its old
-   * block-map blocks where they are nobody else's (a full pool can still
-   * take it). What it claimed and does not keep is left to the leak repair
-   * that follows.
-   */
-  private quarantine(d: DamagedInode): void {
-    const txn = new Txn();
-    const kept = d.orphan ? [] : recoverExtents(d, this.state.sb, this.state.owned);
-    if (d.orphan) {
-      txn.put(makeInode(d.ino, 0, '', 0, 0, 0, [], []));
-    } else {
-      const taken = (name: string) => this.state.names.has(name) || (this.state.damagedNames.has(name) && this.state.damagedNames.get(name) !== d.ino);
-      txn.nextGeneration = this.state.sb.nextGeneration + 1;
-      const map = d.chain.filter((b) => !this.state.owned.covers(b, 1)).slice(0, extentBlocksFor(kept.length));
-      txn.put(makeInode(d.ino, FLAG_USED, quarantineName(d.ino, taken), recoveredSize(d, kept), d.mtimeMs, this.state.sb.nextGeneration, kept, map));
-      for (const e of kept) txn.allocated.push(...clearRuns(this.state.bitmapWords, e.poolBlock, e.length));
-      for (const b of map) txn.allocated.push(...clearRuns(this.state.bitmapWords, b, 1));
-    }
-    commit(this.state, txn);
-    for (const e of kept) this.state.owned.add(e.poolBlock, e.length);
-    for (const b of this.state.inodes[d.ino]?.extentBlocks ?? []) this.state.owned.add(b, 1);
-    this.state.damaged.delete(d.ino);
-    if (this.state.damagedNames.get(d.name) === d.ino) this.state.damagedNames.delete(d.name);
-    this.state.held.clear();
-    for (const other of this.state.damaged.values()) for (const r of claims(other, this.state.sb)) this.state.held.add(r.start, r.length);
+    return check(this.state, options);
   }
 
   /** Unmounts. Open file handles become unusable (EBADF). */
