@@ -8,7 +8,6 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { daxfsError } from '../errors.js';
 import { Region } from '../region.js';
 import { describeDamaged, isReservedName, QUARANTINE_PREFIX } from './damage.js';
-import { lookup, setUnwritten } from './extents.js';
 import {
   checkName,
   cloneInode,
@@ -26,13 +25,12 @@ import {
   newSuperblock,
   type Superblock,
 } from './layout.js';
-import { AddressSpace } from '../map/address-space.js';
 import type { FaultSubject } from '../map/fault.js';
-import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
+import type { FileMapping, MapOptions, MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
 import type { CheckReport } from './check.js';
 import { Txn } from './txn.js';
-import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { commit, releaseInode } from './commit.js';
 import { lock, mount } from './mount.js';
 import { allocateFile, punchHoleFile, truncateFile, zeroRangeFile } from './resize.js';
@@ -42,6 +40,7 @@ import { PoolFile } from './file.js';
 import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './data-path.js';
 import { release } from './handles.js';
 import { check } from './repair.js';
+import { allocateForFault, convertForFault, detachMapping, mapFile, verifyMappings } from './host.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
 export class Pool implements MappingHost {
@@ -414,34 +413,36 @@ export class Pool implements MappingHost {
     return inode;
   }
 
-  // ---------------------------------------------------------------- mappings
+  // ---------------------------------------------------------------- mappings (see host.ts)
 
   /** @internal PoolFile.map(). */
   mapFile(inode: Inode, options: Required<MapOptions>): FileMapping {
-    ensureOpen(this.state);
-    if (options.shared && options.write && this.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
-    const pages = Math.ceil(options.length / BLOCK);
-    const mmu = this.region.createMapping(pages * BLOCK);
-    if (mmu.unit !== BLOCK) {
-      mmu.release();
-      throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
-    }
-    let space = this.state.spaces.get(inode.ino);
-    if (!space) this.state.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
-    const mapping = new FileMapping(this, inode.ino, inode.generation, mmu, options);
-    space.add(mapping);
-    this.state.openCount.set(inode.ino, (this.state.openCount.get(inode.ino) ?? 0) + 1);
-    return mapping;
+    return mapFile(this.state, this, inode, options);
   }
 
   /** @internal a mapping was unmapped. */
   detachMapping(mapping: FileMapping): void {
-    const ino = mapping.inodeNumber;
-    const space = this.state.spaces.get(ino);
-    if (!space) return;
-    space.remove(mapping);
-    if (space.size === 0) this.state.spaces.delete(ino);
-    this.release(ino);
+    detachMapping(this.state, mapping);
+  }
+
+  /** @internal a write fault on a hole: allocate, zero, commit. */
+  allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
+    return allocateForFault(this.state, subject, inode, fileBlock, count);
+  }
+
+  /** @internal a write fault on unwritten blocks: zero them, then commit them as written. */
+  convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
+    convertForFault(this.state, subject, inode, fileBlock, count);
+  }
+
+  /**
+   * Checks every page of every live mapping against the block maps (no free
+   * block and no block of another file reachable, writable pages only in
+   * shared writable mappings, nothing past EOF, the native page table
+   * agreeing). Returns the problems found.
+   */
+  verifyMappings(): string[] {
+    return verifyMappings(this.state);
   }
 
   /** Fault statistics of every mapping of this pool, past and present. */
@@ -449,82 +450,11 @@ export class Pool implements MappingHost {
     return { ...this.faultCounters };
   }
 
-  /**
-   * Checks every page of every live mapping against the block maps: a page
-   * showing a block must show the file's written block at that offset (so
-   * no free block, and no block of another file, is reachable), writable
-   * pages only in shared writable mappings, nothing past EOF but torn-down
-   * pages, and the native page table must agree. Returns the problems found.
-   */
-  verifyMappings(): string[] {
-    const problems: string[] = [];
-    for (const [ino, space] of this.state.spaces) {
-      const inode = this.state.inodes[ino];
-      for (const m of space.all()) {
-        const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
-        const native = m.nativeStates();
-        const eof = inode ? Math.ceil(inode.size / BLOCK) - m.firstBlock : 0;
-        for (let p = 0; p < m.blockCount; p++) {
-          const state = m.table.states[p]!;
-          if (native[p] !== state) problems.push(`${where(p)}: page state ${state} but the native table says ${native[p]}`);
-          if (state !== 0 && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
-          if (state === 3 && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
-          if (state !== 2 && state !== 3) continue;
-          const block = m.table.blocks[p]!;
-          const e = inode && lookup(inode.extents, m.firstBlock + p);
-          const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
-          if (block !== expected) problems.push(`${where(p)}: shows pool block ${block}, the file has ${expected < 0 ? 'no written block' : expected} there`);
-          if (((this.state.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
-        }
-      }
-    }
-    return problems;
-  }
-
   /** Mappings of this pool that are still mapped. */
   mappingCount(): number {
     let n = 0;
     for (const space of this.state.spaces.values()) n += space.size;
     return n;
-  }
-
-  /** @internal a write fault on a hole: allocate, zero, commit. */
-  allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
-    ensureNotBusy(this.state, inode);
-    const page = fileBlock - subject.firstBlock;
-    this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
-    try {
-      const got = getBlock(this.state, inode, fileBlock, true, count);
-      return { poolBlock: got.poolBlock, count: got.count };
-    } finally {
-      this.state.fillExclusion = undefined;
-    }
-  }
-
-  /**
-   * @internal a write fault on unwritten blocks: zero them (a zero range
-   * leaves the old bytes under its unwritten extents), then commit them as
-   * written.
-   */
-  convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
-    ensureWritable(this.state);
-    ensureNotBusy(this.state, inode);
-    const e = lookup(inode.extents, fileBlock);
-    if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
-    this.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
-    const txn = new Txn();
-    const next = cloneInode(inode);
-    setUnwritten(next.extents, fileBlock, fileBlock + count, false);
-    next.mtimeMs = Date.now();
-    txn.put(next);
-    txn.touch(inode.ino, fileBlock, fileBlock + count);
-    const page = fileBlock - subject.firstBlock;
-    this.state.fillExclusion = { mapping: subject, from: page, to: page + count };
-    try {
-      commit(this.state, txn);
-    } finally {
-      this.state.fillExclusion = undefined;
-    }
   }
 
   /** @internal PoolFile.getBlock() (see data-path.ts). */

@@ -1,0 +1,122 @@
+// Hosting mappings: a file's mappings (one address space per mapped file),
+// what their write faults ask of the pool (a hole allocated, unwritten
+// blocks converted, each committed), and a check of every live mapping's
+// pages against the block maps.
+//
+// Invariants: a mapping counts as an open handle of its file until it is
+// unmapped; a page shows only the file's written block at its offset, so
+// no free block and no other file's block is ever reachable through a
+// mapping; blocks a fault allocates or converts are zeroed before their
+// transaction commits, and the pages the fault maps itself are kept out of
+// the fill that follows the commit (fillExclusion).
+import { daxfsError } from '../errors.js';
+import { AddressSpace } from '../map/address-space.js';
+import type { FaultSubject } from '../map/fault.js';
+import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
+import { lookup, setUnwritten } from './extents.js';
+import { cloneInode, type Inode } from './inode.js';
+import { BLOCK } from './layout.js';
+import { commit } from './commit.js';
+import { getBlock } from './data-path.js';
+import { release } from './handles.js';
+import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { Txn } from './txn.js';
+
+/** @internal PoolFile.map(). */
+export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: Required<MapOptions>): FileMapping {
+  ensureOpen(s);
+  if (options.shared && options.write && s.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
+  const pages = Math.ceil(options.length / BLOCK);
+  const mmu = s.region.createMapping(pages * BLOCK);
+  if (mmu.unit !== BLOCK) {
+    mmu.release();
+    throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
+  }
+  let space = s.spaces.get(inode.ino);
+  if (!space) s.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
+  const mapping = new FileMapping(host, inode.ino, inode.generation, mmu, options);
+  space.add(mapping);
+  s.openCount.set(inode.ino, (s.openCount.get(inode.ino) ?? 0) + 1);
+  return mapping;
+}
+
+/** @internal a mapping was unmapped. */
+export function detachMapping(s: PoolState, mapping: FileMapping): void {
+  const ino = mapping.inodeNumber;
+  const space = s.spaces.get(ino);
+  if (!space) return;
+  space.remove(mapping);
+  if (space.size === 0) s.spaces.delete(ino);
+  release(s, ino);
+}
+
+/**
+ * Checks every page of every live mapping against the block maps: a page
+ * showing a block must show the file's written block at that offset (so
+ * no free block, and no block of another file, is reachable), writable
+ * pages only in shared writable mappings, nothing past EOF but torn-down
+ * pages, and the native page table must agree. Returns the problems found.
+ */
+export function verifyMappings(s: PoolState): string[] {
+  const problems: string[] = [];
+  for (const [ino, space] of s.spaces) {
+    const inode = s.inodes[ino];
+    for (const m of space.all()) {
+      const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
+      const native = m.nativeStates();
+      const eof = inode ? Math.ceil(inode.size / BLOCK) - m.firstBlock : 0;
+      for (let p = 0; p < m.blockCount; p++) {
+        const state = m.table.states[p]!;
+        if (native[p] !== state) problems.push(`${where(p)}: page state ${state} but the native table says ${native[p]}`);
+        if (state !== 0 && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
+        if (state === 3 && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
+        if (state !== 2 && state !== 3) continue;
+        const block = m.table.blocks[p]!;
+        const e = inode && lookup(inode.extents, m.firstBlock + p);
+        const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
+        if (block !== expected) problems.push(`${where(p)}: shows pool block ${block}, the file has ${expected < 0 ? 'no written block' : expected} there`);
+        if (((s.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** @internal a write fault on a hole: allocate, zero, commit. */
+export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
+  ensureNotBusy(s, inode);
+  const page = fileBlock - subject.firstBlock;
+  s.fillExclusion = { mapping: subject, from: page, to: page + count };
+  try {
+    const got = getBlock(s, inode, fileBlock, true, count);
+    return { poolBlock: got.poolBlock, count: got.count };
+  } finally {
+    s.fillExclusion = undefined;
+  }
+}
+
+/**
+ * @internal a write fault on unwritten blocks: zero them (a zero range
+ * leaves the old bytes under its unwritten extents), then commit them as
+ * written.
+ */
+export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
+  ensureWritable(s);
+  ensureNotBusy(s, inode);
+  const e = lookup(inode.extents, fileBlock);
+  if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
+  s.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
+  const txn = new Txn();
+  const next = cloneInode(inode);
+  setUnwritten(next.extents, fileBlock, fileBlock + count, false);
+  next.mtimeMs = Date.now();
+  txn.put(next);
+  txn.touch(inode.ino, fileBlock, fileBlock + count);
+  const page = fileBlock - subject.firstBlock;
+  s.fillExclusion = { mapping: subject, from: page, to: page + count };
+  try {
+    commit(s, txn);
+  } finally {
+    s.fillExclusion = undefined;
+  }
+}
