@@ -7,39 +7,23 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 
 import { daxfsError } from '../errors.js';
 import { Region } from '../region.js';
-import { describeDamaged, isReservedName, QUARANTINE_PREFIX } from './damage.js';
-import {
-  checkName,
-  cloneInode,
-  blocksInsideEof,
-  makeInode,
-  FLAG_ORPHAN,
-  FLAG_USED,
-  type Inode,
-} from './inode.js';
+import { checkName, type Inode } from './inode.js';
 import { isSparse, reserveBacking } from './space.js';
-import {
-  BLOCK,
-  computeGeometry,
-  encodeSuperblock,
-  newSuperblock,
-  type Superblock,
-} from './layout.js';
+import { BLOCK, computeGeometry, encodeSuperblock, newSuperblock, type Superblock } from './layout.js';
 import type { FaultSubject } from '../map/fault.js';
 import type { FileMapping, MapOptions, MappingHost } from '../map/mapping.js';
 import { emptyStats, type FaultStats } from '../map/page-table.js';
 import type { CheckReport } from './check.js';
-import { Txn } from './txn.js';
 import { ensureOpen, ensureWritable, type PoolState } from './state.js';
-import { commit, releaseInode } from './commit.js';
 import { lock, mount } from './mount.js';
 import { allocateFile, punchHoleFile, truncateFile, zeroRangeFile } from './resize.js';
 import { checkAccess, describeExisting } from './backing.js';
-import { isTemporaryName, temporaryName } from './temporary.js';
+import { temporaryName } from './temporary.js';
 import { PoolFile } from './file.js';
 import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './data-path.js';
 import { release } from './handles.js';
 import { check } from './repair.js';
+import { checkNewName, createInode, discardTemporary, fileCount, list, publishTemporary, refuseDamaged, rename, stat, unlink } from './namespace.js';
 import { allocateForFault, convertForFault, detachMapping, mapFile, verifyMappings } from './host.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
@@ -175,7 +159,7 @@ export class Pool implements MappingHost {
       blocks: this.state.sb.nblocks,
       freeBlocks: this.state.sb.freeBlocks,
       dataBlocks: this.state.sb.nblocks - this.state.sb.dataStart,
-      files: this.fileCount() + (this.state.salvage ? 0 : this.state.damagedNames.size),
+      files: fileCount(this.state) + (this.state.salvage ? 0 : this.state.damagedNames.size),
       inodes: { used, capacity: this.state.sb.inodeCount },
       journalBytes: this.state.journal.capacity,
       persistence: this.region.capabilities.persistence,
@@ -198,63 +182,6 @@ export class Pool implements MappingHost {
     return this.state.sb;
   }
 
-  private statOf(inode: Inode): FileStat {
-    const st: FileStat = {
-      name: inode.name,
-      ino: inode.ino,
-      size: inode.size,
-      allocated: blocksInsideEof(inode) * BLOCK,
-      mtimeMs: inode.mtimeMs,
-      extents: inode.extents.length,
-    };
-    const d = this.state.damaged.get(inode.ino);
-    if (d) st.damaged = d.reason; // a salvage mount's recovered view
-    return st;
-  }
-
-  /** Every file, sorted by name; damaged files too, marked `damaged`. */
-  list(): FileStat[] {
-    ensureOpen(this.state);
-    const files = [...this.state.names]
-      .filter(([name]) => !isTemporaryName(name))
-      .map(([, ino]) => this.statOf(this.state.inodes[ino]!));
-    if (!this.state.salvage)
-      for (const ino of this.state.damagedNames.values()) {
-        const d = this.state.damaged.get(ino)!;
-        // what the block map holds is not known: nothing is counted as allocated
-        files.push({ name: d.name, ino, size: d.size ?? 0, allocated: 0, mtimeMs: d.mtimeMs, extents: d.extents.length, damaged: d.reason });
-      }
-    return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
-  stat(name: string): FileStat {
-    ensureOpen(this.state);
-    return this.statOf(this.inodeByName(checkName(name)));
-  }
-
-  private inodeByName(name: string): Inode {
-    const ino = this.state.names.get(name);
-    if (ino === undefined) {
-      this.refuseDamaged(name);
-      throw daxfsError('ENOENT', `no file named '${name}'`);
-    }
-    return this.state.inodes[ino]!;
-  }
-
-  /** EUCLEAN naming the file, when `name` is a damaged file's. */
-  private refuseDamaged(name: string): void {
-    const ino = this.state.damagedNames.get(name);
-    if (ino === undefined || this.state.names.has(name)) return;
-    const d = this.state.damaged.get(ino)!;
-    throw daxfsError('EUCLEAN', `${describeDamaged(d)} (check({ repair: true }) sets what can be recovered of it aside under a '${QUARANTINE_PREFIX}' name)`);
-  }
-
-  /** A name a new file may take: not one reserved for files a repair sets aside. */
-  private checkNewName(name: string, what = 'name'): void {
-    if (isReservedName(name))
-      throw daxfsError('EINVAL', `${what} '${name}' is reserved: names starting with '${QUARANTINE_PREFIX}' are kept for files a repair sets aside`);
-  }
-
   /** Opens a file by name; with `create`, creates it when missing (`exclusive`: EEXIST if it exists). */
   open(name: string, options: OpenFileOptions = {}): PoolFile {
     ensureOpen(this.state);
@@ -262,80 +189,34 @@ export class Pool implements MappingHost {
     let ino = this.state.names.get(name);
     if (ino !== undefined && options.create && options.exclusive) throw daxfsError('EEXIST', `'${name}' already exists`);
     if (ino === undefined) {
-      this.refuseDamaged(name);
+      refuseDamaged(this.state, name);
       if (!options.create) throw daxfsError('ENOENT', `no file named '${name}'`);
-      this.checkNewName(name);
-      ino = this.createInode(name);
+      checkNewName(name);
+      ino = createInode(this.state, name);
     }
     this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
     return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
   }
 
-  private createInode(name: string): number {
-    ensureWritable(this.state);
-    const txn = new Txn();
-    let ino = this.state.freeInodes[0];
-    if (ino === undefined) {
-      if (this.state.sb.inodeHighWater >= this.state.sb.inodeCount)
-        throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${this.state.sb.inodeCount} files)`);
-      ino = this.state.sb.inodeHighWater;
-      txn.highWater = ino + 1;
-    } else {
-      this.state.freeInodes.shift();
-    }
-    txn.nextGeneration = this.state.sb.nextGeneration + 1;
-    txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), this.state.sb.nextGeneration, [], []));
-    try {
-      commit(this.state, txn);
-    } catch (e) {
-      if (txn.highWater === undefined) this.state.freeInodes.unshift(ino);
-      throw e;
-    }
-    return ino;
+  // ---------------------------------------------------------------- names (see namespace.ts)
+
+  /** Every file, sorted by name; damaged files too, marked `damaged`. */
+  list(): FileStat[] {
+    return list(this.state);
+  }
+
+  stat(name: string): FileStat {
+    return stat(this.state, name);
   }
 
   /** Removes a name. A file still open keeps its blocks until its last handle closes. */
   unlink(name: string): void {
-    ensureWritable(this.state);
-    const inode = this.inodeByName(checkName(name));
-    const txn = new Txn();
-    this.unlinkInTxn(txn, inode);
-    commit(this.state, txn);
-  }
-
-  private unlinkInTxn(txn: Txn, inode: Inode): void {
-    if ((this.state.openCount.get(inode.ino) ?? 0) > 0 || this.state.busy.has(inode.ino)) {
-      const orphan = cloneInode(inode);
-      orphan.flags = FLAG_USED | FLAG_ORPHAN;
-      orphan.name = '';
-      txn.put(orphan);
-    } else {
-      releaseInode(txn, inode);
-    }
+    unlink(this.state, name);
   }
 
   /** Renames `from` to `to`, atomically replacing an existing `to`. */
   rename(from: string, to: string): void {
-    ensureWritable(this.state);
-    checkName(from, 'from');
-    checkName(to, 'to');
-    const inode = this.inodeByName(from);
-    if (from === to) return;
-    this.refuseDamaged(to);
-    this.checkNewName(to, 'to');
-    this.renameInode(inode, to);
-  }
-
-  /** Gives `inode` the name `to` in one transaction, unlinking a file that had it. */
-  private renameInode(inode: Inode, to: string): void {
-    if (inode.name === to) return;
-    const txn = new Txn();
-    const target = this.state.names.get(to);
-    if (target !== undefined) this.unlinkInTxn(txn, this.state.inodes[target]!);
-    const renamed = cloneInode(inode);
-    renamed.name = to;
-    txn.put(renamed);
-    commit(this.state, txn);
+    rename(this.state, from, to);
   }
 
   // ---------------------------------------------------------------- temporaries
@@ -347,40 +228,22 @@ export class Pool implements MappingHost {
    */
   createTemporary(): PoolFile {
     ensureWritable(this.state);
-    const ino = this.createInode(temporaryName());
+    const ino = createInode(this.state, temporaryName());
     this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
     return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
   }
 
   /** Renames the temporary `file` (still open) to `name`, atomically replacing a file of that name. */
   publishTemporary(file: PoolFile, name: string): void {
-    ensureWritable(this.state);
-    checkName(name);
-    this.renameInode(this.temporaryOf(file), name);
+    publishTemporary(this.state, file, name);
   }
 
   /** Closes the temporary `file` and removes it. */
   discardTemporary(file: PoolFile): void {
-    ensureWritable(this.state);
-    const inode = this.temporaryOf(file);
-    file.close();
-    const txn = new Txn();
-    this.unlinkInTxn(txn, this.state.inodes[inode.ino] ?? inode);
-    commit(this.state, txn);
+    discardTemporary(this.state, file);
   }
 
-  private temporaryOf(file: PoolFile): Inode {
-    const { name, ino } = file.stat(); // EBADF for a closed or stale handle
-    if (!isTemporaryName(name) || this.state.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
-    return this.state.inodes[ino]!;
-  }
-
-  /** Files with a name of their own (temporaries are not counted). */
-  private fileCount(): number {
-    let n = 0;
-    for (const name of this.state.names.keys()) if (!isTemporaryName(name)) n++;
-    return n;
-  }
+  // ---------------------------------------------------------------- check and close
 
   /**
    * Verifies the pool: superblocks, journal, every block map against the
