@@ -8,7 +8,7 @@ import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { daxfsError } from '../errors.js';
 import { Region } from '../region.js';
 import { checkName, type Inode } from './inode.js';
-import { isSparse, reserveBacking } from './space.js';
+import { reserveBacking } from './space.js';
 import { BLOCK, computeGeometry, encodeSuperblock, newSuperblock, type Superblock } from './layout.js';
 import type { FaultSubject } from '../map/fault.js';
 import type { FileMapping, MapOptions, MappingHost } from '../map/mapping.js';
@@ -151,6 +151,7 @@ export class Pool implements MappingHost {
     ensureOpen(this.state);
     let used = this.state.inodes.filter((i) => i !== undefined).length;
     for (const ino of this.state.damaged.keys()) if (!this.state.inodes[ino]) used++;
+    const backedBytes = this.region.backedBytes();
     return {
       path: this.region.path,
       uuid: this.state.sb.uuid,
@@ -172,8 +173,8 @@ export class Pool implements MappingHost {
       transactions: this.state.journal.commits,
       damagedFiles: this.state.damagedNames.size,
       ...(this.state.salvage ? { salvage: [...this.state.salvage] } : {}),
-      sparse: isSparse(this.region),
-      backedBytes: this.region.backedBytes(),
+      sparse: backedBytes < this.region.size, // as isSparse(), from the one fstat
+      backedBytes,
     };
   }
 
