@@ -23,10 +23,10 @@ import { Txn } from './txn.js';
 const PREALLOC_MAX_BLOCKS = 1024;
 
 /**
- * Frees what appends preallocated past EOF (zeroed blocks, so that appends
- * into them change nothing but the size word): when the last handle
- * closes. After a crash the preallocation (at most 1 MiB a file) stays with
- * the file, past its EOF, until it is truncated or unlinked.
+ * Frees what appends preallocated past EOF (blocks that are not zeroed:
+ * see preallocate) when the last handle closes. After a crash the
+ * preallocation (at most PREALLOC_MAX_BLOCKS, 4 MiB, a file) is freed by
+ * the next read-write mount, before anything could grow the file over it.
  */
 export function trimPreallocation(s: PoolState, ino: number): void {
   const inode = s.inodes[ino];
