@@ -1,7 +1,13 @@
 // A metadata transaction being built: new versions of inodes, blocks
 // allocated and freed, superblock counters. Nothing reaches media or the
-// pool's in-memory state until Pool.commit() turns it into journal records;
-// an operation that fails before that leaves no trace.
+// pool's in-memory state until commit() turns it into journal records; an
+// operation that fails before that leaves no trace.
+//
+// The one change to a committed inode made outside a transaction is the
+// append fast path (data-path.ts): an append into blocks the file already
+// owns publishes the new size with one atomic store of the size word, which
+// carries its own check, and updates the in-memory size and mtime to match;
+// no block map or bitmap changes, so there is nothing to journal.
 import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
 
