@@ -96,11 +96,24 @@ export interface Turns {
 export function turns(trials: number, sides: (() => number)[]): Turns[] {
   for (const side of sides) side();
   const samples = sides.map((): number[] => []);
-  for (let t = 0; t < trials; t++) {
-    for (let k = 0; k < sides.length; k++) {
-      const j = (k + t) % sides.length;
-      samples[j]!.push(sides[j]!());
-    }
-  }
-  return samples.map((s) => ({ samples: s, min: Math.min(...s), median: median(s) }));
+  for (const j of rotation(trials, sides.length)) samples[j]!.push(sides[j]!());
+  return samples.map(summarise);
+}
+
+/** turns() for sides whose trials are asynchronous: each trial awaited before the next starts. */
+export async function turnsAsync(trials: number, sides: (() => Promise<number>)[]): Promise<Turns[]> {
+  for (const side of sides) await side();
+  const samples = sides.map((): number[] => []);
+  for (const j of rotation(trials, sides.length)) samples[j]!.push(await sides[j]!());
+  return samples.map(summarise);
+}
+
+/** The sides' order over `trials` rounds: every side once a round, the first moving on by one. */
+function* rotation(trials: number, count: number): Generator<number> {
+  for (let t = 0; t < trials; t++) for (let k = 0; k < count; k++) yield (k + t) % count;
+}
+
+/** A side's trials with their min and median. */
+export function summarise(s: number[]): Turns {
+  return { samples: s, min: Math.min(...s), median: median(s) };
 }

@@ -1,7 +1,8 @@
 // The pool benchmark: file operations against node:fs on the same backing
-// file system, and mount time against pool size. Every figure is measured in
-// this run; ratios compare figures from this run only.
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+// file system, and mount time against pool size (names and other metadata
+// costs: metadata.ts). Every figure is measured in this run; ratios compare
+// figures from this run only.
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { createUnlinkedPmem } from '../lib/emulated.js';
@@ -111,34 +112,6 @@ export function runPoolBenchmark(quick = false): Row[] {
     );
     rows.push(row('pool: 4 KiB allocating append, durable, vs writeSync + fdatasync', a.a, a.b, 3));
 
-    // small files: create + 4 KiB write + close, then remove (outside the timing).
-    const files = quick ? 500 : 1000;
-    // The one named thing of the run (a file system's names are what this
-    // row measures); removed after each trial and at the end.
-    const dirPath = `${backing.name}.dir`;
-    const s = compare(
-      trials,
-      () => {
-        const ns = timeLoop(files, (i) => {
-          const h = pool.open(`small-${i}`, { create: true });
-          h.write(buf, 0);
-          h.close();
-        });
-        for (let i = 0; i < files; i++) pool.unlink(`small-${i}`);
-        return ns;
-      },
-      () => {
-        rmSync(dirPath, { recursive: true, force: true });
-        mkdirSync(dirPath);
-        return timeLoop(files, (i) => {
-          const h = openSync(`${dirPath}/small-${i}`, 'w');
-          writeSync(h, buf, 0, BLOCK, 0);
-          closeSync(h);
-        });
-      },
-    );
-    rmSync(dirPath, { recursive: true, force: true });
-    rows.push(row('pool: small file create + 4 KiB write + close vs node:fs', s.a, s.b, null));
     f.close();
   } finally {
     pool.close();

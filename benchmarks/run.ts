@@ -1,4 +1,4 @@
-// `npm run bench`: the region, pool, fault and stores benchmarks, each in a
+// `npm run bench`: the region, pool, fault, metadata and stores benchmarks, each in a
 // process of its own, their tables printed; with --report DIR also a
 // markdown report and SVG charts in DIR.
 //
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     { title: `Region: the JS API against the same copies in a native loop, node:fs on the same file, MMU calls (${region.region.persistence}, flush ${region.region.flush})`, rows: region.rows },
     { title: 'Pool: files against node:fs on the same tmpfs, and mount time', rows: await json<Row[]>('pool.js') },
     { title: "Mappings: faults against the kernel's, loads and stores, invalidation", rows: await json<Row[]>('faults.js') },
+    { title: 'Metadata: names, extents, mount and asynchronous transfers at scale, against node:fs on the same tmpfs or a small scale', rows: await json<Row[]>('metadata.js') },
   ];
   for (const g of groups) console.log(`${g.title}\n\n${formatRows(g.rows)}\n`);
   const stores = await json<StoresResult>('stores.js', sqliteNodeFlags());

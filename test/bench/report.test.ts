@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-import { median, turns } from '../../benchmarks/measure.js';
+import { median, turns, turnsAsync } from '../../benchmarks/measure.js';
 import { writeReport } from '../../benchmarks/report.js';
 import { sqliteNodeFlags } from '../../benchmarks/sqlite.js';
 import type { StoresResult } from '../../benchmarks/stores.js';
@@ -26,6 +26,25 @@ describe('measuring in turns', () => {
       { samples: [5, 3, 4], min: 3, median: 4 },
       { samples: [10, 30, 20], min: 10, median: 20 },
       { samples: [7, 8, 1], min: 1, median: 7 },
+    ]);
+  });
+
+  it('awaits asynchronous sides one trial at a time, in the same order', async () => {
+    const calls: string[] = [];
+    let running = 0;
+    const side = (name: string, values: number[]) => async () => {
+      calls.push(name);
+      expect(running).toBe(0);
+      running++;
+      await new Promise((resolve) => setImmediate(resolve));
+      running--;
+      return values.shift()!;
+    };
+    const result = await turnsAsync(2, [side('a', [99, 5, 3]), side('b', [99, 10, 30])]);
+    expect(calls).toEqual(['a', 'b', 'a', 'b', 'b', 'a']);
+    expect(result).toEqual([
+      { samples: [5, 3], min: 3, median: 4 },
+      { samples: [10, 30], min: 10, median: 20 },
     ]);
   });
 

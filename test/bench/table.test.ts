@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { fasterOrSlower, formatRows, formatTable, type Row } from '../../benchmarks/table.js';
+import { failedRow, fasterOrSlower, formatRows, formatTable, timeRow, type Row } from '../../benchmarks/table.js';
 import { readTable } from './table-text.js';
 
 const rows: Row[] = [
@@ -35,5 +35,34 @@ describe('benchmark tables', () => {
   it('refuses a row whose cells do not match the headers', () => {
     expect(() => formatTable(['a', 'b', 'c'], [['1', '2']])).toThrow(/a table row has 2 cells for 3 headers: 1 \| 2/);
     expect(formatTable(['a', 'b'], [['x', '']])).toBe('a  b\n-  -\nx  —');
+  });
+
+  it('compare two times by their fastest trials, the medians beside, either way round', () => {
+    expect(timeRow('create', { min: 1000, median: 2000 }, { min: 3000, median: 3000 }, 'op', { faster: 2 })).toEqual({
+      name: 'create',
+      measured: '1.00 µs/op (median 2.00 µs)',
+      baseline: '3.00 µs/op (median 3.00 µs)',
+      ratio: 3,
+      verdict: '3.00× faster (medians: 1.50× faster)',
+      target: '≥ 2× faster',
+      pass: true,
+    });
+    expect(timeRow('fault', { min: 1600 }, { min: 1000 }, 'fault', { atMost: 1.5 })).toEqual({
+      name: 'fault',
+      measured: '1.60 µs/fault',
+      baseline: '1.00 µs/fault',
+      ratio: 1.6,
+      verdict: '1.60× the time',
+      target: '≤ 1.5× the time',
+      pass: false,
+    });
+    const reference = timeRow('ref', { min: 500, median: 800 }, { min: 1000, median: 1000 }, 'op', { atMost: null });
+    expect([reference.verdict, reference.target, reference.pass]).toEqual(['0.50× the time (medians: 0.80× the time)', null, null]);
+  });
+
+  it('say what stopped a measurement, and count its target missed', () => {
+    const row = failedRow('async', 'EBUSY: not supported yet', '≥ 0.8 of the bandwidth');
+    expect(row).toEqual({ name: 'async', measured: 'EBUSY: not supported yet', baseline: '', ratio: NaN, verdict: 'not measured', target: '≥ 0.8 of the bandwidth', pass: false });
+    expect(readTable(formatRows([row])).rows).toEqual([['async', 'EBUSY: not supported yet', '—', 'not measured', '≥ 0.8 of the bandwidth: MISSED']]);
   });
 });
