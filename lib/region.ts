@@ -175,6 +175,22 @@ export class Region {
   }
 
   /**
+   * A redo-journal commit in one call (native/journal_commit.h has the
+   * on-media layout and the barriers): the `count` records of `list`
+   * ((targetOffset, sourceOffset, length) triples, their bytes in `staging`)
+   * go to the journal body at `bodyOffset` with a checksummed header at
+   * `headerOffset`; then the commit word (at headerOffset + 64) takes `seq`;
+   * the records are applied in place, record `backupIndex` (when given) last
+   * with a barrier of its own; the commit word is cleared. Every argument is
+   * checked before the first store. Returns the body's size. A thrown error
+   * has `committed`: true when it came at or after the commit point (the
+   * transaction may be durable, not known to be applied).
+   */
+  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number): number {
+    return this.#native.journalCommit(staging, list, count, headerOffset, bodyOffset, seq, backupIndex);
+  }
+
+  /**
    * writeScatter() into this process's private copy of a region opened
    * read-only (`capabilities.privateCopy`): the pages change for this opener
    * only and nothing reaches the backing. Read-only pool opens recover a

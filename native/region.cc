@@ -13,6 +13,7 @@
 #include "copy_probe.h"
 #include "errors.h"
 #include "first_touch.h"
+#include "journal_commit.h"
 #include "mmu.h"
 #include "page_state.h"
 #include "region_async.h"
@@ -69,6 +70,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Read>("read"),
           InstanceMethod<&Region::Write>("write"),
           InstanceMethod<&Region::WriteScatter>("writeScatter"),
+          InstanceMethod<&Region::JournalCommit>("journalCommit"),
           InstanceMethod<&Region::Zero>("zero"),
           InstanceMethod<&Region::Persist>("persist"),
           InstanceMethod<&Region::Flush>("flush"),
@@ -297,6 +299,12 @@ Napi::Value Region::WriteScatter(const Napi::CallbackInfo& info) {
   }
   RegionWriteScatter(env, c, source, list.Data(), count, !private_copy);
   return env.Undefined();
+}
+
+// journalCommit(...): a journal commit in one call (journal_commit.h). The
+// core goes as it is: a closed region's EBADF carries `committed` too.
+Napi::Value Region::JournalCommit(const Napi::CallbackInfo& info) {
+  return daxfs::JournalCommit(info, core_);
 }
 
 Napi::Value Region::Zero(const Napi::CallbackInfo& info) {

@@ -31,6 +31,7 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value WriteScatter(const Napi::CallbackInfo& info);
+  Napi::Value JournalCommit(const Napi::CallbackInfo& info);
   Napi::Value Zero(const Napi::CallbackInfo& info);
   Napi::Value Persist(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);

@@ -2,7 +2,9 @@
 // records of metadata. Commit: write the records to the journal body and a
 // checksummed header, persist; store the 8-byte commit word (the commit
 // point), persist; apply the records in place, persist; clear the commit
-// word. Mount replays a committed transaction (the records are physical, so
+// word. One native call does all of it (Region.journalCommit,
+// native/journal_commit.h); which records, the capacity and what a failure
+// leaves are decided here. Mount replays a committed transaction (the records are physical, so
 // replay is idempotent) and ignores an uncommitted one.
 //
 // header block: 0 magic u64 | 8 seq u64 | 16 records u32 | 20 bodyBytes u32 |
@@ -12,7 +14,7 @@ import { crc32 } from 'node:zlib';
 
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
-import { readU64, writeU64 } from './bytes.js';
+import { readU64 } from './bytes.js';
 import { BLOCK } from './layout.js';
 
 const JOURNAL_MAGIC = 0x4c4e4a5346584144n; // "DAXFSJNL"
@@ -83,45 +85,31 @@ export class Journal {
     for (const r of records) bytes += 16 + Math.ceil(r.data.length / 8) * 8;
     if (bytes > this.capacity)
       throw daxfsError('ENOSPC', `metadata transaction of ${bytes} bytes does not fit the journal (${this.capacity} bytes)`);
-    // the body, then the 32-byte header, in one staging buffer
-    if (this.scratch.length < bytes + 32) this.scratch = Buffer.allocUnsafe(Math.max(bytes + 32, 2 * this.scratch.length));
-    const body = this.scratch.subarray(0, bytes).fill(0);
-    const placed: PlacedRecord[] = [];
+    // The records' bytes one after another in the staging buffer; the
+    // native call lays out the body and header (the format above), checksums
+    // them and runs the whole protocol with its barriers.
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * this.scratch.length));
+    const list = this.list(records.length);
     let at = 0;
-    for (const r of records) {
-      writeU64(body, r.offset, at);
-      body.writeUInt32LE(r.data.length, at + 8);
-      r.data.copy(body, at + 16);
-      placed.push({ offset: r.offset, at: at + 16, length: r.data.length });
-      at += 16 + Math.ceil(r.data.length / 8) * 8;
+    let backup: number | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      r.data.copy(this.scratch, at);
+      list[3 * i] = r.offset;
+      list[3 * i + 1] = at;
+      list[3 * i + 2] = r.data.length;
+      if (r.offset === BACKUP_SUPERBLOCK) backup = i;
+      at += r.data.length;
     }
     const seq = this.seq++;
-    const header = this.scratch.subarray(bytes, bytes + 32).fill(0);
-    header.writeBigUInt64LE(JOURNAL_MAGIC, 0);
-    writeU64(header, seq, 8);
-    header.writeUInt32LE(records.length, 16);
-    header.writeUInt32LE(bytes, 20);
-    header.writeUInt32LE(crc32(body), 24);
-    header.writeUInt32LE(crc32(header.subarray(0, 28)), 28);
-    // body and header durable (one fence), then the commit word
-    const list = this.list(2);
-    list[0] = this.bodyOffset;
-    list[1] = 0;
-    list[2] = bytes;
-    list[3] = this.headerOffset;
-    list[4] = bytes;
-    list[5] = 32;
-    this.region.writeScatter(this.scratch, list, 2);
     try {
-      this.region.store64(this.headerOffset + COMMIT_WORD, seq); // the commit point
-      this.apply(body, placed);
-      this.region.store64(this.headerOffset + COMMIT_WORD, 0);
+      this.region.journalCommit(this.scratch, list, records.length, this.headerOffset, this.bodyOffset, seq, backup);
     } catch (e) {
-      // The backing failed at or after the commit point (a fault caught by
-      // the engine: no space, a truncated file, a media error). The
-      // transaction may be durable and is not applied: nothing may commit
-      // over it; a mount replays it.
-      this.unapplied = e as Error;
+      // A failure at or after the commit point (a fault caught by the
+      // engine: no space, a truncated file, a media error): the transaction
+      // may be durable and is not applied: nothing may commit over it; a
+      // mount replays it. Before it, nothing is committed.
+      if ((e as { committed?: unknown }).committed === true) this.unapplied = e as Error;
       throw e;
     }
     this.commits++;
@@ -134,8 +122,8 @@ export class Journal {
   }
 
   /**
-   * Writes the records in place from `body`, where each one's bytes sit at
-   * `at`: all with one barrier, but the backup superblock last, after a
+   * Recovery: writes the records in place from `body`, where each one's
+   * bytes sit at `at` (as the commit does in its native call): all with one barrier, but the backup superblock last, after a
    * fence of its own, so that a crash tearing one copy of the superblock
    * always leaves the other whole and mount can find the journal.
    */

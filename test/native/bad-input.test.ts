@@ -72,6 +72,13 @@ const ENTRIES: Entry[] = [
     numeric: [0],
   },
   {
+    name: 'journalCommit',
+    call: (r, a) => any(r).journalCommit!(buf(), new Float64Array([65536, 0, 8]), a[0], a[1], a[2], a[3], a[4]),
+    good: [1, 8192, 12288, 1, 0],
+    numeric: [0, 1, 2, 3, 4],
+    optional: [4],
+  },
+  {
     name: 'copyProbe',
     call: (r, a) => any(r).copyProbe!(new Float64Array([a[0] as number]), a[1], buf(), true),
     good: [0, 16],

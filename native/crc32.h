@@ -1,0 +1,18 @@
+// CRC-32 as zlib computes it (the reflected polynomial 0xEDB88320, initial
+// value and final XOR all ones): the checksum the journal's on-media format
+// uses, so what native code writes is what the TypeScript reader (node:zlib)
+// checks. Table-driven, eight bytes per step ("slicing-by-8"); the tables are
+// built at compile time. Plain loops only: safe to run guarded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace daxfs {
+
+// The CRC-32 of `length` bytes at `data`, continuing from `crc` (0 to
+// start): Crc32(Crc32(0, a), b) == Crc32(0, a followed by b), as zlib's
+// crc32(crc, buf, len).
+uint32_t Crc32(uint32_t crc, const uint8_t* data, size_t length);
+
+}  // namespace daxfs
