@@ -13,6 +13,7 @@ import { daxfsError } from '../errors.js';
 import { AddressSpace } from '../map/address-space.js';
 import type { FaultSubject } from '../map/fault.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
+import { PAGE, PageState } from '../mmu.js';
 import { lookup, setUnwritten } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
@@ -26,11 +27,11 @@ import { Txn } from './txn.js';
 export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: Required<MapOptions>): FileMapping {
   ensureOpen(s);
   if (options.shared && options.write && s.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
-  const pages = Math.ceil(options.length / BLOCK);
-  const mmu = s.region.createMapping(pages * BLOCK);
-  if (mmu.unit !== BLOCK) {
+  const pages = Math.ceil(options.length / PAGE);
+  const mmu = s.region.createMapping(pages * PAGE);
+  if (mmu.unit !== PAGE) {
     mmu.release();
-    throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
+    throw daxfsError('ENOTSUP', `file mappings need ${PAGE}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
   }
   let space = s.spaces.get(inode.ino);
   if (!space) s.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
@@ -68,9 +69,9 @@ export function verifyMappings(s: PoolState): string[] {
       for (let p = 0; p < m.blockCount; p++) {
         const state = m.table.states[p]!;
         if (native[p] !== state) problems.push(`${where(p)}: page state ${state} but the native table says ${native[p]}`);
-        if (state !== 0 && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
-        if (state === 3 && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
-        if (state !== 2 && state !== 3) continue;
+        if (state !== PageState.none && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
+        if (state === PageState.blockWrite && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
+        if (state !== PageState.blockRead && state !== PageState.blockWrite) continue;
         const block = m.table.blocks[p]!;
         const e = inode && lookup(inode.extents, m.firstBlock + p);
         const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
