@@ -29,6 +29,7 @@ import { lookup, nextMapped } from '../pool/extents.js';
 import type { Inode } from '../pool/inode.js';
 import { BLOCK } from '../pool/layout.js';
 import { fault, HUGE_PAGES, pagesInsideEof, type FaultHost, type FaultSubject } from './fault.js';
+import type { FillExclusion, InvalidatedMember } from './invalidation.js';
 import type { BlockRange } from './layout-diff.js';
 import { emptyStats, PageState, PageTable, type FaultStats } from './page-table.js';
 import { faultUserBuffer, registerBuffer, unregisterBuffer, type BufferOwner } from './user-buffers.js';
@@ -60,20 +61,13 @@ export interface MappingHost extends FaultHost {
   detachMapping(mapping: FileMapping): void;
 }
 
-/** Where a fault is about to map pages itself (the fill after its own allocation skips them). */
-export interface FillExclusion {
-  mapping: FaultSubject;
-  from: number;
-  to: number;
-}
-
 // Page p of a mapping shows file block firstBlock + p: one MMU page per pool
 // block. Larger pages need a pages-per-block ratio throughout lib/map first;
 // until then this fails to compile.
 const onePagePerBlock: typeof PAGE extends typeof BLOCK ? true : never = true;
 void onePagePerBlock;
 
-export class FileMapping implements FaultSubject, BufferOwner {
+export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember {
   /** File offset of the first byte. */
   readonly offset: number;
   /** Bytes mapped (the buffer covers them, rounded up to whole pages). */

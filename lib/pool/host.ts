@@ -8,10 +8,11 @@
 // no free block and no other file's block is ever reachable through a
 // mapping; blocks a fault allocates or converts are zeroed before their
 // transaction commits, and the pages the fault maps itself are kept out of
-// the fill that follows the commit (fillExclusion).
+// the fill that follows the commit (the commit is told which: `faulting`).
 import { daxfsError } from '../errors.js';
 import { AddressSpace } from '../map/address-space.js';
 import type { FaultSubject } from '../map/fault.js';
+import type { FillExclusion } from '../map/invalidation.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { PAGE, PageState } from '../mmu.js';
 import { lookup, setUnwritten } from './extents.js';
@@ -86,14 +87,14 @@ export function verifyMappings(s: PoolState): string[] {
 /** @internal a write fault on a hole: allocate, zero, commit. */
 export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
   ensureNotBusy(s, inode);
+  const got = getBlock(s, inode, fileBlock, true, count, faultedPages(subject, fileBlock, count));
+  return { poolBlock: got.poolBlock, count: got.count };
+}
+
+/** The pages of `subject` a write fault on file blocks [fileBlock, fileBlock + count) maps itself. */
+function faultedPages(subject: FaultSubject, fileBlock: number, count: number): FillExclusion {
   const page = fileBlock - subject.firstBlock;
-  s.fillExclusion = { mapping: subject, from: page, to: page + count };
-  try {
-    const got = getBlock(s, inode, fileBlock, true, count);
-    return { poolBlock: got.poolBlock, count: got.count };
-  } finally {
-    s.fillExclusion = undefined;
-  }
+  return { mapping: subject, from: page, to: page + count };
 }
 
 /**
@@ -113,11 +114,5 @@ export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inod
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + count);
-  const page = fileBlock - subject.firstBlock;
-  s.fillExclusion = { mapping: subject, from: page, to: page + count };
-  try {
-    commit(s, txn);
-  } finally {
-    s.fillExclusion = undefined;
-  }
+  commit(s, txn, { faulting: faultedPages(subject, fileBlock, count) });
 }
