@@ -20,6 +20,15 @@
 // and fails with EFAULT instead.
 import { addon, type KernelVma, type MmuStats, type NativeMapping, type ZeroSourceInfo } from './native.js';
 
+/**
+ * The MMU page file mappings are made of: a mapping's offsets, lengths and
+ * page indexes are in these units. A name of its own, apart from the pool's
+ * block (BLOCK, lib/pool/layout.ts), though both are 4 KiB today: one
+ * mapping page shows one file block (lib/map/mapping.ts relies on it), and
+ * larger MMU units would change this, not the pool's format.
+ */
+export const PAGE = 4096;
+
 export const PageState = {
   none: 0,
   zero: 1,
@@ -29,6 +38,17 @@ export const PageState = {
   privateWrite: 5,
 } as const;
 export type PageStateValue = (typeof PageState)[keyof typeof PageState];
+
+/**
+ * The name of each state by value ('block-read' for blockRead): the names
+ * FileMapping.pageStates() reports and native errors use. Native code has
+ * its own enum (native/page_state.h); a test holds the two tables equal.
+ */
+export const PAGE_STATE_NAMES: readonly string[] = (() => {
+  const names: string[] = [];
+  for (const [key, value] of Object.entries(PageState)) names[value] = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return names;
+})();
 
 export class MmuMapping {
   readonly #native: NativeMapping;

@@ -209,6 +209,8 @@ export interface NativeAddon {
   Mapping: new (region: NativeRegion, length: number) => NativeMapping;
   pageSize: number;
   cacheLine: number;
+  /** Every MMU page state's value by its name ('block-read', …): the table lib/mmu.ts PageState must equal. */
+  pageStates: Readonly<Record<string, number>>;
   zeroSource(): ZeroSourceInfo;
   /** Process-wide; 2^53 - 1 leaves only the kernel's limit. */
   setZeroSourceLimit(limit: number): void;

@@ -9,6 +9,7 @@
 #include "external_buffer.h"
 #include "fault_guard.h"
 #include "mmu.h"
+#include "page_state.h"
 #include "region.h"
 #include "vm.h"
 #include "zero_report.h"
@@ -29,6 +30,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Mapping", mapping);
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("cacheLine", Napi::Number::New(env, static_cast<double>(kCacheLine)));
+  // pageStates: every page state's value by name (the names states() errors use).
+  Napi::Object states = Napi::Object::New(env);
+  for (int v = 0; v <= static_cast<int>(kLastPageState); v++)
+    states.Set(PageStateName(static_cast<PageState>(v)), Napi::Number::New(env, v));
+  exports.Set("pageStates", states);
   // setMaxArrayBufferLength(n): the limit Node declares
   // (buffer.constants.MAX_LENGTH), which native code cannot ask for; no
   // longer buffer is ever tried.

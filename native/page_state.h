@@ -20,6 +20,9 @@ enum class PageState : uint8_t {
   kPrivateRead = 4,   // a private anonymous copy, read-only
   kPrivateWrite = 5,  // a private anonymous copy, read-write
 };
+// The states are numbered 0..kLastPageState with no gap: the addon exports
+// them by name (pageStates) so a test can hold the TypeScript table to these.
+constexpr PageState kLastPageState = PageState::kPrivateWrite;
 
 const char* PageStateName(PageState state);
 inline bool Readable(PageState s) { return s != PageState::kNone; }

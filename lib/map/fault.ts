@@ -22,11 +22,12 @@
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { findIndex, lookup, nextMapped } from '../pool/extents.js';
 import type { Inode } from '../pool/inode.js';
+import { PAGE } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
 import { PageState, type FaultStats, type PageTable } from './page-table.js';
 
 /** Pages in 2 MiB. */
-export const HUGE_PAGES = (2 * 1024 * 1024) / BLOCK;
+export const HUGE_PAGES = (2 * 1024 * 1024) / PAGE;
 
 export interface FaultHost {
   /** Allocates (zeroed, committed) up to `count` blocks for the hole at `fileBlock`. */
@@ -67,7 +68,7 @@ function sigbus(subject: FaultSubject, page: number, inode: Inode): Error {
   const offset = (subject.firstBlock + page) * BLOCK;
   return daxfsError(
     'SIGBUS',
-    `mapping offset ${page * BLOCK} (file offset ${offset}) is past the end of '${inode.name}' (${inode.size} bytes): ` +
+    `mapping offset ${page * PAGE} (file offset ${offset}) is past the end of '${inode.name}' (${inode.size} bytes): ` +
       'the page does not exist (the SIGBUS of a real mapping)',
   );
 }
@@ -80,7 +81,7 @@ function sigbus(subject: FaultSubject, page: number, inode: Inode): Error {
  */
 export function fault(subject: FaultSubject, page: number, pages: number, write: boolean): void {
   if (write && !subject.writable)
-    throw daxfsError('EACCES', `the mapping is read-only: no write fault at mapping offset ${page * BLOCK}`);
+    throw daxfsError('EACCES', `the mapping is read-only: no write fault at mapping offset ${page * PAGE}`);
   const end = page + pages;
   const states = subject.table.states;
   let p = page;
@@ -178,7 +179,7 @@ function mapZeroRun(subject: FaultSubject, page: number, from: number, to: numbe
 function noZeroWindow(subject: FaultSubject, page: number, cause: Error): Error {
   const error = daxfsError(
     'ENOMEM',
-    `cannot show the hole at mapping offset ${page * BLOCK} (file offset ${(subject.firstBlock + page) * BLOCK}): ` +
+    `cannot show the hole at mapping offset ${page * PAGE} (file offset ${(subject.firstBlock + page) * BLOCK}): ` +
       `no VMA is left for even its 2 MiB window (${cause.message}); unmap mappings, or raise the zero-source limit ` +
       '(setZeroSourceLimit) or vm.max_map_count',
   );

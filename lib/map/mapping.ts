@@ -23,18 +23,19 @@
 // direct load like any other.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { checkBufferRange, checkIndex } from '../checks.js';
-import type { MmuMapping } from '../mmu.js';
+import { PAGE, PAGE_STATE_NAMES, type MmuMapping } from '../mmu.js';
 import type { Region } from '../region.js';
 import { lookup, nextMapped } from '../pool/extents.js';
 import type { Inode } from '../pool/inode.js';
 import { BLOCK } from '../pool/layout.js';
 import { fault, HUGE_PAGES, pagesInsideEof, type FaultHost, type FaultSubject } from './fault.js';
+import type { FillExclusion, InvalidatedMember } from './invalidation.js';
 import type { BlockRange } from './layout-diff.js';
 import { emptyStats, PageState, PageTable, type FaultStats } from './page-table.js';
 import { faultUserBuffer, registerBuffer, unregisterBuffer, type BufferOwner } from './user-buffers.js';
 
 export interface MapOptions {
-  /** File offset of the first byte, a multiple of 4096 (default 0). */
+  /** File offset of the first byte, a multiple of the page size, 4096 (default 0). */
   offset?: number;
   /** Bytes to map (> 0); may pass EOF (those pages fault with SIGBUS until the file grows). */
   length: number;
@@ -60,14 +61,13 @@ export interface MappingHost extends FaultHost {
   detachMapping(mapping: FileMapping): void;
 }
 
-/** Where a fault is about to map pages itself (the fill after its own allocation skips them). */
-export interface FillExclusion {
-  mapping: FaultSubject;
-  from: number;
-  to: number;
-}
+// Page p of a mapping shows file block firstBlock + p: one MMU page per pool
+// block. Larger pages need a pages-per-block ratio throughout lib/map first;
+// until then this fails to compile.
+const onePagePerBlock: typeof PAGE extends typeof BLOCK ? true : never = true;
+void onePagePerBlock;
 
-export class FileMapping implements FaultSubject, BufferOwner {
+export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember {
   /** File offset of the first byte. */
   readonly offset: number;
   /** Bytes mapped (the buffer covers them, rounded up to whole pages). */
@@ -101,9 +101,9 @@ export class FileMapping implements FaultSubject, BufferOwner {
     this.shared = options.shared;
     this.writable = options.write;
     this.firstBlock = options.offset / BLOCK;
-    this.blockCount = Math.ceil(options.length / BLOCK);
+    this.blockCount = Math.ceil(options.length / PAGE);
     this.faultAround = options.faultAround;
-    this.hugeCapable = options.huge && this.firstBlock % HUGE_PAGES === 0 && mmu.addressAlign >= HUGE_PAGES * BLOCK;
+    this.hugeCapable = options.huge && this.firstBlock % HUGE_PAGES === 0 && mmu.addressAlign >= HUGE_PAGES * PAGE;
     this.#mmu = mmu;
     this.#buffer = mmu.buffer;
     registerBuffer(this.#buffer, this);
@@ -138,14 +138,14 @@ export class FileMapping implements FaultSubject, BufferOwner {
   }
 
   #pages(off: number, len: number): [number, number] {
-    const first = Math.floor(off / BLOCK);
-    return [first, Math.max(1, Math.ceil((off + len) / BLOCK) - first)];
+    const first = Math.floor(off / PAGE);
+    return [first, Math.max(1, Math.ceil((off + len) / PAGE) - first)];
   }
 
   /** Faults the page holding mapping offset `offset` (for a store with `write`). */
   fault(offset: number, options: { write?: boolean } = {}): void {
     const [off] = this.#range(offset, 1);
-    fault(this, Math.floor(off / BLOCK), 1, options.write ?? false);
+    fault(this, Math.floor(off / PAGE), 1, options.write ?? false);
   }
 
   /** Faults every page of [offset, offset + length), like MAP_POPULATE / MADV_WILLNEED. */
@@ -200,17 +200,17 @@ export class FileMapping implements FaultSubject, BufferOwner {
     if (len === 0) return;
     const { states, blocks } = this.table;
     const end = off + len;
-    let p = Math.floor(off / BLOCK);
-    while (p * BLOCK < end) {
+    let p = Math.floor(off / PAGE);
+    while (p * PAGE < end) {
       if (states[p] !== PageState.blockWrite) {
         p++;
         continue;
       }
       let q = p + 1;
-      while (q * BLOCK < end && states[q] === PageState.blockWrite && blocks[q] === blocks[q - 1]! + 1) q++;
-      const from = Math.max(off, p * BLOCK);
-      const to = Math.min(end, q * BLOCK);
-      this.host.region.persist(blocks[p]! * BLOCK + (from - p * BLOCK), to - from);
+      while (q * PAGE < end && states[q] === PageState.blockWrite && blocks[q] === blocks[q - 1]! + 1) q++;
+      const from = Math.max(off, p * PAGE);
+      const to = Math.min(end, q * PAGE);
+      this.host.region.persist(blocks[p]! * BLOCK + (from - p * PAGE), to - from);
       p = q;
     }
   }
@@ -222,7 +222,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
    */
   discard(offset: number, length: number): void {
     const [off, len] = this.#range(offset, length);
-    if (off % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${off} must be a multiple of ${BLOCK}`);
+    if (off % PAGE !== 0) throw daxfsError('EINVAL', `offset ${off} must be a multiple of ${PAGE}`);
     if (len === 0) return;
     const [page, pages] = this.#pages(off, len);
     const inode = this.inode();
@@ -247,9 +247,8 @@ export class FileMapping implements FaultSubject, BufferOwner {
   /** Page states of [offset, offset + length), by name. */
   pageStates(offset = 0, length = this.length - offset): string[] {
     const [off, len] = this.#range(offset, length);
-    const names = ['none', 'zero', 'block-read', 'block-write', 'private-read', 'private-write'];
     const [page, pages] = this.#pages(off, len);
-    return Array.from(this.table.states.subarray(page, page + pages), (s) => names[s]!);
+    return Array.from(this.table.states.subarray(page, page + pages), (s) => PAGE_STATE_NAMES[s]!);
   }
 
   /** @internal the native page table (for verification). */

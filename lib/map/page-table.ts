@@ -4,7 +4,7 @@
 // run of pages; the native layer keeps its own copy for its EFAULT checks,
 // and is read back when an operation fails part way).
 import type { MmuMapping } from '../mmu.js';
-import { PageState, type PageStateValue } from '../mmu.js';
+import { PAGE, PageState, type PageStateValue } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
 
 export { PageState };
@@ -74,7 +74,7 @@ export class PageTable {
   }
 
   private resync(page: number, count: number): void {
-    const native = this.mmu.states(page * BLOCK, count * BLOCK);
+    const native = this.mmu.states(page * PAGE, count * PAGE);
     for (let i = 0; i < count; i++) {
       if (native[i] === this.states[page + i]) continue;
       this.states[page + i] = native[i]!;
@@ -89,7 +89,7 @@ export class PageTable {
   }
 
   mapBlocks(page: number, count: number, poolBlock: number, writable: boolean): void {
-    this.apply(page, count, () => this.mmu.mapBlocks(page * BLOCK, count * BLOCK, poolBlock * BLOCK, writable));
+    this.apply(page, count, () => this.mmu.mapBlocks(page * PAGE, count * PAGE, poolBlock * BLOCK, writable));
     this.set(page, count, writable ? PageState.blockWrite : PageState.blockRead, poolBlock);
   }
 
@@ -98,24 +98,24 @@ export class PageTable {
    * VMAs run short: the 2 MiB windows before the refused one may be mapped.
    */
   mapZero(page: number, count: number): void {
-    this.apply(page, count, () => this.mmu.mapZero(page * BLOCK, count * BLOCK));
+    this.apply(page, count, () => this.mmu.mapZero(page * PAGE, count * PAGE));
     this.set(page, count, PageState.zero, -1);
   }
 
   /** Private writable pages holding a copy of pool blocks from `sourceBlock`, or zeros (-1). */
   mapPrivate(page: number, count: number, sourceBlock: number): void {
-    this.apply(page, count, () => this.mmu.mapPrivate(page * BLOCK, count * BLOCK, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
+    this.apply(page, count, () => this.mmu.mapPrivate(page * PAGE, count * PAGE, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
     this.set(page, count, PageState.privateWrite, -1);
   }
 
   /** Read-only block pages become writable (the state says which). */
   makeWritable(page: number, count: number): void {
-    this.apply(page, count, () => this.mmu.protect(page * BLOCK, count * BLOCK, true));
+    this.apply(page, count, () => this.mmu.protect(page * PAGE, count * PAGE, true));
     this.states.fill(PageState.blockWrite, page, page + count);
   }
 
   unmap(page: number, count: number): void {
-    this.apply(page, count, () => this.mmu.unmap(page * BLOCK, count * BLOCK));
+    this.apply(page, count, () => this.mmu.unmap(page * PAGE, count * PAGE));
     this.set(page, count, PageState.none, -1);
   }
 

@@ -5,16 +5,19 @@
 // Invariants: memory (sb, inodes, names, freeInodes, owned) changes only
 // after the journal's commit point, so a failed commit leaves it as it was;
 // a failure after the commit point stops the pool (the next mount replays
-// the change). Before the commit point, pages of mappings that show a block
-// the transaction takes away let go of it, and no block is freed while an
-// asynchronous copy still touches it; holes the transaction fills are shown
-// to the mappings after it.
+// the change). Mappings change in phases (invalidation.ts): prepared before
+// the commit point (the records checked to fit the journal first), so a
+// transaction that fails to commit leaves every page as it was; applied
+// after it and before the install — pages let go of blocks taken away,
+// pages past a smaller EOF are torn down, asynchronous copies still touching
+// a freed block are waited out — so no freed block is reachable, or
+// written, once it can be allocated again; holes the transaction filled are
+// shown to the mappings after the install.
 import { daxfsError, isDaxfsError } from '../errors.js';
-import type { AddressSpace } from '../map/address-space.js';
-import { layoutChanges, type BlockRange } from '../map/layout-diff.js';
-import type { FileMapping } from '../map/mapping.js';
+import type { FillExclusion } from '../map/invalidation.js';
 import type { Run } from './extents.js';
 import { encodeExtentBlocks, encodeInode, extentBlocksFor, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
+import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
 import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters } from './layout.js';
 import type { PoolState } from './state.js';
@@ -24,8 +27,16 @@ export function inodeOffset(s: PoolState, ino: number): number {
   return s.sb.inodeStart * BLOCK + ino * INODE_SIZE;
 }
 
+export interface CommitOptions {
+  /** Commit (the superblock included) even when the transaction is empty: a repair. */
+  force?: boolean;
+  /** A write fault's own transaction: the pages it maps itself afterwards, which the fill skips. */
+  faulting?: FillExclusion;
+}
+
 /** Turns `txn` into journal records, commits them, and installs the result in memory. */
-export function commit(s: PoolState, txn: Txn, force = false): void {
+export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): void {
+  const force = options.force ?? false;
   if (txn.empty && !force) return;
   const records: JournalRecord[] = [];
   for (const inode of txn.inodes.values()) layoutExtentBlocks(s, txn, inode);
@@ -87,19 +98,27 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
     const encoded = encodeSuperblock(sb);
     records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
   }
-  const fills = invalidateBeforeCommit(s, txn);
-  // No block is freed while an asynchronous copy still touches it.
-  for (const run of txn.freed) s.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
+  // Prepare: the journal has room, the mappings' part is found; nothing changed yet.
+  if (records.length > 0) s.journal.checkRoom(records);
+  const invalidation = prepareInvalidation(s, txn);
   try {
     s.journal.commit(records);
   } catch (e) {
-    if (s.journal.unapplied && isDaxfsError(e)) {
-      s.stopped = e.message;
-      e.message += `; the change is committed but not applied: pool '${s.region.path}' stopped (close it; opening it again applies the change)`;
-    }
+    if (s.journal.unapplied && isDaxfsError(e)) stop(s, e);
     throw e;
   }
-  // Committed: install.
+  // Committed. Apply to the mappings and wait out copies before the install
+  // makes freed blocks allocatable; failing here, the pool stops without
+  // installing (the next mount has the change), so no freed block can be
+  // handed out while a page may still show it.
+  try {
+    invalidation.apply();
+  } catch (e) {
+    if (isDaxfsError(e)) stop(s, e);
+    else s.stopped = String(e);
+    throw e;
+  }
+  // Install.
   s.sb = sb;
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
@@ -117,32 +136,13 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
       if (!(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
     }
   }
-  for (const { space, inode, gained } of fills)
-    for (const range of gained) for (const m of space.overlapping(range.from, range.to)) m.fill([range], inode, s.fillExclusion);
+  invalidation.fill(options.faulting);
 }
 
-/**
- * The mappings' side of a transaction, before it commits: pages showing a
- * block the transaction takes away (punch, zero range, truncate) let go of
- * it and pages past a new, smaller EOF are torn down — so that no block is
- * reachable through a mapping once it is free. Returns the hole fills to
- * show after the commit.
- */
-export function invalidateBeforeCommit(s: PoolState, txn: Txn): { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] {
-  const fills: { space: AddressSpace<FileMapping>; inode: Inode; gained: BlockRange[] }[] = [];
-  if (s.spaces.size === 0) return fills;
-  for (const inode of txn.inodes.values()) {
-    const space = s.spaces.get(inode.ino);
-    const old = s.inodes[inode.ino];
-    if (!space || !old) continue;
-    const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
-    const { lost, gained } = layoutChanges(old.extents, inode.extents, from, to);
-    for (const range of lost) for (const m of space.overlapping(range.from, range.to)) m.letGo([range], inode);
-    const newEof = Math.ceil(inode.size / BLOCK);
-    if (inode.size < old.size) for (const m of space.overlapping(newEof, 2 ** 32)) m.cutAtEof(inode);
-    if (gained.length > 0) fills.push({ space, inode, gained });
-  }
-  return fills;
+/** A failure after the commit point: the pool takes no more operations until it is opened again. */
+function stop(s: PoolState, e: Error): void {
+  s.stopped = e.message;
+  e.message += `; the change is committed but not applied: pool '${s.region.path}' stopped (close it; opening it again applies the change)`;
 }
 
 /** Gives `inode` exactly the extent blocks its extent count needs (allocating or freeing in `txn`). */

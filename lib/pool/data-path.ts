@@ -13,6 +13,7 @@
 // its blocks pool-wide until it settles. Holes and unwritten extents read as
 // zeros.
 import { daxfsError } from '../errors.js';
+import type { FillExclusion } from '../map/invalidation.js';
 import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, setUnwritten } from './extents.js';
 import { cloneInode, SIZE_WORD, sizeWord, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
@@ -38,8 +39,11 @@ interface WritePlan {
   metadata: boolean;
 }
 
-/** @internal the get_block of the reference thread. */
-export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: boolean, maxBlocks: number): BlockMapping {
+/**
+ * @internal the get_block of the reference thread. `faulting`: the write
+ * fault allocating, whose pages the fill after the commit skips.
+ */
+export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: boolean, maxBlocks: number, faulting?: FillExclusion): BlockMapping {
   if (!Number.isSafeInteger(fileBlock) || fileBlock < 0 || fileBlock >= 2 ** 32)
     throw daxfsError('EINVAL', `fileBlock must be an integer in 0 ..= 2^32-1, got ${fileBlock}`);
   if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw daxfsError('EINVAL', `maxBlocks must be a positive integer, got ${maxBlocks}`);
@@ -67,7 +71,7 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + run.length);
-  commit(s, txn);
+  commit(s, txn, { faulting });
   return { mapped: true, poolBlock: run.start, count: run.length, new: true, unwritten: false };
 }
 

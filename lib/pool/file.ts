@@ -9,6 +9,7 @@ import { checkBufferRange, checkIndex } from '../checks.js';
 import { daxfsError } from '../errors.js';
 import type { FileMapping, MapOptions } from '../map/mapping.js';
 import { faultUserBuffer } from '../map/user-buffers.js';
+import { PAGE } from '../mmu.js';
 import { blocksInsideEof, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import type { Pool } from './pool.js';
@@ -133,7 +134,7 @@ export class PoolFile {
     if (typeof options !== 'object' || options === null) throw daxfsError('EINVAL', 'options must be an object with at least a length');
     const offset = options.offset === undefined ? 0 : options.offset; // null is not "absent"
     checkSize(offset, 'offset');
-    if (offset % BLOCK !== 0) throw daxfsError('EINVAL', `offset ${offset} must be a multiple of ${BLOCK}`);
+    if (offset % PAGE !== 0) throw daxfsError('EINVAL', `offset ${offset} must be a multiple of ${PAGE}`);
     checkSize(options.length, 'length');
     if (options.length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
     if (offset + options.length > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);

@@ -8,11 +8,13 @@
 // no free block and no other file's block is ever reachable through a
 // mapping; blocks a fault allocates or converts are zeroed before their
 // transaction commits, and the pages the fault maps itself are kept out of
-// the fill that follows the commit (fillExclusion).
+// the fill that follows the commit (the commit is told which: `faulting`).
 import { daxfsError } from '../errors.js';
 import { AddressSpace } from '../map/address-space.js';
 import type { FaultSubject } from '../map/fault.js';
+import type { FillExclusion } from '../map/invalidation.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
+import { PAGE, PageState } from '../mmu.js';
 import { lookup, setUnwritten } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
@@ -26,11 +28,11 @@ import { Txn } from './txn.js';
 export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: Required<MapOptions>): FileMapping {
   ensureOpen(s);
   if (options.shared && options.write && s.readOnly) throw daxfsError('EROFS', 'the pool is open read-only: a shared writable mapping would change the file');
-  const pages = Math.ceil(options.length / BLOCK);
-  const mmu = s.region.createMapping(pages * BLOCK);
-  if (mmu.unit !== BLOCK) {
+  const pages = Math.ceil(options.length / PAGE);
+  const mmu = s.region.createMapping(pages * PAGE);
+  if (mmu.unit !== PAGE) {
     mmu.release();
-    throw daxfsError('ENOTSUP', `file mappings need ${BLOCK}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
+    throw daxfsError('ENOTSUP', `file mappings need ${PAGE}-byte MMU pages; this region maps in units of ${mmu.unit} bytes (device-dax alignment)`);
   }
   let space = s.spaces.get(inode.ino);
   if (!space) s.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
@@ -68,9 +70,9 @@ export function verifyMappings(s: PoolState): string[] {
       for (let p = 0; p < m.blockCount; p++) {
         const state = m.table.states[p]!;
         if (native[p] !== state) problems.push(`${where(p)}: page state ${state} but the native table says ${native[p]}`);
-        if (state !== 0 && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
-        if (state === 3 && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
-        if (state !== 2 && state !== 3) continue;
+        if (state !== PageState.none && p >= eof) problems.push(`${where(p)}: page past EOF is mapped (state ${state})`);
+        if (state === PageState.blockWrite && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
+        if (state !== PageState.blockRead && state !== PageState.blockWrite) continue;
         const block = m.table.blocks[p]!;
         const e = inode && lookup(inode.extents, m.firstBlock + p);
         const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
@@ -85,14 +87,14 @@ export function verifyMappings(s: PoolState): string[] {
 /** @internal a write fault on a hole: allocate, zero, commit. */
 export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
   ensureNotBusy(s, inode);
+  const got = getBlock(s, inode, fileBlock, true, count, faultedPages(subject, fileBlock, count));
+  return { poolBlock: got.poolBlock, count: got.count };
+}
+
+/** The pages of `subject` a write fault on file blocks [fileBlock, fileBlock + count) maps itself. */
+function faultedPages(subject: FaultSubject, fileBlock: number, count: number): FillExclusion {
   const page = fileBlock - subject.firstBlock;
-  s.fillExclusion = { mapping: subject, from: page, to: page + count };
-  try {
-    const got = getBlock(s, inode, fileBlock, true, count);
-    return { poolBlock: got.poolBlock, count: got.count };
-  } finally {
-    s.fillExclusion = undefined;
-  }
+  return { mapping: subject, from: page, to: page + count };
 }
 
 /**
@@ -112,11 +114,5 @@ export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inod
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + count);
-  const page = fileBlock - subject.firstBlock;
-  s.fillExclusion = { mapping: subject, from: page, to: page + count };
-  try {
-    commit(s, txn);
-  } finally {
-    s.fillExclusion = undefined;
-  }
+  commit(s, txn, { faulting: faultedPages(subject, fileBlock, count) });
 }

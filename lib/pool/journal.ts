@@ -77,14 +77,25 @@ export class Journal {
     return (this.blocks - 1) * BLOCK;
   }
 
-  /** Commits `records` atomically. Throws ENOSPC, changing nothing, when they do not fit. */
-  commit(records: JournalRecord[]): void {
-    if (records.length === 0) return;
+  /**
+   * Whether `records` can commit: throws what commit() would throw before
+   * touching anything (ENOSPC when they do not fit); returns their bytes.
+   * A caller checks first when it must change other things in step with the
+   * commit only once the commit can happen.
+   */
+  checkRoom(records: readonly JournalRecord[]): number {
     if (this.unapplied) throw daxfsError('EIO', `the journal holds a transaction that could not be applied (${this.unapplied.message}): open the pool again to replay it`);
     let bytes = 0;
     for (const r of records) bytes += 16 + Math.ceil(r.data.length / 8) * 8;
     if (bytes > this.capacity)
       throw daxfsError('ENOSPC', `metadata transaction of ${bytes} bytes does not fit the journal (${this.capacity} bytes)`);
+    return bytes;
+  }
+
+  /** Commits `records` atomically. Throws ENOSPC, changing nothing, when they do not fit. */
+  commit(records: JournalRecord[]): void {
+    if (records.length === 0) return;
+    const bytes = this.checkRoom(records);
     // The records' bytes one after another in the staging buffer; the
     // native call lays out the body and header (the format above), checksums
     // them and runs the whole protocol with its barriers.

@@ -275,7 +275,6 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     region,
     readOnly,
     spaces: new Map(),
-    fillExclusion: undefined,
     sb,
     journal,
     bitmap,

@@ -82,7 +82,7 @@ function repairFound(s: PoolState, found: Inspection): Problem[] {
   const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
   // the free count from the bitmap as it will be, not from the (wrong) counter
   txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
-  commit(s, txn, true);
+  commit(s, txn, { force: true });
   return fixable;
 }
 

@@ -10,7 +10,7 @@
 import type { Bitmap } from '../bitmap.js';
 import { daxfsError } from '../errors.js';
 import type { AddressSpace } from '../map/address-space.js';
-import type { FileMapping, FillExclusion } from '../map/mapping.js';
+import type { FileMapping } from '../map/mapping.js';
 import type { Region } from '../region.js';
 import type { Allocator } from './allocator.js';
 import type { BlockSet } from './block-set.js';
@@ -25,8 +25,6 @@ export interface PoolState {
   readonly readOnly: boolean;
   /** Each mapped file's address space: its mappings by file-block range. */
   readonly spaces: Map<number, AddressSpace<FileMapping>>;
-  /** Pages a write fault maps itself after its own allocation commits. */
-  fillExclusion: FillExclusion | undefined;
   sb: Superblock;
   readonly journal: Journal;
   readonly bitmap: Bitmap;

@@ -133,6 +133,19 @@ describe('journal', () => {
     r.close();
   });
 
+  it('checkRoom says beforehand what commit would: ENOSPC for a transaction that cannot fit, its size in bytes for one that can', () => {
+    const r = Region.create(uniquePath(dir), MiB());
+    const before = state(r);
+    const j = new Journal(r, JOURNAL_START, JOURNAL_BLOCKS);
+    const capacity = (JOURNAL_BLOCKS - 1) * BLOCK;
+    // each record takes a 16-byte header and its data padded to 8 bytes
+    expect(j.checkRoom([{ offset: META, data: Buffer.alloc(capacity - 16, 1) }])).toBe(capacity);
+    expect(j.checkRoom([{ offset: META, data: Buffer.alloc(5) }, { offset: META + 8, data: Buffer.alloc(8) }])).toBe(16 + 8 + 16 + 8);
+    expectCode(() => j.checkRoom([{ offset: META, data: Buffer.alloc(capacity - 15, 1) }]), 'ENOSPC', /does not fit the journal/);
+    expect(state(r).equals(before)).toBe(true);
+    r.close();
+  });
+
   it('a read-only mount that needs replay says so (EROFS)', () => {
     const path = uniquePath(dir);
     const r = Region.create(path, MiB());

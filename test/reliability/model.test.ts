@@ -13,6 +13,9 @@ const dir = tmpfsDir();
 /** Operations per seed run (the pinned seed and the commit's share them); a replay runs this many of its seed. */
 const TARGET = Number(process.env.DAXFS_MODEL_OPS ?? 100_000);
 const REPLAY = replaySeed('DAXFS_MODEL_SEED');
+/** verifyMappings() and check() after every this many operations: every one in CI, fewer in long runs. */
+const CHECK_EVERY = Number(process.env.DAXFS_MODEL_CHECK_EVERY ?? 1);
+if (!Number.isSafeInteger(CHECK_EVERY) || CHECK_EVERY < 1) throw new Error(`DAXFS_MODEL_CHECK_EVERY must be a whole number of operations (at least 1), got '${process.env.DAXFS_MODEL_CHECK_EVERY}'`);
 
 /**
  * Seeds that failed once, replayed on every run with the operation count
@@ -42,7 +45,7 @@ async function runSeed(seed: number, target: number, label: string): Promise<num
         const path = uniquePath(dir, 'model');
         const real: Real = { pool: Pool.format(path, { size: 8 << 20 }), path, mappings: [], handles: new Map() };
         try {
-          fc.modelRun(() => ({ model: { files: new Map(), mappings: [], counter } satisfies Model, real }), cmds);
+          fc.modelRun(() => ({ model: { files: new Map(), mappings: [], counter, checkEvery: CHECK_EVERY } satisfies Model, real }), cmds);
         } finally {
           real.pool.close();
           rmSync(path, { force: true }); // a pool is reserved space: thousands of runs would fill the tmpfs

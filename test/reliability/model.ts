@@ -2,7 +2,9 @@
 // mappings, faults, reads and writes through mappings, private copies,
 // discards, truncates and reopenings run against the pool and against a
 // small in-memory model; sizes, contents and error codes are compared after
-// every step, and fast-check shrinks a failure to a minimal sequence.
+// every step, and fast-check shrinks a failure to a minimal sequence. Every
+// `checkEvery` steps the pool also checks itself: every mapping's pages
+// against the block maps (verifyMappings) and the whole pool (check).
 import fc from 'fast-check';
 
 import { isDaxfsError, Pool, type FileMapping, type PoolFile } from '../../lib/index.js';
@@ -33,6 +35,8 @@ export interface Model {
   mappings: MMapping[];
   /** Operations run so far (all runs), in total and by command. */
   counter: { ops: number; byKind: Map<string, number>; errors: number };
+  /** verifyMappings() and check() run after every this many operations (counted over all runs). */
+  checkEvery: number;
 }
 
 export interface Real {
@@ -112,6 +116,14 @@ function compareFiles(models: Model, real: Real, what: string): void {
   }
 }
 
+/** The pool's own checks: no mapping page shows a block it should not, and check() finds nothing. */
+function checkPool(real: Real, what: string): void {
+  const pages = real.pool.verifyMappings();
+  if (pages.length > 0) throw new Error(`${what}: verifyMappings: ${pages.join('; ')}`);
+  const report = real.pool.check();
+  if (!report.ok || report.problems.length > 0) throw new Error(`${what}: check: ${report.problems.map((p) => `${p.kind}: ${p.message}`).join('; ')}`);
+}
+
 // ------------------------------------------------------------ commands
 
 type Cmd = fc.Command<Model, Real>;
@@ -126,6 +138,7 @@ abstract class Base implements Cmd {
     m.counter.byKind.set(kind, (m.counter.byKind.get(kind) ?? 0) + 1);
     this.step(m, r);
     compareFiles(m, r, this.toString());
+    if (m.counter.ops % m.checkEvery === 0) checkPool(r, this.toString());
   }
   abstract step(m: Model, r: Real): void;
   abstract toString(): string;

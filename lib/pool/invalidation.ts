@@ -1,0 +1,56 @@
+// What a transaction does to mappings and to in-flight copies, in the
+// phases commit() runs it in (see lib/map/invalidation.ts):
+//
+//   prepare (before the commit point)  each changed file's address space
+//            finds what its mappings will need, and the byte ranges of the
+//            blocks the transaction frees are noted; nothing changes, so
+//            a transaction that then fails to commit leaves every mapping
+//            as it was;
+//   apply (after the commit point, before the change is installed in
+//            memory — only that makes freed blocks reusable)  pages let go
+//            of the blocks taken away and pages past a smaller EOF are torn
+//            down, then every asynchronous copy still touching a freed
+//            block is waited out;
+//   fill (after the install)  holes the transaction filled are shown.
+import type { FileMapping } from '../map/mapping.js';
+import { SpaceChange, type FillExclusion } from '../map/invalidation.js';
+import { BLOCK } from './layout.js';
+import type { PoolState } from './state.js';
+import type { Txn } from './txn.js';
+
+export class PreparedInvalidation {
+  constructor(
+    private readonly s: PoolState,
+    private readonly changes: readonly SpaceChange<FileMapping>[],
+    /** Region byte ranges of the blocks the transaction frees. */
+    private readonly freed: readonly { offset: number; length: number }[],
+  ) {}
+
+  /** After the commit point: no page shows a block taken away, nor anything past EOF; no copy touches a freed block. */
+  apply(): void {
+    for (const change of this.changes) change.tearDown();
+    for (const r of this.freed) this.s.region.waitIdle(r.offset, r.length);
+  }
+
+  /** After the install: holes filled show their blocks, except the pages `faulting` maps itself. */
+  fill(faulting: FillExclusion | undefined): void {
+    for (const change of this.changes) change.fill(faulting);
+  }
+}
+
+/** Prepare: changes nothing. */
+export function prepareInvalidation(s: PoolState, txn: Txn): PreparedInvalidation {
+  const changes: SpaceChange<FileMapping>[] = [];
+  if (s.spaces.size !== 0) {
+    for (const inode of txn.inodes.values()) {
+      const space = s.spaces.get(inode.ino);
+      const old = s.inodes[inode.ino];
+      if (!space || !old) continue;
+      const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
+      const change = SpaceChange.prepare(space, old, inode, from, to);
+      if (change) changes.push(change);
+    }
+  }
+  const freed = txn.freed.map((run) => ({ offset: run.start * BLOCK, length: run.length * BLOCK }));
+  return new PreparedInvalidation(s, changes, freed);
+}
