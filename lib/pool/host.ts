@@ -19,7 +19,7 @@ import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
 import { getBlock } from './data-path.js';
 import { release } from './handles.js';
-import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { ensureOpen, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
 
 /** @internal PoolFile.map(). */
@@ -84,7 +84,7 @@ export function verifyMappings(s: PoolState): string[] {
 
 /** @internal a write fault on a hole: allocate, zero, commit. */
 export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
-  ensureNotBusy(s, inode);
+  ensureUnpinned(s, inode, fileBlock, fileBlock + count);
   const page = fileBlock - subject.firstBlock;
   s.fillExclusion = { mapping: subject, from: page, to: page + count };
   try {
@@ -102,7 +102,7 @@ export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Ino
  */
 export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
   ensureWritable(s);
-  ensureNotBusy(s, inode);
+  ensureUnpinned(s, inode, fileBlock, fileBlock + count);
   const e = lookup(inode.extents, fileBlock);
   if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
   s.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
