@@ -32,7 +32,10 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
       pending_.push_back(job.release());
       // An idle drainer takes it; else a new one, up to the most allowed.
       if (waiting_ >= pending_.size()) wake = true;
-      else if (drainers_ < kMaxDrainers) start = true, drainers_++;
+      else if (drainers_ < kMaxDrainers) {
+        drainers_++;
+        start = true;
+      }
     }
     if (start) (new Drainer(env, shared_from_this()))->Queue();
     else if (wake) arrived_.notify_one();
