@@ -30,9 +30,12 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       pending_.push_back(job.release());
-      // An idle drainer takes it; else a new one, up to the most allowed.
+      // An idle drainer takes it. A second drainer starts only for a
+      // backlog: with one job waiting behind the running copy, that copy's
+      // thread takes it next without a hand-off (two drainers would both go
+      // idle waiting for the main thread instead).
       if (waiting_ >= pending_.size()) wake = true;
-      else if (drainers_ < kMaxDrainers) {
+      else if (drainers_ == 0 || (pending_.size() >= 2 && drainers_ < kMaxDrainers)) {
         drainers_++;
         start = true;
       }
