@@ -189,13 +189,22 @@ export function writeFileAsync(s: PoolState, inode: Inode, source: Uint8Array, s
       const [at, sourceAt, n] = copies[0]!;
       await s.region.writeAsync(at, source, sourceAt, n);
     } else {
-      await Promise.all(copies.map(([at, sourceAt, n]) => s.region.writeAsync(at, source, sourceAt, n)));
+      await allCopies(copies.map(([at, sourceAt, n]) => s.region.writeAsync(at, source, sourceAt, n)));
     }
     ensureOpen(s);
     if (plan.metadata) rebase(s, plan, ...changeSpan(current.size, position, position + length));
     finishWrite(s, plan);
     return plan.written;
   });
+}
+
+/**
+ * Waits for every copy, then fails with the first failure: the pin (and
+ * the blocks it holds) must outlive the last copy still running.
+ */
+async function allCopies(copies: Promise<number>[]): Promise<void> {
+  const results = await Promise.allSettled(copies);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
 
 /**
@@ -246,7 +255,7 @@ export function readFileAsync(s: PoolState, inode: Inode, target: Uint8Array, ta
       done += chunk;
     }
     if (copies.length === 1) await copies[0];
-    else await Promise.all(copies);
+    else await allCopies(copies);
     return n;
   });
 }
