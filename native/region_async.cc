@@ -1,10 +1,12 @@
 #include "region_async.h"
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "args.h"
 #include "backing_fault.h"
+#include "copy_queue.h"
 #include "errors.h"
 #include "page_state.h"
 #include "region_io.h"
@@ -12,12 +14,11 @@
 namespace daxfs {
 namespace {
 
-class CopyWorker : public Napi::AsyncWorker {
+class Copy : public CopyJob {
  public:
-  CopyWorker(Napi::Env env, std::shared_ptr<RegionCore> core, Napi::Value buffer, uint8_t* user,
-             uint64_t offset, uint64_t length, bool to_region, bool persist)
-      : Napi::AsyncWorker(env, "daxfs:copy"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+  Copy(Napi::Env env, std::shared_ptr<RegionCore> core, Napi::Value buffer, uint8_t* user,
+       uint64_t offset, uint64_t length, bool to_region, bool persist)
+      : deferred_(Napi::Promise::Deferred::New(env)),
         core_(std::move(core)),
         user_(user),
         offset_(offset),
@@ -32,7 +33,7 @@ class CopyWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    // On this worker thread too a page the backing cannot supply ends the
+    // On the copying thread too a page the backing cannot supply ends the
     // copy, not the process: the fault is reported when the promise settles.
     // A buffer inside a daxfs mapping goes through an aside, as write() does.
     Aside aside(user_, length_);
@@ -48,19 +49,19 @@ class CopyWorker : public Napi::AsyncWorker {
     };
     faulted_ = !Guarded(RegionRange(*core_), GuardRange::Of(user_, length_), &fault_, copy);
     if (!to_region_ && !faulted_) stats_.bytes_read += length_;
-    // Released here, on the worker thread: the main thread may be waiting
+    // Released here, on the copying thread: the main thread may be waiting
     // for it (a truncate tearing down pages this copy touches).
     Unpin(pin_);
   }
 
-  void OnOK() override {
+  void Complete(Napi::Env env) override {
     // The error is made before Finish: that may let the backing go (a close
     // was waiting for this copy), and the error names what the backing held.
     Napi::Value error;
     if (faulted_ || err_ != 0) {
       try {
-        if (faulted_) ThrowBusFault(Env(), *core_, fault_);
-        ThrowErrno(Env(), err_, "msync", "persisting the written range", core_->path);
+        if (faulted_) ThrowBusFault(env, *core_, fault_);
+        ThrowErrno(env, err_, "msync", "persisting the written range", core_->path);
       } catch (const Napi::Error& e) {
         error = e.Value();
       }
@@ -70,17 +71,12 @@ class CopyWorker : public Napi::AsyncWorker {
       deferred_.Reject(error);
       return;
     }
-    deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(length_)));
-  }
-
-  void OnError(const Napi::Error& e) override {
-    Finish();
-    deferred_.Reject(e.Value());
+    deferred_.Resolve(Napi::Number::New(env, static_cast<double>(length_)));
   }
 
  private:
   void Finish() {
-    Unpin(pin_);  // no-op after Execute; covers a copy that never ran
+    Unpin(pin_);  // no-op after Execute
     core_->stats += stats_;
     core_->EndAsync();
     buffer_.Reset();
@@ -124,10 +120,10 @@ Napi::Value CopyAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Regi
   std::string why;
   if (!CheckUserBuffer(user.data + user_offset, length, !to_region, &why))
     ThrowCode(env, "EFAULT", std::string(buffer_name) + ": " + why);
-  auto* worker = new CopyWorker(env, core, info[1], user.data + user_offset, offset, length,
-                                to_region, persist);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+  auto copy = std::make_unique<Copy>(env, core, info[1], user.data + user_offset, offset, length,
+                                     to_region, persist);
+  Napi::Promise promise = copy->Promise();
+  SubmitCopy(env, std::move(copy));
   return promise;
 }
 

@@ -1,5 +1,5 @@
-// Asynchronous copy in and out of a region on the libuv thread pool, for
-// large transfers that should not block the main thread. The region stays
+// Asynchronous copy in and out of a region off the main thread (through the
+// copy queue, copy_queue.h), for large transfers that should not block it. The region stays
 // mapped until every copy in flight has finished, even if it is closed
 // meanwhile, and the JS buffer is held until the copy is done.
 #pragma once

@@ -9,7 +9,8 @@
 // them visible; preallocated blocks (not zeroed) are dropped by any growth
 // other than an append, and an append zeroes the rest of a block it enters;
 // allocations decided in a transaction count its pending runs and the
-// asynchronous writes' reservations, so nothing is handed out twice.
+// blocks asynchronous writes in flight hold (pins.ts), so nothing is handed
+// out twice.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { HUGE_PAGES } from '../map/fault.js';
 import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, type Extent, type Run } from './extents.js';
@@ -115,7 +116,7 @@ export function allocateHoles(s: PoolState, txn: Txn, next: Inode, start: number
       continue;
     }
     const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-    const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.reserved]);
+    const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.pins.held]);
     if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
     txn.allocated.push(run);
     s.region.zero(run.start * BLOCK, run.length * BLOCK);
@@ -151,7 +152,7 @@ export function preallocate(s: PoolState, txn: Txn, next: Inode, fb: number): vo
   if (want < 1) return;
   let run: Run | null;
   try {
-    run = s.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...s.reserved]);
+    run = s.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...s.pins.held]);
   } catch (e) {
     if (isDaxfsError(e) && e.code === 'ENOSPC') return; // a sparse pool whose file system is short: no preallocation
     throw e;

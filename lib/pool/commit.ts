@@ -150,7 +150,7 @@ export function layoutExtentBlocks(s: PoolState, txn: Txn, inode: Inode): void {
   const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
   while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
   while (inode.extentBlocks.length < need) {
-    const run = s.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...s.reserved]);
+    const run = s.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...s.pins.held]);
     if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
     txn.allocated.push(run);
     inode.extentBlocks.push(run.start);

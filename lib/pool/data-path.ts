@@ -9,18 +9,22 @@
 // are zeroed around what is written before they become visible; an
 // overwrite inside one written extent changes no metadata, and an append
 // into blocks the file already has publishes its size word only after the
-// data is durable; an asynchronous write marks the file busy and reserves
-// its blocks pool-wide until it settles. Holes and unwritten extents read as
-// zeros.
+// data is durable; an asynchronous transfer holds a pin on the file blocks
+// it touches (pins.ts) from submission until it settles — overlapping ones
+// run in submission order, disjoint ones concurrently — and a write's new
+// blocks stay out of allocation until it commits or fails; it commits only
+// its own blocks' layout (and the size when it moves EOF) onto the inode as
+// it is then. Holes and unwritten extents read as zeros.
 import { daxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, setUnwritten } from './extents.js';
+import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten } from './extents.js';
 import { cloneInode, SIZE_WORD, sizeWord, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateFor, dropPreallocation, preallocate, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
 import { commit, inodeOffset } from './commit.js';
-import { freeIfOrphan } from './handles.js';
-import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { transfersDone } from './handles.js';
+import { changeSpan, END, type Pin, type PinKind } from './pins.js';
+import { ensureOpen, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
 import type { BlockMapping } from './types.js';
 
@@ -33,7 +37,7 @@ type Copier = (at: number, sourceOffset: number, length: number) => void;
 const PREALLOC_AFTER_BLOCKS = 4;
 
 interface WritePlan {
-  txn: Txn;
+  readonly txn: Txn;
   next: Inode;
   written: number;
   metadata: boolean;
@@ -60,9 +64,11 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
   if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
   ensureWritable(s);
+  const want = Math.min(maxBlocks, holeEnd - fileBlock);
+  ensureUnpinned(s, inode, fileBlock, fileBlock + want);
   const txn = new Txn();
   const next = cloneInode(inode);
-  const run = allocateFor(s, next.extents, fileBlock, Math.min(maxBlocks, holeEnd - fileBlock), s.reserved);
+  const run = allocateFor(s, next.extents, fileBlock, want, s.pins.held);
   if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
   txn.allocated.push(run);
   // Zeroed and durable before the allocation commits: no stale data, even after a crash.
@@ -118,10 +124,10 @@ function fillBlocks(s: PoolState, poolBlock: number, fileBlock: number, count: n
 
 /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
 export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
-  ensureNotBusy(s, inode);
+  const end = position + length;
+  if (length > 0) ensureUnpinned(s, inode, ...changeSpan(inode.size, position, end));
   // The common case first: an overwrite inside EOF and inside one written
   // extent changes no metadata: one copy, durable on return.
-  const end = position + length;
   if (position <= inode.size && length > 0 && !s.readOnly) {
     const e = lookup(inode.extents, Math.floor(position / BLOCK));
     if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
@@ -149,48 +155,113 @@ export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, source
 }
 
 /**
- * @internal the same, with the data copied on the thread pool. The file
- * is busy (EBUSY for other operations on it) until the promise settles;
- * the blocks it allocates are reserved pool-wide meanwhile.
+ * Runs `transfer` under a pin of `kind` on file blocks [from, to) of
+ * `inode`'s file: at once when nothing earlier overlaps, else once the
+ * earlier overlapping transfers have settled (on the file's inode as it is
+ * then). The pin goes when the transfer settles.
  */
-export async function writeFileAsync(s: PoolState, inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
-  ensureNotBusy(s, inode);
-  const copies: [number, number, number][] = [];
-  const plan = planWrite(s, inode, sourceOffset, length, position, (at, from, n) => copies.push([at, from, n]));
-  s.busy.add(inode.ino);
-  s.reserved.push(...plan.txn.allocated);
+async function pinned<T>(s: PoolState, inode: Inode, kind: PinKind, from: number, to: number, transfer: (inode: Inode, pin: Pin) => Promise<T>): Promise<T> {
+  const { pin, wait } = s.pins.acquire(inode.ino, kind, from, to);
   try {
-    await Promise.all(copies.map(([at, from, n]) => s.region.writeAsync(at, source, from, n)));
-    ensureOpen(s);
-    finishWrite(s, plan);
-    return plan.written;
+    if (wait) {
+      await wait;
+      ensureOpen(s);
+      // A pin keeps the inode (an unlink leaves an orphan): this is the file's current version.
+      inode = s.inodes[inode.ino]!;
+    }
+    return await transfer(inode, pin);
   } finally {
-    s.busy.delete(inode.ino);
-    for (const run of plan.txn.allocated) s.reserved.splice(s.reserved.indexOf(run), 1);
-    freeIfOrphan(s, inode.ino);
+    if (s.pins.release(pin)) transfersDone(s, inode.ino);
   }
 }
 
-/** @internal readFile with the copies on the thread pool; the file stays usable meanwhile. */
-export async function readFileAsync(s: PoolState, inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
-  ensureNotBusy(s, inode);
-  if (position >= inode.size || length === 0) return 0;
-  const n = Math.min(length, inode.size - position);
-  const copies: Promise<number>[] = [];
-  // No busy mark: the copies pin the blocks they read (a punch hole,
-  // truncate or unlink frees them only once the copies are done).
-  for (let done = 0; done < n; ) {
-    const pos = position + done;
-    const fb = Math.floor(pos / BLOCK);
-    const e = lookup(inode.extents, fb);
-    const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-    const chunk = Math.min(n - done, runEnd - pos);
-    if (e && !e.unwritten) copies.push(s.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
-    else target.fill(0, targetOffset + done, targetOffset + done + chunk);
-    done += chunk;
+/**
+ * @internal the same, with the data copied on the thread pool; durable when
+ * the promise resolves. Overlapping transfers on the file go in submission
+ * order, and a synchronous change overlapping it meanwhile is EBUSY
+ * (pins.ts).
+ */
+export function writeFileAsync(s: PoolState, inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): Promise<number> {
+  ensureWritable(s);
+  if (length === 0) return Promise.resolve(0);
+  const [from, to] = changeSpan(inode.size, position, position + length);
+  return pinned(s, inode, 'write', from, to, async (current, pin) => {
+    const copies: [number, number, number][] = [];
+    const plan = planWrite(s, current, sourceOffset, length, position, (at, sourceAt, n) => copies.push([at, sourceAt, n]));
+    s.pins.hold(pin, plan.txn.allocated);
+    if (copies.length === 1) {
+      const [at, sourceAt, n] = copies[0]!;
+      await s.region.writeAsync(at, source, sourceAt, n);
+    } else {
+      await allCopies(copies.map(([at, sourceAt, n]) => s.region.writeAsync(at, source, sourceAt, n)));
+    }
+    ensureOpen(s);
+    if (plan.metadata) rebase(s, plan, ...changeSpan(current.size, position, position + length));
+    finishWrite(s, plan);
+    return plan.written;
+  });
+}
+
+/**
+ * Waits for every copy, then fails with the first failure: the pin (and
+ * the blocks it holds) must outlive the last copy still running.
+ */
+async function allCopies(copies: Promise<number>[]): Promise<void> {
+  const results = await Promise.allSettled(copies);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+}
+
+/**
+ * A write planned on an earlier version of the inode, committed onto the
+ * current one: other transfers and synchronous changes may have changed the
+ * file outside blocks [from, to) meanwhile (inside them nothing could: the
+ * pin holds them), so the plan's layout replaces only those blocks', and
+ * its size counts only when it moves EOF (then [from, to) runs to END).
+ */
+function rebase(s: PoolState, plan: WritePlan, from: number, to: number): void {
+  const current = s.inodes[plan.next.ino];
+  if (!current) throw daxfsError('EBADF', 'the file is gone');
+  const next = cloneInode(current);
+  removeRange(next.extents, from, to);
+  for (const e of plan.next.extents) {
+    const a = Math.max(e.fileBlock, from);
+    const b = Math.min(e.fileBlock + e.length, to);
+    if (a < b) insert(next.extents, makeExtent(a, e.poolBlock + (a - e.fileBlock), b - a, e.unwritten));
   }
-  await Promise.all(copies);
-  return n;
+  if (to === END) next.size = plan.next.size;
+  plan.next = next;
+}
+
+/**
+ * @internal readFile with the copies on the thread pool. It waits for
+ * asynchronous writes submitted before it that overlap its range (and so
+ * sees them whole), not for reads; a synchronous change meanwhile may show
+ * in the bytes it overlaps, and blocks it frees are freed once the copies
+ * are done.
+ */
+export function readFileAsync(s: PoolState, inode: Inode, target: Uint8Array, targetOffset: number, length: number, position: number): Promise<number> {
+  ensureOpen(s);
+  if (length === 0) return Promise.resolve(0);
+  return pinned(s, inode, 'read', Math.floor(position / BLOCK), Math.ceil((position + length) / BLOCK), async (current) => {
+    if (position >= current.size) return 0;
+    const n = Math.min(length, current.size - position);
+    const copies: Promise<number>[] = [];
+    // The copies pin the blocks they read natively too: a punch hole,
+    // truncate or unlink frees them only once the copies are done.
+    for (let done = 0; done < n; ) {
+      const pos = position + done;
+      const fb = Math.floor(pos / BLOCK);
+      const e = lookup(current.extents, fb);
+      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(current.extents, fb) * BLOCK, position + n);
+      const chunk = Math.min(n - done, runEnd - pos);
+      if (e && !e.unwritten) copies.push(s.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
+      else target.fill(0, targetOffset + done, targetOffset + done + chunk);
+      done += chunk;
+    }
+    if (copies.length === 1) await copies[0];
+    else await allCopies(copies);
+    return n;
+  });
 }
 
 /**
@@ -230,7 +301,7 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
       continue;
     }
     const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
-    const run = allocateFor(s, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...s.reserved]);
+    const run = allocateFor(s, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...s.pins.held]);
     if (!run) break; // ENOSPC: a short write of what fits
     txn.allocated.push(run);
     fills.push([run.start, fb, run.length, true]);
@@ -256,12 +327,6 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
 /** Commits what a write changed in the metadata (nothing for a pure overwrite). */
 function finishWrite(s: PoolState, plan: WritePlan): void {
   if (!plan.metadata) return;
-  // A rename or unlink may have happened while an asynchronous write ran:
-  // keep the name and flags the inode has now.
-  const current = s.inodes[plan.next.ino];
-  if (!current) throw daxfsError('EBADF', 'the file is gone');
-  plan.next.name = current.name;
-  plan.next.flags = current.flags;
   plan.next.mtimeMs = Date.now();
   plan.txn.put(plan.next);
   commit(s, plan.txn);

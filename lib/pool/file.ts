@@ -71,9 +71,10 @@ export class PoolFile {
   }
 
   /**
-   * read() with the copies on the thread pool. The file stays usable: a
-   * truncate or punch hole meanwhile waits for the copies before it frees
-   * their blocks.
+   * read() with the copies on the thread pool. It waits for writeAsync()
+   * calls made before it on the same blocks (and sees their bytes), not for
+   * other reads; the file stays usable meanwhile (a truncate or punch hole
+   * frees the blocks being read once the copies are done).
    */
   readAsync(target: Uint8Array, position: number, targetOffset = 0, length?: number): Promise<number> {
     try {
@@ -89,8 +90,10 @@ export class PoolFile {
 
   /**
    * write() with the copies on the thread pool, for large transfers; durable
-   * when the promise resolves. The file is busy (EBUSY) until then, and
-   * `source` must not change meanwhile.
+   * when the promise resolves. Transfers on the same file blocks run in the
+   * order they were made, others concurrently; a synchronous write or
+   * layout change on blocks it holds is EBUSY until it settles. `source`
+   * must not change meanwhile.
    */
   writeAsync(source: Uint8Array, position: number, sourceOffset = 0, length?: number): Promise<number> {
     try {

@@ -3,7 +3,7 @@
 // is freed and what appends preallocated past EOF is trimmed.
 //
 // Invariants: an orphan is freed only when no handle (openCount) and no
-// transfer (busy) uses it; nothing commits once the pool has stopped or
+// transfer (a pin, pins.ts) uses it; nothing commits once the pool has stopped or
 // closed, or on a read-only pool (the next read-write mount frees orphans
 // and trims).
 import { FLAG_ORPHAN } from './inode.js';
@@ -22,14 +22,21 @@ export function release(s: PoolState, ino: number): void {
   s.openCount.delete(ino);
   if (s.stopped) return; // nothing commits any more: the next mount frees and trims
   freeIfOrphan(s, ino);
-  if (!s.closed && !s.readOnly && !s.busy.has(ino)) trimPreallocation(s, ino);
+  if (!s.closed && !s.readOnly && !s.pins.has(ino)) trimPreallocation(s, ino);
+}
+
+/** @internal the last asynchronous transfer on `ino` settled: as release(), when no handle is left either. */
+export function transfersDone(s: PoolState, ino: number): void {
+  if (s.stopped || s.closed || s.readOnly || (s.openCount.get(ino) ?? 0) > 0) return;
+  freeIfOrphan(s, ino);
+  trimPreallocation(s, ino);
 }
 
 /** Frees an unlinked inode once no handle and no transfer uses it. */
 export function freeIfOrphan(s: PoolState, ino: number): void {
   const inode = s.inodes[ino];
   if (s.closed || s.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
-  if ((s.openCount.get(ino) ?? 0) > 0 || s.busy.has(ino)) return;
+  if ((s.openCount.get(ino) ?? 0) > 0 || s.pins.has(ino)) return;
   const txn = new Txn();
   releaseInode(txn, inode);
   commit(s, txn);

@@ -21,7 +21,7 @@ import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
 import { getBlock } from './data-path.js';
 import { release } from './handles.js';
-import { ensureNotBusy, ensureOpen, ensureWritable, type PoolState } from './state.js';
+import { ensureOpen, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
 
 /** @internal PoolFile.map(). */
@@ -86,7 +86,7 @@ export function verifyMappings(s: PoolState): string[] {
 
 /** @internal a write fault on a hole: allocate, zero, commit. */
 export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
-  ensureNotBusy(s, inode);
+  ensureUnpinned(s, inode, fileBlock, fileBlock + count);
   const got = getBlock(s, inode, fileBlock, true, count, faultedPages(subject, fileBlock, count));
   return { poolBlock: got.poolBlock, count: got.count };
 }
@@ -104,7 +104,7 @@ function faultedPages(subject: FaultSubject, fileBlock: number, count: number): 
  */
 export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
   ensureWritable(s);
-  ensureNotBusy(s, inode);
+  ensureUnpinned(s, inode, fileBlock, fileBlock + count);
   const e = lookup(inode.extents, fileBlock);
   if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
   s.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);

@@ -22,6 +22,7 @@ import { BLOCK, computeGeometry, decodeSuperblock, encodeSuperblock, HOLDER_OFFS
 import { countSet, type OwnedRun } from './check.js';
 import { commit, releaseInode } from './commit.js';
 import { startSalvage } from './salvage.js';
+import { PinRegistry } from './pins.js';
 import { scanInodes } from './scan.js';
 import { isSparse, SparseBacking } from './space.js';
 import type { PoolState } from './state.js';
@@ -284,9 +285,8 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     names: new Map(),
     freeInodes: [],
     openCount: new Map(),
-    busy: new Set(),
+    pins: new PinRegistry(),
     preallocated: new Map(),
-    reserved: [],
     recovery: { replayed: false, records: 0 },
     sparse,
     owned,

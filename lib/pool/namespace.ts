@@ -110,7 +110,7 @@ export function unlink(s: PoolState, name: string): void {
 }
 
 function unlinkInTxn(s: PoolState, txn: Txn, inode: Inode): void {
-  if ((s.openCount.get(inode.ino) ?? 0) > 0 || s.busy.has(inode.ino)) {
+  if ((s.openCount.get(inode.ino) ?? 0) > 0 || s.pins.has(inode.ino)) {
     const orphan = cloneInode(inode);
     orphan.flags = FLAG_USED | FLAG_ORPHAN;
     orphan.name = '';

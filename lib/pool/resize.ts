@@ -5,8 +5,9 @@
 // Invariants: growth other than an append drops preallocation and zeroes
 // the old EOF block's tail first, so what lies between the old and the new
 // EOF reads as zeros; blocks taken away are freed only by the commit (which
-// lets mappings go of them first); a file with an asynchronous transfer in
-// flight is busy (EBUSY).
+// lets mappings go of them first); a change that overlaps the blocks an
+// asynchronous write holds is EBUSY (pins.ts), one elsewhere in the file
+// goes ahead.
 import { daxfsError } from '../errors.js';
 import { lookup, removeRange, setUnwritten } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
@@ -14,15 +15,17 @@ import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateHoles, dropPreallocation, zeroBytes, zeroTailOnExtend } from './blocks.js';
 import { commit } from './commit.js';
 import { checkSize } from './file.js';
-import { ensureNotBusy, ensureWritable, type PoolState } from './state.js';
+import { changeSpan, END } from './pins.js';
+import { ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
 
 /** @internal */
 export function truncateFile(s: PoolState, inode: Inode, size: number): void {
   ensureWritable(s);
-  ensureNotBusy(s, inode);
   checkSize(size, 'size');
   if (size === inode.size) return;
+  // Either way the blocks from the lower EOF on change (freed, or the old EOF block's tail zeroed).
+  ensureUnpinned(s, inode, Math.floor(Math.min(size, inode.size) / BLOCK), END);
   const txn = new Txn();
   const next = cloneInode(inode);
   if (size > inode.size) {
@@ -49,12 +52,12 @@ export function truncateFile(s: PoolState, inode: Inode, size: number): void {
  */
 export function allocateFile(s: PoolState, inode: Inode, offset: number, length: number): void {
   ensureWritable(s);
-  ensureNotBusy(s, inode);
   checkSize(offset, 'offset');
   checkSize(length, 'length');
   if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
   const end = offset + length;
   if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+  ensureUnpinned(s, inode, ...changeSpan(inode.size, offset, end));
   const txn = new Txn();
   const next = cloneInode(inode);
   if (end > inode.size) dropPreallocation(s, txn, inode, next);
@@ -71,11 +74,11 @@ export function allocateFile(s: PoolState, inode: Inode, offset: number, length:
 /** @internal frees the whole blocks of the range, zeroes the partial ones; the size stays. */
 export function punchHoleFile(s: PoolState, inode: Inode, offset: number, length: number): void {
   ensureWritable(s);
-  ensureNotBusy(s, inode);
   checkSize(offset, 'offset');
   checkSize(length, 'length');
   const end = Math.min(offset + length, inode.size);
   if (end <= offset) return;
+  ensureUnpinned(s, inode, ...changeSpan(inode.size, offset, end));
   const firstFull = Math.ceil(offset / BLOCK);
   const lastFull = Math.floor(end / BLOCK);
   if (firstFull >= lastFull) {
@@ -100,12 +103,12 @@ export function punchHoleFile(s: PoolState, inode: Inode, offset: number, length
  */
 export function zeroRangeFile(s: PoolState, inode: Inode, offset: number, length: number): void {
   ensureWritable(s);
-  ensureNotBusy(s, inode);
   checkSize(offset, 'offset');
   checkSize(length, 'length');
   if (length === 0) return;
   const end = offset + length;
   if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
+  ensureUnpinned(s, inode, ...changeSpan(inode.size, offset, end));
   const firstFull = Math.ceil(offset / BLOCK);
   const lastFull = Math.floor(end / BLOCK);
   const txn = new Txn();

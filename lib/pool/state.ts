@@ -15,10 +15,10 @@ import type { Region } from '../region.js';
 import type { Allocator } from './allocator.js';
 import type { BlockSet } from './block-set.js';
 import type { DamagedInode } from './damage.js';
-import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
+import { refuseIfPinned, type PinRegistry } from './pins.js';
 
 export interface PoolState {
   readonly region: Region;
@@ -36,12 +36,10 @@ export interface PoolState {
   readonly names: Map<string, number>;
   readonly freeInodes: number[];
   readonly openCount: Map<number, number>;
-  /** Files with an asynchronous transfer in flight. */
-  readonly busy: Set<number>;
+  /** Asynchronous transfers in flight: the file ranges they hold and the blocks their writes allocated (pins.ts). */
+  readonly pins: PinRegistry;
   /** File blocks appends preallocated past EOF, by inode (in memory only). */
   readonly preallocated: Map<number, { from: number; to: number }>;
-  /** Blocks allocated by asynchronous writes that have not committed yet. */
-  readonly reserved: Run[];
   recovery: RecoveryReport;
   /** The backing has unreserved ranges: allocations reserve theirs first. */
   readonly sparse: boolean;
@@ -76,7 +74,8 @@ export function ensureWritable(s: PoolState): void {
   if (s.readOnly) throw daxfsError('EROFS', 'the pool is open read-only');
 }
 
-export function ensureNotBusy(s: PoolState, inode: Inode): void {
-  // size first: a hash lookup on every 4 KiB write is measurable
-  if (s.busy.size !== 0 && s.busy.has(inode.ino)) throw daxfsError('EBUSY', `an asynchronous transfer on '${inode.name}' is in progress`);
+/** A synchronous change to file blocks [from, to) of `inode`: EBUSY while an asynchronous write holds any of them (see pins.ts). */
+export function ensureUnpinned(s: PoolState, inode: Inode, from: number, to: number): void {
+  // a cheap test first: this runs on every 4 KiB write
+  if (s.pins.has(inode.ino)) refuseIfPinned(s.pins, inode.ino, inode.name, from, to);
 }
