@@ -12,7 +12,7 @@
 // asynchronous writes' reservations, so nothing is handed out twice.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { HUGE_PAGES } from '../map/fault.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, type Extent, type Run } from './extents.js';
+import { findIndex, insert, isWritten, makeExtent, mappedBlocks, removeRange, runAt, runsIn, type Extent, type Run } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
@@ -53,8 +53,8 @@ export function zeroPastNewEof(s: PoolState, inode: Inode, layout: Inode, end: n
 export function zeroBlockTail(s: PoolState, layout: Inode, from: number): void {
   if (from % BLOCK === 0) return;
   const fb = Math.floor(from / BLOCK);
-  const e = lookup(layout.extents, fb);
-  if (!e || e.unwritten) return;
+  const e = runAt(layout.extents, fb);
+  if (!isWritten(e)) return;
   s.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (from % BLOCK), BLOCK - (from % BLOCK));
 }
 
@@ -107,33 +107,29 @@ export function goalFor(s: PoolState, extents: readonly Extent[], fileBlock: num
 
 /** Fills every hole of file blocks [start, end) with zeroed, unwritten runs (in `txn`); ENOSPC if it cannot. */
 export function allocateHoles(s: PoolState, txn: Txn, next: Inode, start: number, end: number): void {
-  let fb = start;
-  while (fb < end) {
-    const e = lookup(next.extents, fb);
-    if (e) {
-      fb = e.fileBlock + e.length;
-      continue;
+  // Filling a hole changes no other run's bounds: the runs can be taken first.
+  for (const hole of runsIn(next.extents, start, end)) {
+    if (hole.poolBlock >= 0) continue;
+    const holeEnd = hole.fileBlock + hole.length;
+    for (let fb = hole.fileBlock; fb < holeEnd; ) {
+      const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.reserved]);
+      if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
+      txn.allocated.push(run);
+      s.region.zero(run.start * BLOCK, run.length * BLOCK);
+      insert(next.extents, makeExtent(fb, run.start, run.length, true));
+      fb += run.length;
     }
-    const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-    const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.reserved]);
-    if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
-    txn.allocated.push(run);
-    s.region.zero(run.start * BLOCK, run.length * BLOCK);
-    insert(next.extents, makeExtent(fb, run.start, run.length, true));
-    fb += run.length;
   }
 }
 
 /** Zeroes, in place, the written bytes of [from, to) (which lies within one or more blocks). */
 export function zeroBytes(s: PoolState, inode: Inode, from: number, to: number): void {
-  let pos = from;
-  while (pos < to) {
-    const fb = Math.floor(pos / BLOCK);
-    const e = lookup(inode.extents, fb);
-    const runEnd = e ? (e.fileBlock + e.length) * BLOCK : nextMapped(inode.extents, fb) * BLOCK;
-    const chunk = Math.min(to, runEnd) - pos;
-    if (e && !e.unwritten) s.region.zero(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), chunk);
-    pos += chunk;
+  if (to <= from) return;
+  for (const run of runsIn(inode.extents, Math.floor(from / BLOCK), Math.ceil(to / BLOCK))) {
+    if (!isWritten(run)) continue;
+    const a = Math.max(from, run.fileBlock * BLOCK);
+    const b = Math.min(to, (run.fileBlock + run.length) * BLOCK);
+    s.region.zero(run.poolBlock * BLOCK + (a - run.fileBlock * BLOCK), b - a);
   }
 }
 

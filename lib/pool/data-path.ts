@@ -13,7 +13,7 @@
 // its blocks pool-wide until it settles. Holes and unwritten extents read as
 // zeros.
 import { daxfsError } from '../errors.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, setUnwritten } from './extents.js';
+import { insert, isWritten, makeExtent, mappedBlocks, runAt, runsIn, setUnwritten } from './extents.js';
 import { cloneInode, SIZE_WORD, sizeWord, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateFor, dropPreallocation, preallocate, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
@@ -43,17 +43,17 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   if (!Number.isSafeInteger(fileBlock) || fileBlock < 0 || fileBlock >= 2 ** 32)
     throw daxfsError('EINVAL', `fileBlock must be an integer in 0 ..= 2^32-1, got ${fileBlock}`);
   if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw daxfsError('EINVAL', `maxBlocks must be a positive integer, got ${maxBlocks}`);
-  const e = lookup(inode.extents, fileBlock);
-  if (e) {
+  const found = runAt(inode.extents, fileBlock);
+  if (found.poolBlock >= 0) {
     return {
       mapped: true,
-      poolBlock: e.poolBlock + (fileBlock - e.fileBlock),
-      count: e.fileBlock + e.length - fileBlock,
+      poolBlock: found.poolBlock + (fileBlock - found.fileBlock),
+      count: found.fileBlock + found.length - fileBlock,
       new: false,
-      unwritten: e.unwritten,
+      unwritten: found.unwritten,
     };
   }
-  const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
+  const holeEnd = Math.min(found.fileBlock + found.length, fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
   if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
   ensureWritable(s);
   const txn = new Txn();
@@ -76,24 +76,28 @@ export function readFile(s: PoolState, inode: Inode, target: Uint8Array, targetO
   if (position >= inode.size || length === 0) return 0;
   const n = Math.min(length, inode.size - position);
   // One written extent covers it: one copy.
-  const first = lookup(inode.extents, Math.floor(position / BLOCK));
-  if (first && !first.unwritten && position + n <= (first.fileBlock + first.length) * BLOCK)
+  const first = runAt(inode.extents, Math.floor(position / BLOCK));
+  if (isWritten(first) && position + n <= (first.fileBlock + first.length) * BLOCK)
     return s.region.read(first.poolBlock * BLOCK + (position - first.fileBlock * BLOCK), target, targetOffset, n);
-  let done = 0;
-  while (done < n) {
-    const pos = position + done;
-    const fb = Math.floor(pos / BLOCK);
-    const e = lookup(inode.extents, fb);
-    const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-    const chunk = Math.min(n - done, runEnd - pos);
-    if (e && !e.unwritten) {
-      s.region.read(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk);
-    } else {
-      target.fill(0, targetOffset + done, targetOffset + done + chunk);
-    }
-    done += chunk;
-  }
+  forEachPiece(inode, position, n, (at, done, chunk) => {
+    if (at >= 0) s.region.read(at, target, targetOffset + done, chunk);
+    else target.fill(0, targetOffset + done, targetOffset + done + chunk);
+  });
   return n;
+}
+
+/**
+ * Visits bytes [position, position + n) of the file run by run: the region
+ * offset of the written bytes (-1 where they read as zeros), their offset
+ * from `position`, and their length.
+ */
+function forEachPiece(inode: Inode, position: number, n: number, visit: (at: number, done: number, chunk: number) => void): void {
+  const end = position + n;
+  for (const run of runsIn(inode.extents, Math.floor(position / BLOCK), Math.ceil(end / BLOCK))) {
+    const from = Math.max(position, run.fileBlock * BLOCK);
+    const to = Math.min(end, (run.fileBlock + run.length) * BLOCK);
+    visit(isWritten(run) ? run.poolBlock * BLOCK + (from - run.fileBlock * BLOCK) : -1, from - position, to - from);
+  }
 }
 
 /**
@@ -119,8 +123,8 @@ export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, source
   // extent changes no metadata: one copy, durable on return.
   const end = position + length;
   if (position <= inode.size && length > 0 && !s.readOnly) {
-    const e = lookup(inode.extents, Math.floor(position / BLOCK));
-    if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
+    const e = runAt(inode.extents, Math.floor(position / BLOCK));
+    if (isWritten(e) && end <= (e.fileBlock + e.length) * BLOCK) {
       ensureOpen(s);
       const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
       // An append into blocks the file already has (the last one's tail, or
@@ -175,16 +179,10 @@ export async function readFileAsync(s: PoolState, inode: Inode, target: Uint8Arr
   const copies: Promise<number>[] = [];
   // No busy mark: the copies pin the blocks they read (a punch hole,
   // truncate or unlink frees them only once the copies are done).
-  for (let done = 0; done < n; ) {
-    const pos = position + done;
-    const fb = Math.floor(pos / BLOCK);
-    const e = lookup(inode.extents, fb);
-    const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-    const chunk = Math.min(n - done, runEnd - pos);
-    if (e && !e.unwritten) copies.push(s.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
+  forEachPiece(inode, position, n, (at, done, chunk) => {
+    if (at >= 0) copies.push(s.region.readAsync(at, target, targetOffset + done, chunk));
     else target.fill(0, targetOffset + done, targetOffset + done + chunk);
-    done += chunk;
-  }
+  });
   await Promise.all(copies);
   return n;
 }
@@ -212,8 +210,8 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
   // allocator refuses (EUCLEAN) then leaves the file as it was.
   const fills: [poolBlock: number, fileBlock: number, count: number, zeroEdges: boolean][] = [];
   while (fb <= lastFb) {
-    const e = next.extents[findIndex(next.extents, fb)];
-    if (e && e.fileBlock <= fb) {
+    const e = runAt(next.extents, fb);
+    if (e.poolBlock >= 0) {
       const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
       const count = runEnd - fb + 1;
       const unwritten = e.unwritten;
@@ -225,7 +223,7 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
       fb = runEnd + 1;
       continue;
     }
-    const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
+    const holeEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
     const run = allocateFor(s, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...s.reserved]);
     if (!run) break; // ENOSPC: a short write of what fits
     txn.allocated.push(run);

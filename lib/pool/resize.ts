@@ -8,7 +8,7 @@
 // lets mappings go of them first); a file with an asynchronous transfer in
 // flight is busy (EBUSY).
 import { daxfsError } from '../errors.js';
-import { lookup, removeRange, setUnwritten } from './extents.js';
+import { isWritten, removeRange, runAt, setUnwritten } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateHoles, dropPreallocation, zeroBytes, zeroTailOnExtend } from './blocks.js';
@@ -38,8 +38,8 @@ export function truncateFile(s: PoolState, inode: Inode, size: number): void {
   // Best effort for readers of the raw block: the bytes past the new EOF
   // read as zeros (the durable guarantee is zeroTailOnExtend).
   if (size < inode.size && size % BLOCK !== 0) {
-    const e = lookup(next.extents, Math.floor(size / BLOCK));
-    if (e && !e.unwritten) s.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
+    const e = runAt(next.extents, Math.floor(size / BLOCK));
+    if (isWritten(e)) s.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
   }
 }
 
