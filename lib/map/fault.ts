@@ -114,7 +114,7 @@ function readRun(subject: FaultSubject, inode: Inode, page: number, end: number,
   const fb = subject.firstBlock + page;
   // The run: same extent (or same hole), inside the mapping and EOF, pages
   // not mapped yet, at most the fault-around beyond what was asked.
-  const run = runAt(inode.extents, fb);
+  const run = inode.extents.runAt(fb);
   const written = isWritten(run);
   const runStart = run.fileBlock;
   const runEnd = run.fileBlock + run.length;
@@ -189,7 +189,7 @@ function noZeroWindow(subject: FaultSubject, page: number, cause: Error): Error 
 function writeRun(subject: FaultSubject, inode: Inode, page: number, end: number, eofPages: number): number {
   const table = subject.table;
   const fb = subject.firstBlock + page;
-  const e = runAt(inode.extents, fb);
+  const e = inode.extents.runAt(fb);
   const runEnd = e.fileBlock + e.length - subject.firstBlock;
   const stop = Math.min(end, runEnd);
   if (!subject.shared) {

@@ -3,7 +3,8 @@
 // pages showing it must let go before the block is freed) and those that
 // gained a written block where they had none (hole fill, unwritten
 // conversion: pages showing zeros must be switched to it).
-import { isWritten, runsIn, type Extent, type IoRun } from '../pool/extents.js';
+import type { ExtentMap } from '../pool/extent-map.js';
+import { isWritten, type IoRun } from '../pool/extents.js';
 
 export interface BlockRange {
   from: number;
@@ -27,12 +28,12 @@ function add(ranges: BlockRange[], from: number, to: number): void {
 }
 
 /** Compares two versions of a block map over file blocks [from, to). */
-export function layoutChanges(before: readonly Extent[], after: readonly Extent[], from: number, to: number): LayoutChanges {
+export function layoutChanges(before: ExtentMap, after: ExtentMap, from: number, to: number): LayoutChanges {
   const lost: BlockRange[] = [];
   const gained: BlockRange[] = [];
   if (from >= to) return { lost, gained };
-  const a = runsIn(before, from, to);
-  const b = runsIn(after, from, to);
+  const a = before.runsIn(from, to);
+  const b = after.runsIn(from, to);
   // Walk both run lists together: within [p, q) neither has a boundary, so
   // one comparison covers it.
   for (let i = 0, j = 0, p = from; p < to; ) {

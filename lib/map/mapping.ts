@@ -308,7 +308,7 @@ export class FileMapping implements FaultSubject, BufferOwner {
    * pages fault again when touched.
    */
   private showFile(page: number, count: number, inode: Inode): void {
-    for (const run of runsIn(inode.extents, this.firstBlock + page, this.firstBlock + page + count)) {
+    for (const run of inode.extents.runsIn(this.firstBlock + page, this.firstBlock + page + count)) {
       const p = run.fileBlock - this.firstBlock;
       try {
         if (isWritten(run)) this.table.mapBlocks(p, run.length, run.poolBlock, false);

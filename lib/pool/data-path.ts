@@ -43,7 +43,7 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   if (!Number.isSafeInteger(fileBlock) || fileBlock < 0 || fileBlock >= 2 ** 32)
     throw daxfsError('EINVAL', `fileBlock must be an integer in 0 ..= 2^32-1, got ${fileBlock}`);
   if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw daxfsError('EINVAL', `maxBlocks must be a positive integer, got ${maxBlocks}`);
-  const found = runAt(inode.extents, fileBlock);
+  const found = inode.extents.runAt(fileBlock);
   if (found.poolBlock >= 0) {
     return {
       mapped: true,
@@ -63,7 +63,7 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   txn.allocated.push(run);
   // Zeroed and durable before the allocation commits: no stale data, even after a crash.
   s.region.zero(run.start * BLOCK, run.length * BLOCK);
-  insert(next.extents, makeExtent(fileBlock, run.start, run.length, false));
+  next.extents.insert(makeExtent(fileBlock, run.start, run.length, false));
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + run.length);
@@ -76,7 +76,7 @@ export function readFile(s: PoolState, inode: Inode, target: Uint8Array, targetO
   if (position >= inode.size || length === 0) return 0;
   const n = Math.min(length, inode.size - position);
   // One written extent covers it: one copy.
-  const first = runAt(inode.extents, Math.floor(position / BLOCK));
+  const first = inode.extents.runAt(Math.floor(position / BLOCK));
   if (isWritten(first) && position + n <= (first.fileBlock + first.length) * BLOCK)
     return s.region.read(first.poolBlock * BLOCK + (position - first.fileBlock * BLOCK), target, targetOffset, n);
   forEachPiece(inode, position, n, (at, done, chunk) => {
@@ -93,7 +93,7 @@ export function readFile(s: PoolState, inode: Inode, target: Uint8Array, targetO
  */
 function forEachPiece(inode: Inode, position: number, n: number, visit: (at: number, done: number, chunk: number) => void): void {
   const end = position + n;
-  for (const run of runsIn(inode.extents, Math.floor(position / BLOCK), Math.ceil(end / BLOCK))) {
+  for (const run of inode.extents.runsIn(Math.floor(position / BLOCK), Math.ceil(end / BLOCK))) {
     const from = Math.max(position, run.fileBlock * BLOCK);
     const to = Math.min(end, (run.fileBlock + run.length) * BLOCK);
     visit(isWritten(run) ? run.poolBlock * BLOCK + (from - run.fileBlock * BLOCK) : -1, from - position, to - from);
@@ -123,7 +123,7 @@ export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, source
   // extent changes no metadata: one copy, durable on return.
   const end = position + length;
   if (position <= inode.size && length > 0 && !s.readOnly) {
-    const e = runAt(inode.extents, Math.floor(position / BLOCK));
+    const e = inode.extents.runAt(Math.floor(position / BLOCK));
     if (isWritten(e) && end <= (e.fileBlock + e.length) * BLOCK) {
       ensureOpen(s);
       const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
@@ -210,14 +210,14 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
   // allocator refuses (EUCLEAN) then leaves the file as it was.
   const fills: [poolBlock: number, fileBlock: number, count: number, zeroEdges: boolean][] = [];
   while (fb <= lastFb) {
-    const e = runAt(next.extents, fb);
+    const e = next.extents.runAt(fb);
     if (e.poolBlock >= 0) {
       const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
       const count = runEnd - fb + 1;
       const unwritten = e.unwritten;
       fills.push([e.poolBlock + (fb - e.fileBlock), fb, count, unwritten]);
       if (unwritten) {
-        setUnwritten(next.extents, fb, fb + count, false);
+        next.extents.setUnwritten(fb, fb + count, false);
         metadata = true;
       }
       fb = runEnd + 1;
@@ -228,14 +228,14 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
     if (!run) break; // ENOSPC: a short write of what fits
     txn.allocated.push(run);
     fills.push([run.start, fb, run.length, true]);
-    insert(next.extents, makeExtent(fb, run.start, run.length, false));
+    next.extents.insert(makeExtent(fb, run.start, run.length, false));
     metadata = true;
     fb += run.length;
   }
   const written = Math.min(end, fb * BLOCK) - position;
   if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
   // Sequential block appends to a file of some size: preallocate ahead.
-  if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
+  if (written === length && position === inode.size && position % BLOCK === 0 && inode.extents.mappedBlocks() >= PREALLOC_AFTER_BLOCKS)
     preallocate(s, txn, next, fb);
   for (const [poolBlock, fileBlock, count, zeroEdges] of fills) fillBlocks(s, poolBlock, fileBlock, count, sourceOffset, position, length, zeroEdges, copy);
   zeroPastNewEof(s, inode, next, position + written);

@@ -68,7 +68,7 @@ export function verifyMappings(s: PoolState): string[] {
       // the written pool block the file has behind each page (-1: none)
       const expected = new Array<number>(m.blockCount).fill(-1);
       if (inode)
-        for (const run of runsIn(inode.extents, m.firstBlock, m.firstBlock + m.blockCount))
+        for (const run of inode.extents.runsIn(m.firstBlock, m.firstBlock + m.blockCount))
           if (isWritten(run)) for (let k = 0; k < run.length; k++) expected[run.fileBlock - m.firstBlock + k] = run.poolBlock + k;
       for (let p = 0; p < m.blockCount; p++) {
         const state = m.table.states[p]!;
@@ -107,12 +107,12 @@ export function allocateForFault(s: PoolState, subject: FaultSubject, inode: Ino
 export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
   ensureWritable(s);
   ensureNotBusy(s, inode);
-  const e = runAt(inode.extents, fileBlock);
+  const e = inode.extents.runAt(fileBlock);
   if (e.poolBlock < 0 || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
   s.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
   const txn = new Txn();
   const next = cloneInode(inode);
-  setUnwritten(next.extents, fileBlock, fileBlock + count, false);
+  next.extents.setUnwritten(fileBlock, fileBlock + count, false);
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + count);
