@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ExtentMap, EXTENTS_PER_BLOCK, INLINE_EXTENTS } from '../../lib/pool/extent-map.js';
 import { insert, lookup, removeRange, runAt, runsIn, setUnwritten, type Extent } from '../../lib/pool/extents.js';
+import { StartIndex } from '../../lib/pool/start-index.js';
 
 function rng(seed: number): (n: number) => number {
   return (n) => {
@@ -121,5 +122,31 @@ describe('ExtentMap', () => {
     checkChunks(map);
     // 500 extents fit 2 blocks; merging small chunks keeps it within a few times that
     expect(map.chunks().length - 1).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('StartIndex', () => {
+  it('finds the last key at or before x like a linear scan, for even, clustered and huge-gapped keys', () => {
+    const rand = rng(3);
+    const shapes: number[][] = [
+      [0],
+      [7],
+      Array.from({ length: 255 }, (_, k) => 2 * k),
+      // clusters far apart
+      [...Array.from({ length: 100 }, (_, k) => k), ...Array.from({ length: 100 }, (_, k) => 2 ** 31 + k), 2 ** 32 - 1],
+      // random
+      [...new Set(Array.from({ length: 200 }, () => rand(1 << 20)))].sort((a, b) => a - b),
+    ];
+    for (const keys of shapes) {
+      const index = new StartIndex(Uint32Array.from(keys), keys.length);
+      const probes = [0, 1, keys[0]! - 1, 2 ** 32 - 1, ...keys, ...keys.map((k) => k + 1), ...keys.map((k) => k - 1), ...Array.from({ length: 200 }, () => rand(2 ** 32))];
+      for (const x of probes) {
+        if (x < 0 || x >= 2 ** 32) continue;
+        let want = 0;
+        for (let i = 0; i < keys.length; i++) if (keys[i]! <= x) want = i;
+        expect(index.lastAtOrBefore(x)).toBe(want);
+      }
+    }
+    expect(new StartIndex(new Uint32Array(0), 0).lastAtOrBefore(5)).toBe(0);
   });
 });
