@@ -26,6 +26,8 @@ import { StartIndex } from './start-index.js';
 export const INLINE_EXTENTS = 11;
 /** Extents one extent block holds. */
 export const EXTENTS_PER_BLOCK = 255;
+/** Chunks of at most this many extents are searched without an index. */
+const SMALL = 16;
 /** A chunk with fewer extents is merged into a neighbour that has room. */
 const MERGE_BELOW = 64;
 
@@ -188,12 +190,19 @@ export class ExtentMap implements Iterable<Extent> {
    */
   #locate(fileBlock: number): void {
     const chunks = this.#chunks;
-    const firsts = this.#firsts ?? this.#buildFirsts();
     // the last chunk starting at or before fileBlock, then the last extent of it that does
-    let ci = firsts.lastAtOrBefore(fileBlock);
+    // (most files have only the inline chunk, of at most 11 extents: no index for those)
+    let ci = chunks.length === 1 ? 0 : (this.#firsts ?? this.#buildFirsts()).lastAtOrBefore(fileBlock);
     const c = chunks[ci]!;
     const d = c.data;
-    const b = c.index.lastAtOrBefore(fileBlock);
+    let b = 0;
+    if (c.n > SMALL) b = c.index.lastAtOrBefore(fileBlock);
+    else
+      for (let len = c.n; len > 1; ) {
+        const half = len >>> 1;
+        b += half & -+(c.starts[b + half]! <= fileBlock); // half or nothing: no branch on the data
+        len -= half;
+      }
     let off: number;
     if (c.n === 0 || d[b * 4]! > fileBlock) off = 0; // before the first extent
     else off = d[b * 4]! + d[b * 4 + 2]! <= fileBlock ? b + 1 : b;
