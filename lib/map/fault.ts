@@ -20,7 +20,7 @@
 // (ENOMEM), a read fault maps only the window holding the faulting page, and
 // fails with ENOMEM if even that is refused.
 import { daxfsError, isDaxfsError } from '../errors.js';
-import { findIndex, lookup, nextMapped } from '../pool/extents.js';
+import { isWritten, runAt } from '../pool/extents.js';
 import type { Inode } from '../pool/inode.js';
 import { PAGE } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
@@ -113,13 +113,12 @@ function hugeWindow(subject: FaultSubject, page: number, eofPages: number): numb
 function readRun(subject: FaultSubject, inode: Inode, page: number, end: number, eofPages: number): number {
   const table = subject.table;
   const fb = subject.firstBlock + page;
-  const e = lookup(inode.extents, fb);
-  const written = e !== undefined && !e.unwritten;
   // The run: same extent (or same hole), inside the mapping and EOF, pages
   // not mapped yet, at most the fault-around beyond what was asked.
-  const i = findIndex(inode.extents, fb);
-  const runStart = e ? e.fileBlock : i > 0 ? inode.extents[i - 1]!.fileBlock + inode.extents[i - 1]!.length : 0;
-  const runEnd = e ? e.fileBlock + e.length : nextMapped(inode.extents, fb);
+  const run = inode.extents.runAt(fb);
+  const written = isWritten(run);
+  const runStart = run.fileBlock;
+  const runEnd = run.fileBlock + run.length;
   // The fault-around window: aligned to its own size, like the kernel's.
   const around = subject.faultAround;
   const windowStart = around === Infinity ? 0 : page - (page % around);
@@ -129,8 +128,8 @@ function readRun(subject: FaultSubject, inode: Inode, page: number, end: number,
   const w = hugeWindow(subject, page, eofPages);
   if (w >= 0) {
     const wStart = subject.firstBlock + w;
-    const covers = e ? e.fileBlock <= wStart && runEnd >= wStart + HUGE_PAGES : nextMapped(inode.extents, wStart) >= wStart + HUGE_PAGES;
-    const poolAligned = !written || (e.poolBlock + (wStart - e.fileBlock)) % HUGE_PAGES === 0;
+    const covers = runStart <= wStart && runEnd >= wStart + HUGE_PAGES;
+    const poolAligned = !written || (run.poolBlock + (wStart - runStart)) % HUGE_PAGES === 0;
     if (covers && poolAligned) {
       from = Math.min(from, w);
       limit = Math.max(limit, w + HUGE_PAGES);
@@ -140,7 +139,7 @@ function readRun(subject: FaultSubject, inode: Inode, page: number, end: number,
   // states[page] is none, and every page of a huge window is none too.
   const to = page + table.runWhere(page, limit, (s) => s === PageState.none);
   if (written) {
-    table.mapBlocks(from, to - from, e.poolBlock + (subject.firstBlock + from - e.fileBlock), false);
+    table.mapBlocks(from, to - from, run.poolBlock + (subject.firstBlock + from - runStart), false);
     count(subject, 'minor');
     return to - page;
   }
@@ -191,17 +190,17 @@ function noZeroWindow(subject: FaultSubject, page: number, cause: Error): Error 
 function writeRun(subject: FaultSubject, inode: Inode, page: number, end: number, eofPages: number): number {
   const table = subject.table;
   const fb = subject.firstBlock + page;
-  const e = lookup(inode.extents, fb);
-  const runEnd = (e ? e.fileBlock + e.length : nextMapped(inode.extents, fb)) - subject.firstBlock;
+  const e = inode.extents.runAt(fb);
+  const runEnd = e.fileBlock + e.length - subject.firstBlock;
   const stop = Math.min(end, runEnd);
   if (!subject.shared) {
     // Copy on write: the file never changes through a private mapping.
     const n = table.runWhere(page, stop, (s) => s !== PageState.privateWrite);
-    table.mapPrivate(page, n, e && !e.unwritten ? e.poolBlock + (fb - e.fileBlock) : -1);
+    table.mapPrivate(page, n, isWritten(e) ? e.poolBlock + (fb - e.fileBlock) : -1);
     count(subject, 'copyOnWrite');
     return n;
   }
-  if (e && !e.unwritten) {
+  if (isWritten(e)) {
     if (table.states[page] === PageState.blockRead) {
       const n = table.runWhere(page, stop, (s) => s === PageState.blockRead);
       table.makeWritable(page, n);
@@ -226,7 +225,7 @@ function writeRun(subject: FaultSubject, inode: Inode, page: number, end: number
   // A hole or unwritten blocks: the fill is durable before the fault returns
   // (the MAP_SYNC contract), and every other mapping showing zeros
   // here is switched to the new block before that (by the pool's commit).
-  if (e) {
+  if (e.poolBlock >= 0) {
     const n = stop - page;
     subject.host.convertForFault(subject, inode, fb, n);
     table.mapBlocks(page, n, e.poolBlock + (fb - e.fileBlock), true);

@@ -3,7 +3,8 @@
 // pages showing it must let go before the block is freed) and those that
 // gained a written block where they had none (hole fill, unwritten
 // conversion: pages showing zeros must be switched to it).
-import { findIndex, lookup, type Extent } from '../pool/extents.js';
+import type { ExtentMap } from '../pool/extent-map.js';
+import { isWritten, type IoRun } from '../pool/extents.js';
 
 export interface BlockRange {
   from: number;
@@ -15,20 +16,9 @@ export interface LayoutChanges {
   gained: BlockRange[];
 }
 
-/** The written pool block behind `fileBlock`, or -1 (hole or unwritten). */
-function writtenBlock(extents: readonly Extent[], fileBlock: number): number {
-  const e = lookup(extents, fileBlock);
-  return e && !e.unwritten ? e.poolBlock + (fileBlock - e.fileBlock) : -1;
-}
-
-function boundaries(extents: readonly Extent[], from: number, to: number, into: number[]): void {
-  for (let i = findIndex(extents, from); i < extents.length; i++) {
-    const e = extents[i]!;
-    if (e.fileBlock >= to) break;
-    if (e.fileBlock > from) into.push(e.fileBlock);
-    const end = e.fileBlock + e.length;
-    if (end < to) into.push(end);
-  }
+/** The written pool block behind `fileBlock` (inside `run`), or -1 (hole or unwritten). */
+function writtenBlock(run: IoRun, fileBlock: number): number {
+  return isWritten(run) ? run.poolBlock + (fileBlock - run.fileBlock) : -1;
 }
 
 function add(ranges: BlockRange[], from: number, to: number): void {
@@ -38,23 +28,29 @@ function add(ranges: BlockRange[], from: number, to: number): void {
 }
 
 /** Compares two versions of a block map over file blocks [from, to). */
-export function layoutChanges(before: readonly Extent[], after: readonly Extent[], from: number, to: number): LayoutChanges {
-  const points = [from, to];
-  boundaries(before, from, to, points);
-  boundaries(after, from, to, points);
-  points.sort((a, b) => a - b);
+export function layoutChanges(before: ExtentMap, after: ExtentMap, from: number, to: number): LayoutChanges {
   const lost: BlockRange[] = [];
   const gained: BlockRange[] = [];
-  for (let i = 0; i + 1 < points.length; i++) {
-    const p = points[i]!;
-    const q = points[i + 1]!;
-    if (p === q) continue;
-    // Within [p, q) neither map has a boundary: one comparison covers it.
-    const a = writtenBlock(before, p);
-    const b = writtenBlock(after, p);
-    if (a === b) continue;
-    if (a >= 0) add(lost, p, q);
-    if (b >= 0) add(gained, p, q);
+  if (from >= to) return { lost, gained };
+  const a = before.runsIn(from, to);
+  const b = after.runsIn(from, to);
+  // Walk both run lists together: within [p, q) neither has a boundary, so
+  // one comparison covers it.
+  for (let i = 0, j = 0, p = from; p < to; ) {
+    const ra = a[i]!;
+    const rb = b[j]!;
+    const aEnd = ra.fileBlock + ra.length;
+    const bEnd = rb.fileBlock + rb.length;
+    const q = Math.min(aEnd, bEnd);
+    const x = writtenBlock(ra, p);
+    const y = writtenBlock(rb, p);
+    if (x !== y) {
+      if (x >= 0) add(lost, p, q);
+      if (y >= 0) add(gained, p, q);
+    }
+    p = q;
+    if (aEnd === q) i++;
+    if (bEnd === q) j++;
   }
   return { lost, gained };
 }

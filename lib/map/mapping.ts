@@ -25,7 +25,7 @@ import { daxfsError, isDaxfsError } from '../errors.js';
 import { checkBufferRange, checkIndex } from '../checks.js';
 import { PAGE, PAGE_STATE_NAMES, type MmuMapping } from '../mmu.js';
 import type { Region } from '../region.js';
-import { lookup, nextMapped } from '../pool/extents.js';
+import { isWritten, runsIn } from '../pool/extents.js';
 import type { Inode } from '../pool/inode.js';
 import { BLOCK } from '../pool/layout.js';
 import { fault, HUGE_PAGES, pagesInsideEof, type FaultHost, type FaultSubject } from './fault.js';
@@ -307,19 +307,15 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
    * pages fault again when touched.
    */
   private showFile(page: number, count: number, inode: Inode): void {
-    const end = page + count;
-    for (let p = page; p < end; ) {
-      const fb = this.firstBlock + p;
-      const e = lookup(inode.extents, fb);
-      const runEnd = Math.min(end, (e ? e.fileBlock + e.length : nextMapped(inode.extents, fb)) - this.firstBlock);
+    for (const run of inode.extents.runsIn(this.firstBlock + page, this.firstBlock + page + count)) {
+      const p = run.fileBlock - this.firstBlock;
       try {
-        if (e && !e.unwritten) this.table.mapBlocks(p, runEnd - p, e.poolBlock + (fb - e.fileBlock), false);
-        else this.table.mapZero(p, runEnd - p);
+        if (isWritten(run)) this.table.mapBlocks(p, run.length, run.poolBlock, false);
+        else this.table.mapZero(p, run.length);
       } catch (err) {
         if (!isDaxfsError(err) || err.code !== 'ENOMEM') throw err;
-        this.table.unmap(p, runEnd - p);
+        this.table.unmap(p, run.length);
       }
-      p = runEnd;
     }
   }
 

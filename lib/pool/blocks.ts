@@ -13,7 +13,8 @@
 // out twice.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { HUGE_PAGES } from '../map/fault.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, type Extent, type Run } from './extents.js';
+import { isWritten, makeExtent, type Run } from './extents.js';
+import type { ExtentMap } from './extent-map.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
@@ -54,8 +55,8 @@ export function zeroPastNewEof(s: PoolState, inode: Inode, layout: Inode, end: n
 export function zeroBlockTail(s: PoolState, layout: Inode, from: number): void {
   if (from % BLOCK === 0) return;
   const fb = Math.floor(from / BLOCK);
-  const e = lookup(layout.extents, fb);
-  if (!e || e.unwritten) return;
+  const e = layout.extents.runAt(fb);
+  if (!isWritten(e)) return;
   s.region.zero((e.poolBlock + fb - e.fileBlock) * BLOCK + (from % BLOCK), BLOCK - (from % BLOCK));
 }
 
@@ -71,7 +72,7 @@ export function dropPreallocation(s: PoolState, txn: Txn, inode: Inode, next: In
   s.preallocated.delete(inode.ino);
   const from = Math.max(range.from, Math.ceil(inode.size / BLOCK));
   if (from >= range.to) return;
-  txn.freed.push(...removeRange(next.extents, from, range.to));
+  txn.freed.push(...next.extents.removeRange(from, range.to));
   txn.touch(inode.ino, from, range.to);
 }
 
@@ -88,7 +89,7 @@ export function zeroTailOnExtend(s: PoolState, inode: Inode): void {
  * neighbouring blocks, or, for a new 2 MiB-aligned stretch of at least
  * 2 MiB, 2 MiB-aligned in the pool so that mappings can map it whole.
  */
-export function allocateFor(s: PoolState, extents: readonly Extent[], fileBlock: number, want: number, pending: readonly Run[]): Run | null {
+export function allocateFor(s: PoolState, extents: ExtentMap, fileBlock: number, want: number, pending: readonly Run[]): Run | null {
   const goal = goalFor(s, extents, fileBlock);
   if (goal === undefined && fileBlock % HUGE_PAGES === 0 && want >= HUGE_PAGES)
     return s.allocator.allocateAligned(goal, want, pending, HUGE_PAGES);
@@ -96,11 +97,11 @@ export function allocateFor(s: PoolState, extents: readonly Extent[], fileBlock:
 }
 
 /** The pool block to allocate near, for file block `fileBlock`. */
-export function goalFor(s: PoolState, extents: readonly Extent[], fileBlock: number): number | undefined {
-  const i = findIndex(extents, fileBlock);
-  const prev = extents[i - 1];
+export function goalFor(s: PoolState, extents: ExtentMap, fileBlock: number): number | undefined {
+  const i = extents.findIndex(fileBlock);
+  const prev = extents.at(i - 1);
   if (prev) return prev.poolBlock + (fileBlock - prev.fileBlock);
-  const next = extents[i];
+  const next = extents.at(i);
   if (next && next.fileBlock > fileBlock && next.poolBlock >= next.fileBlock - fileBlock)
     return next.poolBlock - (next.fileBlock - fileBlock);
   return undefined;
@@ -108,33 +109,29 @@ export function goalFor(s: PoolState, extents: readonly Extent[], fileBlock: num
 
 /** Fills every hole of file blocks [start, end) with zeroed, unwritten runs (in `txn`); ENOSPC if it cannot. */
 export function allocateHoles(s: PoolState, txn: Txn, next: Inode, start: number, end: number): void {
-  let fb = start;
-  while (fb < end) {
-    const e = lookup(next.extents, fb);
-    if (e) {
-      fb = e.fileBlock + e.length;
-      continue;
+  // Filling a hole changes no other run's bounds: the runs can be taken first.
+  for (const hole of next.extents.runsIn(start, end)) {
+    if (hole.poolBlock >= 0) continue;
+    const holeEnd = hole.fileBlock + hole.length;
+    for (let fb = hole.fileBlock; fb < holeEnd; ) {
+      const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.pins.held]);
+      if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
+      txn.allocated.push(run);
+      s.region.zero(run.start * BLOCK, run.length * BLOCK);
+      next.extents.insert(makeExtent(fb, run.start, run.length, true));
+      fb += run.length;
     }
-    const holeEnd = Math.min(nextMapped(next.extents, fb), end);
-    const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.pins.held]);
-    if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
-    txn.allocated.push(run);
-    s.region.zero(run.start * BLOCK, run.length * BLOCK);
-    insert(next.extents, makeExtent(fb, run.start, run.length, true));
-    fb += run.length;
   }
 }
 
 /** Zeroes, in place, the written bytes of [from, to) (which lies within one or more blocks). */
 export function zeroBytes(s: PoolState, inode: Inode, from: number, to: number): void {
-  let pos = from;
-  while (pos < to) {
-    const fb = Math.floor(pos / BLOCK);
-    const e = lookup(inode.extents, fb);
-    const runEnd = e ? (e.fileBlock + e.length) * BLOCK : nextMapped(inode.extents, fb) * BLOCK;
-    const chunk = Math.min(to, runEnd) - pos;
-    if (e && !e.unwritten) s.region.zero(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), chunk);
-    pos += chunk;
+  if (to <= from) return;
+  for (const run of inode.extents.runsIn(Math.floor(from / BLOCK), Math.ceil(to / BLOCK))) {
+    if (!isWritten(run)) continue;
+    const a = Math.max(from, run.fileBlock * BLOCK);
+    const b = Math.min(to, (run.fileBlock + run.length) * BLOCK);
+    s.region.zero(run.poolBlock * BLOCK + (a - run.fileBlock * BLOCK), b - a);
   }
 }
 
@@ -146,9 +143,9 @@ export function zeroBytes(s: PoolState, inode: Inode, from: number, to: number):
  * mount after a crash). Best effort: nothing when the pool is short.
  */
 export function preallocate(s: PoolState, txn: Txn, next: Inode, fb: number): void {
-  const last = next.extents[next.extents.length - 1];
+  const last = next.extents.last();
   if (!last || last.fileBlock + last.length !== fb) return; // not at the end of the file
-  const want = Math.min(mappedBlocks(next.extents), PREALLOC_MAX_BLOCKS, 2 ** 32 - fb);
+  const want = Math.min(next.extents.mappedBlocks(), PREALLOC_MAX_BLOCKS, 2 ** 32 - fb);
   if (want < 1) return;
   let run: Run | null;
   try {
@@ -164,7 +161,7 @@ export function preallocate(s: PoolState, txn: Txn, next: Inode, fb: number): vo
   // preallocation; a mount frees blocks past EOF). Zeroing them twice
   // would double the memory traffic of an append.
   txn.allocated.push(run);
-  insert(next.extents, makeExtent(fb, run.start, run.length, false));
+  next.extents.insert(makeExtent(fb, run.start, run.length, false));
   const range = s.preallocated.get(next.ino);
   s.preallocated.set(next.ino, { from: range ? Math.min(range.from, fb) : fb, to: fb + run.length });
 }

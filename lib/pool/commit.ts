@@ -16,7 +16,7 @@
 import { daxfsError, isDaxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
 import type { Run } from './extents.js';
-import { encodeExtentBlocks, encodeInode, extentBlocksFor, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
+import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
 import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters } from './layout.js';
@@ -78,12 +78,8 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): voi
   }
   for (const inode of txn.inodes.values()) {
     records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode) });
-    const blocks = encodeExtentBlocks(inode);
-    blocks.forEach((data, k) => {
-      const offset = inode.extentBlocks[k]! * BLOCK;
-      // unchanged extent blocks need no journal space
-      if (!s.region.view(offset, BLOCK).equals(data)) records.push({ offset, data });
-    });
+    // only the extent blocks whose chunk changed: the others are on media as they are
+    for (const { block, data } of changedExtentBlocks(inode, s.inodes[inode.ino])) records.push({ offset: block * BLOCK, data });
   }
   const sb = withCounters(
     s.sb,
@@ -145,16 +141,38 @@ function stop(s: PoolState, e: Error): void {
   e.message += `; the change is committed but not applied: pool '${s.region.path}' stopped (close it; opening it again applies the change)`;
 }
 
-/** Gives `inode` exactly the extent blocks its extent count needs (allocating or freeing in `txn`). */
+/**
+ * Gives each chunk of `inode`'s map an extent block: chunks not placed yet
+ * take the inode's blocks no chunk uses any more, then new ones; blocks
+ * left over are freed (all of them for a freed inode), in `txn`.
+ * inode.extentBlocks ends as the chunks' blocks. O(chunks).
+ */
 export function layoutExtentBlocks(s: PoolState, txn: Txn, inode: Inode): void {
-  const need = inode.flags === 0 ? 0 : extentBlocksFor(inode.extents.length);
-  while (inode.extentBlocks.length > need) txn.freed.push({ start: inode.extentBlocks.pop()!, length: 1 });
-  while (inode.extentBlocks.length < need) {
-    const run = s.allocator.allocate(inode.extents[0]?.poolBlock, 1, [...txn.allocated, ...s.pins.held]);
-    if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
-    txn.allocated.push(run);
-    inode.extentBlocks.push(run.start);
+  const map = inode.extents;
+  const chunks = map.chunks();
+  if (chunks.length === 1 && inode.extentBlocks.length === 0) return; // all inline: the common case
+  if (inode.flags === 0) {
+    for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
+    inode.extentBlocks = [];
+    return;
   }
+  const used = new Set<number>();
+  for (let k = 1; k < chunks.length; k++) if (chunks[k]!.block !== 0) used.add(chunks[k]!.block);
+  const spare = inode.extentBlocks.filter((b) => !used.has(b));
+  let reuse = 0;
+  for (let k = 1; k < chunks.length; k++) {
+    if (chunks[k]!.block !== 0) continue;
+    let block = spare[reuse++];
+    if (block === undefined) {
+      const run = s.allocator.allocate(map.at(0)?.poolBlock, 1, [...txn.allocated, ...s.pins.held]);
+      if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
+      txn.allocated.push(run);
+      block = run.start;
+    }
+    map.place(k, block);
+  }
+  for (; reuse < spare.length; reuse++) txn.freed.push({ start: spare[reuse]!, length: 1 });
+  inode.extentBlocks = map.chunkBlocks();
 }
 
 /** Frees an inode and all its blocks in `txn`. */

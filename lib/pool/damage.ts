@@ -136,7 +136,7 @@ export function damagedFrom(inode: Inode, reason: string): DamagedInode {
     orphan,
     size: inode.size,
     mtimeMs: inode.mtimeMs,
-    extents: inode.extents,
+    extents: inode.extents.toArray(),
     chain: inode.extentBlocks,
   };
 }

@@ -17,7 +17,7 @@
 // it is then. Holes and unwritten extents read as zeros.
 import { daxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
-import { findIndex, insert, lookup, makeExtent, mappedBlocks, nextMapped, removeRange, setUnwritten } from './extents.js';
+import { isWritten, makeExtent } from './extents.js';
 import { cloneInode, SIZE_WORD, sizeWord, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateFor, dropPreallocation, preallocate, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
@@ -51,17 +51,17 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   if (!Number.isSafeInteger(fileBlock) || fileBlock < 0 || fileBlock >= 2 ** 32)
     throw daxfsError('EINVAL', `fileBlock must be an integer in 0 ..= 2^32-1, got ${fileBlock}`);
   if (!Number.isSafeInteger(maxBlocks) || maxBlocks < 1) throw daxfsError('EINVAL', `maxBlocks must be a positive integer, got ${maxBlocks}`);
-  const e = lookup(inode.extents, fileBlock);
-  if (e) {
+  const found = inode.extents.runAt(fileBlock);
+  if (found.poolBlock >= 0) {
     return {
       mapped: true,
-      poolBlock: e.poolBlock + (fileBlock - e.fileBlock),
-      count: e.fileBlock + e.length - fileBlock,
+      poolBlock: found.poolBlock + (fileBlock - found.fileBlock),
+      count: found.fileBlock + found.length - fileBlock,
       new: false,
-      unwritten: e.unwritten,
+      unwritten: found.unwritten,
     };
   }
-  const holeEnd = Math.min(nextMapped(inode.extents, fileBlock), fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
+  const holeEnd = Math.min(found.fileBlock + found.length, fileBlock + HOLE_SCAN_LIMIT, 2 ** 32);
   if (!create) return { mapped: false, poolBlock: -1, count: holeEnd - fileBlock, new: false, unwritten: false };
   ensureWritable(s);
   const want = Math.min(maxBlocks, holeEnd - fileBlock);
@@ -73,7 +73,7 @@ export function getBlock(s: PoolState, inode: Inode, fileBlock: number, create: 
   txn.allocated.push(run);
   // Zeroed and durable before the allocation commits: no stale data, even after a crash.
   s.region.zero(run.start * BLOCK, run.length * BLOCK);
-  insert(next.extents, makeExtent(fileBlock, run.start, run.length, false));
+  next.extents.insert(makeExtent(fileBlock, run.start, run.length, false));
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + run.length);
@@ -86,24 +86,28 @@ export function readFile(s: PoolState, inode: Inode, target: Uint8Array, targetO
   if (position >= inode.size || length === 0) return 0;
   const n = Math.min(length, inode.size - position);
   // One written extent covers it: one copy.
-  const first = lookup(inode.extents, Math.floor(position / BLOCK));
-  if (first && !first.unwritten && position + n <= (first.fileBlock + first.length) * BLOCK)
+  const first = inode.extents.runAt(Math.floor(position / BLOCK));
+  if (isWritten(first) && position + n <= (first.fileBlock + first.length) * BLOCK)
     return s.region.read(first.poolBlock * BLOCK + (position - first.fileBlock * BLOCK), target, targetOffset, n);
-  let done = 0;
-  while (done < n) {
-    const pos = position + done;
-    const fb = Math.floor(pos / BLOCK);
-    const e = lookup(inode.extents, fb);
-    const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(inode.extents, fb) * BLOCK, position + n);
-    const chunk = Math.min(n - done, runEnd - pos);
-    if (e && !e.unwritten) {
-      s.region.read(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk);
-    } else {
-      target.fill(0, targetOffset + done, targetOffset + done + chunk);
-    }
-    done += chunk;
-  }
+  forEachPiece(inode, position, n, (at, done, chunk) => {
+    if (at >= 0) s.region.read(at, target, targetOffset + done, chunk);
+    else target.fill(0, targetOffset + done, targetOffset + done + chunk);
+  });
   return n;
+}
+
+/**
+ * Visits bytes [position, position + n) of the file run by run: the region
+ * offset of the written bytes (-1 where they read as zeros), their offset
+ * from `position`, and their length.
+ */
+function forEachPiece(inode: Inode, position: number, n: number, visit: (at: number, done: number, chunk: number) => void): void {
+  const end = position + n;
+  for (const run of inode.extents.runsIn(Math.floor(position / BLOCK), Math.ceil(end / BLOCK))) {
+    const from = Math.max(position, run.fileBlock * BLOCK);
+    const to = Math.min(end, (run.fileBlock + run.length) * BLOCK);
+    visit(isWritten(run) ? run.poolBlock * BLOCK + (from - run.fileBlock * BLOCK) : -1, from - position, to - from);
+  }
 }
 
 /**
@@ -129,8 +133,8 @@ export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, source
   // The common case first: an overwrite inside EOF and inside one written
   // extent changes no metadata: one copy, durable on return.
   if (position <= inode.size && length > 0 && !s.readOnly) {
-    const e = lookup(inode.extents, Math.floor(position / BLOCK));
-    if (e && !e.unwritten && end <= (e.fileBlock + e.length) * BLOCK) {
+    const e = inode.extents.runAt(Math.floor(position / BLOCK));
+    if (isWritten(e) && end <= (e.fileBlock + e.length) * BLOCK) {
       ensureOpen(s);
       const base = e.poolBlock * BLOCK - e.fileBlock * BLOCK;
       // An append into blocks the file already has (the last one's tail, or
@@ -222,11 +226,9 @@ function rebase(s: PoolState, plan: WritePlan, from: number, to: number): void {
   const current = s.inodes[plan.next.ino];
   if (!current) throw daxfsError('EBADF', 'the file is gone');
   const next = cloneInode(current);
-  removeRange(next.extents, from, to);
-  for (const e of plan.next.extents) {
-    const a = Math.max(e.fileBlock, from);
-    const b = Math.min(e.fileBlock + e.length, to);
-    if (a < b) insert(next.extents, makeExtent(a, e.poolBlock + (a - e.fileBlock), b - a, e.unwritten));
+  next.extents.removeRange(from, to);
+  for (const run of plan.next.extents.runsIn(from, Math.min(to, 2 ** 32))) {
+    if (run.poolBlock >= 0) next.extents.insert(makeExtent(run.fileBlock, run.poolBlock, run.length, run.unwritten));
   }
   if (to === END) next.size = plan.next.size;
   plan.next = next;
@@ -248,16 +250,10 @@ export function readFileAsync(s: PoolState, inode: Inode, target: Uint8Array, ta
     const copies: Promise<number>[] = [];
     // The copies pin the blocks they read natively too: a punch hole,
     // truncate or unlink frees them only once the copies are done.
-    for (let done = 0; done < n; ) {
-      const pos = position + done;
-      const fb = Math.floor(pos / BLOCK);
-      const e = lookup(current.extents, fb);
-      const runEnd = e ? (e.fileBlock + e.length) * BLOCK : Math.min(nextMapped(current.extents, fb) * BLOCK, position + n);
-      const chunk = Math.min(n - done, runEnd - pos);
-      if (e && !e.unwritten) copies.push(s.region.readAsync(e.poolBlock * BLOCK + (pos - e.fileBlock * BLOCK), target, targetOffset + done, chunk));
+    forEachPiece(current, position, n, (at, done, chunk) => {
+      if (at >= 0) copies.push(s.region.readAsync(at, target, targetOffset + done, chunk));
       else target.fill(0, targetOffset + done, targetOffset + done + chunk);
-      done += chunk;
-    }
+    });
     if (copies.length === 1) await copies[0];
     else await allCopies(copies);
     return n;
@@ -287,32 +283,32 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
   // allocator refuses (EUCLEAN) then leaves the file as it was.
   const fills: [poolBlock: number, fileBlock: number, count: number, zeroEdges: boolean][] = [];
   while (fb <= lastFb) {
-    const e = next.extents[findIndex(next.extents, fb)];
-    if (e && e.fileBlock <= fb) {
+    const e = next.extents.runAt(fb);
+    if (e.poolBlock >= 0) {
       const runEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
       const count = runEnd - fb + 1;
       const unwritten = e.unwritten;
       fills.push([e.poolBlock + (fb - e.fileBlock), fb, count, unwritten]);
       if (unwritten) {
-        setUnwritten(next.extents, fb, fb + count, false);
+        next.extents.setUnwritten(fb, fb + count, false);
         metadata = true;
       }
       fb = runEnd + 1;
       continue;
     }
-    const holeEnd = Math.min(e ? e.fileBlock - 1 : Infinity, lastFb);
+    const holeEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
     const run = allocateFor(s, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...s.pins.held]);
     if (!run) break; // ENOSPC: a short write of what fits
     txn.allocated.push(run);
     fills.push([run.start, fb, run.length, true]);
-    insert(next.extents, makeExtent(fb, run.start, run.length, false));
+    next.extents.insert(makeExtent(fb, run.start, run.length, false));
     metadata = true;
     fb += run.length;
   }
   const written = Math.min(end, fb * BLOCK) - position;
   if (written <= 0) throw daxfsError('ENOSPC', 'no free block in the pool');
   // Sequential block appends to a file of some size: preallocate ahead.
-  if (written === length && position === inode.size && position % BLOCK === 0 && mappedBlocks(inode.extents) >= PREALLOC_AFTER_BLOCKS)
+  if (written === length && position === inode.size && position % BLOCK === 0 && inode.extents.mappedBlocks() >= PREALLOC_AFTER_BLOCKS)
     preallocate(s, txn, next, fb);
   for (const [poolBlock, fileBlock, count, zeroEdges] of fills) fillBlocks(s, poolBlock, fileBlock, count, sourceOffset, position, length, zeroEdges, copy);
   zeroPastNewEof(s, inode, next, position + written);

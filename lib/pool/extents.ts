@@ -53,6 +53,67 @@ export function nextMapped(extents: readonly Extent[], fileBlock: number): numbe
   return Math.max(e.fileBlock, fileBlock);
 }
 
+/** The end of the file block space: a hole past the last extent runs to here. */
+export const FILE_BLOCKS_END = 2 ** 32;
+
+/**
+ * One run of a file's block map (the iomap of the kernel): `length` blocks
+ * from `fileBlock` that are written blocks, unwritten (allocated, reading as
+ * zeros) or a hole (`poolBlock` -1). Every reader of a layout — the data
+ * path, faults, invalidation, mapping checks — walks these, not extents.
+ */
+export interface IoRun {
+  fileBlock: number;
+  length: number;
+  /** Pool block behind `fileBlock`, -1 for a hole. */
+  poolBlock: number;
+  unwritten: boolean;
+}
+
+function makeRun(fileBlock: number, length: number, poolBlock: number, unwritten: boolean): IoRun {
+  return { fileBlock, length, poolBlock, unwritten };
+}
+
+/** Whether the run holds written blocks (neither a hole nor unwritten). */
+export function isWritten(run: IoRun): boolean {
+  return run.poolBlock >= 0 && !run.unwritten;
+}
+
+/**
+ * The whole run holding `fileBlock`: its extent, or the hole between the
+ * extents around it (from the previous extent's end, or 0, to the next
+ * one's start, or FILE_BLOCKS_END).
+ */
+export function runAt(extents: readonly Extent[], fileBlock: number): IoRun {
+  const i = findIndex(extents, fileBlock);
+  const e = extents[i];
+  if (e && e.fileBlock <= fileBlock) return makeRun(e.fileBlock, e.length, e.poolBlock, e.unwritten);
+  const prev = extents[i - 1];
+  const start = prev ? prev.fileBlock + prev.length : 0;
+  return makeRun(start, (e ? e.fileBlock : FILE_BLOCKS_END) - start, -1, false);
+}
+
+/** The runs covering file blocks [from, to), clipped to it, in order. */
+export function runsIn(extents: readonly Extent[], from: number, to: number): IoRun[] {
+  const out: IoRun[] = [];
+  let fb = from;
+  let i = findIndex(extents, from);
+  while (fb < to) {
+    const e = extents[i];
+    if (e && e.fileBlock <= fb) {
+      const end = Math.min(to, e.fileBlock + e.length);
+      out.push(makeRun(fb, end - fb, e.poolBlock + (fb - e.fileBlock), e.unwritten));
+      fb = end;
+      i++;
+    } else {
+      const end = Math.min(to, e ? e.fileBlock : FILE_BLOCKS_END);
+      out.push(makeRun(fb, end - fb, -1, false));
+      fb = end;
+    }
+  }
+  return out;
+}
+
 function mergeable(a: Extent, b: Extent): boolean {
   return a.fileBlock + a.length === b.fileBlock && a.poolBlock + a.length === b.poolBlock && a.unwritten === b.unwritten;
 }

@@ -15,7 +15,7 @@ import type { FaultSubject } from '../map/fault.js';
 import type { FillExclusion } from '../map/invalidation.js';
 import { FileMapping, type MapOptions, type MappingHost } from '../map/mapping.js';
 import { PAGE, PageState } from '../mmu.js';
-import { lookup, setUnwritten } from './extents.js';
+import { isWritten, runAt, runsIn, setUnwritten } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
@@ -67,6 +67,11 @@ export function verifyMappings(s: PoolState): string[] {
       const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
       const native = m.nativeStates();
       const eof = inode ? Math.ceil(inode.size / BLOCK) - m.firstBlock : 0;
+      // the written pool block the file has behind each page (-1: none)
+      const expected = new Array<number>(m.blockCount).fill(-1);
+      if (inode)
+        for (const run of inode.extents.runsIn(m.firstBlock, m.firstBlock + m.blockCount))
+          if (isWritten(run)) for (let k = 0; k < run.length; k++) expected[run.fileBlock - m.firstBlock + k] = run.poolBlock + k;
       for (let p = 0; p < m.blockCount; p++) {
         const state = m.table.states[p]!;
         if (native[p] !== state) problems.push(`${where(p)}: page state ${state} but the native table says ${native[p]}`);
@@ -74,9 +79,8 @@ export function verifyMappings(s: PoolState): string[] {
         if (state === PageState.blockWrite && !(m.shared && m.writable)) problems.push(`${where(p)}: block writable in a ${m.shared ? 'read-only' : 'private'} mapping`);
         if (state !== PageState.blockRead && state !== PageState.blockWrite) continue;
         const block = m.table.blocks[p]!;
-        const e = inode && lookup(inode.extents, m.firstBlock + p);
-        const expected = e && !e.unwritten ? e.poolBlock + (m.firstBlock + p - e.fileBlock) : -1;
-        if (block !== expected) problems.push(`${where(p)}: shows pool block ${block}, the file has ${expected < 0 ? 'no written block' : expected} there`);
+        const want = expected[p]!;
+        if (block !== want) problems.push(`${where(p)}: shows pool block ${block}, the file has ${want < 0 ? 'no written block' : want} there`);
         if (((s.bitmapWords[block >>> 5]! >>> (block & 31)) & 1) === 0) problems.push(`${where(p)}: shows pool block ${block}, which is free`);
       }
     }
@@ -105,12 +109,12 @@ function faultedPages(subject: FaultSubject, fileBlock: number, count: number): 
 export function convertForFault(s: PoolState, subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
   ensureWritable(s);
   ensureUnpinned(s, inode, fileBlock, fileBlock + count);
-  const e = lookup(inode.extents, fileBlock);
-  if (!e || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
+  const e = inode.extents.runAt(fileBlock);
+  if (e.poolBlock < 0 || !e.unwritten || fileBlock + count > e.fileBlock + e.length) throw new Error('convertForFault: not an unwritten run');
   s.region.zero((e.poolBlock + (fileBlock - e.fileBlock)) * BLOCK, count * BLOCK);
   const txn = new Txn();
   const next = cloneInode(inode);
-  setUnwritten(next.extents, fileBlock, fileBlock + count, false);
+  next.extents.setUnwritten(fileBlock, fileBlock + count, false);
   next.mtimeMs = Date.now();
   txn.put(next);
   txn.touch(inode.ino, fileBlock, fileBlock + count);

@@ -6,18 +6,23 @@
 //         64 name[256] | 320 inline extents[11] | 508 crc32
 // extent: fileBlock u32 | poolBlock u32 | length u32 | flags u32 (1 = unwritten)
 // extent block: magic u32 | count u32 | next u32 | crc32 u32 | extents[255]
+//
+// An extent block may hold fewer than 255 extents (count 1..255): a file's
+// extent blocks are the chunks of its ExtentMap, and an edit rewrites only
+// its own chunk. The inline extents are always the first 11.
+import { endianness } from 'node:os';
 import { crc32 } from 'node:zlib';
 
 import { daxfsError } from '../errors.js';
-import { copyExtent, makeExtent, type Extent } from './extents.js';
+import { makeExtent, type Extent } from './extents.js';
+import { ExtentMap, EXTENTS_PER_BLOCK, INLINE_EXTENTS, type Chunk } from './extent-map.js';
 import { readU64, writeU64, zeroed } from './bytes.js';
 import { BLOCK, INODE_SIZE, MAX_FILE_SIZE } from './layout.js';
 import { isTemporaryName, TEMP_PREFIX } from './temporary.js';
 
 export const FLAG_USED = 1;
 export const FLAG_ORPHAN = 2;
-export const INLINE_EXTENTS = 11;
-export const EXTENTS_PER_BLOCK = 255;
+export { EXTENTS_PER_BLOCK, INLINE_EXTENTS };
 export const NAME_MAX = 255;
 const EXTENT_BLOCK_MAGIC = 0x4b4c4258; // "XBLK"
 
@@ -28,18 +33,24 @@ export interface Inode {
   size: number;
   mtimeMs: number;
   generation: number;
-  extents: Extent[];
-  /** Pool blocks holding the extents that do not fit inline, in order. */
+  /** The block map: extents sorted by file block, in chunks (see extent-map.ts). */
+  extents: ExtentMap;
+  /**
+   * Pool blocks the inode holds for extents that do not fit inline, in
+   * chain order: the chunks' blocks once a commit has placed them (a commit
+   * gives chunks not placed yet the ones no chunk uses, and frees the rest).
+   */
   extentBlocks: number[];
 }
 
-/** Every inode object is made here: one hidden class (see makeExtent). */
-export function makeInode(ino: number, flags: number, name: string, size: number, mtimeMs: number, generation: number, extents: Extent[], extentBlocks: number[]): Inode {
-  return { ino, flags, name, size, mtimeMs, generation, extents, extentBlocks };
+/** Every inode object is made here: one hidden class (see makeExtent). An array of extents is packed into a new map. */
+export function makeInode(ino: number, flags: number, name: string, size: number, mtimeMs: number, generation: number, extents: readonly Extent[] | ExtentMap, extentBlocks: number[]): Inode {
+  return { ino, flags, name, size, mtimeMs, generation, extents: extents instanceof ExtentMap ? extents : ExtentMap.from(extents), extentBlocks };
 }
 
+/** A new version of an inode to edit: its map shares every chunk with the old one's (O(chunks), not O(extents)). */
 export function cloneInode(i: Inode): Inode {
-  return makeInode(i.ino, i.flags, i.name, i.size, i.mtimeMs, i.generation, i.extents.map(copyExtent), [...i.extentBlocks]);
+  return makeInode(i.ino, i.flags, i.name, i.size, i.mtimeMs, i.generation, i.extents.clone(), [...i.extentBlocks]);
 }
 
 /**
@@ -64,6 +75,8 @@ function writeExtent(b: Buffer, at: number, e: Extent): void {
   b.writeUInt32LE(e.length, at + 8);
   b.writeUInt32LE(e.unwritten ? 1 : 0, at + 12);
 }
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 function readExtent(b: Buffer, at: number): Extent {
   return makeExtent(b.readUInt32LE(at), b.readUInt32LE(at + 4), b.readUInt32LE(at + 8), (b.readUInt32LE(at + 12) & 1) === 1);
@@ -126,8 +139,9 @@ export function encodeInode(i: Inode): Buffer {
   writeU64(b, Math.max(0, Math.round(i.mtimeMs)), 16);
   writeU64(b, i.generation, 24);
   b.writeUInt32LE(i.extents.length, 32);
-  b.writeUInt32LE(i.extentBlocks[0] ?? 0, 36);
-  for (let k = 0; k < Math.min(INLINE_EXTENTS, i.extents.length); k++) writeExtent(b, 320 + k * 16, i.extents[k]!);
+  const chunks = i.extents.chunks();
+  b.writeUInt32LE(chunks[1]?.block ?? 0, 36);
+  copyExtents(chunks[0]!, b, 320);
   // the CRC covers everything but the size word, which carries its own check
   b.writeUInt32LE(crc32(b.subarray(0, INODE_SIZE - 4)), INODE_SIZE - 4);
   const [lo, hi] = sizeWord(i.size, i.ino);
@@ -136,19 +150,44 @@ export function encodeInode(i: Inode): Buffer {
   return b;
 }
 
-/** The extent blocks of an inode, one buffer per entry of i.extentBlocks. */
-export function encodeExtentBlocks(i: Inode): Buffer[] {
-  const out: Buffer[] = [];
-  for (let k = 0; k < i.extentBlocks.length; k++) {
-    const b = Buffer.alloc(BLOCK);
-    const first = INLINE_EXTENTS + k * EXTENTS_PER_BLOCK;
-    const count = Math.min(EXTENTS_PER_BLOCK, i.extents.length - first);
-    b.writeUInt32LE(EXTENT_BLOCK_MAGIC, 0);
-    b.writeUInt32LE(count, 4);
-    b.writeUInt32LE(i.extentBlocks[k + 1] ?? 0, 8);
-    for (let j = 0; j < count; j++) writeExtent(b, 16 + j * 16, i.extents[first + j]!);
-    b.writeUInt32LE(crc32(b), 12); // computed with the crc field still zero
-    out.push(b);
+/** Writes a chunk's extents at `at` (their layout in memory is the one on media). */
+function copyExtents(chunk: Chunk, b: Buffer, at: number): void {
+  if (LITTLE_ENDIAN) {
+    Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.n * 16).copy(b, at);
+    return;
+  }
+  for (let j = 0; j < chunk.n; j++) writeExtent(b, at + j * 16, chunk.extent(j));
+}
+
+/** The extent block holding `chunk`, whose chain continues at `next` (0: the last). */
+export function encodeExtentBlock(chunk: Chunk, next: number): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  b.writeUInt32LE(EXTENT_BLOCK_MAGIC, 0);
+  b.writeUInt32LE(chunk.n, 4);
+  b.writeUInt32LE(next, 8);
+  copyExtents(chunk, b, 16);
+  b.writeUInt32LE(crc32(b), 12); // computed with the crc field still zero
+  return b;
+}
+
+/**
+ * The extent blocks of `i` that differ from `before` (its version on
+ * media): a chunk is unchanged when `before` has the very same chunk
+ * object followed by the same block (chunks never change once made). Each
+ * with the block it goes to. All of them when there is no earlier version.
+ */
+export function changedExtentBlocks(i: Inode, before: Inode | undefined): { block: number; data: Buffer }[] {
+  const chunks = i.extents.chunks();
+  const out: { block: number; data: Buffer }[] = [];
+  if (chunks.length === 1) return out;
+  const nextBefore = new Map<Chunk, number>();
+  if (before && before.extents !== i.extents) {
+    const old = before.extents.chunks();
+    for (let k = 1; k < old.length; k++) nextBefore.set(old[k]!, old[k + 1]?.block ?? 0);
+  }
+  for (let k = 1; k < chunks.length; k++) {
+    const next = chunks[k + 1]?.block ?? 0;
+    if (nextBefore.get(chunks[k]!) !== next) out.push({ block: chunks[k]!.block, data: encodeExtentBlock(chunks[k]!, next) });
   }
   return out;
 }
@@ -200,8 +239,9 @@ export function decodeInode(b: Buffer, ino: number): DecodedInode | null {
     if (!Buffer.from(name, 'utf8').equals(rawName)) throw bad('name is not valid UTF-8');
     if (name.includes('/') || name.includes('\0')) throw bad(`name ${JSON.stringify(name)} holds '/' or NUL`);
   }
-  const inode = makeInode(ino, flags, name, size, Math.max(0, readU64(b, 16)), Math.max(0, readU64(b, 24)), [], []);
-  for (let k = 0; k < Math.min(INLINE_EXTENTS, extentCount); k++) inode.extents.push(readExtent(b, 320 + k * 16));
+  const inline: Extent[] = [];
+  for (let k = 0; k < Math.min(INLINE_EXTENTS, extentCount); k++) inline.push(readExtent(b, 320 + k * 16));
+  const inode = makeInode(ino, flags, name, size, Math.max(0, readU64(b, 16)), Math.max(0, readU64(b, 24)), inline, []);
   return { inode, firstExtentBlock: b.readUInt32LE(36), extentCount };
 }
 

@@ -57,6 +57,8 @@ export class Journal {
   private ranges = new Float64Array(48);
   /** Transactions committed by this mount, for statistics. */
   commits = 0;
+  /** Bytes of records (with their headers) those transactions wrote to the journal, for statistics. */
+  bytesCommitted = 0;
 
   constructor(
     private readonly region: Region,
@@ -124,6 +126,7 @@ export class Journal {
       throw e;
     }
     this.commits++;
+    this.bytesCommitted += bytes;
   }
 
   /** The reusable (regionOffset, sourceOffset, length) list, for `count` ranges. */

@@ -126,7 +126,7 @@ export function loadInodes(s: PoolState): void {
   for (const inode of s.inodes) {
     if (!inode) continue;
     if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
-    owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
+    owned += inode.extents.mappedBlocks() + inode.extentBlocks.length;
     generation = Math.max(generation, inode.generation);
   }
   // in block order: each run extends or follows the last one, no splice in the middle
@@ -156,10 +156,10 @@ export function loadInodes(s: PoolState): void {
     for (const inode of s.inodes) {
       if (!inode || inode.flags & FLAG_ORPHAN) continue;
       const eofBlock = Math.ceil(inode.size / BLOCK);
-      const last = inode.extents[inode.extents.length - 1];
+      const last = inode.extents.last();
       if (!last || last.fileBlock + last.length <= eofBlock) continue;
       const next = cloneInode(inode);
-      txn.freed.push(...removeRange(next.extents, eofBlock, 2 ** 32));
+      txn.freed.push(...next.extents.removeRange(eofBlock, 2 ** 32));
       txn.put(next);
     }
     if (!txn.empty) commit(s, txn);

@@ -171,6 +171,7 @@ export class Pool implements MappingHost {
       temporariesRemovedAtMount: this.state.temporariesRemoved,
       superblockRestoredAtMount: this.state.superblockRestored,
       transactions: this.state.journal.commits,
+      journalBytesCommitted: this.state.journal.bytesCommitted,
       damagedFiles: this.state.damagedNames.size,
       ...(this.state.salvage ? { salvage: [...this.state.salvage] } : {}),
       sparse: backedBytes < this.region.size, // as isSparse(), from the one fstat

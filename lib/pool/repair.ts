@@ -79,7 +79,7 @@ function repairFound(s: PoolState, found: Inspection): Problem[] {
   txn.freed.push(...leaked);
   txn.allocated.push(...unmarked);
   for (const inode of orphans) releaseInode(txn, inode);
-  const orphanBlocks = orphans.reduce((n, i) => n + mappedBlocks(i.extents) + i.extentBlocks.length, 0);
+  const orphanBlocks = orphans.reduce((n, i) => n + i.extents.mappedBlocks() + i.extentBlocks.length, 0);
   // the free count from the bitmap as it will be, not from the (wrong) counter
   txn.freeBlocks = free + leaked.reduce((n, r) => n + r.length, 0) - unmarked.reduce((n, r) => n + r.length, 0) + orphanBlocks;
   commit(s, txn, { force: true });

@@ -9,7 +9,7 @@
 // asynchronous write holds is EBUSY (pins.ts), one elsewhere in the file
 // goes ahead.
 import { daxfsError } from '../errors.js';
-import { lookup, removeRange, setUnwritten } from './extents.js';
+import { isWritten, removeRange, runAt, setUnwritten } from './extents.js';
 import { cloneInode, type Inode } from './inode.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateHoles, dropPreallocation, zeroBytes, zeroTailOnExtend } from './blocks.js';
@@ -32,7 +32,7 @@ export function truncateFile(s: PoolState, inode: Inode, size: number): void {
     zeroTailOnExtend(s, inode);
     dropPreallocation(s, txn, inode, next);
   } else {
-    txn.freed.push(...removeRange(next.extents, Math.ceil(size / BLOCK), 2 ** 32));
+    txn.freed.push(...next.extents.removeRange(Math.ceil(size / BLOCK), 2 ** 32));
   }
   next.size = size;
   next.mtimeMs = Date.now();
@@ -41,8 +41,8 @@ export function truncateFile(s: PoolState, inode: Inode, size: number): void {
   // Best effort for readers of the raw block: the bytes past the new EOF
   // read as zeros (the durable guarantee is zeroTailOnExtend).
   if (size < inode.size && size % BLOCK !== 0) {
-    const e = lookup(next.extents, Math.floor(size / BLOCK));
-    if (e && !e.unwritten) s.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
+    const e = next.extents.runAt(Math.floor(size / BLOCK));
+    if (isWritten(e)) s.region.zero(e.poolBlock * BLOCK + (size - e.fileBlock * BLOCK), BLOCK - (size % BLOCK));
   }
 }
 
@@ -89,7 +89,7 @@ export function punchHoleFile(s: PoolState, inode: Inode, offset: number, length
   zeroBytes(s, inode, lastFull * BLOCK, end);
   const txn = new Txn();
   const next = cloneInode(inode);
-  txn.freed.push(...removeRange(next.extents, firstFull, lastFull));
+  txn.freed.push(...next.extents.removeRange(firstFull, lastFull));
   if (txn.freed.length === 0) return;
   next.mtimeMs = Date.now();
   txn.put(next);
@@ -118,7 +118,7 @@ export function zeroRangeFile(s: PoolState, inode: Inode, offset: number, length
     dropPreallocation(s, txn, inode, next);
   }
   if (firstFull < lastFull) {
-    setUnwritten(next.extents, firstFull, lastFull, true);
+    next.extents.setUnwritten(firstFull, lastFull, true);
     allocateHoles(s, txn, next, firstFull, lastFull);
     zeroBytes(s, inode, offset, Math.min(firstFull * BLOCK, end));
     zeroBytes(s, inode, Math.max(lastFull * BLOCK, offset), end);

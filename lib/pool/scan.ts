@@ -94,7 +94,8 @@ function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (bl
     readBlock(block, block4k);
     const { extents, next } = decodeExtentBlock(block4k, ino, block);
     inode.extentBlocks.push(block);
-    inode.extents.push(...extents);
+    // one chunk per block, as on media (blocks may be partly filled): an edit then rewrites only its block
+    inode.extents.appendBlock(extents, block);
     block = next;
   }
   if (inode.extents.length !== decoded.extentCount)

@@ -85,6 +85,8 @@ export interface PoolInfo {
   superblockRestoredAtMount: boolean;
   /** Metadata transactions committed since mount. */
   transactions: number;
+  /** Journal bytes those transactions wrote (records and their headers): what a transaction costs in metadata writes. */
+  journalBytesCommitted: number;
   /** Files whose metadata is damaged (listed, not readable until a repair sets them aside; readable in salvage mounts). */
   damagedFiles: number;
   /** Salvage mounts: the pool-wide damage worked around. */

@@ -2,6 +2,7 @@ import { describe as group, expect, it } from 'vitest';
 
 import { AddressSpace } from '../../lib/map/address-space.js';
 import { layoutChanges } from '../../lib/map/layout-diff.js';
+import { ExtentMap } from '../../lib/pool/extent-map.js';
 import type { Extent } from '../../lib/pool/extents.js';
 
 interface Member {
@@ -48,28 +49,29 @@ group('AddressSpace', () => {
 });
 
 group('layoutChanges', () => {
+  const changes = (before: Extent[], after: Extent[], from: number, to: number) => layoutChanges(ExtentMap.from(before), ExtentMap.from(after), from, to);
   const ext = (fileBlock: number, poolBlock: number, length: number, unwritten = false): Extent => ({ fileBlock, poolBlock, length, unwritten });
 
   it('reports a hole fill as gained and nothing lost', () => {
-    expect(layoutChanges([], [ext(5, 100, 3)], 0, 2 ** 32)).toEqual({ lost: [], gained: [{ from: 5, to: 8 }] });
+    expect(changes([], [ext(5, 100, 3)], 0, 2 ** 32)).toEqual({ lost: [], gained: [{ from: 5, to: 8 }] });
   });
 
   it('reports a punch as lost', () => {
-    expect(layoutChanges([ext(0, 100, 10)], [ext(0, 100, 4), ext(6, 106, 4)], 0, 2 ** 32)).toEqual({ lost: [{ from: 4, to: 6 }], gained: [] });
+    expect(changes([ext(0, 100, 10)], [ext(0, 100, 4), ext(6, 106, 4)], 0, 2 ** 32)).toEqual({ lost: [{ from: 4, to: 6 }], gained: [] });
   });
 
   it('treats written → unwritten as lost and unwritten → written as gained', () => {
-    expect(layoutChanges([ext(0, 100, 4)], [ext(0, 100, 2), ext(2, 102, 2, true)], 0, 2 ** 32).lost).toEqual([{ from: 2, to: 4 }]);
-    expect(layoutChanges([ext(0, 100, 4, true)], [ext(0, 100, 1, true), ext(1, 101, 3)], 0, 2 ** 32).gained).toEqual([{ from: 1, to: 4 }]);
+    expect(changes([ext(0, 100, 4)], [ext(0, 100, 2), ext(2, 102, 2, true)], 0, 2 ** 32).lost).toEqual([{ from: 2, to: 4 }]);
+    expect(changes([ext(0, 100, 4, true)], [ext(0, 100, 1, true), ext(1, 101, 3)], 0, 2 ** 32).gained).toEqual([{ from: 1, to: 4 }]);
   });
 
   it('ignores hole → unwritten and changes outside the window', () => {
-    expect(layoutChanges([], [ext(0, 100, 4, true)], 0, 2 ** 32)).toEqual({ lost: [], gained: [] });
-    expect(layoutChanges([ext(0, 100, 10)], [], 20, 30)).toEqual({ lost: [], gained: [] });
-    expect(layoutChanges([ext(0, 100, 10)], [], 5, 30)).toEqual({ lost: [{ from: 5, to: 10 }], gained: [] });
+    expect(changes([], [ext(0, 100, 4, true)], 0, 2 ** 32)).toEqual({ lost: [], gained: [] });
+    expect(changes([ext(0, 100, 10)], [], 20, 30)).toEqual({ lost: [], gained: [] });
+    expect(changes([ext(0, 100, 10)], [], 5, 30)).toEqual({ lost: [{ from: 5, to: 10 }], gained: [] });
   });
 
   it('reports a block replaced by another as both lost and gained', () => {
-    expect(layoutChanges([ext(0, 100, 2)], [ext(0, 200, 2)], 0, 2 ** 32)).toEqual({ lost: [{ from: 0, to: 2 }], gained: [{ from: 0, to: 2 }] });
+    expect(changes([ext(0, 100, 2)], [ext(0, 200, 2)], 0, 2 ** 32)).toEqual({ lost: [{ from: 0, to: 2 }], gained: [{ from: 0, to: 2 }] });
   });
 });

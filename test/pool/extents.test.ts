@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { findIndex, insert, lookup, mappedBlocks, nextMapped, removeRange, setUnwritten, type Extent } from '../../lib/pool/extents.js';
+import { findIndex, FILE_BLOCKS_END, insert, lookup, mappedBlocks, nextMapped, removeRange, runAt, runsIn, setUnwritten, type Extent } from '../../lib/pool/extents.js';
 
 /** Model: file block → [pool block, unwritten] */
 function model(extents: Extent[]): Map<number, [number, boolean]> {
@@ -94,6 +94,44 @@ describe('extents', () => {
       }
       wellFormed(x);
       expect(model(x)).toEqual(expected);
+      checkRuns(x, expected, rand(220), rand(40));
     }
   });
+
+  it('runAt gives the whole extent or hole; runsIn tiles a range exactly', () => {
+    const x: Extent[] = [];
+    insert(x, { fileBlock: 10, poolBlock: 100, length: 5, unwritten: false });
+    insert(x, { fileBlock: 15, poolBlock: 300, length: 2, unwritten: true });
+    expect(runAt(x, 3)).toEqual({ fileBlock: 0, length: 10, poolBlock: -1, unwritten: false });
+    expect(runAt(x, 12)).toEqual({ fileBlock: 10, length: 5, poolBlock: 100, unwritten: false });
+    expect(runAt(x, 16)).toEqual({ fileBlock: 15, length: 2, poolBlock: 300, unwritten: true });
+    expect(runAt(x, 17)).toEqual({ fileBlock: 17, length: FILE_BLOCKS_END - 17, poolBlock: -1, unwritten: false });
+    expect(runsIn(x, 12, 20)).toEqual([
+      { fileBlock: 12, length: 3, poolBlock: 102, unwritten: false },
+      { fileBlock: 15, length: 2, poolBlock: 300, unwritten: true },
+      { fileBlock: 17, length: 3, poolBlock: -1, unwritten: false },
+    ]);
+    expect(runsIn(x, 5, 5)).toEqual([]);
+    expect(runsIn([], 0, 4)).toEqual([{ fileBlock: 0, length: 4, poolBlock: -1, unwritten: false }]);
+  });
 });
+
+/** runsIn over [from, from + n) and runAt at `from` agree with the block model. */
+function checkRuns(x: Extent[], m: Map<number, [number, boolean]>, from: number, n: number): void {
+  let fb = from;
+  for (const run of runsIn(x, from, from + n)) {
+    expect(run.fileBlock).toBe(fb);
+    expect(run.length).toBeGreaterThan(0);
+    for (let k = 0; k < run.length; k++) {
+      const v = m.get(fb + k);
+      expect(run.poolBlock < 0 ? undefined : [run.poolBlock + k, run.unwritten]).toEqual(v);
+    }
+    fb += run.length;
+  }
+  expect(fb).toBe(from + n);
+  const whole = runAt(x, from);
+  expect(whole.fileBlock).toBeLessThanOrEqual(from);
+  expect(whole.fileBlock + whole.length).toBeGreaterThan(from);
+  const kind = (b: number) => (m.has(b) ? `${m.get(b)![0] - b}/${m.get(b)![1]}` : 'hole');
+  for (let b = whole.fileBlock; b < Math.min(whole.fileBlock + whole.length, 260); b++) expect(kind(b)).toBe(kind(from));
+}

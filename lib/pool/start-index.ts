@@ -1,0 +1,54 @@
+// A search index over ascending u32 keys (extents' or chunks' first file
+// blocks): the key range cut into about as many equal buckets as there are
+// keys, each bucket recording how many keys lie before it. A lookup goes
+// straight to its bucket and searches only the keys in it — one or two for
+// evenly spread keys — instead of halving log2(n) times over all of them,
+// each halving waiting on the last one's load. Built once for keys that
+// never change (O(n)); skewed keys only make buckets fuller (a binary
+// search inside the bucket bounds the cost).
+export class StartIndex {
+  readonly #keys: Uint32Array;
+  readonly #n: number;
+  readonly #base: number;
+  /** 2^-shift: bucket = floor((key - base) * scale). */
+  readonly #scale: number;
+  /** counts[b]: keys below bucket b's start; counts[buckets] = n. */
+  readonly #counts: Uint32Array;
+
+  constructor(keys: Uint32Array, n: number) {
+    this.#keys = keys;
+    this.#n = n;
+    this.#base = n === 0 ? 0 : keys[0]!;
+    const span = n === 0 ? 1 : keys[n - 1]! - this.#base + 1;
+    let width = 1;
+    while (span / width > Math.max(1, n)) width *= 2;
+    this.#scale = 1 / width;
+    const buckets = Math.floor((span - 1) / width) + 1;
+    const counts = new Uint32Array(buckets + 1);
+    let i = 0;
+    for (let b = 0; b <= buckets; b++) {
+      const limit = this.#base + b * width;
+      while (i < n && keys[i]! < limit) i++;
+      counts[b] = b === buckets ? n : i;
+    }
+    this.#counts = counts;
+  }
+
+  /** Index of the last key ≤ x; 0 when none is (the caller checks keys[0]). */
+  lastAtOrBefore(x: number): number {
+    if (x < this.#base || this.#n === 0) return 0;
+    const b = Math.floor((x - this.#base) * this.#scale);
+    const counts = this.#counts;
+    if (b >= counts.length - 1) return this.#n - 1;
+    // the last key ≤ x is the last before this bucket or one in it
+    let at = Math.max(0, counts[b]! - 1);
+    const keys = this.#keys;
+    // without a branch on the data: each step adds half or nothing
+    for (let len = counts[b + 1]! - at; len > 1; ) {
+      const half = len >>> 1;
+      at += half & -+(keys[at + half]! <= x);
+      len -= half;
+    }
+    return at;
+  }
+}
