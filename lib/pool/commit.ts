@@ -111,7 +111,7 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
   for (const inode of txn.inodes.values()) {
     if (inode.flags === 0) {
       s.inodes[inode.ino] = undefined;
-      insertSorted(s.freeInodes, inode.ino);
+      s.freeInodes.add(inode.ino);
     } else {
       s.inodes[inode.ino] = inode;
       if (!(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
@@ -162,20 +162,4 @@ export function releaseInode(txn: Txn, inode: Inode): void {
   for (const e of inode.extents) txn.freed.push({ start: e.poolBlock, length: e.length });
   for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
   txn.put(makeInode(inode.ino, 0, '', 0, 0, 0, [], []));
-}
-
-/**
- * Inserts `value` into the ascending array `list` (binary search, then one
- * splice): the free inode list stays sorted so that the lowest numbers are
- * reused first, without a sort per unlink (that sort was most of an unlink).
- */
-function insertSorted(list: number[], value: number): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, value);
 }

@@ -14,6 +14,7 @@ import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
 import { Allocator } from './allocator.js';
 import { BlockSet } from './block-set.js';
+import { FreeSlots } from './free-slots.js';
 import { claims, recoveredSize, recoverExtents } from './damage.js';
 import { mappedBlocks, removeRange, type Run } from './extents.js';
 import { cloneInode, makeInode, FLAG_ORPHAN, FLAG_USED, type Inode } from './inode.js';
@@ -113,7 +114,7 @@ export function loadInodes(s: PoolState): void {
   const sb = s.sb;
   const scan = scanInodes(sb.inodeHighWater, sb, s.readMeta);
   for (const inode of scan.inodes) s.inodes.push(inode);
-  for (const ino of scan.freeInodes) s.freeInodes.push(ino);
+  for (const ino of scan.freeInodes) s.freeInodes.add(ino);
   for (const [name, ino] of scan.names) s.names.set(name, ino);
   s.damaged = scan.damaged;
   s.damagedNames = scan.damagedNames;
@@ -283,7 +284,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     allocator,
     inodes: [],
     names: new Map(),
-    freeInodes: [],
+    freeInodes: new FreeSlots(),
     openCount: new Map(),
     busy: new Set(),
     preallocated: new Map(),

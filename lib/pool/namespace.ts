@@ -46,21 +46,20 @@ export function checkNewName(name: string, what = 'name'): void {
 export function createInode(s: PoolState, name: string): number {
   ensureWritable(s);
   const txn = new Txn();
-  let ino = s.freeInodes[0];
+  let ino = s.freeInodes.take();
+  const reused = ino !== undefined;
   if (ino === undefined) {
     if (s.sb.inodeHighWater >= s.sb.inodeCount)
       throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${s.sb.inodeCount} files)`);
     ino = s.sb.inodeHighWater;
     txn.highWater = ino + 1;
-  } else {
-    s.freeInodes.shift();
   }
   txn.nextGeneration = s.sb.nextGeneration + 1;
   txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), s.sb.nextGeneration, [], []));
   try {
     commit(s, txn);
   } catch (e) {
-    if (txn.highWater === undefined) s.freeInodes.unshift(ino);
+    if (reused) s.freeInodes.add(ino);
     throw e;
   }
   return ino;

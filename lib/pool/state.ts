@@ -15,6 +15,7 @@ import type { Region } from '../region.js';
 import type { Allocator } from './allocator.js';
 import type { BlockSet } from './block-set.js';
 import type { DamagedInode } from './damage.js';
+import type { FreeSlots } from './free-slots.js';
 import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
 import type { Journal, RecoveryReport } from './journal.js';
@@ -36,7 +37,8 @@ export interface PoolState {
   /** Decoded inodes by number (undefined = free), below the high-water mark. */
   readonly inodes: (Inode | undefined)[];
   readonly names: Map<string, number>;
-  readonly freeInodes: number[];
+  /** Free inode numbers below the high-water mark, lowest taken first. */
+  readonly freeInodes: FreeSlots;
   readonly openCount: Map<number, number>;
   /** Files with an asynchronous transfer in flight. */
   readonly busy: Set<number>;
