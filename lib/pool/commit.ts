@@ -16,12 +16,12 @@ import type { FileMapping } from '../map/mapping.js';
 import type { Run } from './extents.js';
 import { encodeExtentBlocks, encodeInode, extentBlocksFor, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import type { JournalRecord } from './journal.js';
-import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters } from './layout.js';
+import { BLOCK, encodeSuperblock, withCounters } from './layout.js';
 import type { PoolState } from './state.js';
 import type { Txn } from './txn.js';
 
 export function inodeOffset(s: PoolState, ino: number): number {
-  return s.sb.inodeStart * BLOCK + ino * INODE_SIZE;
+  return s.table.offset(ino);
 }
 
 /** Turns `txn` into journal records, commits them, and installs the result in memory. */
@@ -74,8 +74,9 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
       if (!s.region.view(offset, BLOCK).equals(data)) records.push({ offset, data });
     });
   }
+  records.push(...txn.records);
   const sb = withCounters(
-    s.sb,
+    txn.superblock ?? s.sb,
     txn.freeBlocks ?? s.sb.freeBlocks + delta,
     txn.highWater ?? s.sb.inodeHighWater,
     txn.nextGeneration ?? s.sb.nextGeneration,
@@ -83,7 +84,7 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
   // The superblock on media changes only with the inode high-water mark (or
   // a repair): the free count and the next generation are recomputed at
   // mount from the inodes, so most transactions need not write it.
-  if (txn.highWater !== undefined || txn.freeBlocks !== undefined || force) {
+  if (txn.highWater !== undefined || txn.freeBlocks !== undefined || txn.superblock !== undefined || force) {
     const encoded = encodeSuperblock(sb);
     records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
   }
@@ -101,6 +102,7 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
   }
   // Committed: install.
   s.sb = sb;
+  if (txn.table) s.table = txn.table;
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
   for (const inode of txn.inodes.values()) {

@@ -19,7 +19,8 @@ import { claims, recoveredSize, recoverExtents } from './damage.js';
 import { mappedBlocks, removeRange, type Run } from './extents.js';
 import { cloneInode, makeInode, FLAG_ORPHAN, FLAG_USED, type Inode } from './inode.js';
 import { Journal, type RecoveryMode } from './journal.js';
-import { BLOCK, computeGeometry, decodeSuperblock, encodeSuperblock, HOLDER_OFFSET, SUPERBLOCK_BYTES, type Superblock, withCounters } from './layout.js';
+import { BLOCK, computeGeometry, decodeSuperblock, encodeSuperblock, FORMAT_VERSION, HOLDER_OFFSET, SUPERBLOCK_BYTES, type Superblock, withCounters } from './layout.js';
+import { InodeTable, readTable } from './inode-table.js';
 import { countSet, type OwnedRun } from './check.js';
 import { commit, releaseInode } from './commit.js';
 import { startSalvage } from './salvage.js';
@@ -112,7 +113,7 @@ export function isMetadata(s: PoolState, offset: number, length: number): boolea
 
 export function loadInodes(s: PoolState): void {
   const sb = s.sb;
-  const scan = scanInodes(sb.inodeHighWater, sb, s.readMeta);
+  const scan = scanInodes(sb.inodeHighWater, sb, s.table, s.readMeta);
   for (const inode of scan.inodes) s.inodes.push(inode);
   for (const ino of scan.freeInodes) s.freeInodes.add(ino);
   for (const [name, ino] of scan.names) s.names.set(name, ino);
@@ -132,6 +133,8 @@ export function loadInodes(s: PoolState): void {
   // in block order: each run extends or follows the last one, no splice in the middle
   s.owned.add(0, sb.dataStart);
   for (const r of scan.owned) s.owned.add(r.start, r.end - r.start);
+  for (const r of s.table.runs()) s.owned.add(r.start, r.length);
+  owned += s.table.blockCount();
   for (const d of s.damaged.values()) for (const r of claims(d, sb)) s.held.add(r.start, r.length);
   // Blocks only damaged files claim count as in use where the bitmap says
   // so, so that the count keeps matching the bitmap until a repair.
@@ -212,7 +215,7 @@ export function installSalvaged(s: PoolState): void {
 
 /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
 export function ownedRuns(s: PoolState): OwnedRun[] {
-  const runs: OwnedRun[] = [{ start: 0, length: s.sb.dataStart, owner: 'metadata' }];
+  const runs: OwnedRun[] = [{ start: 0, length: s.sb.dataStart, owner: 'metadata' }, ...s.table.runs()];
   for (const inode of s.inodes) {
     if (!inode || s.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
     const owner = ownerName(inode);
@@ -225,6 +228,7 @@ export function ownedRuns(s: PoolState): OwnedRun[] {
 /** Who owns `block`, for an error message (a scan of the block maps: error paths only). */
 export function ownerOf(s: PoolState, block: number): string {
   if (block < s.sb.dataStart) return 'the metadata area';
+  if (s.table.owns(block)) return 'the inode table';
   for (const inode of s.inodes) {
     if (!inode) continue;
     if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
@@ -278,6 +282,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     spaces: new Map(),
     fillExclusion: undefined,
     sb,
+    table: InodeTable.empty(sb),
     journal,
     bitmap,
     bitmapWords,
@@ -310,9 +315,39 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     region.read(0, primary);
     s.sb = decodeSuperblock(primary, region.size, 'primary');
   }
+  s.table = loadTable(s);
   loadInodes(s);
   if (!readOnly) removeDeadTemporaries(s);
+  if (!readOnly && s.sb.version < FORMAT_VERSION) upgrade(s);
   return s;
+}
+
+/**
+ * The inode table the superblock describes (inode-table.ts): a damaged map
+ * refuses the mount (EUCLEAN, like a superblock beyond repair: the inodes it
+ * lists cannot be found); a salvage mount reads the fixed area alone.
+ */
+function loadTable(s: PoolState): InodeTable {
+  if (s.sb.tableChunks === 0) return InodeTable.empty(s.sb);
+  try {
+    return readTable(s.sb, s.readMeta);
+  } catch (e) {
+    if (!s.salvage) throw e;
+    s.salvage.push(`${(e as Error).message}: only the inodes of the fixed table area are read`);
+    s.sb = withCounters({ ...s.sb, tableChunks: 0, tableMapBlock: 0 }, s.sb.freeBlocks, Math.min(s.sb.inodeHighWater, s.sb.inodeCount), s.sb.nextGeneration);
+    return InodeTable.empty(s.sb);
+  }
+}
+
+/**
+ * A pool of an older format version, opened read-write, becomes the
+ * current version in one transaction: version 2's layout is version 3's
+ * with no inode table chunks, so the version word is all that changes.
+ */
+function upgrade(s: PoolState): void {
+  const txn = new Txn();
+  txn.superblock = { ...s.sb, version: FORMAT_VERSION };
+  commit(s, txn);
 }
 
 /** How problems name an inode: its number and, when it has one, its name. */

@@ -17,6 +17,7 @@ import { commit, releaseInode } from './commit.js';
 import type { PoolFile } from './file.js';
 import { ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { isTemporaryName } from './temporary.js';
+import { growInodeTable } from './table-growth.js';
 import { Txn } from './txn.js';
 import type { FileStat } from './types.js';
 
@@ -49,8 +50,7 @@ export function createInode(s: PoolState, name: string): number {
   let ino = s.freeInodes.take();
   const reused = ino !== undefined;
   if (ino === undefined) {
-    if (s.sb.inodeHighWater >= s.sb.inodeCount)
-      throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${s.sb.inodeCount} files)`);
+    if (s.sb.inodeHighWater >= s.table.capacity) growInodeTable(s);
     ino = s.sb.inodeHighWater;
     txn.highWater = ino + 1;
   }

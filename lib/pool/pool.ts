@@ -161,7 +161,7 @@ export class Pool implements MappingHost {
       freeBlocks: this.state.sb.freeBlocks,
       dataBlocks: this.state.sb.nblocks - this.state.sb.dataStart,
       files: fileCount(this.state) + (this.state.salvage ? 0 : this.state.damagedNames.size),
-      inodes: { used, capacity: this.state.sb.inodeCount },
+      inodes: { used, capacity: this.state.table.capacity },
       journalBytes: this.state.journal.capacity,
       persistence: this.region.capabilities.persistence,
       readOnly: this.readOnly,

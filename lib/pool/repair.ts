@@ -14,6 +14,7 @@ import { mappedBlocks } from './extents.js';
 import { extentBlocksFor, makeInode, FLAG_USED } from './inode.js';
 import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
 import { commit, releaseInode } from './commit.js';
+import { readTable } from './inode-table.js';
 import { ownedRuns } from './mount.js';
 import { ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
@@ -65,6 +66,8 @@ function inspect(s: PoolState, onProgress: ((done: number, total: number) => voi
       runs: ownedRuns(s),
       isOpen: (ino) => (s.openCount.get(ino) ?? 0) > 0,
       damageRepairable: !s.salvage,
+      // a salvage mount may have set a damaged map aside: it checks the table it reads
+      table: { chunks: s.table.chunks, onMedia: () => (s.sb.tableChunks === 0 ? [] : readTable(s.sb, (offset, target) => s.region.read(offset, target)).chunks) },
     },
     onProgress,
   );

@@ -10,7 +10,12 @@ import { BLOCK, INODE_SIZE } from './layout.js';
 export interface ScanGeometry {
   dataStart: number;
   nblocks: number;
-  inodeStart: number;
+}
+
+/** Where the inodes are, and the blocks the table itself owns (no file may own them). */
+export interface ScanTable {
+  offset(ino: number): number;
+  runs(): { start: number; length: number }[];
 }
 
 export interface ScanResult {
@@ -29,23 +34,34 @@ export interface ScanResult {
 }
 
 /** Reads `count` inode slots (and their extent chains) through `read` and sorts them into undamaged, damaged and free. */
-export function scanInodes(count: number, g: ScanGeometry, read: (offset: number, target: Buffer) => void): ScanResult {
+export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void): ScanResult {
   const inodes: (Inode | undefined)[] = [];
   const damaged = new Map<number, DamagedInode>();
   const freeInodes: number[] = [];
-  const slot = Buffer.alloc(INODE_SIZE);
   const readBlock = (block: number, target: Buffer) => read(block * BLOCK, target);
-  for (let ino = 0; ino < count; ino++) {
-    read(g.inodeStart * BLOCK + ino * INODE_SIZE, slot);
-    try {
-      const inode = decodeStrict(slot, ino, g, readBlock);
-      inodes.push(inode ?? undefined);
-      if (!inode) freeInodes.push(ino);
-    } catch (e) {
-      if (!isDaxfsError(e) || e.code !== 'EUCLEAN') throw e;
-      inodes.push(undefined);
-      damaged.set(ino, salvageInode(slot, ino, e.message.replace(/^inode \d+: /, ''), g, readBlock));
+  // The table is read a run of contiguous slots at a time (the fixed area,
+  // then each chunk), not a slot per call; extent blocks share one buffer.
+  const batch = Buffer.alloc(SCAN_BATCH * INODE_SIZE);
+  const block = Buffer.alloc(BLOCK);
+  for (let start = 0; start < count; ) {
+    const first = table.offset(start);
+    let n = 1;
+    while (n < SCAN_BATCH && start + n < count && table.offset(start + n) === first + n * INODE_SIZE) n++;
+    read(first, batch.subarray(0, n * INODE_SIZE));
+    for (let j = 0; j < n; j++) {
+      const ino = start + j;
+      const slot = batch.subarray(j * INODE_SIZE, (j + 1) * INODE_SIZE);
+      try {
+        const inode = decodeStrict(slot, ino, g, readBlock, block);
+        inodes.push(inode ?? undefined);
+        if (!inode) freeInodes.push(ino);
+      } catch (e) {
+        if (!isDaxfsError(e) || e.code !== 'EUCLEAN') throw e;
+        inodes.push(undefined);
+        damaged.set(ino, salvageInode(slot, ino, e.message.replace(/^inode \d+: /, ''), g, readBlock));
+      }
     }
+    start += n;
   }
   const names = new Map<string, number>();
   const markDamaged = (ino: number, reason: string) => {
@@ -65,7 +81,7 @@ export function scanInodes(count: number, g: ScanGeometry, read: (offset: number
     markDamaged(inode.ino, `name '${inode.name}' is also used by inode ${other}`);
     markDamaged(other, `name '${inode.name}' is also used by inode ${inode.ino}`);
   }
-  const runs = ownedRunsSorted(inodes);
+  const runs = ownedRunsSorted(inodes, table);
   const shared = sharedBlocks(runs, inodes);
   for (const [ino, reason] of shared) markDamaged(ino, reason);
   for (const [name, ino] of [...names]) if (!inodes[ino]) names.delete(name);
@@ -78,16 +94,18 @@ export function scanInodes(count: number, g: ScanGeometry, read: (offset: number
     d.name = d.storedName !== undefined && !taken(d.storedName) ? d.storedName : quarantineName(d.ino, taken);
     damagedNames.set(d.name, d.ino);
   }
-  return { inodes, damaged: sorted, names, damagedNames, freeInodes, owned: shared.size === 0 ? runs : runs.filter((r) => inodes[r.ino] !== undefined) };
+  return { inodes, damaged: sorted, names, damagedNames, freeInodes, owned: runs.filter((r) => r.ino !== TABLE && inodes[r.ino] !== undefined) };
 }
 
-/** An inode slot decoded with every check (null: a free slot); EUCLEAN naming the first failure. */
-function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (block: number, target: Buffer) => void): Inode | null {
+/** Inode slots read at once by the scan: 64 KiB, a chunk of the table. */
+const SCAN_BATCH = 128;
+
+/** An inode slot decoded with every check (null: a free slot); EUCLEAN naming the first failure. `block4k`: scratch for extent blocks. */
+function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (block: number, target: Buffer) => void, block4k: Buffer): Inode | null {
   const decoded = decodeInode(slot, ino);
   if (!decoded) return null;
   const inode = decoded.inode;
   let block = decoded.firstExtentBlock;
-  const block4k = Buffer.alloc(BLOCK);
   while (inode.extents.length < decoded.extentCount) {
     if (block < g.dataStart || block >= g.nblocks || inode.extentBlocks.includes(block))
       throw daxfsError('EUCLEAN', `inode ${ino}: extent block ${block} is outside the data area or repeats (cycle)`);
@@ -117,9 +135,12 @@ interface InodeRun {
   ino: number;
 }
 
-/** The blocks of every inode (extents and extent blocks), sorted by start (O(n log n)). */
-function ownedRunsSorted(inodes: readonly (Inode | undefined)[]): InodeRun[] {
-  const runs: InodeRun[] = [];
+/** The owner of the inode table's own blocks, in the runs: a file sharing them is damaged, the table is not. */
+const TABLE = -1;
+
+/** The blocks of every inode (extents and extent blocks) and of the table, sorted by start (O(n log n)). */
+function ownedRunsSorted(inodes: readonly (Inode | undefined)[], table: ScanTable): InodeRun[] {
+  const runs: InodeRun[] = table.runs().map((r) => ({ start: r.start, end: r.start + r.length, ino: TABLE }));
   for (const inode of inodes) {
     if (!inode) continue;
     for (const e of inode.extents) runs.push({ start: e.poolBlock, end: e.poolBlock + e.length, ino: inode.ino });
@@ -135,7 +156,7 @@ function ownedRunsSorted(inodes: readonly (Inode | undefined)[]): InodeRun[] {
  */
 function sharedBlocks(runs: readonly InodeRun[], inodes: readonly (Inode | undefined)[]): Map<number, string> {
   const found = new Map<number, string>();
-  const label = (ino: number) => `inode ${ino}${inodes[ino]!.name ? ` ('${inodes[ino]!.name}')` : ''}`;
+  const label = (ino: number) => (ino === TABLE ? 'the inode table' : `inode ${ino}${inodes[ino]!.name ? ` ('${inodes[ino]!.name}')` : ''}`);
   let open: InodeRun[] = [];
   for (const r of runs) {
     if (open.length > 0) open = open.filter((o) => o.end > r.start);

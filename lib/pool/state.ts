@@ -18,6 +18,7 @@ import type { DamagedInode } from './damage.js';
 import type { FreeSlots } from './free-slots.js';
 import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
+import type { InodeTable } from './inode-table.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
 
@@ -29,6 +30,8 @@ export interface PoolState {
   /** Pages a write fault maps itself after its own allocation commits. */
   fillExclusion: FillExclusion | undefined;
   sb: Superblock;
+  /** Where each inode lives: the fixed area, then the chunks the superblock's map lists (changed with sb, by the commit that grows it). */
+  table: InodeTable;
   readonly journal: Journal;
   readonly bitmap: Bitmap;
   /** The on-media bitmap, read through a live view (changed only by journal records). */

@@ -99,6 +99,8 @@ export function runOp(pool: Pool, op: SimOp, open: Map<string, PoolFile>): numbe
 
 export interface Recording {
   base: Buffer;
+  /** The files the base image holds (the setup's), before the operations. */
+  initial?: State;
   events: TraceEvent[];
   ops: SimOp[];
   written: (number | undefined)[];
@@ -108,13 +110,14 @@ export interface Recording {
  * Formats a pool at `poolPath`, then records `count` random operations
  * (seeded): the image before them and the trace of everything after.
  */
-export function record(poolPath: string, size: number, seed: number, count: number, next: typeof randomSimOp = randomSimOp): Recording {
+export function record(poolPath: string, size: number, seed: number, count: number, next: typeof randomSimOp = randomSimOp, setup?: (pool: Pool) => State): Recording {
   Pool.format(poolPath, { size }).close();
   const pool = Pool.open(poolPath);
   try {
+    const initial = setup?.(pool);
     const base = readFileSync(poolPath);
     const rand = rng(seed);
-    let state: State = new Map();
+    let state: State = initial ?? new Map();
     const ops: SimOp[] = [];
     const written: (number | undefined)[] = [];
     pool.region.traceStart();
@@ -130,7 +133,7 @@ export function record(poolPath: string, size: number, seed: number, count: numb
     }
     for (const f of open.values()) f.close();
     const events = parseTrace(pool.region.traceTake(true));
-    return { base, events, ops, written };
+    return { base, events, ops, written, ...(initial ? { initial } : {}) };
   } finally {
     pool.close();
   }
@@ -246,7 +249,7 @@ export interface SimResult {
  */
 export function checkRecording(rec: Recording, imagePath: string, options: { samples: number; seed: number; failDir: string; maxFailures?: number }): SimResult {
   const rand = rng(options.seed);
-  const states: State[] = [new Map()];
+  const states: State[] = [rec.initial ?? new Map()];
   for (let i = 0; i < rec.ops.length; i++) states.push(applySim(states[i]!, rec.ops[i]!, rec.written[i]));
   const result: SimResult = { images: 0, crashPoints: 0, failures: [] };
   const scratch = Buffer.alloc(rec.base.length);
