@@ -29,7 +29,7 @@ const PREALLOC_MAX_BLOCKS = 1024;
  * the file, past its EOF, until it is truncated or unlinked.
  */
 export function trimPreallocation(s: PoolState, ino: number): void {
-  const inode = s.inodes[ino];
+  const inode = s.inodes.get(ino);
   if (!inode || !s.preallocated.has(ino)) return;
   const txn = new Txn();
   const next = cloneInode(inode);

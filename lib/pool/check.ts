@@ -64,7 +64,8 @@ export interface Inspection {
 export interface InspectSource {
   region: Region;
   sb: Superblock;
-  inodes: readonly (Inode | undefined)[];
+  /** Every undamaged inode in use (and a salvage mount's recovered views). */
+  inodes: Iterable<Inode | undefined>;
   damaged: ReadonlyMap<number, DamagedInode>;
   /** Blocks damaged files may own: not leaked until a repair decides. */
   held: BlockSet;

@@ -88,6 +88,9 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
     const encoded = encodeSuperblock(sb);
     records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
   }
+  // the versions being replaced, decoded before the commit point changes them on media
+  const previous = new Map<number, Inode | undefined>();
+  for (const ino of txn.inodes.keys()) previous.set(ino, s.inodes.get(ino));
   const fills = invalidateBeforeCommit(s, txn);
   // No block is freed while an asynchronous copy still touches it.
   for (const run of txn.freed) s.region.waitIdle(run.start * BLOCK, run.length * BLOCK);
@@ -106,16 +109,16 @@ export function commit(s: PoolState, txn: Txn, force = false): void {
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
   for (const inode of txn.inodes.values()) {
-    const old = s.inodes[inode.ino];
+    const old = previous.get(inode.ino);
     if (old && !(old.flags & FLAG_ORPHAN) && s.names.get(old.name) === inode.ino) s.names.delete(old.name);
   }
-  while (s.inodes.length < sb.inodeHighWater) s.inodes.push(undefined);
+  s.inodes.grow(sb.inodeHighWater);
   for (const inode of txn.inodes.values()) {
     if (inode.flags === 0) {
-      s.inodes[inode.ino] = undefined;
+      s.inodes.set(inode.ino, undefined);
       s.freeInodes.add(inode.ino);
     } else {
-      s.inodes[inode.ino] = inode;
+      s.inodes.set(inode.ino, inode);
       if (!(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
     }
   }
@@ -135,7 +138,7 @@ export function invalidateBeforeCommit(s: PoolState, txn: Txn): { space: Address
   if (s.spaces.size === 0) return fills;
   for (const inode of txn.inodes.values()) {
     const space = s.spaces.get(inode.ino);
-    const old = s.inodes[inode.ino];
+    const old = s.inodes.get(inode.ino);
     if (!space || !old) continue;
     const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
     const { lost, gained } = layoutChanges(old.extents, inode.extents, from, to);

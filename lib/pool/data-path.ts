@@ -254,7 +254,7 @@ function finishWrite(s: PoolState, plan: WritePlan): void {
   if (!plan.metadata) return;
   // A rename or unlink may have happened while an asynchronous write ran:
   // keep the name and flags the inode has now.
-  const current = s.inodes[plan.next.ino];
+  const current = s.inodes.get(plan.next.ino);
   if (!current) throw daxfsError('EBADF', 'the file is gone');
   plan.next.name = current.name;
   plan.next.flags = current.flags;

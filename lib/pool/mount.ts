@@ -10,6 +10,8 @@
 // (the superblock is read first, then the holder recorded); a read-only or
 // salvage mount writes nothing to the backing; every repair a mount makes is
 // an ordinary committed transaction, done before the pool is handed out.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
 import { Allocator } from './allocator.js';
@@ -24,7 +26,8 @@ import { InodeTable, readTable } from './inode-table.js';
 import { countSet, type OwnedRun } from './check.js';
 import { commit, releaseInode } from './commit.js';
 import { startSalvage } from './salvage.js';
-import { scanInodes } from './scan.js';
+import { decodeSlot, scanInodes } from './scan.js';
+import { InodeStore } from './inode-store.js';
 import { isSparse, SparseBacking } from './space.js';
 import type { PoolState } from './state.js';
 import { isTemporaryName, temporaryIsLive } from './temporary.js';
@@ -113,26 +116,27 @@ export function isMetadata(s: PoolState, offset: number, length: number): boolea
 
 export function loadInodes(s: PoolState): void {
   const sb = s.sb;
-  const scan = scanInodes(sb.inodeHighWater, sb, s.table, s.readMeta);
-  for (const inode of scan.inodes) s.inodes.push(inode);
+  const reader = scanReader(s);
+  let scan;
+  try {
+    scan = scanInodes(sb.inodeHighWater, sb, s.table, reader.read);
+  } finally {
+    reader.close();
+  }
+  s.inodes.grow(sb.inodeHighWater);
+  for (const ino of scan.used) s.inodes.markUsed(ino);
   for (const ino of scan.freeInodes) s.freeInodes.add(ino);
   for (const [name, ino] of scan.names) s.names.set(name, ino);
   s.damaged = scan.damaged;
   s.damagedNames = scan.damagedNames;
-  const orphans: number[] = [];
+  const orphans = scan.orphans;
   // The free count and the next generation are not kept current on media:
   // they follow from the inodes.
-  let owned = 0;
-  let generation = 0;
-  for (const inode of s.inodes) {
-    if (!inode) continue;
-    if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
-    owned += mappedBlocks(inode.extents) + inode.extentBlocks.length;
-    generation = Math.max(generation, inode.generation);
-  }
+  let owned = scan.ownedBlocks;
+  const generation = scan.generation;
   // in block order: each run extends or follows the last one, no splice in the middle
   s.owned.add(0, sb.dataStart);
-  for (const r of scan.owned) s.owned.add(r.start, r.end - r.start);
+  for (let k = 0; k < scan.owned.length; k += 2) s.owned.add(scan.owned[k]!, scan.owned[k + 1]! - scan.owned[k]!);
   for (const r of s.table.runs()) s.owned.add(r.start, r.length);
   owned += s.table.blockCount();
   for (const d of s.damaged.values()) for (const r of claims(d, sb)) s.held.add(r.start, r.length);
@@ -147,7 +151,7 @@ export function loadInodes(s: PoolState): void {
   // freed now, so a crash never leaks them.
   if (orphans.length > 0 && !s.readOnly) {
     const txn = new Txn();
-    for (const ino of orphans) releaseInode(txn, s.inodes[ino]!);
+    for (const ino of orphans) releaseInode(txn, s.inodes.get(ino)!);
     commit(s, txn);
     s.orphansFreed = orphans.length;
   }
@@ -156,17 +160,45 @@ export function loadInodes(s: PoolState): void {
   // grow a file over them. Nothing readable changes.
   if (!s.readOnly) {
     const txn = new Txn();
-    for (const inode of s.inodes) {
-      if (!inode || inode.flags & FLAG_ORPHAN) continue;
+    for (const ino of scan.pastEof) {
+      const inode = s.inodes.get(ino)!;
       const eofBlock = Math.ceil(inode.size / BLOCK);
-      const last = inode.extents[inode.extents.length - 1];
-      if (!last || last.fileBlock + last.length <= eofBlock) continue;
       const next = cloneInode(inode);
       txn.freed.push(...removeRange(next.extents, eofBlock, 2 ** 32));
       txn.put(next);
     }
     if (!txn.empty) commit(s, txn);
   }
+}
+
+/**
+ * How the mount scan reads the inode table: with pread from the backing
+ * when it is a regular file and nothing lives only in this opener's mapping
+ * (a replay into a private copy, a salvage overlay) — reading every inode
+ * through the mapping would leave the whole table resident in this process
+ * (512 bytes per file); else through the mapping. The file and the mapping
+ * share the page cache (or the pmem), so both read the same bytes.
+ */
+function scanReader(s: PoolState): { read: (offset: number, target: Buffer) => void; close: () => void } {
+  const mapped = { read: s.readMeta, close: () => {} };
+  if (s.salvage || s.recovery.inMemory) return mapped;
+  let fd: number;
+  try {
+    if (!statSync(s.region.path).isFile()) return mapped;
+    fd = openSync(s.region.path, 'r');
+  } catch {
+    return mapped;
+  }
+  return {
+    read: (offset, target) => {
+      for (let done = 0; done < target.length; ) {
+        const n = readSync(fd, target, done, target.length - done, offset + done);
+        if (n === 0) throw daxfsError('EIO', `reading the inode table at byte ${offset + done}: the backing ended`);
+        done += n;
+      }
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 /**
@@ -178,7 +210,8 @@ export function loadInodes(s: PoolState): void {
 export function checkOwnershipAtMount(s: PoolState): void {
   if (s.readOnly) return;
   const clear: Run[] = [];
-  for (const r of ownedRuns(s)) {
+  // the owned record mount built from the scan (metadata, the table, every undamaged file): no inode is decoded again
+  for (const r of s.owned.toRuns()) {
     let start = -1;
     for (let b = r.start; b <= r.start + r.length; b++) {
       const isClear = b < r.start + r.length && ((s.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
@@ -208,7 +241,7 @@ export function installSalvaged(s: PoolState): void {
     if (d.orphan) continue;
     const extents = recoverExtents(d, s.sb, s.owned);
     for (const e of extents) s.owned.add(e.poolBlock, e.length);
-    s.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
+    s.inodes.set(d.ino, makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []));
     s.names.set(d.name, d.ino);
   }
 }
@@ -216,8 +249,8 @@ export function installSalvaged(s: PoolState): void {
 /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
 export function ownedRuns(s: PoolState): OwnedRun[] {
   const runs: OwnedRun[] = [{ start: 0, length: s.sb.dataStart, owner: 'metadata' }, ...s.table.runs()];
-  for (const inode of s.inodes) {
-    if (!inode || s.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
+  for (const inode of s.inodes.all()) {
+    if (s.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
     const owner = ownerName(inode);
     for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
     for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
@@ -229,8 +262,7 @@ export function ownedRuns(s: PoolState): OwnedRun[] {
 export function ownerOf(s: PoolState, block: number): string {
   if (block < s.sb.dataStart) return 'the metadata area';
   if (s.table.owns(block)) return 'the inode table';
-  for (const inode of s.inodes) {
-    if (!inode) continue;
+  for (const inode of s.inodes.all()) {
     if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
     for (const e of inode.extents) if (block >= e.poolBlock && block < e.poolBlock + e.length) return ownerName(inode);
   }
@@ -242,7 +274,7 @@ export function ownerOf(s: PoolState, block: number): string {
  * replace interrupted by a crash or a kill), a few per transaction.
  */
 export function removeDeadTemporaries(s: PoolState): void {
-  const dead = [...s.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => s.inodes[ino]!);
+  const dead = [...s.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => s.inodes.get(ino)!);
   for (let i = 0; i < dead.length; i += 16) {
     const txn = new Txn();
     for (const inode of dead.slice(i, i + 16)) releaseInode(txn, inode);
@@ -287,7 +319,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     bitmap,
     bitmapWords,
     allocator,
-    inodes: [],
+    inodes: new InodeStore((ino) => decodeSlot(ino, s.table, s.sb, s.readMeta)),
     names: new Map(),
     freeInodes: new FreeSlots(),
     openCount: new Map(),

@@ -27,7 +27,7 @@ function inodeByName(s: PoolState, name: string): Inode {
     refuseDamaged(s, name);
     throw daxfsError('ENOENT', `no file named '${name}'`);
   }
-  return s.inodes[ino]!;
+  return s.inodes.get(ino)!;
 }
 
 /** EUCLEAN naming the file, when `name` is a damaged file's. */
@@ -84,7 +84,7 @@ export function list(s: PoolState): FileStat[] {
   ensureOpen(s);
   const files = [...s.names]
     .filter(([name]) => !isTemporaryName(name))
-    .map(([, ino]) => statOf(s, s.inodes[ino]!));
+    .map(([, ino]) => statOf(s, s.inodes.get(ino)!));
   if (!s.salvage)
     for (const ino of s.damagedNames.values()) {
       const d = s.damaged.get(ino)!;
@@ -136,7 +136,7 @@ function renameInode(s: PoolState, inode: Inode, to: string): void {
   if (inode.name === to) return;
   const txn = new Txn();
   const target = s.names.get(to);
-  if (target !== undefined) unlinkInTxn(s, txn, s.inodes[target]!);
+  if (target !== undefined) unlinkInTxn(s, txn, s.inodes.get(target)!);
   const renamed = cloneInode(inode);
   renamed.name = to;
   txn.put(renamed);
@@ -156,14 +156,14 @@ export function discardTemporary(s: PoolState, file: PoolFile): void {
   const inode = temporaryOf(s, file);
   file.close();
   const txn = new Txn();
-  unlinkInTxn(s, txn, s.inodes[inode.ino] ?? inode);
+  unlinkInTxn(s, txn, s.inodes.get(inode.ino) ?? inode);
   commit(s, txn);
 }
 
 function temporaryOf(s: PoolState, file: PoolFile): Inode {
   const { name, ino } = file.stat(); // EBADF for a closed or stale handle
   if (!isTemporaryName(name) || s.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
-  return s.inodes[ino]!;
+  return s.inodes.get(ino)!;
 }
 
 /** Files with a name of their own (temporaries are not counted). */

@@ -60,7 +60,7 @@ function inspect(s: PoolState, onProgress: ((done: number, total: number) => voi
     {
       region: s.region,
       sb: s.sb,
-      inodes: s.inodes,
+      inodes: s.inodes.all(),
       damaged: s.damaged,
       held: s.held,
       runs: ownedRuns(s),
@@ -113,7 +113,7 @@ function quarantine(s: PoolState, d: DamagedInode): void {
   }
   commit(s, txn);
   for (const e of kept) s.owned.add(e.poolBlock, e.length);
-  for (const b of s.inodes[d.ino]?.extentBlocks ?? []) s.owned.add(b, 1);
+  for (const b of s.inodes.get(d.ino)?.extentBlocks ?? []) s.owned.add(b, 1);
   s.damaged.delete(d.ino);
   if (s.damagedNames.get(d.name) === d.ino) s.damagedNames.delete(d.name);
   s.held.clear();

@@ -19,6 +19,7 @@ import type { FreeSlots } from './free-slots.js';
 import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
 import type { InodeTable } from './inode-table.js';
+import type { InodeStore } from './inode-store.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
 
@@ -37,8 +38,8 @@ export interface PoolState {
   /** The on-media bitmap, read through a live view (changed only by journal records). */
   readonly bitmapWords: Uint32Array;
   readonly allocator: Allocator;
-  /** Decoded inodes by number (undefined = free), below the high-water mark. */
-  readonly inodes: (Inode | undefined)[];
+  /** Inodes by number, below the high-water mark, decoded on first use (inode-store.ts). */
+  readonly inodes: InodeStore;
   readonly names: Map<string, number>;
   /** Free inode numbers below the high-water mark, lowest taken first. */
   readonly freeInodes: FreeSlots;

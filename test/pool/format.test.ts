@@ -158,7 +158,7 @@ describe('damaged metadata makes that file unavailable, with a message naming it
     const bystander = pool.open('bystander', { create: true });
     bystander.write(Buffer.alloc(3 * BLOCK, 7), 0);
     bystander.close();
-    const extentBlock = (pool as unknown as { state: { inodes: { extentBlocks: number[] }[] } }).state.inodes[0]!.extentBlocks[0]!;
+    const extentBlock = (pool as unknown as { state: { inodes: { get(ino: number): { extentBlocks: number[] } } } }).state.inodes.get(0).extentBlocks[0]!;
     const sb = pool.superblock();
     f.close();
     pool.close();
