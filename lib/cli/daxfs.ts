@@ -83,7 +83,7 @@ function run(parsed: Parsed, argv: string[], io: Io): number {
       progress.zeroing.done();
       const info = pool.info();
       pool.close();
-      print(`formatted ${esc(info.path)}: ${formatSize(info.size)}${info.sparse ? ' (sparse)' : ''}, ${formatSize(info.freeBlocks * info.blockSize)} free, up to ${info.inodes.capacity} files`, info);
+      print(`formatted ${esc(info.path)}: ${formatSize(info.size)}${info.sparse ? ' (sparse)' : ''}, ${formatSize(info.freeBlocks * info.blockSize)} free, an inode table of ${info.inodes.capacity} files (it grows as files are created)`, info);
       return 0;
     }
     case 'info': {

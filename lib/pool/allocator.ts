@@ -50,28 +50,28 @@ export class Allocator {
   }
 
   /**
-   * Up to `want` blocks, as one run, near `goal`; null when the pool has no
-   * free block outside `pending` and `held`. EUCLEAN, naming the blocks,
+   * Up to `want` blocks (at least `min`), as one run, near `goal`; null
+   * when the pool has no such run outside `pending` and `held`. EUCLEAN, naming the blocks,
    * when the bitmap offers blocks that are owned.
    */
-  allocate(goal: number | undefined, want: number, pending: readonly Run[]): Run | null {
+  allocate(goal: number | undefined, want: number, pending: readonly Run[], min = 1): Run | null {
     try {
-      return this.search(goal, want, pending, false);
+      return this.search(goal, want, pending, false, min);
     } catch (e) {
       if (!this.backing || !isDaxfsError(e) || e.code !== 'ENOSPC') throw e;
-      const backed = this.search(this.dataStart, want, pending, true);
+      const backed = this.search(this.dataStart, want, pending, true, min);
       if (backed) return backed;
       throw e;
     }
   }
 
   /** allocate()'s search; `backedOnly` takes only blocks whose backing is allocated already, and gives up after a while. */
-  private search(goal: number | undefined, want: number, pending: readonly Run[], backedOnly: boolean): Run | null {
+  private search(goal: number | undefined, want: number, pending: readonly Run[], backedOnly: boolean, min: number): Run | null {
     let g = goal === undefined || goal < this.dataStart || goal >= this.nblocks ? this.cursor : goal;
     if (g >= this.nblocks) g = this.dataStart;
     const attempts = 2 * (pending.length + this.held.runCount) + 2 + (backedOnly ? BACKED_SEARCH_RUNS : 0);
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const found = this.bitmap.find(g, want, 1);
+      const found = this.bitmap.find(g, want, min);
       if (!found || (backedOnly && found.start < g)) return null; // none, or wrapped around
       let run: Run = found;
       const overlapping = pending.filter((p) => p.start < run.start + run.length && run.start < p.start + p.length);
@@ -80,10 +80,12 @@ export class Allocator {
       overlapping.sort((a, b) => a.start - b.start);
       const first = overlapping[0];
       if (first && first.start > run.start) run = { start: run.start, length: first.start - run.start };
-      if (!first || first.start > run.start) {
+      if ((!first || first.start > run.start) && run.length >= min) {
         const taken = this.taken(run, backedOnly);
-        if (taken) return taken;
+        if (taken && taken.length >= min) return taken;
         g = run.start + run.length;
+      } else if (first && first.start > run.start) {
+        g = first.start + first.length; // clipped shorter than `min`: look past the pending run
       } else {
         g = Math.max(...overlapping.filter((p) => p.start <= run.start).map((p) => p.start + p.length));
       }

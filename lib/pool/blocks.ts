@@ -31,7 +31,7 @@ const PREALLOC_MAX_BLOCKS = 1024;
  * the next read-write mount, before anything could grow the file over it.
  */
 export function trimPreallocation(s: PoolState, ino: number): void {
-  const inode = s.inodes[ino];
+  const inode = s.inodes.get(ino);
   if (!inode || !s.preallocated.has(ino)) return;
   const txn = new Txn();
   const next = cloneInode(inode);

@@ -21,6 +21,8 @@ export type ProblemKind =
   | 'orphan'
   | 'temporary'
   | 'directory'
+  /** The inode table's map on media does not read back as the table in use. */
+  | 'inode-table'
   /** A file whose metadata fails its checks: a repair sets what can be recovered aside (lost+found.<inode>). */
   | 'damaged';
 
@@ -62,7 +64,8 @@ export interface Inspection {
 export interface InspectSource {
   region: Region;
   sb: Superblock;
-  inodes: readonly (Inode | undefined)[];
+  /** Every undamaged inode in use (and a salvage mount's recovered views). */
+  inodes: Iterable<Inode | undefined>;
   damaged: ReadonlyMap<number, DamagedInode>;
   /** Blocks damaged files may own: not leaked until a repair decides. */
   held: BlockSet;
@@ -71,6 +74,8 @@ export interface InspectSource {
   isOpen(ino: number): boolean;
   /** Whether a repair can set damaged files aside (not in salvage mounts). */
   damageRepairable: boolean;
+  /** The inode table's chunks in use, and the same read back from the map on media (or why it cannot be). */
+  table: { chunks: readonly number[]; onMedia: () => readonly number[] };
 }
 
 /**
@@ -88,6 +93,14 @@ export function inspectPool(src: InspectSource, onProgress: ((done: number, tota
   if (!backup.equals(primary)) problems.push({ kind: 'superblock', message: 'the backup superblock differs from the primary', repairable: true });
   if (region.load64(sb.journalStart * BLOCK + 64) !== 0n)
     problems.push({ kind: 'journal', message: 'the journal holds a committed transaction that was not cleared', repairable: false });
+
+  try {
+    const onMedia = src.table.onMedia();
+    if (onMedia.length !== src.table.chunks.length || onMedia.some((c, k) => c !== src.table.chunks[k]))
+      problems.push({ kind: 'inode-table', message: `the inode table map on media lists ${onMedia.length} chunks that differ from the ${src.table.chunks.length} in use`, repairable: false });
+  } catch (e) {
+    problems.push({ kind: 'inode-table', message: (e as Error).message, repairable: false });
+  }
 
   let files = 0;
   const orphans: Inode[] = [];

@@ -19,12 +19,12 @@ import type { Run } from './extents.js';
 import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
-import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters } from './layout.js';
+import { BLOCK, encodeSuperblock, withCounters } from './layout.js';
 import type { PoolState } from './state.js';
 import type { Txn } from './txn.js';
 
 export function inodeOffset(s: PoolState, ino: number): number {
-  return s.sb.inodeStart * BLOCK + ino * INODE_SIZE;
+  return s.table.offset(ino);
 }
 
 export interface CommitOptions {
@@ -79,10 +79,11 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): voi
   for (const inode of txn.inodes.values()) {
     records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode) });
     // only the extent blocks whose chunk changed: the others are on media as they are
-    for (const { block, data } of changedExtentBlocks(inode, s.inodes[inode.ino])) records.push({ offset: block * BLOCK, data });
+    for (const { block, data } of changedExtentBlocks(inode, s.inodes.get(inode.ino))) records.push({ offset: block * BLOCK, data });
   }
+  records.push(...txn.records);
   const sb = withCounters(
-    s.sb,
+    txn.superblock ?? s.sb,
     txn.freeBlocks ?? s.sb.freeBlocks + delta,
     txn.highWater ?? s.sb.inodeHighWater,
     txn.nextGeneration ?? s.sb.nextGeneration,
@@ -90,10 +91,13 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): voi
   // The superblock on media changes only with the inode high-water mark (or
   // a repair): the free count and the next generation are recomputed at
   // mount from the inodes, so most transactions need not write it.
-  if (txn.highWater !== undefined || txn.freeBlocks !== undefined || force) {
+  if (txn.highWater !== undefined || txn.freeBlocks !== undefined || txn.superblock !== undefined || force) {
     const encoded = encodeSuperblock(sb);
     records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
   }
+  // the versions being replaced, decoded before the commit point changes them on media
+  const previous = new Map<number, Inode | undefined>();
+  for (const ino of txn.inodes.keys()) previous.set(ino, s.inodes.get(ino));
   // Prepare: the journal has room, the mappings' part is found; nothing changed yet.
   if (records.length > 0) s.journal.checkRoom(records);
   const invalidation = prepareInvalidation(s, txn);
@@ -116,19 +120,20 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): voi
   }
   // Install.
   s.sb = sb;
+  if (txn.table) s.table = txn.table;
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
   for (const inode of txn.inodes.values()) {
-    const old = s.inodes[inode.ino];
+    const old = previous.get(inode.ino);
     if (old && !(old.flags & FLAG_ORPHAN) && s.names.get(old.name) === inode.ino) s.names.delete(old.name);
   }
-  while (s.inodes.length < sb.inodeHighWater) s.inodes.push(undefined);
+  s.inodes.grow(sb.inodeHighWater);
   for (const inode of txn.inodes.values()) {
     if (inode.flags === 0) {
-      s.inodes[inode.ino] = undefined;
-      insertSorted(s.freeInodes, inode.ino);
+      s.inodes.set(inode.ino, undefined);
+      s.freeInodes.add(inode.ino);
     } else {
-      s.inodes[inode.ino] = inode;
+      s.inodes.set(inode.ino, inode);
       if (!(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
     }
   }
@@ -180,20 +185,4 @@ export function releaseInode(txn: Txn, inode: Inode): void {
   for (const e of inode.extents) txn.freed.push({ start: e.poolBlock, length: e.length });
   for (const b of inode.extentBlocks) txn.freed.push({ start: b, length: 1 });
   txn.put(makeInode(inode.ino, 0, '', 0, 0, 0, [], []));
-}
-
-/**
- * Inserts `value` into the ascending array `list` (binary search, then one
- * splice): the free inode list stays sorted so that the lowest numbers are
- * reused first, without a sort per unlink (that sort was most of an unlink).
- */
-function insertSorted(list: number[], value: number): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, value);
 }

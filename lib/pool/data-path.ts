@@ -171,7 +171,7 @@ async function pinned<T>(s: PoolState, inode: Inode, kind: PinKind, from: number
       await wait;
       ensureOpen(s);
       // A pin keeps the inode (an unlink leaves an orphan): this is the file's current version.
-      inode = s.inodes[inode.ino]!;
+      inode = s.inodes.get(inode.ino)!;
     }
     return await transfer(inode, pin);
   } finally {
@@ -223,7 +223,7 @@ async function allCopies(copies: Promise<number>[]): Promise<void> {
  * its size counts only when it moves EOF (then [from, to) runs to END).
  */
 function rebase(s: PoolState, plan: WritePlan, from: number, to: number): void {
-  const current = s.inodes[plan.next.ino];
+  const current = s.inodes.get(plan.next.ino);
   if (!current) throw daxfsError('EBADF', 'the file is gone');
   const next = cloneInode(current);
   next.extents.removeRange(from, to);

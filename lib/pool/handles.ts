@@ -34,7 +34,7 @@ export function transfersDone(s: PoolState, ino: number): void {
 
 /** Frees an unlinked inode once no handle and no transfer uses it. */
 export function freeIfOrphan(s: PoolState, ino: number): void {
-  const inode = s.inodes[ino];
+  const inode = s.inodes.get(ino);
   if (s.closed || s.readOnly || !inode || !(inode.flags & FLAG_ORPHAN)) return;
   if ((s.openCount.get(ino) ?? 0) > 0 || s.pins.has(ino)) return;
   const txn = new Txn();

@@ -62,7 +62,7 @@ export function detachMapping(s: PoolState, mapping: FileMapping): void {
 export function verifyMappings(s: PoolState): string[] {
   const problems: string[] = [];
   for (const [ino, space] of s.spaces) {
-    const inode = s.inodes[ino];
+    const inode = s.inodes.get(ino);
     for (const m of space.all()) {
       const where = (p: number) => `mapping of ino ${ino} at file block ${m.firstBlock + p}`;
       const native = m.nativeStates();

@@ -44,7 +44,7 @@ export function prepareInvalidation(s: PoolState, txn: Txn): PreparedInvalidatio
   if (s.spaces.size !== 0) {
     for (const inode of txn.inodes.values()) {
       const space = s.spaces.get(inode.ino);
-      const old = s.inodes[inode.ino];
+      const old = s.inodes.get(inode.ino);
       if (!space || !old) continue;
       const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
       const change = SpaceChange.prepare(space, old, inode, from, to);

@@ -4,8 +4,10 @@
 //   block 1              superblock (backup)
 //   journal              redo journal: a header block, then the body
 //   bitmap               one bit per pool block, 1 = in use
-//   inode table          512-byte inodes (the directory lives in them: name)
-//   data                 file data and extent blocks
+//   inode table          512-byte inodes (the directory lives in them: name):
+//                        the first chunk of the table, fixed at format
+//   data                 file data, extent blocks, and the inode table's
+//                        further chunks and their map (inode-table.ts)
 //
 // Every multi-byte field is little-endian. Sizes in blocks of 4 KiB.
 import { crc32 } from 'node:zlib';
@@ -17,7 +19,20 @@ import { readU64, writeU64, zeroed } from './bytes.js';
 export const BLOCK = 4096;
 export const INODE_SIZE = 512;
 export const INODES_PER_BLOCK = BLOCK / INODE_SIZE;
-export const FORMAT_VERSION = 2; // 2: the inode size is a checked word outside the inode CRC
+/**
+ * 2: the inode size is a checked word outside the inode CRC; 3: the inode
+ * table grows in chunks from the data area (tableChunks, tableMapBlock).
+ * The version word stays at byte 8, so that an older daxfs refuses a newer
+ * pool by name.
+ */
+export const FORMAT_VERSION = 3;
+/** The oldest version this daxfs reads; a read-write open upgrades it (its layout is version 3's with no chunks). */
+export const OLDEST_FORMAT_VERSION = 2;
+/** Blocks in a chunk of the inode table past the fixed area: 128 inodes, 64 KiB. */
+export const TABLE_CHUNK_BLOCKS = 16;
+export const TABLE_CHUNK_INODES = (TABLE_CHUNK_BLOCKS * BLOCK) / INODE_SIZE;
+/** Inode numbers stay below 2^31 (they are mixed into checks as 32-bit integers). */
+export const MAX_INODES = 2 ** 31;
 export const MAGIC = 0x314c505346584144n; // "DAXFSPL1"
 export const MAX_BLOCKS = 2 ** 32;
 /** Largest file: 2^32 blocks of 4 KiB would be 16 TiB; keep block numbers in u32. */
@@ -45,6 +60,18 @@ export interface Superblock extends Geometry {
   inodeHighWater: number;
   /** Next inode generation (distinguishes reuses of an inode number). */
   nextGeneration: number;
+  /** Chunks of the inode table past the fixed area (version 3; 0 in version 2). */
+  tableChunks: number;
+  /** First block of the chain of map blocks listing those chunks; 0 when there are none. */
+  tableMapBlock: number;
+}
+
+/** What withCounters copies from a superblock: everything but the counters. */
+export type SuperblockBase = Geometry & { version: number; uuid: string; tableChunks?: number; tableMapBlock?: number };
+
+/** Inodes the table holds with `tableChunks` chunks past the fixed area. */
+export function tableCapacity(sb: { inodeCount: number; tableChunks: number }): number {
+  return sb.inodeCount + sb.tableChunks * TABLE_CHUNK_INODES;
 }
 
 function clamp(v: number, lo: number, hi: number): number {
@@ -74,7 +101,7 @@ export function computeGeometry(bytes: number): Geometry {
  * hidden class: the pool reads its fields on every append (the inode table's
  * offset), and spread copies made those loads megamorphic.
  */
-export function withCounters(sb: Geometry & { version: number; uuid: string }, freeBlocks: number, inodeHighWater: number, nextGeneration: number): Superblock {
+export function withCounters(sb: SuperblockBase, freeBlocks: number, inodeHighWater: number, nextGeneration: number): Superblock {
   return {
     version: sb.version,
     uuid: sb.uuid,
@@ -89,6 +116,8 @@ export function withCounters(sb: Geometry & { version: number; uuid: string }, f
     freeBlocks,
     inodeHighWater,
     nextGeneration,
+    tableChunks: sb.tableChunks ?? 0,
+    tableMapBlock: sb.tableMapBlock ?? 0,
   };
 }
 
@@ -114,6 +143,8 @@ export function encodeSuperblock(sb: Superblock): Buffer {
   u64(sb.freeBlocks, 96);
   u64(sb.inodeHighWater, 104);
   u64(sb.nextGeneration, 112);
+  u64(sb.tableChunks, 120);
+  u64(sb.tableMapBlock, 128);
   b.writeUInt32LE(crc32(b.subarray(0, SUPERBLOCK_BYTES - 4)), SUPERBLOCK_BYTES - 4);
   return b;
 }
@@ -124,8 +155,8 @@ export function decodeSuperblock(b: Buffer, poolBytes: number, which: string): S
   if (b.readBigUInt64LE(0) !== MAGIC) throw bad('bad magic (not a daxfs pool, or overwritten)');
   if (b.readUInt32LE(SUPERBLOCK_BYTES - 4) !== crc32(b.subarray(0, SUPERBLOCK_BYTES - 4))) throw bad('checksum mismatch');
   const version = b.readUInt32LE(8);
-  if (version !== FORMAT_VERSION)
-    throw daxfsError('EUCLEAN', `${which} superblock: format version ${version} is not supported by this daxfs (which reads version ${FORMAT_VERSION})`);
+  if (version < OLDEST_FORMAT_VERSION || version > FORMAT_VERSION)
+    throw daxfsError('EUCLEAN', `${which} superblock: format version ${version} is not supported by this daxfs (which reads versions ${OLDEST_FORMAT_VERSION} to ${FORMAT_VERSION})`);
   if (b.readUInt32LE(12) !== BLOCK) throw bad(`block size ${b.readUInt32LE(12)} is not ${BLOCK}`);
   const n = (at: number) => {
     const v = readU64(b, at);
@@ -144,6 +175,8 @@ export function decodeSuperblock(b: Buffer, poolBytes: number, which: string): S
       inodeStart: n(72),
       inodeCount: n(80),
       dataStart: n(88),
+      tableChunks: n(120),
+      tableMapBlock: n(128),
     },
     n(96),
     n(104),
@@ -161,6 +194,11 @@ export function decodeSuperblock(b: Buffer, poolBytes: number, which: string): S
     if (sb[key] !== expected[key]) throw bad(`geometry field ${key} is ${sb[key]}, expected ${expected[key]}`);
   }
   if (sb.freeBlocks > sb.nblocks - sb.dataStart) throw bad(`free block count ${sb.freeBlocks} exceeds the data area`);
-  if (sb.inodeHighWater > sb.inodeCount) throw bad(`inode high-water mark ${sb.inodeHighWater} exceeds the table (${sb.inodeCount})`);
+  if (version < 3 && (sb.tableChunks !== 0 || sb.tableMapBlock !== 0)) throw bad(`a version ${version} superblock records inode table chunks`);
+  if ((sb.tableChunks === 0) !== (sb.tableMapBlock === 0)) throw bad(`inode table: ${sb.tableChunks} chunks, map at block ${sb.tableMapBlock}`);
+  if (sb.tableChunks !== 0 && (sb.tableMapBlock < sb.dataStart || sb.tableMapBlock >= sb.nblocks)) throw bad(`inode table map block ${sb.tableMapBlock} lies outside the data area`);
+  if (sb.tableChunks * TABLE_CHUNK_BLOCKS > sb.nblocks - sb.dataStart || tableCapacity(sb) > MAX_INODES)
+    throw bad(`inode table chunk count ${sb.tableChunks} exceeds the data area`);
+  if (sb.inodeHighWater > tableCapacity(sb)) throw bad(`inode high-water mark ${sb.inodeHighWater} exceeds the table (${tableCapacity(sb)})`);
   return sb;
 }

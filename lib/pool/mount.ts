@@ -10,20 +10,26 @@
 // (the superblock is read first, then the holder recorded); a read-only or
 // salvage mount writes nothing to the backing; every repair a mount makes is
 // an ordinary committed transaction, done before the pool is handed out.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
 import { Allocator } from './allocator.js';
 import { BlockSet } from './block-set.js';
+import { FreeSlots } from './free-slots.js';
 import { claims, recoveredSize, recoverExtents } from './damage.js';
 import { mappedBlocks, removeRange, type Run } from './extents.js';
 import { cloneInode, makeInode, FLAG_ORPHAN, FLAG_USED, type Inode } from './inode.js';
 import { Journal, type RecoveryMode } from './journal.js';
-import { BLOCK, computeGeometry, decodeSuperblock, encodeSuperblock, HOLDER_OFFSET, SUPERBLOCK_BYTES, type Superblock, withCounters } from './layout.js';
+import { BLOCK, computeGeometry, decodeSuperblock, encodeSuperblock, FORMAT_VERSION, HOLDER_OFFSET, SUPERBLOCK_BYTES, type Superblock, withCounters } from './layout.js';
+import { InodeTable, readTable } from './inode-table.js';
 import { countSet, type OwnedRun } from './check.js';
 import { commit, releaseInode } from './commit.js';
 import { startSalvage } from './salvage.js';
 import { PinRegistry } from './pins.js';
 import { scanInodes } from './scan.js';
+import { decodeSlot } from './scan.js';
+import { InodeStore } from './inode-store.js';
 import { isSparse, SparseBacking } from './space.js';
 import type { PoolState } from './state.js';
 import { isTemporaryName, temporaryIsLive } from './temporary.js';
@@ -112,26 +118,29 @@ export function isMetadata(s: PoolState, offset: number, length: number): boolea
 
 export function loadInodes(s: PoolState): void {
   const sb = s.sb;
-  const scan = scanInodes(sb.inodeHighWater, sb, s.readMeta);
-  for (const inode of scan.inodes) s.inodes.push(inode);
-  for (const ino of scan.freeInodes) s.freeInodes.push(ino);
+  const reader = scanReader(s);
+  let scan;
+  try {
+    scan = scanInodes(sb.inodeHighWater, sb, s.table, reader.read);
+  } finally {
+    reader.close();
+  }
+  s.inodes.grow(sb.inodeHighWater);
+  for (const ino of scan.used) s.inodes.markUsed(ino);
+  for (const ino of scan.freeInodes) s.freeInodes.add(ino);
   for (const [name, ino] of scan.names) s.names.set(name, ino);
   s.damaged = scan.damaged;
   s.damagedNames = scan.damagedNames;
-  const orphans: number[] = [];
+  const orphans = scan.orphans;
   // The free count and the next generation are not kept current on media:
   // they follow from the inodes.
-  let owned = 0;
-  let generation = 0;
-  for (const inode of s.inodes) {
-    if (!inode) continue;
-    if (inode.flags & FLAG_ORPHAN) orphans.push(inode.ino);
-    owned += inode.extents.mappedBlocks() + inode.extentBlocks.length;
-    generation = Math.max(generation, inode.generation);
-  }
+  let owned = scan.ownedBlocks;
+  const generation = scan.generation;
   // in block order: each run extends or follows the last one, no splice in the middle
   s.owned.add(0, sb.dataStart);
-  for (const r of scan.owned) s.owned.add(r.start, r.end - r.start);
+  for (let k = 0; k < scan.owned.length; k += 2) s.owned.add(scan.owned[k]!, scan.owned[k + 1]! - scan.owned[k]!);
+  for (const r of s.table.runs()) s.owned.add(r.start, r.length);
+  owned += s.table.blockCount();
   for (const d of s.damaged.values()) for (const r of claims(d, sb)) s.held.add(r.start, r.length);
   // Blocks only damaged files claim count as in use where the bitmap says
   // so, so that the count keeps matching the bitmap until a repair.
@@ -144,7 +153,7 @@ export function loadInodes(s: PoolState): void {
   // freed now, so a crash never leaks them.
   if (orphans.length > 0 && !s.readOnly) {
     const txn = new Txn();
-    for (const ino of orphans) releaseInode(txn, s.inodes[ino]!);
+    for (const ino of orphans) releaseInode(txn, s.inodes.get(ino)!);
     commit(s, txn);
     s.orphansFreed = orphans.length;
   }
@@ -153,17 +162,45 @@ export function loadInodes(s: PoolState): void {
   // grow a file over them. Nothing readable changes.
   if (!s.readOnly) {
     const txn = new Txn();
-    for (const inode of s.inodes) {
-      if (!inode || inode.flags & FLAG_ORPHAN) continue;
+    for (const ino of scan.pastEof) {
+      const inode = s.inodes.get(ino)!;
       const eofBlock = Math.ceil(inode.size / BLOCK);
-      const last = inode.extents.last();
-      if (!last || last.fileBlock + last.length <= eofBlock) continue;
       const next = cloneInode(inode);
       txn.freed.push(...next.extents.removeRange(eofBlock, 2 ** 32));
       txn.put(next);
     }
     if (!txn.empty) commit(s, txn);
   }
+}
+
+/**
+ * How the mount scan reads the inode table: with pread from the backing
+ * when it is a regular file and nothing lives only in this opener's mapping
+ * (a replay into a private copy, a salvage overlay) — reading every inode
+ * through the mapping would leave the whole table resident in this process
+ * (512 bytes per file); else through the mapping. The file and the mapping
+ * share the page cache (or the pmem), so both read the same bytes.
+ */
+function scanReader(s: PoolState): { read: (offset: number, target: Buffer) => void; close: () => void } {
+  const mapped = { read: s.readMeta, close: () => {} };
+  if (s.salvage || s.recovery.inMemory) return mapped;
+  let fd: number;
+  try {
+    if (!statSync(s.region.path).isFile()) return mapped;
+    fd = openSync(s.region.path, 'r');
+  } catch {
+    return mapped;
+  }
+  return {
+    read: (offset, target) => {
+      for (let done = 0; done < target.length; ) {
+        const n = readSync(fd, target, done, target.length - done, offset + done);
+        if (n === 0) throw daxfsError('EIO', `reading the inode table at byte ${offset + done}: the backing ended`);
+        done += n;
+      }
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 /**
@@ -175,7 +212,8 @@ export function loadInodes(s: PoolState): void {
 export function checkOwnershipAtMount(s: PoolState): void {
   if (s.readOnly) return;
   const clear: Run[] = [];
-  for (const r of ownedRuns(s)) {
+  // the owned record mount built from the scan (metadata, the table, every undamaged file): no inode is decoded again
+  for (const r of s.owned.toRuns()) {
     let start = -1;
     for (let b = r.start; b <= r.start + r.length; b++) {
       const isClear = b < r.start + r.length && ((s.bitmapWords[b >>> 5]! >>> (b & 31)) & 1) === 0;
@@ -205,16 +243,16 @@ export function installSalvaged(s: PoolState): void {
     if (d.orphan) continue;
     const extents = recoverExtents(d, s.sb, s.owned);
     for (const e of extents) s.owned.add(e.poolBlock, e.length);
-    s.inodes[d.ino] = makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []);
+    s.inodes.set(d.ino, makeInode(d.ino, FLAG_USED, d.name, recoveredSize(d, extents), d.mtimeMs, 0, extents, []));
     s.names.set(d.name, d.ino);
   }
 }
 
 /** Every block someone owns: the metadata area, each undamaged file's extents and block-map blocks. */
 export function ownedRuns(s: PoolState): OwnedRun[] {
-  const runs: OwnedRun[] = [{ start: 0, length: s.sb.dataStart, owner: 'metadata' }];
-  for (const inode of s.inodes) {
-    if (!inode || s.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
+  const runs: OwnedRun[] = [{ start: 0, length: s.sb.dataStart, owner: 'metadata' }, ...s.table.runs()];
+  for (const inode of s.inodes.all()) {
+    if (s.damaged.has(inode.ino)) continue; // a salvage mount's recovered view owns nothing
     const owner = ownerName(inode);
     for (const e of inode.extents) runs.push({ start: e.poolBlock, length: e.length, owner });
     for (const b of inode.extentBlocks) runs.push({ start: b, length: 1, owner: `${owner} block map` });
@@ -225,8 +263,8 @@ export function ownedRuns(s: PoolState): OwnedRun[] {
 /** Who owns `block`, for an error message (a scan of the block maps: error paths only). */
 export function ownerOf(s: PoolState, block: number): string {
   if (block < s.sb.dataStart) return 'the metadata area';
-  for (const inode of s.inodes) {
-    if (!inode) continue;
+  if (s.table.owns(block)) return 'the inode table';
+  for (const inode of s.inodes.all()) {
     if (inode.extentBlocks.includes(block)) return `${ownerName(inode)} (its block map)`;
     for (const e of inode.extents) if (block >= e.poolBlock && block < e.poolBlock + e.length) return ownerName(inode);
   }
@@ -238,7 +276,7 @@ export function ownerOf(s: PoolState, block: number): string {
  * replace interrupted by a crash or a kill), a few per transaction.
  */
 export function removeDeadTemporaries(s: PoolState): void {
-  const dead = [...s.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => s.inodes[ino]!);
+  const dead = [...s.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => s.inodes.get(ino)!);
   for (let i = 0; i < dead.length; i += 16) {
     const txn = new Txn();
     for (const inode of dead.slice(i, i + 16)) releaseInode(txn, inode);
@@ -277,13 +315,14 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     readOnly,
     spaces: new Map(),
     sb,
+    table: InodeTable.empty(sb),
     journal,
     bitmap,
     bitmapWords,
     allocator,
-    inodes: [],
+    inodes: new InodeStore((ino) => decodeSlot(ino, s.table, s.sb, s.readMeta)),
     names: new Map(),
-    freeInodes: [],
+    freeInodes: new FreeSlots(),
     openCount: new Map(),
     pins: new PinRegistry(),
     preallocated: new Map(),
@@ -308,9 +347,39 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     region.read(0, primary);
     s.sb = decodeSuperblock(primary, region.size, 'primary');
   }
+  s.table = loadTable(s);
   loadInodes(s);
   if (!readOnly) removeDeadTemporaries(s);
+  if (!readOnly && s.sb.version < FORMAT_VERSION) upgrade(s);
   return s;
+}
+
+/**
+ * The inode table the superblock describes (inode-table.ts): a damaged map
+ * refuses the mount (EUCLEAN, like a superblock beyond repair: the inodes it
+ * lists cannot be found); a salvage mount reads the fixed area alone.
+ */
+function loadTable(s: PoolState): InodeTable {
+  if (s.sb.tableChunks === 0) return InodeTable.empty(s.sb);
+  try {
+    return readTable(s.sb, s.readMeta);
+  } catch (e) {
+    if (!s.salvage) throw e;
+    s.salvage.push(`${(e as Error).message}: only the inodes of the fixed table area are read`);
+    s.sb = withCounters({ ...s.sb, tableChunks: 0, tableMapBlock: 0 }, s.sb.freeBlocks, Math.min(s.sb.inodeHighWater, s.sb.inodeCount), s.sb.nextGeneration);
+    return InodeTable.empty(s.sb);
+  }
+}
+
+/**
+ * A pool of an older format version, opened read-write, becomes the
+ * current version in one transaction: version 2's layout is version 3's
+ * with no inode table chunks, so the version word is all that changes.
+ */
+function upgrade(s: PoolState): void {
+  const txn = new Txn();
+  txn.superblock = { ...s.sb, version: FORMAT_VERSION };
+  commit(s, txn);
 }
 
 /** How problems name an inode: its number and, when it has one, its name. */

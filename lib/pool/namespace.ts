@@ -17,6 +17,7 @@ import { commit, releaseInode } from './commit.js';
 import type { PoolFile } from './file.js';
 import { ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { isTemporaryName } from './temporary.js';
+import { growInodeTable } from './table-growth.js';
 import { Txn } from './txn.js';
 import type { FileStat } from './types.js';
 
@@ -26,7 +27,7 @@ function inodeByName(s: PoolState, name: string): Inode {
     refuseDamaged(s, name);
     throw daxfsError('ENOENT', `no file named '${name}'`);
   }
-  return s.inodes[ino]!;
+  return s.inodes.get(ino)!;
 }
 
 /** EUCLEAN naming the file, when `name` is a damaged file's. */
@@ -46,21 +47,19 @@ export function checkNewName(name: string, what = 'name'): void {
 export function createInode(s: PoolState, name: string): number {
   ensureWritable(s);
   const txn = new Txn();
-  let ino = s.freeInodes[0];
+  let ino = s.freeInodes.take();
+  const reused = ino !== undefined;
   if (ino === undefined) {
-    if (s.sb.inodeHighWater >= s.sb.inodeCount)
-      throw daxfsError('ENOSPC', `no free inode (the pool holds at most ${s.sb.inodeCount} files)`);
+    if (s.sb.inodeHighWater >= s.table.capacity) growInodeTable(s);
     ino = s.sb.inodeHighWater;
     txn.highWater = ino + 1;
-  } else {
-    s.freeInodes.shift();
   }
   txn.nextGeneration = s.sb.nextGeneration + 1;
   txn.put(makeInode(ino, FLAG_USED, name, 0, Date.now(), s.sb.nextGeneration, [], []));
   try {
     commit(s, txn);
   } catch (e) {
-    if (txn.highWater === undefined) s.freeInodes.unshift(ino);
+    if (reused) s.freeInodes.add(ino);
     throw e;
   }
   return ino;
@@ -85,7 +84,7 @@ export function list(s: PoolState): FileStat[] {
   ensureOpen(s);
   const files = [...s.names]
     .filter(([name]) => !isTemporaryName(name))
-    .map(([, ino]) => statOf(s, s.inodes[ino]!));
+    .map(([, ino]) => statOf(s, s.inodes.get(ino)!));
   if (!s.salvage)
     for (const ino of s.damagedNames.values()) {
       const d = s.damaged.get(ino)!;
@@ -137,7 +136,7 @@ function renameInode(s: PoolState, inode: Inode, to: string): void {
   if (inode.name === to) return;
   const txn = new Txn();
   const target = s.names.get(to);
-  if (target !== undefined) unlinkInTxn(s, txn, s.inodes[target]!);
+  if (target !== undefined) unlinkInTxn(s, txn, s.inodes.get(target)!);
   const renamed = cloneInode(inode);
   renamed.name = to;
   txn.put(renamed);
@@ -157,14 +156,14 @@ export function discardTemporary(s: PoolState, file: PoolFile): void {
   const inode = temporaryOf(s, file);
   file.close();
   const txn = new Txn();
-  unlinkInTxn(s, txn, s.inodes[inode.ino] ?? inode);
+  unlinkInTxn(s, txn, s.inodes.get(inode.ino) ?? inode);
   commit(s, txn);
 }
 
 function temporaryOf(s: PoolState, file: PoolFile): Inode {
   const { name, ino } = file.stat(); // EBADF for a closed or stale handle
   if (!isTemporaryName(name) || s.names.get(name) !== ino) throw daxfsError('EINVAL', 'file is not a temporary of this pool');
-  return s.inodes[ino]!;
+  return s.inodes.get(ino)!;
 }
 
 /** Files with a name of their own (temporaries are not counted). */

@@ -1,6 +1,7 @@
 // The pool: a small crash-consistent file system that lives entirely in a
-// region. Metadata lives on media and, decoded, in memory (built at mount
-// from the inodes in use: mount costs O(metadata in use)); every metadata
+// region. Metadata lives on media; mount checks every inode in use (O(metadata
+// in use)) but keeps only a name index and the blocks owned, decoding an
+// inode again when it is first used (inode-store.ts); every metadata
 // change is one journal transaction. File data moves straight between the
 // caller's buffers and pmem.
 import { chmodSync, existsSync, rmSync, statSync, truncateSync } from 'node:fs';
@@ -149,8 +150,8 @@ export class Pool implements MappingHost {
 
   info(): PoolInfo {
     ensureOpen(this.state);
-    let used = this.state.inodes.filter((i) => i !== undefined).length;
-    for (const ino of this.state.damaged.keys()) if (!this.state.inodes[ino]) used++;
+    let used = this.state.inodes.used;
+    for (const ino of this.state.damaged.keys()) if (!this.state.inodes.get(ino)) used++;
     const backedBytes = this.region.backedBytes();
     return {
       path: this.region.path,
@@ -161,7 +162,7 @@ export class Pool implements MappingHost {
       freeBlocks: this.state.sb.freeBlocks,
       dataBlocks: this.state.sb.nblocks - this.state.sb.dataStart,
       files: fileCount(this.state) + (this.state.salvage ? 0 : this.state.damagedNames.size),
-      inodes: { used, capacity: this.state.sb.inodeCount },
+      inodes: { used, capacity: this.state.table.capacity },
       journalBytes: this.state.journal.capacity,
       persistence: this.region.capabilities.persistence,
       readOnly: this.readOnly,
@@ -197,7 +198,7 @@ export class Pool implements MappingHost {
       ino = createInode(this.state, name);
     }
     this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
-    return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
+    return new PoolFile(this, ino, this.state.inodes.get(ino)!.generation);
   }
 
   // ---------------------------------------------------------------- names (see namespace.ts)
@@ -232,7 +233,7 @@ export class Pool implements MappingHost {
     ensureWritable(this.state);
     const ino = createInode(this.state, temporaryName());
     this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
-    return new PoolFile(this, ino, this.state.inodes[ino]!.generation);
+    return new PoolFile(this, ino, this.state.inodes.get(ino)!.generation);
   }
 
   /** Renames the temporary `file` (still open) to `name`, atomically replacing a file of that name. */
@@ -273,7 +274,7 @@ export class Pool implements MappingHost {
   /** @internal the inode behind a handle, or EBADF. */
   inodeFor(ino: number, generation: number): Inode {
     ensureOpen(this.state);
-    const inode = this.state.inodes[ino];
+    const inode = this.state.inodes.get(ino);
     if (!inode || inode.generation !== generation) throw daxfsError('EBADF', 'the file handle is stale');
     return inode;
   }

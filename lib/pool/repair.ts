@@ -14,6 +14,7 @@ import { mappedBlocks } from './extents.js';
 import { extentBlocksFor, makeInode, FLAG_USED } from './inode.js';
 import { clearRuns, inspectPool, type CheckReport, type Inspection, type Problem } from './check.js';
 import { commit, releaseInode } from './commit.js';
+import { readTable } from './inode-table.js';
 import { ownedRuns } from './mount.js';
 import { ensureOpen, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
@@ -59,12 +60,14 @@ function inspect(s: PoolState, onProgress: ((done: number, total: number) => voi
     {
       region: s.region,
       sb: s.sb,
-      inodes: s.inodes,
+      inodes: s.inodes.all(),
       damaged: s.damaged,
       held: s.held,
       runs: ownedRuns(s),
       isOpen: (ino) => (s.openCount.get(ino) ?? 0) > 0,
       damageRepairable: !s.salvage,
+      // a salvage mount may have set a damaged map aside: it checks the table it reads
+      table: { chunks: s.table.chunks, onMedia: () => (s.sb.tableChunks === 0 ? [] : readTable(s.sb, (offset, target) => s.region.read(offset, target)).chunks) },
     },
     onProgress,
   );
@@ -110,7 +113,7 @@ function quarantine(s: PoolState, d: DamagedInode): void {
   }
   commit(s, txn);
   for (const e of kept) s.owned.add(e.poolBlock, e.length);
-  for (const b of s.inodes[d.ino]?.extentBlocks ?? []) s.owned.add(b, 1);
+  for (const b of s.inodes.get(d.ino)?.extentBlocks ?? []) s.owned.add(b, 1);
   s.damaged.delete(d.ino);
   if (s.damagedNames.get(d.name) === d.ino) s.damagedNames.delete(d.name);
   s.held.clear();

@@ -76,7 +76,14 @@ export function startSalvage(region: Region, inMetadata: (offset: number, length
       notes.push(`journal: a committed transaction of ${records.length} records is read through in memory (the pool is not written)`);
       try {
         const replayed = superblockAt(0, 'primary', read);
-        sb = withCounters(sb, sb.freeBlocks, Math.max(sb.inodeHighWater, replayed.inodeHighWater), Math.max(sb.nextGeneration, replayed.nextGeneration));
+        // a transaction that grew the inode table lists the grown table
+        const table = replayed.tableChunks >= sb.tableChunks ? replayed : sb;
+        sb = withCounters(
+          { ...sb, tableChunks: table.tableChunks, tableMapBlock: table.tableMapBlock },
+          sb.freeBlocks,
+          Math.max(sb.inodeHighWater, replayed.inodeHighWater),
+          Math.max(sb.nextGeneration, replayed.nextGeneration),
+        );
       } catch {
         // the transaction did not touch the superblock, or left it as damaged as it was
       }

@@ -1,7 +1,8 @@
 // The mount-time scan of the inode table: every slot below the high-water
 // mark is decoded with every check; a slot that fails one — or whose name or
 // blocks it shares with another file — becomes a damaged file, not a failed
-// mount. O(metadata in use).
+// mount. O(metadata in use) in time; what it keeps is compact (names, owned
+// runs, orphans), not the inodes (see inode-store.ts).
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { damagedFrom, quarantineName, salvageInode, type DamagedInode } from './damage.js';
 import { decodeExtentBlock, decodeInode, FLAG_ORPHAN, type Inode } from './inode.js';
@@ -10,12 +11,17 @@ import { BLOCK, INODE_SIZE } from './layout.js';
 export interface ScanGeometry {
   dataStart: number;
   nblocks: number;
-  inodeStart: number;
+}
+
+/** Where the inodes are, and the blocks the table itself owns (no file may own them). */
+export interface ScanTable {
+  offset(ino: number): number;
+  runs(): { start: number; length: number }[];
 }
 
 export interface ScanResult {
-  /** Undamaged inodes by number (undefined: free or damaged). */
-  inodes: (Inode | undefined)[];
+  /** Undamaged inodes in use, ascending (not kept: InodeStore decodes them again on first use). */
+  used: number[];
   /** Damaged inodes by number, in ascending order. */
   damaged: Map<number, DamagedInode>;
   /** Names of undamaged, linked files. */
@@ -24,51 +30,103 @@ export interface ScanResult {
   damagedNames: Map<string, number>;
   /** Free slots, ascending. */
   freeInodes: number[];
-  /** The blocks undamaged files own (extents and extent blocks), sorted by start: for the pool's record of owned blocks. */
-  owned: { start: number; end: number }[];
+  /** The blocks undamaged files own (extents and extent blocks), sorted by start, as (start, end) pairs: for the pool's record of owned blocks. */
+  owned: Float64Array;
+  /** Blocks undamaged files own, in all. */
+  ownedBlocks: number;
+  /** Undamaged orphans (unlinked while open). */
+  orphans: number[];
+  /** Undamaged linked files with blocks wholly past EOF (preallocation a crash left). */
+  pastEof: number[];
+  /** The highest generation of an undamaged inode. */
+  generation: number;
 }
 
-/** Reads `count` inode slots (and their extent chains) through `read` and sorts them into undamaged, damaged and free. */
-export function scanInodes(count: number, g: ScanGeometry, read: (offset: number, target: Buffer) => void): ScanResult {
-  const inodes: (Inode | undefined)[] = [];
+/**
+ * Reads `count` inode slots (and their extent chains) through `read`, checks
+ * each, and sorts them into undamaged, damaged and free — keeping of the
+ * undamaged ones only what mount needs (names, owned blocks, orphans): an
+ * inode object per file is what made a mount of many files slow and large.
+ */
+export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void): ScanResult {
   const damaged = new Map<number, DamagedInode>();
   const freeInodes: number[] = [];
-  const slot = Buffer.alloc(INODE_SIZE);
   const readBlock = (block: number, target: Buffer) => read(block * BLOCK, target);
-  for (let ino = 0; ino < count; ino++) {
-    read(g.inodeStart * BLOCK + ino * INODE_SIZE, slot);
-    try {
-      const inode = decodeStrict(slot, ino, g, readBlock);
-      inodes.push(inode ?? undefined);
-      if (!inode) freeInodes.push(ino);
-    } catch (e) {
-      if (!isDaxfsError(e) || e.code !== 'EUCLEAN') throw e;
-      inodes.push(undefined);
-      damaged.set(ino, salvageInode(slot, ino, e.message.replace(/^inode \d+: /, ''), g, readBlock));
-    }
-  }
+  const status = new Uint8Array(count); // 0 free, USED, DAMAGED
   const names = new Map<string, number>();
-  const markDamaged = (ino: number, reason: string) => {
-    const inode = inodes[ino];
-    if (!inode) return;
-    inodes[ino] = undefined;
-    damaged.set(ino, damagedFrom(inode, reason));
-  };
-  // Two files with one name: nothing says which one the name belongs to.
-  for (const inode of inodes) {
-    if (!inode || inode.flags & FLAG_ORPHAN) continue;
-    const other = names.get(inode.name);
-    if (other === undefined) {
-      names.set(inode.name, inode.ino);
-      continue;
+  const sameName: [number, number, string][] = [];
+  // every owned run as three numbers, not an object each: a mount of many files keeps no object per run
+  const runs = new Runs();
+  for (const r of table.runs()) runs.push(r.start, r.start + r.length, TABLE);
+  const orphans: number[] = [];
+  const pastEof: number[] = [];
+  let generation = 0;
+  // The table is read a run of contiguous slots at a time (the fixed area,
+  // then each chunk), not a slot per call; extent blocks share one buffer.
+  const batch = Buffer.alloc(SCAN_BATCH * INODE_SIZE);
+  const block = Buffer.alloc(BLOCK);
+  for (let start = 0; start < count; ) {
+    const first = table.offset(start);
+    let n = 1;
+    while (n < SCAN_BATCH && start + n < count && table.offset(start + n) === first + n * INODE_SIZE) n++;
+    read(first, batch.subarray(0, n * INODE_SIZE));
+    for (let j = 0; j < n; j++) {
+      const ino = start + j;
+      const slot = batch.subarray(j * INODE_SIZE, (j + 1) * INODE_SIZE);
+      let inode: Inode | null;
+      try {
+        inode = decodeStrict(slot, ino, g, readBlock, block);
+      } catch (e) {
+        if (!isDaxfsError(e) || e.code !== 'EUCLEAN') throw e;
+        status[ino] = DAMAGED;
+        damaged.set(ino, salvageInode(slot, ino, e.message.replace(/^inode \d+: /, ''), g, readBlock));
+        continue;
+      }
+      if (!inode) {
+        freeInodes.push(ino);
+        continue;
+      }
+      status[ino] = USED;
+      if (inode.generation > generation) generation = inode.generation;
+      for (const e of inode.extents) runs.push(e.poolBlock, e.poolBlock + e.length, ino);
+      for (const b of inode.extentBlocks) runs.push(b, b + 1, ino);
+      if (inode.flags & FLAG_ORPHAN) {
+        orphans.push(ino);
+        continue;
+      }
+      const last = inode.extents.last();
+      if (last && last.fileBlock + last.length > Math.ceil(inode.size / BLOCK)) pastEof.push(ino);
+      // Two files with one name: nothing says which one the name belongs to.
+      const other = names.get(inode.name);
+      if (other === undefined) names.set(inode.name, ino);
+      else sameName.push([ino, other, inode.name]);
     }
-    markDamaged(inode.ino, `name '${inode.name}' is also used by inode ${other}`);
-    markDamaged(other, `name '${inode.name}' is also used by inode ${inode.ino}`);
+    start += n;
   }
-  const runs = ownedRunsSorted(inodes);
-  const shared = sharedBlocks(runs, inodes);
-  for (const [ino, reason] of shared) markDamaged(ino, reason);
-  for (const [name, ino] of [...names]) if (!inodes[ino]) names.delete(name);
+  // What is found damaged after its own checks passed is decoded once more, for its record.
+  const decodeAt = (ino: number): Inode => {
+    const slot = Buffer.alloc(INODE_SIZE);
+    read(table.offset(ino), slot);
+    return decodeStrict(slot, ino, g, readBlock, block)!;
+  };
+  const markDamaged = (ino: number, reason: string) => {
+    if (ino === TABLE || status[ino] !== USED) return;
+    status[ino] = DAMAGED;
+    damaged.set(ino, damagedFrom(decodeAt(ino), reason));
+  };
+  for (const [ino, other, name] of sameName) {
+    markDamaged(ino, `name '${name}' is also used by inode ${other}`);
+    markDamaged(other, `name '${name}' is also used by inode ${ino}`);
+  }
+  // files damaged by a shared name own nothing: their blocks are held (damage.ts), not shared
+  const live = runs.sorted((ino) => ino === TABLE || status[ino] === USED);
+  const label = (ino: number) => {
+    if (ino === TABLE) return 'the inode table';
+    const name = decodeAt(ino).name;
+    return `inode ${ino}${name ? ` ('${name}')` : ''}`;
+  };
+  for (const [ino, reason] of sharedBlocks(runs, live, label)) markDamaged(ino, reason);
+  for (const [name, ino] of [...names]) if (status[ino] !== USED) names.delete(name);
   // Damaged files are listed under their name when it is readable and free, else under a reserved one.
   const sorted = new Map([...damaged].sort((a, b) => a[0] - b[0]));
   const damagedNames = new Map<string, number>();
@@ -78,16 +136,57 @@ export function scanInodes(count: number, g: ScanGeometry, read: (offset: number
     d.name = d.storedName !== undefined && !taken(d.storedName) ? d.storedName : quarantineName(d.ino, taken);
     damagedNames.set(d.name, d.ino);
   }
-  return { inodes, damaged: sorted, names, damagedNames, freeInodes, owned: shared.size === 0 ? runs : runs.filter((r) => inodes[r.ino] !== undefined) };
+  let ownedCount = 0;
+  for (const k of live) if (runs.ino[k] !== TABLE && status[runs.ino[k]!] === USED) ownedCount++;
+  const owned = new Float64Array(2 * ownedCount);
+  let ownedBlocks = 0;
+  let at = 0;
+  for (const k of live) {
+    if (runs.ino[k] === TABLE || status[runs.ino[k]!] !== USED) continue;
+    owned[at++] = runs.start[k]!;
+    owned[at++] = runs.end[k]!;
+    ownedBlocks += runs.end[k]! - runs.start[k]!;
+  }
+  const used: number[] = [];
+  for (let ino = 0; ino < count; ino++) if (status[ino] === USED) used.push(ino);
+  return {
+    used,
+    damaged: sorted,
+    names,
+    damagedNames,
+    freeInodes,
+    owned,
+    ownedBlocks,
+    orphans: orphans.filter((ino) => status[ino] === USED),
+    pastEof: pastEof.filter((ino) => status[ino] === USED),
+    generation,
+  };
 }
 
-/** An inode slot decoded with every check (null: a free slot); EUCLEAN naming the first failure. */
-function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (block: number, target: Buffer) => void): Inode | null {
+const USED = 1;
+const DAMAGED = 2;
+
+let scratchBlock: Buffer | undefined;
+
+/** The inode in slot `ino`, decoded again with every check (a slot mount found in use); EUCLEAN when it fails one. */
+export function decodeSlot(ino: number, table: ScanTable, g: ScanGeometry, read: (offset: number, target: Buffer) => void): Inode {
+  const slot = Buffer.alloc(INODE_SIZE);
+  read(table.offset(ino), slot);
+  scratchBlock ??= Buffer.alloc(BLOCK);
+  const inode = decodeStrict(slot, ino, g, (block, target) => read(block * BLOCK, target), scratchBlock);
+  if (!inode) throw daxfsError('EUCLEAN', `inode ${ino}: in use at mount, free on media`);
+  return inode;
+}
+
+/** Inode slots read at once by the scan: 64 KiB, a chunk of the table. */
+const SCAN_BATCH = 128;
+
+/** An inode slot decoded with every check (null: a free slot); EUCLEAN naming the first failure. `block4k`: scratch for extent blocks. */
+function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (block: number, target: Buffer) => void, block4k: Buffer): Inode | null {
   const decoded = decodeInode(slot, ino);
   if (!decoded) return null;
   const inode = decoded.inode;
   let block = decoded.firstExtentBlock;
-  const block4k = Buffer.alloc(BLOCK);
   while (inode.extents.length < decoded.extentCount) {
     if (block < g.dataStart || block >= g.nblocks || inode.extentBlocks.includes(block))
       throw daxfsError('EUCLEAN', `inode ${ino}: extent block ${block} is outside the data area or repeats (cycle)`);
@@ -112,38 +211,61 @@ function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (bl
   return inode;
 }
 
-interface InodeRun {
-  start: number;
-  end: number;
-  ino: number;
+/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE). */
+class Runs {
+  readonly start: number[] = [];
+  readonly end: number[] = [];
+  readonly ino: number[] = [];
+
+  push(start: number, end: number, ino: number): void {
+    this.start.push(start);
+    this.end.push(end);
+    this.ino.push(ino);
+  }
+
+  /** Indices of the runs whose owner `keep` accepts, sorted by start, then end. */
+  sorted(keep: (ino: number) => boolean): Uint32Array {
+    let n = 0;
+    for (let k = 0; k < this.ino.length; k++) if (keep(this.ino[k]!)) n++;
+    const out = new Uint32Array(n);
+    n = 0;
+    let inOrder = true;
+    for (let k = 0; k < this.ino.length; k++) {
+      if (!keep(this.ino[k]!)) continue;
+      if (n > 0 && this.before(k, out[n - 1]!)) inOrder = false;
+      out[n++] = k;
+    }
+    // blocks are mostly handed out in inode order: often nothing to sort
+    if (!inOrder) out.sort((a, b) => this.start[a]! - this.start[b]! || this.end[a]! - this.end[b]!);
+    return out;
+  }
+
+  private before(a: number, b: number): boolean {
+    return this.start[a]! < this.start[b]! || (this.start[a] === this.start[b] && this.end[a]! < this.end[b]!);
+  }
 }
 
-/** The blocks of every inode (extents and extent blocks), sorted by start (O(n log n)). */
-function ownedRunsSorted(inodes: readonly (Inode | undefined)[]): InodeRun[] {
-  const runs: InodeRun[] = [];
-  for (const inode of inodes) {
-    if (!inode) continue;
-    for (const e of inode.extents) runs.push({ start: e.poolBlock, end: e.poolBlock + e.length, ino: inode.ino });
-    for (const b of inode.extentBlocks) runs.push({ start: b, end: b + 1, ino: inode.ino });
-  }
-  return runs.sort((a, b) => a.start - b.start || a.end - b.end);
-}
+/** The owner of the inode table's own blocks, in the runs: a file sharing them is damaged, the table is not. */
+const TABLE = -1;
 
 /**
  * Blocks owned twice (by two files, or twice by one): every inode involved,
  * with the reason. A sweep over the sorted runs, keeping the runs still
  * open: in a sound pool that list holds one run at most, so this is O(n).
  */
-function sharedBlocks(runs: readonly InodeRun[], inodes: readonly (Inode | undefined)[]): Map<number, string> {
+function sharedBlocks(runs: Runs, order: Uint32Array, label: (ino: number) => string): Map<number, string> {
   const found = new Map<number, string>();
-  const label = (ino: number) => `inode ${ino}${inodes[ino]!.name ? ` ('${inodes[ino]!.name}')` : ''}`;
-  let open: InodeRun[] = [];
-  for (const r of runs) {
-    if (open.length > 0) open = open.filter((o) => o.end > r.start);
+  let open: number[] = [];
+  for (const r of order) {
+    const start = runs.start[r]!;
+    const end = runs.end[r]!;
+    const ino = runs.ino[r]!;
+    if (open.length > 0) open = open.filter((o) => runs.end[o]! > start);
     for (const o of open) {
-      const what = `blocks ${r.start}..${Math.min(o.end, r.end) - 1}`;
-      if (!found.has(r.ino)) found.set(r.ino, o.ino === r.ino ? `${what} are owned twice by the file` : `${what} are also claimed by ${label(o.ino)}`);
-      if (!found.has(o.ino)) found.set(o.ino, `${what} are also claimed by ${label(r.ino)}`);
+      const what = `blocks ${start}..${Math.min(runs.end[o]!, end) - 1}`;
+      const other = runs.ino[o]!;
+      if (!found.has(ino)) found.set(ino, other === ino ? `${what} are owned twice by the file` : `${what} are also claimed by ${label(other)}`);
+      if (!found.has(other)) found.set(other, `${what} are also claimed by ${label(ino)}`);
     }
     open.push(r);
   }

@@ -15,7 +15,11 @@ import type { Region } from '../region.js';
 import type { Allocator } from './allocator.js';
 import type { BlockSet } from './block-set.js';
 import type { DamagedInode } from './damage.js';
+import type { FreeSlots } from './free-slots.js';
+import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
+import type { InodeTable } from './inode-table.js';
+import type { InodeStore } from './inode-store.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
 import { refuseIfPinned, type PinRegistry } from './pins.js';
@@ -26,15 +30,18 @@ export interface PoolState {
   /** Each mapped file's address space: its mappings by file-block range. */
   readonly spaces: Map<number, AddressSpace<FileMapping>>;
   sb: Superblock;
+  /** Where each inode lives: the fixed area, then the chunks the superblock's map lists (changed with sb, by the commit that grows it). */
+  table: InodeTable;
   readonly journal: Journal;
   readonly bitmap: Bitmap;
   /** The on-media bitmap, read through a live view (changed only by journal records). */
   readonly bitmapWords: Uint32Array;
   readonly allocator: Allocator;
-  /** Decoded inodes by number (undefined = free), below the high-water mark. */
-  readonly inodes: (Inode | undefined)[];
+  /** Inodes by number, below the high-water mark, decoded on first use (inode-store.ts). */
+  readonly inodes: InodeStore;
   readonly names: Map<string, number>;
-  readonly freeInodes: number[];
+  /** Free inode numbers below the high-water mark, lowest taken first. */
+  readonly freeInodes: FreeSlots;
   readonly openCount: Map<number, number>;
   /** Asynchronous transfers in flight: the file ranges they hold and the blocks their writes allocated (pins.ts). */
   readonly pins: PinRegistry;

@@ -10,6 +10,9 @@
 // no block map or bitmap changes, so there is nothing to journal.
 import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
+import type { InodeTable } from './inode-table.js';
+import type { JournalRecord } from './journal.js';
+import type { SuperblockBase } from './layout.js';
 
 export class Txn {
   /** Inodes to write, by number (their new version). */
@@ -24,6 +27,12 @@ export class Txn {
   nextGeneration: number | undefined;
   /** Repair only: the free-block count to record, recomputed from the bitmap. */
   freeBlocks: number | undefined;
+  /** The superblock's fields other than its counters, when they change (inode table growth, a format upgrade). */
+  superblock: SuperblockBase | undefined;
+  /** The inode table after the transaction, when it grows (installed with the superblock). */
+  table: InodeTable | undefined;
+  /** Metadata records of other structures (the inode table's map blocks). */
+  readonly records: JournalRecord[] = [];
   /**
    * File blocks whose layout this transaction may change, by inode (absent:
    * anywhere): bounds the comparison that invalidates mappings.
@@ -45,6 +54,6 @@ export class Txn {
   }
 
   get empty(): boolean {
-    return this.inodes.size === 0 && this.allocated.length === 0 && this.freed.length === 0 && this.highWater === undefined;
+    return this.inodes.size === 0 && this.allocated.length === 0 && this.freed.length === 0 && this.highWater === undefined && this.superblock === undefined;
   }
 }

@@ -571,11 +571,24 @@ describe('allocation policy and limits', () => {
     pool.close();
   });
 
-  it('running out of inodes is ENOSPC naming the limit, and nothing changes', () => {
+  it('the inode table grows until space runs out: then ENOSPC naming why, and nothing changes', () => {
     const { pool } = newPool(MiB);
+    const fixed = pool.info().inodes.capacity;
+    let created = 0;
+    let error: unknown;
+    try {
+      for (; created < 100_000; created++) pool.open(`n${created}`, { create: true }).close();
+    } catch (e) {
+      error = e;
+    }
+    expect((error as { code?: string }).code).toBe('ENOSPC');
+    expect((error as Error).message).toMatch(/inode table is full and the pool has no 16 contiguous free blocks/);
     const capacity = pool.info().inodes.capacity;
-    for (let i = 0; i < capacity; i++) pool.open(`n${i}`, { create: true }).close();
-    expectCode(() => pool.open('one-more', { create: true }), 'ENOSPC', new RegExp(`at most ${capacity} files`));
+    // every block of the data area went to the table: its chunks (16 blocks, 128 inodes each) and its map block
+    expect(capacity).toBe(fixed + 128 * Math.floor((pool.info().dataBlocks - 1) / 16));
+    expect(created).toBe(capacity);
+    expect(pool.info().freeBlocks).toBeLessThan(16);
+    expectCode(() => pool.open('one-more', { create: true }), 'ENOSPC', /inode table is full/);
     expect(pool.list().length).toBe(capacity);
     pool.unlink('n7');
     pool.open('reuses-7', { create: true }).close();

@@ -62,8 +62,8 @@ describe('pool format', () => {
     expectCode(() => decodeSuperblock(flipped, 16 * MiB, 'primary'), 'EUCLEAN', /checksum/);
     expectCode(() => decodeSuperblock(enc, 32 * MiB, 'primary'), 'EUCLEAN', /backing holds/);
     expectCode(() => decodeSuperblock(Buffer.alloc(256), 16 * MiB, 'backup'), 'EUCLEAN', /backup superblock: bad magic/);
-    const future = encodeSuperblock({ ...sb, version: 3 });
-    expectCode(() => decodeSuperblock(future, 16 * MiB, 'primary'), 'EUCLEAN', /format version 3 is not supported/);
+    const future = encodeSuperblock({ ...sb, version: 4 });
+    expectCode(() => decodeSuperblock(future, 16 * MiB, 'primary'), 'EUCLEAN', /format version 4 is not supported/);
   });
 
   it('formats a 16 GiB sparse file in O(metadata): little space used, mounts again', () => {
@@ -158,7 +158,7 @@ describe('damaged metadata makes that file unavailable, with a message naming it
     const bystander = pool.open('bystander', { create: true });
     bystander.write(Buffer.alloc(3 * BLOCK, 7), 0);
     bystander.close();
-    const extentBlock = (pool as unknown as { state: { inodes: { extentBlocks: number[] }[] } }).state.inodes[0]!.extentBlocks[0]!;
+    const extentBlock = (pool as unknown as { state: { inodes: { get(ino: number): { extentBlocks: number[] } } } }).state.inodes.get(0).extentBlocks[0]!;
     const sb = pool.superblock();
     f.close();
     pool.close();

@@ -219,7 +219,7 @@ group('corrupted and hostile images', () => {
     }
     console.log(Object.entries(outcomes).map(([k, v]) => `  ${k} → ${v}`).join('\n'));
     // Damage to the pool as a whole refuses the mount, naming it.
-    expect(outcomes['newer format version']).toMatch(/EUCLEAN: .*format version 3 is not supported/);
+    expect(outcomes['newer format version']).toMatch(/EUCLEAN: .*format version 4 is not supported/);
     expect(outcomes['truncated backing (half)']).toMatch(/EUCLEAN|EINVAL/);
     expect(outcomes['all zeros']).toMatch(/EUCLEAN: .*magic/);
     expect(outcomes['a committed journal transaction with a bad body']).toMatch(/EUCLEAN: journal: .*body checksum mismatch/);
@@ -251,6 +251,22 @@ group('corrupted and hostile images', () => {
           })(),
           ...REGRESSIONS.map((r) => ({ seed: r.seed, first: r.image, images: r.image + 1, label: 'regression' })),
         ];
+  // A pool whose inode table grew: its chunk's slots and its map are metadata like the rest.
+  if (REPLAY === undefined) {
+    const grown = buildBase(uniquePath(dir, 'grown'), 2 << 20, true);
+    it('a grown table: the base opens clean; mutations of its chunk and map are refused or kept to the files they touch', async () => {
+      const path = uniquePath(dir, 'img');
+      writeFileSync(path, grown.image);
+      expect(judge(path, grown, { resealed: false, touched: new Set() })).toEqual({ kind: 'clean' });
+      expect(grown.areas.map((a) => a.name)).toEqual(expect.arrayContaining(['inode table chunk', 'inode table map']));
+      const images = Math.ceil(IMAGES / 8);
+      const tally = await mutateAndJudge(grown, 20261129, 0, images, 'grown table');
+      expect([...tally.values()].reduce((a, b) => a + b, 0)).toBe(images);
+      expect([...tally.keys()].some((k) => k.startsWith('inode table chunk:'))).toBe(true);
+      expect([...tally.keys()].some((k) => k.startsWith('inode table map:'))).toBe(true);
+    }, 600_000);
+  }
+
   for (const run of runs) {
     const what = run.first > 0 ? `image ${run.first}` : `${run.images} randomly mutated images`;
     it(`seed ${run.seed} (${run.label}): ${what}: refused, or damage kept to the file it touched`, async () => {

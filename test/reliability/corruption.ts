@@ -22,6 +22,8 @@ export interface Area {
   reseal?: (image: Buffer, at: number) => void;
   /** An extent block: the inode whose chain it is in. */
   ino?: number;
+  /** Inode slots (the fixed table area, or a chunk of the table): the inode of the area's first slot. */
+  firstIno?: number;
 }
 
 export interface BaseImage {
@@ -33,10 +35,21 @@ export interface BaseImage {
   sb: { nblocks: number; dataStart: number; inodeStart: number; journalStart: number; bitmapStart: number; bitmapBlocks: number };
 }
 
-/** Builds a pool with small, sparse, fragmented (extent-block chain) and unlinked-while-open files. */
-export function buildBase(path: string, size = 2 << 20): BaseImage {
+/**
+ * Builds a pool with small, sparse, fragmented (extent-block chain) and
+ * unlinked-while-open files. `grown`: empty files fill most of the fixed
+ * inode table first, so that the files above take its last slots and a
+ * file 'chunked' (and the orphan) lives in a chunk of the grown table,
+ * listed by the table's map.
+ */
+export function buildBase(path: string, size = 2 << 20, grown = false): BaseImage {
   const pool = Pool.format(path, { size });
   const files = new Map<string, Buffer>();
+  if (grown)
+    for (let i = 0; i < pool.superblock().inodeCount - 3; i++) {
+      pool.open(`pad${i}`, { create: true }).close();
+      files.set(`pad${i}`, Buffer.alloc(0));
+    }
   const small = pool.open('small', { create: true });
   small.write(Buffer.from('a small file'), 0);
   files.set('small', Buffer.from('a small file'));
@@ -55,16 +68,23 @@ export function buildBase(path: string, size = 2 << 20): BaseImage {
     b.copy(fragBytes, 2 * i * BLOCK);
   }
   files.set('fragmented', fragBytes);
+  const chunked = grown ? pool.open('chunked', { create: true }) : undefined;
+  if (chunked) {
+    chunked.write(bytesFor(2 * BLOCK + 7, 5), 0);
+    files.set('chunked', bytesFor(2 * BLOCK + 7, 5));
+  }
   const orphan = pool.open('orphan', { create: true });
   orphan.write(bytesFor(3 * BLOCK, 9), 0);
   pool.unlink('orphan'); // still open: an orphan in the image
-  const inos = new Map([small, sparse, frag].map((f) => [f.stat().name, f.ino]));
-  for (const f of [small, sparse, frag]) f.close();
+  const named = chunked ? [small, sparse, frag, chunked] : [small, sparse, frag];
+  const inos = new Map(named.map((f) => [f.stat().name, f.ino]));
+  for (const f of named) f.close();
   const sb = pool.superblock();
   const image = Buffer.from(readBacking(pool));
   pool.close(); // frees the orphan in the file; the copy keeps it
   const geometry = { nblocks: sb.nblocks, dataStart: sb.dataStart, inodeStart: sb.inodeStart, journalStart: sb.journalStart, bitmapStart: sb.bitmapStart, bitmapBlocks: sb.bitmapBlocks };
-  return { image, areas: areasOf(image, geometry, sb.inodeHighWater), files, inos, sb: geometry };
+  const table = { fixed: sb.inodeCount, chunks: chunksOf(image, sb.tableMapBlock, sb.tableChunks), map: sb.tableMapBlock };
+  return { image, areas: areasOf(image, geometry, sb.inodeHighWater, table), files, inos, sb: geometry };
 }
 
 function readBacking(pool: Pool): Buffer {
@@ -91,10 +111,15 @@ function sealExtentBlock(image: Buffer, block: number): void {
   b.writeUInt32LE(crc32(b), 12);
 }
 
-/** The extent-block chain of the inode at `ino`. */
+/** The extent-block chain of the inode at `ino` (in the fixed table area). */
 export function extentChain(image: Buffer, inodeStart: number, ino: number): number[] {
+  return extentChainAt(image, inodeStart * BLOCK + ino * INODE);
+}
+
+/** The extent-block chain of the inode whose slot is at byte `slot`. */
+function extentChainAt(image: Buffer, slot: number): number[] {
   const chain: number[] = [];
-  let block = image.readUInt32LE(inodeStart * BLOCK + ino * INODE + 36);
+  let block = image.readUInt32LE(slot + 36);
   while (block !== 0 && chain.length < 16 && !chain.includes(block)) {
     chain.push(block);
     block = image.readUInt32LE(block * BLOCK + 8);
@@ -102,17 +127,40 @@ export function extentChain(image: Buffer, inodeStart: number, ino: number): num
   return chain;
 }
 
-function areasOf(image: Buffer, sb: BaseImage['sb'], highWater: number): Area[] {
+/** The chunks of the inode table the map at `block` lists (the first map block's entries: the base images need no more). */
+function chunksOf(image: Buffer, block: number, count: number): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < count; j++) out.push(image.readUInt32LE(block * BLOCK + 16 + 4 * j));
+  return out;
+}
+
+function sealMapBlock(image: Buffer, block: number): void {
+  const b = image.subarray(block * BLOCK, (block + 1) * BLOCK);
+  b.writeUInt32LE(0, 12);
+  b.writeUInt32LE(crc32(b), 12);
+}
+
+const CHUNK_INODES = 128;
+
+function areasOf(image: Buffer, sb: BaseImage['sb'], highWater: number, table: { fixed: number; chunks: number[]; map: number }): Area[] {
   const areas: Area[] = [
     { name: 'superblock', start: 0, length: SB_BYTES, reseal: (img) => sealSuperblock(img, 0) },
     { name: 'backup superblock', start: BLOCK, length: SB_BYTES, reseal: (img) => sealSuperblock(img, BLOCK) },
     { name: 'journal header', start: sb.journalStart * BLOCK, length: 128 },
     { name: 'journal body', start: (sb.journalStart + 1) * BLOCK, length: 2 * BLOCK },
     { name: 'bitmap', start: sb.bitmapStart * BLOCK, length: Math.ceil(sb.nblocks / 8) },
-    { name: 'inode table', start: sb.inodeStart * BLOCK, length: highWater * INODE, reseal: (img, at) => sealInode(img, at, sb.inodeStart) },
+    { name: 'inode table', start: sb.inodeStart * BLOCK, length: Math.min(highWater, table.fixed) * INODE, reseal: (img, at) => sealInode(img, at, sb.inodeStart), firstIno: 0 },
   ];
+  const slotAt = (ino: number) => (ino < table.fixed ? sb.inodeStart * BLOCK + ino * INODE : table.chunks[Math.floor((ino - table.fixed) / CHUNK_INODES)]! * BLOCK + ((ino - table.fixed) % CHUNK_INODES) * INODE);
+  table.chunks.forEach((chunk, k) => {
+    const first = table.fixed + k * CHUNK_INODES;
+    const slots = Math.min(CHUNK_INODES, highWater - first);
+    if (slots > 0) areas.push({ name: 'inode table chunk', start: chunk * BLOCK, length: slots * INODE, reseal: (img, at) => sealInode(img, at, chunk), firstIno: first });
+  });
+  if (table.chunks.length > 0)
+    areas.push({ name: 'inode table map', start: table.map * BLOCK, length: 16 + 4 * table.chunks.length, reseal: (img) => sealMapBlock(img, table.map) });
   for (let ino = 0; ino < highWater; ino++) {
-    for (const block of extentChain(image, sb.inodeStart, ino))
+    for (const block of extentChainAt(image, slotAt(ino)))
       areas.push({ name: `extent block ${block}`, start: block * BLOCK, length: BLOCK, reseal: (img) => sealExtentBlock(img, block), ino });
   }
   return areas;
@@ -162,8 +210,8 @@ export function randomMutation(base: BaseImage, rand: (n: number) => number): Mu
       // whose metadata changed: the inode slots the bytes fall in, or the extent block's owner
       const inos = new Set<number>();
       if (area.ino !== undefined) inos.add(area.ino);
-      if (area.name === 'inode table') {
-        const slot = (p: number) => Math.floor((p - area.start) / INODE);
+      if (area.firstIno !== undefined) {
+        const slot = (p: number) => area.firstIno! + Math.floor((p - area.start) / INODE);
         for (const p of touched) inos.add(slot(p));
         if (zeroedTo >= 0) for (let k = slot(touched[0]!); k <= slot(zeroedTo - 1); k++) inos.add(k);
       }
@@ -182,9 +230,9 @@ export function hostileImages(base: BaseImage): { name: string; image: Buffer }[
     out.push({ name, image: change(img) ?? img });
   };
   variant('newer format version', (img) => {
-    img.writeUInt32LE(3, 8);
+    img.writeUInt32LE(4, 8);
     sealSuperblock(img, 0);
-    img.writeUInt32LE(3, BLOCK + 8);
+    img.writeUInt32LE(4, BLOCK + 8);
     sealSuperblock(img, BLOCK);
   });
   variant('absurd file size (2^60)', (img) => {

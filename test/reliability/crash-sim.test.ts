@@ -111,6 +111,33 @@ group('crash-state simulator', () => {
     expect(result.images).toBeGreaterThan(50);
   }, 300_000);
 
+  it('creates that grow the inode table past its fixed area (a chunk, its map block, the superblock): every crash image is consistent', () => {
+    // 63 files fill all but one slot of the fixed area (64 inodes in a 4 MiB pool); the second create grows the table
+    const setup = (pool: Pool) => {
+      const state = new Map<string, Buffer>();
+      for (let i = 0; i < 63; i++) {
+        const f = pool.open(`p${i}`, { create: true });
+        f.write(Buffer.from(`p${i}`), 0);
+        f.close();
+        state.set(`p${i}`, Buffer.from(`p${i}`));
+      }
+      return state;
+    };
+    const creates = (state: Map<string, Buffer>, rand: (n: number) => number, seed: number): SimOp => {
+      const fresh = Array.from({ length: 12 }, (_, i) => `g${i}`).filter((n) => !state.has(n));
+      if (fresh.length === 0 || rand(4) === 0) return { op: 'unlink', name: [...state.keys()][rand(state.size)]! };
+      return { op: 'write', name: fresh[0]!, pos: 0, len: 1 + rand(5000), seed };
+    };
+    const at = uniquePath(dir, 'grow');
+    const rec = record(at, 4 << 20, 91, 14, creates, setup);
+    const after = Pool.open(at, { readOnly: true });
+    expect(after.superblock().tableChunks).toBe(1); // the workload grew the table
+    after.close();
+    const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 91, failDir: FAIL_DIR });
+    expect(result.failures).toEqual([]);
+    expect(result.images).toBeGreaterThan(100);
+  });
+
   // The pinned workloads and the commit's share the count: one in eight (at least one) is the commit's.
   const fromCommit = commitSeed('crash-sim');
   const commitWorkloads = Math.max(1, Math.ceil(WORKLOADS / 8));

@@ -1,0 +1,81 @@
+// The decoded inodes of a mounted pool, by number, decoded on first use.
+// Mount checks every inode (scan.ts) but keeps none of them: what it needs
+// of them — names, owned blocks, orphans — it keeps in compact form, and an
+// inode is decoded again, with every check, when it is first looked up.
+// A pool of many files mounts with a name index, not an object per file.
+//
+// Invariants: a slot is free, in use (decoded or not yet) or damaged (not
+// served: DamagedInode in PoolState); only committed state is stored (the
+// commit installs it), so decoding a slot from media gives what memory
+// would hold.
+import type { Inode } from './inode.js';
+
+const FREE = 0;
+const USED = 1;
+
+export class InodeStore {
+  /** Decoded inodes (undefined: free, damaged, or not decoded yet). */
+  private decoded: (Inode | undefined)[] = [];
+  /** Per slot: FREE or USED (in use, undamaged). */
+  private state = new Uint8Array(1024);
+  private count = 0;
+  /** Slots below the high-water mark. */
+  length = 0;
+  /** Inodes decoded from media since the mount (statistics, and what the tests bound). */
+  decodes = 0;
+
+  /** `decode`: the inode in slot `ino`, decoded from media with every check (EUCLEAN when it fails them). */
+  constructor(private readonly decode: (ino: number) => Inode) {}
+
+  /** The inode in slot `ino`; undefined when it is free or damaged. */
+  get(ino: number): Inode | undefined {
+    const inode = this.decoded[ino];
+    if (inode !== undefined) return inode;
+    if (ino >= this.length || this.state[ino] !== USED) return undefined;
+    const fresh = this.decode(ino);
+    this.decodes++;
+    this.decoded[ino] = fresh;
+    return fresh;
+  }
+
+  /** Installs `inode` in slot `ino` (undefined: the slot is free, or its file damaged). */
+  set(ino: number, inode: Inode | undefined): void {
+    this.grow(ino + 1);
+    const was = this.state[ino] === USED;
+    this.state[ino] = inode ? USED : FREE;
+    this.count += (inode ? 1 : 0) - (was ? 1 : 0);
+    this.decoded[ino] = inode;
+  }
+
+  /** Marks slot `ino` in use, to be decoded on first use (mount). */
+  markUsed(ino: number): void {
+    this.grow(ino + 1);
+    if (this.state[ino] !== USED) this.count++;
+    this.state[ino] = USED;
+  }
+
+  /** Slots in use (undamaged). */
+  get used(): number {
+    return this.count;
+  }
+
+  /** Every inode in use, in slot order (decoding those not decoded yet: O(files)). */
+  *all(): Generator<Inode> {
+    for (let ino = 0; ino < this.length; ino++) {
+      if (this.state[ino] !== USED) continue;
+      yield this.get(ino)!;
+    }
+  }
+
+  /** Makes room for slots below `length`. */
+  grow(length: number): void {
+    if (length <= this.length) return;
+    if (length > this.state.length) {
+      const next = new Uint8Array(Math.max(length, 2 * this.state.length));
+      next.set(this.state);
+      this.state = next;
+    }
+    while (this.decoded.length < length) this.decoded.push(undefined);
+    this.length = length;
+  }
+}
