@@ -41,8 +41,8 @@ function rng(seed: number): (n: number) => number {
 
 /** The extent blocks of the file (through the pool's state: a test of the layout on media). */
 function extentBlockCounts(pool: Pool, f: PoolFile): number[] {
-  const state = (pool as unknown as { state: { inodes: { extentBlocks: number[] }[] } }).state;
-  return state.inodes[f.ino]!.extentBlocks.map((b) => pool.region.view(b * BLOCK + 4, 4).readUInt32LE(0));
+  const state = (pool as unknown as { state: { inodes: { get(ino: number): { extentBlocks: number[] } | undefined } } }).state;
+  return state.inodes.get(f.ino)!.extentBlocks.map((b) => pool.region.view(b * BLOCK + 4, 4).readUInt32LE(0));
 }
 
 describe('transactions on files with many extents', () => {
