@@ -266,7 +266,7 @@ function rssChild(): void {
  * punched out) against files of one extent: a metadata transaction (punch
  * one block, write it again) and getBlock.
  */
-function extentRows(quick: boolean): Row[] {
+export function extentRows(quick: boolean): Row[] {
   const extents = quick ? 2_000 : 10_000;
   const blocks = 2 * extents;
   const size = Math.max(256 * MiB, 4 * blocks * BLOCK);
@@ -339,7 +339,7 @@ function bandwidthRow(name: string, ours: Turns, theirs: Turns): Row {
  * first; what is refused is reported as such, and the same numbers of
  * requests on as many different files are measured beside.
  */
-async function asyncRows(quick: boolean): Promise<Row[]> {
+export async function asyncRows(quick: boolean): Promise<Row[]> {
   const span = (quick ? 16 : 32) * MiB;
   const backing = createUnlinkedPmem('bench-meta-async', 256 * MiB);
   const pool = Pool.format(backing.path, { size: 256 * MiB, zeroAll: true });

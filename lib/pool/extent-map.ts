@@ -38,9 +38,7 @@ function capacity(index: number): number {
 
 /** A run of consecutive extents: the inline ones, or one extent block's. Never changed once made. */
 export class Chunk {
-  /** The extents' first file blocks alone, for the search index. */
-  readonly starts: Uint32Array;
-  #index: StartIndex | null = null;
+  #index: StartIndex | null;
 
   constructor(
     /** `n` extents as [fileBlock, poolBlock, length, flags (1 = unwritten)], u32 each. */
@@ -48,19 +46,19 @@ export class Chunk {
     readonly n: number,
     /** The extent block holding it on media; 0 for the inline chunk, or for one not placed yet. */
     readonly block: number,
-    starts?: Uint32Array,
+    index: StartIndex | null = null,
   ) {
-    if (starts) {
-      this.starts = starts;
-      return;
-    }
-    this.starts = new Uint32Array(n);
-    for (let i = 0; i < n; i++) this.starts[i] = data[i * 4]!;
+    this.#index = index;
   }
 
   /** The search index over the extents' first file blocks (built on the first lookup). */
   get index(): StartIndex {
-    return (this.#index ??= new StartIndex(this.starts, this.n));
+    return (this.#index ??= new StartIndex(this.data, this.n, 4));
+  }
+
+  /** The index if built: shared by a copy placed elsewhere. */
+  get builtIndex(): StartIndex | null {
+    return this.#index;
   }
 
   /** The file block after its last extent (0 when empty). */
@@ -141,7 +139,7 @@ export class ExtentMap implements Iterable<Extent> {
   /** Places chunk `index` (≥ 1) in extent block `block`: a new chunk object, the data shared. */
   place(index: number, block: number): void {
     const c = this.#chunks[index]!;
-    this.#chunks[index] = new Chunk(c.data, c.n, block, c.starts);
+    this.#chunks[index] = new Chunk(c.data, c.n, block, c.builtIndex);
   }
 
   /** Appends extents decoded from extent block `block` as one chunk (the inline chunk must be full). */
@@ -200,7 +198,7 @@ export class ExtentMap implements Iterable<Extent> {
     else
       for (let len = c.n; len > 1; ) {
         const half = len >>> 1;
-        b += half & -+(c.starts[b + half]! <= fileBlock); // half or nothing: no branch on the data
+        b += half & -+(d[(b + half) * 4]! <= fileBlock); // half or nothing: no branch on the data
         len -= half;
       }
     let off: number;

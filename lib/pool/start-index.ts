@@ -6,29 +6,36 @@
 // each halving waiting on the last one's load. Built once for keys that
 // never change (O(n)); skewed keys only make buckets fuller (a binary
 // search inside the bucket bounds the cost).
+//
+// The keys may be every `stride`-th u32 of an array: a chunk's extents are
+// searched in place, so the cache line holding the key found also holds the
+// rest of its extent (a separate array of keys would be one more miss).
 export class StartIndex {
   readonly #keys: Uint32Array;
   readonly #n: number;
+  readonly #stride: number;
   readonly #base: number;
-  /** 2^-shift: bucket = floor((key - base) * scale). */
-  readonly #scale: number;
+  /** bucket = (key - base) >>> shift. */
+  readonly #shift: number;
   /** counts[b]: keys below bucket b's start; counts[buckets] = n. */
   readonly #counts: Uint32Array;
 
-  constructor(keys: Uint32Array, n: number) {
+  constructor(keys: Uint32Array, n: number, stride = 1) {
     this.#keys = keys;
     this.#n = n;
+    this.#stride = stride;
     this.#base = n === 0 ? 0 : keys[0]!;
-    const span = n === 0 ? 1 : keys[n - 1]! - this.#base + 1;
-    let width = 1;
-    while (span / width > Math.max(1, n)) width *= 2;
-    this.#scale = 1 / width;
+    const span = n === 0 ? 1 : keys[(n - 1) * stride]! - this.#base + 1;
+    let shift = 0;
+    while (span / 2 ** shift > Math.max(1, n)) shift++;
+    this.#shift = shift;
+    const width = 2 ** shift;
     const buckets = Math.floor((span - 1) / width) + 1;
     const counts = new Uint32Array(buckets + 1);
     let i = 0;
     for (let b = 0; b <= buckets; b++) {
       const limit = this.#base + b * width;
-      while (i < n && keys[i]! < limit) i++;
+      while (i < n && keys[i * stride]! < limit) i++;
       counts[b] = b === buckets ? n : i;
     }
     this.#counts = counts;
@@ -37,16 +44,18 @@ export class StartIndex {
   /** Index of the last key ≤ x; 0 when none is (the caller checks keys[0]). */
   lastAtOrBefore(x: number): number {
     if (x < this.#base || this.#n === 0) return 0;
-    const b = Math.floor((x - this.#base) * this.#scale);
+    // x - base < 2^32: the unsigned shift is exact
+    const b = (x - this.#base) >>> this.#shift;
     const counts = this.#counts;
     if (b >= counts.length - 1) return this.#n - 1;
     // the last key ≤ x is the last before this bucket or one in it
     let at = Math.max(0, counts[b]! - 1);
     const keys = this.#keys;
+    const stride = this.#stride;
     // without a branch on the data: each step adds half or nothing
     for (let len = counts[b + 1]! - at; len > 1; ) {
       const half = len >>> 1;
-      at += half & -+(keys[at + half]! <= x);
+      at += half & -+(keys[(at + half) * stride]! <= x);
       len -= half;
     }
     return at;

@@ -139,12 +139,16 @@ describe('StartIndex', () => {
     ];
     for (const keys of shapes) {
       const index = new StartIndex(Uint32Array.from(keys), keys.length);
+      // the same keys searched in place as every 4th u32 (a chunk's extents), the rest noise
+      const quads = Uint32Array.from(keys.flatMap((k) => [k, 2 ** 32 - 1, 0, 2 ** 31]));
+      const inPlace = new StartIndex(quads, keys.length, 4);
       const probes = [0, 1, keys[0]! - 1, 2 ** 32 - 1, ...keys, ...keys.map((k) => k + 1), ...keys.map((k) => k - 1), ...Array.from({ length: 200 }, () => rand(2 ** 32))];
       for (const x of probes) {
         if (x < 0 || x >= 2 ** 32) continue;
         let want = 0;
         for (let i = 0; i < keys.length; i++) if (keys[i]! <= x) want = i;
         expect(index.lastAtOrBefore(x)).toBe(want);
+        expect(inPlace.lastAtOrBefore(x)).toBe(want);
       }
     }
     expect(new StartIndex(new Uint32Array(0), 0).lastAtOrBefore(5)).toBe(0);
