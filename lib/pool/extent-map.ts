@@ -20,7 +20,7 @@ import {
   type IoRun,
   type Run,
 } from './extents.js';
-import { StartIndex } from './start-index.js';
+import { ChunkIndex, StartIndex } from './start-index.js';
 
 /** Extents the inode holds inline (chunk 0); with more, it is always full. */
 export const INLINE_EXTENTS = 11;
@@ -38,7 +38,7 @@ function capacity(index: number): number {
 
 /** A run of consecutive extents: the inline ones, or one extent block's. Never changed once made. */
 export class Chunk {
-  #index: StartIndex | null;
+  #index: ChunkIndex | null;
 
   constructor(
     /** `n` extents as [fileBlock, poolBlock, length, flags (1 = unwritten)], u32 each. */
@@ -46,18 +46,18 @@ export class Chunk {
     readonly n: number,
     /** The extent block holding it on media; 0 for the inline chunk, or for one not placed yet. */
     readonly block: number,
-    index: StartIndex | null = null,
+    index: ChunkIndex | null = null,
   ) {
     this.#index = index;
   }
 
   /** The search index over the extents' first file blocks (built on the first lookup). */
-  get index(): StartIndex {
-    return (this.#index ??= new StartIndex(this.data, this.n, 4));
+  get index(): ChunkIndex {
+    return (this.#index ??= new ChunkIndex(this.data, this.n));
   }
 
   /** The index if built: shared by a copy placed elsewhere. */
-  get builtIndex(): StartIndex | null {
+  get builtIndex(): ChunkIndex | null {
     return this.#index;
   }
 

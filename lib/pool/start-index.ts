@@ -10,6 +10,34 @@
 // The keys may be every `stride`-th u32 of an array: a chunk's extents are
 // searched in place, so the cache line holding the key found also holds the
 // rest of its extent (a separate array of keys would be one more miss).
+// For at most 255 keys (one chunk's) the counts are bytes (ChunkIndex): the
+// counts of all a large file's chunks then take a quarter of the cache.
+// Two classes, not one over either array type: each lookup site then sees
+// one kind of array and stays monomorphic.
+
+interface Counts {
+  base: number;
+  shift: number;
+}
+
+/** Fills the bucket counts (made by `make`, buckets + 1 long) of keys[0], keys[stride], ...: see above. */
+function buildCounts<A extends Uint8Array | Uint32Array>(keys: Uint32Array, n: number, stride: number, make: (length: number) => A): Counts & { counts: A } {
+  const base = n === 0 ? 0 : keys[0]!;
+  const span = n === 0 ? 1 : keys[(n - 1) * stride]! - base + 1;
+  let shift = 0;
+  while (span / 2 ** shift > Math.max(1, n)) shift++;
+  const width = 2 ** shift;
+  const buckets = Math.floor((span - 1) / width) + 1;
+  const counts = make(buckets + 1);
+  let i = 0;
+  for (let b = 0; b <= buckets; b++) {
+    const limit = base + b * width;
+    while (i < n && keys[i * stride]! < limit) i++;
+    counts[b] = b === buckets ? n : i;
+  }
+  return { base, shift, counts };
+}
+
 export class StartIndex {
   readonly #keys: Uint32Array;
   readonly #n: number;
@@ -21,24 +49,13 @@ export class StartIndex {
   readonly #counts: Uint32Array;
 
   constructor(keys: Uint32Array, n: number, stride = 1) {
+    const built = buildCounts(keys, n, stride, (length) => new Uint32Array(length));
     this.#keys = keys;
     this.#n = n;
     this.#stride = stride;
-    this.#base = n === 0 ? 0 : keys[0]!;
-    const span = n === 0 ? 1 : keys[(n - 1) * stride]! - this.#base + 1;
-    let shift = 0;
-    while (span / 2 ** shift > Math.max(1, n)) shift++;
-    this.#shift = shift;
-    const width = 2 ** shift;
-    const buckets = Math.floor((span - 1) / width) + 1;
-    const counts = new Uint32Array(buckets + 1);
-    let i = 0;
-    for (let b = 0; b <= buckets; b++) {
-      const limit = this.#base + b * width;
-      while (i < n && keys[i * stride]! < limit) i++;
-      counts[b] = b === buckets ? n : i;
-    }
-    this.#counts = counts;
+    this.#base = built.base;
+    this.#shift = built.shift;
+    this.#counts = built.counts;
   }
 
   /** Index of the last key ≤ x; 0 when none is (the caller checks keys[0]). */
@@ -56,6 +73,41 @@ export class StartIndex {
     for (let len = counts[b + 1]! - at; len > 1; ) {
       const half = len >>> 1;
       at += half & -+(keys[(at + half) * stride]! <= x);
+      len -= half;
+    }
+    return at;
+  }
+}
+
+/** StartIndex for at most 255 keys, searched in place every 4th u32 (a chunk's extents): byte counts. */
+export class ChunkIndex {
+  readonly #keys: Uint32Array;
+  readonly #n: number;
+  readonly #base: number;
+  readonly #shift: number;
+  readonly #counts: Uint8Array;
+
+  constructor(extents: Uint32Array, n: number) {
+    if (n > 255) throw new RangeError(`a chunk index takes at most 255 keys, got ${n}`);
+    const built = buildCounts(extents, n, 4, (length) => new Uint8Array(length));
+    this.#keys = extents;
+    this.#n = n;
+    this.#base = built.base;
+    this.#shift = built.shift;
+    this.#counts = built.counts;
+  }
+
+  /** Index of the last key ≤ x; 0 when none is (the caller checks keys[0]). */
+  lastAtOrBefore(x: number): number {
+    if (x < this.#base || this.#n === 0) return 0;
+    const b = (x - this.#base) >>> this.#shift;
+    const counts = this.#counts;
+    if (b >= counts.length - 1) return this.#n - 1;
+    let at = Math.max(0, counts[b]! - 1);
+    const keys = this.#keys;
+    for (let len = counts[b + 1]! - at; len > 1; ) {
+      const half = len >>> 1;
+      at += half & -+(keys[(at + half) * 4]! <= x);
       len -= half;
     }
     return at;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ExtentMap, EXTENTS_PER_BLOCK, INLINE_EXTENTS } from '../../lib/pool/extent-map.js';
 import { insert, lookup, removeRange, runAt, runsIn, setUnwritten, type Extent } from '../../lib/pool/extents.js';
-import { StartIndex } from '../../lib/pool/start-index.js';
+import { ChunkIndex, StartIndex } from '../../lib/pool/start-index.js';
 
 function rng(seed: number): (n: number) => number {
   return (n) => {
@@ -142,6 +142,7 @@ describe('StartIndex', () => {
       // the same keys searched in place as every 4th u32 (a chunk's extents), the rest noise
       const quads = Uint32Array.from(keys.flatMap((k) => [k, 2 ** 32 - 1, 0, 2 ** 31]));
       const inPlace = new StartIndex(quads, keys.length, 4);
+      const chunk = keys.length <= 255 ? new ChunkIndex(quads, keys.length) : null;
       const probes = [0, 1, keys[0]! - 1, 2 ** 32 - 1, ...keys, ...keys.map((k) => k + 1), ...keys.map((k) => k - 1), ...Array.from({ length: 200 }, () => rand(2 ** 32))];
       for (const x of probes) {
         if (x < 0 || x >= 2 ** 32) continue;
@@ -149,8 +150,11 @@ describe('StartIndex', () => {
         for (let i = 0; i < keys.length; i++) if (keys[i]! <= x) want = i;
         expect(index.lastAtOrBefore(x)).toBe(want);
         expect(inPlace.lastAtOrBefore(x)).toBe(want);
+        if (chunk) expect(chunk.lastAtOrBefore(x)).toBe(want);
       }
     }
     expect(new StartIndex(new Uint32Array(0), 0).lastAtOrBefore(5)).toBe(0);
+    expect(new ChunkIndex(new Uint32Array(0), 0).lastAtOrBefore(5)).toBe(0);
+    expect(() => new ChunkIndex(new Uint32Array(256 * 4), 256)).toThrow(RangeError);
   });
 });
