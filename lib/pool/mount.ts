@@ -121,14 +121,13 @@ export function loadInodes(s: PoolState): void {
   const reader = scanReader(s);
   let scan;
   try {
-    scan = scanInodes(sb.inodeHighWater, sb, s.table, reader.read);
+    scan = scanInodes(sb.inodeHighWater, sb, s.table, reader.read, s.names);
   } finally {
     reader.close();
   }
   s.inodes.grow(sb.inodeHighWater);
   for (const ino of scan.used) s.inodes.markUsed(ino);
   for (const ino of scan.freeInodes) s.freeInodes.add(ino);
-  for (const [name, ino] of scan.names) s.names.set(name, ino);
   s.damaged = scan.damaged;
   s.damagedNames = scan.damagedNames;
   const orphans = scan.orphans;
@@ -276,7 +275,9 @@ export function ownerOf(s: PoolState, block: number): string {
  * replace interrupted by a crash or a kill), a few per transaction.
  */
 export function removeDeadTemporaries(s: PoolState): void {
-  const dead = [...s.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => s.inodes.get(ino)!);
+  // a pass over the names, not a copy of them: a pool of many files holds few temporaries
+  const dead: Inode[] = [];
+  for (const [name, ino] of s.names) if (isTemporaryName(name) && !temporaryIsLive(name)) dead.push(s.inodes.get(ino)!);
   for (let i = 0; i < dead.length; i += 16) {
     const txn = new Txn();
     for (const inode of dead.slice(i, i + 16)) releaseInode(txn, inode);

@@ -7,6 +7,7 @@ import { daxfsError, isDaxfsError } from '../errors.js';
 import { damagedFrom, quarantineName, salvageInode, type DamagedInode } from './damage.js';
 import { decodeExtentBlock, decodeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { BLOCK, INODE_SIZE } from './layout.js';
+import { quick, QUICK_FREE, QUICK_USED, quickSlot } from './scan-slot.js';
 
 export interface ScanGeometry {
   dataStart: number;
@@ -24,8 +25,6 @@ export interface ScanResult {
   used: number[];
   /** Damaged inodes by number, in ascending order. */
   damaged: Map<number, DamagedInode>;
-  /** Names of undamaged, linked files. */
-  names: Map<string, number>;
   /** Names damaged files are listed under. */
   damagedNames: Map<string, number>;
   /** Free slots, ascending. */
@@ -48,13 +47,18 @@ export interface ScanResult {
  * undamaged ones only what mount needs (names, owned blocks, orphans): an
  * inode object per file is what made a mount of many files slow and large.
  */
-export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void): ScanResult {
+export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void, names: Map<string, number>): ScanResult {
   const damaged = new Map<number, DamagedInode>();
   const freeInodes: number[] = [];
   const readBlock = (block: number, target: Buffer) => read(block * BLOCK, target);
   const status = new Uint8Array(count); // 0 free, USED, DAMAGED
-  const names = new Map<string, number>();
   const sameName: [number, number, string][] = [];
+  // Two files with one name: nothing says which one the name belongs to.
+  const addName = (name: string, ino: number) => {
+    const other = names.get(name);
+    if (other === undefined) names.set(name, ino);
+    else sameName.push([ino, other, name]);
+  };
   // every owned run as three numbers, not an object each: a mount of many files keeps no object per run
   const runs = new Runs();
   for (const r of table.runs()) runs.push(r.start, r.start + r.length, TABLE);
@@ -72,7 +76,25 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     read(first, batch.subarray(0, n * INODE_SIZE));
     for (let j = 0; j < n; j++) {
       const ino = start + j;
-      const slot = batch.subarray(j * INODE_SIZE, (j + 1) * INODE_SIZE);
+      const at = j * INODE_SIZE;
+      const look = quickSlot(batch, at, ino, g);
+      if (look === QUICK_FREE) {
+        freeInodes.push(ino);
+        continue;
+      }
+      if (look === QUICK_USED) {
+        status[ino] = USED;
+        if (quick.generation > generation) generation = quick.generation;
+        for (let k = 0; k < quick.extentCount; k++) {
+          const e = at + 320 + 16 * k;
+          const poolBlock = batch.readUInt32LE(e + 4);
+          runs.push(poolBlock, poolBlock + batch.readUInt32LE(e + 8), ino);
+        }
+        if (quick.pastEof) pastEof.push(ino);
+        addName(quick.name, ino);
+        continue;
+      }
+      const slot = batch.subarray(at, at + INODE_SIZE);
       let inode: Inode | null;
       try {
         inode = decodeStrict(slot, ino, g, readBlock, block);
@@ -96,10 +118,7 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
       }
       const last = inode.extents.last();
       if (last && last.fileBlock + last.length > Math.ceil(inode.size / BLOCK)) pastEof.push(ino);
-      // Two files with one name: nothing says which one the name belongs to.
-      const other = names.get(inode.name);
-      if (other === undefined) names.set(inode.name, ino);
-      else sameName.push([ino, other, inode.name]);
+      addName(inode.name, ino);
     }
     start += n;
   }
@@ -109,9 +128,11 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     read(table.offset(ino), slot);
     return decodeStrict(slot, ino, g, readBlock, block)!;
   };
+  let markedLate = 0;
   const markDamaged = (ino: number, reason: string) => {
     if (ino === TABLE || status[ino] !== USED) return;
     status[ino] = DAMAGED;
+    markedLate++;
     damaged.set(ino, damagedFrom(decodeAt(ino), reason));
   };
   for (const [ino, other, name] of sameName) {
@@ -126,7 +147,8 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     return `inode ${ino}${name ? ` ('${name}')` : ''}`;
   };
   for (const [ino, reason] of sharedBlocks(runs, live, label)) markDamaged(ino, reason);
-  for (const [name, ino] of [...names]) if (status[ino] !== USED) names.delete(name);
+  // names of files found damaged after the name was added (a Map may lose entries while iterated)
+  if (markedLate > 0) for (const [name, ino] of names) if (status[ino] !== USED) names.delete(name);
   // Damaged files are listed under their name when it is readable and free, else under a reserved one.
   const sorted = new Map([...damaged].sort((a, b) => a[0] - b[0]));
   const damagedNames = new Map<string, number>();
@@ -152,7 +174,6 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
   return {
     used,
     damaged: sorted,
-    names,
     damagedNames,
     freeInodes,
     owned,
@@ -211,26 +232,37 @@ function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (bl
   return inode;
 }
 
-/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE). */
+/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE), in typed arrays grown by doubling (no object per run). */
 class Runs {
-  readonly start: number[] = [];
-  readonly end: number[] = [];
-  readonly ino: number[] = [];
+  start = new Float64Array(1024);
+  end = new Float64Array(1024);
+  ino = new Float64Array(1024);
+  length = 0;
 
   push(start: number, end: number, ino: number): void {
-    this.start.push(start);
-    this.end.push(end);
-    this.ino.push(ino);
+    if (this.length === this.start.length) {
+      const grow = (a: Float64Array) => {
+        const next = new Float64Array(2 * a.length);
+        next.set(a);
+        return next;
+      };
+      this.start = grow(this.start);
+      this.end = grow(this.end);
+      this.ino = grow(this.ino);
+    }
+    this.start[this.length] = start;
+    this.end[this.length] = end;
+    this.ino[this.length++] = ino;
   }
 
   /** Indices of the runs whose owner `keep` accepts, sorted by start, then end. */
   sorted(keep: (ino: number) => boolean): Uint32Array {
     let n = 0;
-    for (let k = 0; k < this.ino.length; k++) if (keep(this.ino[k]!)) n++;
+    for (let k = 0; k < this.length; k++) if (keep(this.ino[k]!)) n++;
     const out = new Uint32Array(n);
     n = 0;
     let inOrder = true;
-    for (let k = 0; k < this.ino.length; k++) {
+    for (let k = 0; k < this.length; k++) {
       if (!keep(this.ino[k]!)) continue;
       if (n > 0 && this.before(k, out[n - 1]!)) inOrder = false;
       out[n++] = k;
