@@ -7,6 +7,7 @@ import { daxfsError, isDaxfsError } from '../errors.js';
 import { damagedFrom, quarantineName, salvageInode, type DamagedInode } from './damage.js';
 import { decodeExtentBlock, decodeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { BLOCK, INODE_SIZE } from './layout.js';
+import type { NameIndex } from './name-index.js';
 import { quick, QUICK_FREE, QUICK_USED, quickSlot } from './scan-slot.js';
 
 export interface ScanGeometry {
@@ -47,7 +48,7 @@ export interface ScanResult {
  * undamaged ones only what mount needs (names, owned blocks, orphans): an
  * inode object per file is what made a mount of many files slow and large.
  */
-export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void, names: Map<string, number>): ScanResult {
+export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void, names: NameIndex): ScanResult {
   const damaged = new Map<number, DamagedInode>();
   const freeInodes: number[] = [];
   const readBlock = (block: number, target: Buffer) => read(block * BLOCK, target);
@@ -55,9 +56,9 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
   const sameName: [number, number, string][] = [];
   // Two files with one name: nothing says which one the name belongs to.
   const addName = (name: string, ino: number) => {
-    const other = names.get(name);
-    if (other === undefined) names.set(name, ino);
-    else sameName.push([ino, other, name]);
+    // a listed name is read again only when its hash matches (rare)
+    const other = names.addNew(name, ino, listedName);
+    if (other !== undefined) sameName.push([ino, other, name]);
   };
   // every owned run as three numbers, not an object each: a mount of many files keeps no object per run
   const runs = new Runs();
@@ -69,6 +70,14 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
   // then each chunk), not a slot per call; extent blocks share one buffer.
   const batch = Buffer.alloc(SCAN_BATCH * INODE_SIZE);
   const block = Buffer.alloc(BLOCK);
+  // A file decoded once more: for the record of one found damaged after its own checks passed, or the name of one listed under a matching hash.
+  const decodeAt = (ino: number): Inode => {
+    const slot = Buffer.alloc(INODE_SIZE);
+    read(table.offset(ino), slot);
+    return decodeStrict(slot, ino, g, readBlock, block)!;
+  };
+  // the index has no inodes to read names from yet: the scan reads a listed file's name itself
+  const listedName = (listed: number) => decodeAt(listed).name;
   for (let start = 0; start < count; ) {
     const first = table.offset(start);
     let n = 1;
@@ -122,12 +131,6 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     }
     start += n;
   }
-  // What is found damaged after its own checks passed is decoded once more, for its record.
-  const decodeAt = (ino: number): Inode => {
-    const slot = Buffer.alloc(INODE_SIZE);
-    read(table.offset(ino), slot);
-    return decodeStrict(slot, ino, g, readBlock, block)!;
-  };
   let markedLate = 0;
   const markDamaged = (ino: number, reason: string) => {
     if (ino === TABLE || status[ino] !== USED) return;
@@ -147,12 +150,12 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     return `inode ${ino}${name ? ` ('${name}')` : ''}`;
   };
   for (const [ino, reason] of sharedBlocks(runs, live, label)) markDamaged(ino, reason);
-  // names of files found damaged after the name was added (a Map may lose entries while iterated)
-  if (markedLate > 0) for (const [name, ino] of names) if (status[ino] !== USED) names.delete(name);
+  // names of files found damaged after the name was added
+  if (markedLate > 0) names.deleteInos((ino) => status[ino] !== USED);
   // Damaged files are listed under their name when it is readable and free, else under a reserved one.
   const sorted = new Map([...damaged].sort((a, b) => a[0] - b[0]));
   const damagedNames = new Map<string, number>();
-  const taken = (name: string) => names.has(name) || damagedNames.has(name);
+  const taken = (name: string) => names.lookup(name, listedName) !== undefined || damagedNames.has(name);
   for (const d of sorted.values()) {
     if (d.orphan) continue;
     d.name = d.storedName !== undefined && !taken(d.storedName) ? d.storedName : quarantineName(d.ino, taken);
