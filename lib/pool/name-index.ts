@@ -28,6 +28,13 @@ export class NameIndex {
   /** `nameOf`: the name of the file in use in slot `ino` (undefined: none). */
   constructor(private readonly nameOf: (ino: number) => string | undefined) {}
 
+  /** Makes room for `n` names at once (the mount: no table is built only to be outgrown). */
+  reserve(n: number): void {
+    let capacity = this.inos.length;
+    while (capacity < 2 * n) capacity *= 2;
+    if (capacity > this.inos.length) this.rehash(capacity);
+  }
+
   /** Names, temporaries included. */
   get size(): number {
     return this.count + this.temporaries.size;

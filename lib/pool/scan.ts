@@ -61,8 +61,10 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     if (other !== undefined) sameName.push([ino, other, name]);
   };
   // every owned run as three numbers, not an object each: a mount of many files keeps no object per run
-  const runs = new Runs();
-  for (const r of table.runs()) runs.push(r.start, r.start + r.length, TABLE);
+  const tableRuns = table.runs();
+  const runs = new Runs(count + tableRuns.length); // a run per file, as a rule: no growth
+  names.reserve(count);
+  for (const r of tableRuns) runs.push(r.start, r.start + r.length, TABLE);
   const orphans: number[] = [];
   const pastEof: number[] = [];
   let generation = 0;
@@ -235,17 +237,23 @@ function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (bl
   return inode;
 }
 
-/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE), in typed arrays grown by doubling (no object per run). */
+/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE), in typed arrays grown by doubling (no object per run; blocks are 32-bit). */
 class Runs {
-  start = new Float64Array(1024);
-  end = new Float64Array(1024);
-  ino = new Float64Array(1024);
+  start: Uint32Array;
+  end: Uint32Array;
+  ino: Uint32Array;
   length = 0;
+
+  constructor(capacity: number) {
+    this.start = new Uint32Array(capacity);
+    this.end = new Uint32Array(capacity);
+    this.ino = new Uint32Array(capacity);
+  }
 
   push(start: number, end: number, ino: number): void {
     if (this.length === this.start.length) {
-      const grow = (a: Float64Array) => {
-        const next = new Float64Array(2 * a.length);
+      const grow = (a: Uint32Array) => {
+        const next = new Uint32Array(2 * a.length);
         next.set(a);
         return next;
       };
@@ -281,7 +289,7 @@ class Runs {
 }
 
 /** The owner of the inode table's own blocks, in the runs: a file sharing them is damaged, the table is not. */
-const TABLE = -1;
+const TABLE = 0xffffffff;
 
 /**
  * Blocks owned twice (by two files, or twice by one): every inode involved,
