@@ -140,4 +140,28 @@ describe('NameIndex', () => {
       again.close();
     }
   });
+
+  it('at mount, two files whose names share a hash are both listed, each under its own name', () => {
+    const [a, b] = collidingPair();
+    const { pool, path } = newPool(8 << 20);
+    for (const name of [a, 'other', b]) {
+      const f = pool.open(name, { create: true });
+      f.write(Buffer.from(name), 0);
+      f.close();
+    }
+    const inos = [a, b].map((n) => pool.stat(n).ino);
+    pool.close();
+    const again = Pool.open(path);
+    try {
+      expect([a, b].map((n) => again.stat(n).ino)).toEqual(inos);
+      expect(again.list().map((st) => [st.name, st.damaged])).toEqual(
+        [a, b, 'other'].sort().map((n) => [n, undefined]),
+      );
+      again.unlink(a);
+      expect(() => again.stat(a)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      expect(again.stat(b).ino).toBe(inos[1]);
+    } finally {
+      again.close();
+    }
+  });
 });
