@@ -30,6 +30,7 @@ import { PinRegistry } from './pins.js';
 import { scanInodes } from './scan.js';
 import { decodeSlot } from './scan.js';
 import { InodeStore } from './inode-store.js';
+import { NameIndex } from './name-index.js';
 import { isSparse, SparseBacking } from './space.js';
 import type { PoolState } from './state.js';
 import { isTemporaryName, temporaryIsLive } from './temporary.js';
@@ -121,14 +122,13 @@ export function loadInodes(s: PoolState): void {
   const reader = scanReader(s);
   let scan;
   try {
-    scan = scanInodes(sb.inodeHighWater, sb, s.table, reader.read);
+    scan = scanInodes(sb.inodeHighWater, sb, s.table, reader.read, s.names);
   } finally {
     reader.close();
   }
   s.inodes.grow(sb.inodeHighWater);
   for (const ino of scan.used) s.inodes.markUsed(ino);
   for (const ino of scan.freeInodes) s.freeInodes.add(ino);
-  for (const [name, ino] of scan.names) s.names.set(name, ino);
   s.damaged = scan.damaged;
   s.damagedNames = scan.damagedNames;
   const orphans = scan.orphans;
@@ -276,7 +276,9 @@ export function ownerOf(s: PoolState, block: number): string {
  * replace interrupted by a crash or a kill), a few per transaction.
  */
 export function removeDeadTemporaries(s: PoolState): void {
-  const dead = [...s.names].filter(([name]) => isTemporaryName(name) && !temporaryIsLive(name)).map(([, ino]) => s.inodes.get(ino)!);
+  // temporaries are listed apart: no pass over every name
+  const dead: Inode[] = [];
+  for (const [name, ino] of s.names.temporaryEntries()) if (!temporaryIsLive(name)) dead.push(s.inodes.get(ino)!);
   for (let i = 0; i < dead.length; i += 16) {
     const txn = new Txn();
     for (const inode of dead.slice(i, i + 16)) releaseInode(txn, inode);
@@ -321,7 +323,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
     bitmapWords,
     allocator,
     inodes: new InodeStore((ino) => decodeSlot(ino, s.table, s.sb, s.readMeta)),
-    names: new Map(),
+    names: new NameIndex((ino) => s.inodes.get(ino)?.name),
     freeInodes: new FreeSlots(),
     openCount: new Map(),
     pins: new PinRegistry(),

@@ -168,7 +168,5 @@ function temporaryOf(s: PoolState, file: PoolFile): Inode {
 
 /** Files with a name of their own (temporaries are not counted). */
 export function fileCount(s: PoolState): number {
-  let n = 0;
-  for (const name of s.names.keys()) if (!isTemporaryName(name)) n++;
-  return n;
+  return s.names.size - s.names.temporaryCount;
 }

@@ -7,6 +7,8 @@ import { daxfsError, isDaxfsError } from '../errors.js';
 import { damagedFrom, quarantineName, salvageInode, type DamagedInode } from './damage.js';
 import { decodeExtentBlock, decodeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { BLOCK, INODE_SIZE } from './layout.js';
+import type { NameIndex } from './name-index.js';
+import { quick, QUICK_FREE, QUICK_USED, quickSlot } from './scan-slot.js';
 
 export interface ScanGeometry {
   dataStart: number;
@@ -24,8 +26,6 @@ export interface ScanResult {
   used: number[];
   /** Damaged inodes by number, in ascending order. */
   damaged: Map<number, DamagedInode>;
-  /** Names of undamaged, linked files. */
-  names: Map<string, number>;
   /** Names damaged files are listed under. */
   damagedNames: Map<string, number>;
   /** Free slots, ascending. */
@@ -48,16 +48,23 @@ export interface ScanResult {
  * undamaged ones only what mount needs (names, owned blocks, orphans): an
  * inode object per file is what made a mount of many files slow and large.
  */
-export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void): ScanResult {
+export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, read: (offset: number, target: Buffer) => void, names: NameIndex): ScanResult {
   const damaged = new Map<number, DamagedInode>();
   const freeInodes: number[] = [];
   const readBlock = (block: number, target: Buffer) => read(block * BLOCK, target);
   const status = new Uint8Array(count); // 0 free, USED, DAMAGED
-  const names = new Map<string, number>();
   const sameName: [number, number, string][] = [];
+  // Two files with one name: nothing says which one the name belongs to.
+  const addName = (name: string, ino: number) => {
+    // a listed name is read again only when its hash matches (rare)
+    const other = names.addNew(name, ino, listedName);
+    if (other !== undefined) sameName.push([ino, other, name]);
+  };
   // every owned run as three numbers, not an object each: a mount of many files keeps no object per run
-  const runs = new Runs();
-  for (const r of table.runs()) runs.push(r.start, r.start + r.length, TABLE);
+  const tableRuns = table.runs();
+  const runs = new Runs(count + tableRuns.length); // a run per file, as a rule: no growth
+  names.reserve(count);
+  for (const r of tableRuns) runs.push(r.start, r.start + r.length, TABLE);
   const orphans: number[] = [];
   const pastEof: number[] = [];
   let generation = 0;
@@ -65,6 +72,14 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
   // then each chunk), not a slot per call; extent blocks share one buffer.
   const batch = Buffer.alloc(SCAN_BATCH * INODE_SIZE);
   const block = Buffer.alloc(BLOCK);
+  // A file decoded once more: for the record of one found damaged after its own checks passed, or the name of one listed under a matching hash.
+  const decodeAt = (ino: number): Inode => {
+    const slot = Buffer.alloc(INODE_SIZE);
+    read(table.offset(ino), slot);
+    return decodeStrict(slot, ino, g, readBlock, block)!;
+  };
+  // the index has no inodes to read names from yet: the scan reads a listed file's name itself
+  const listedName = (listed: number) => decodeAt(listed).name;
   for (let start = 0; start < count; ) {
     const first = table.offset(start);
     let n = 1;
@@ -72,7 +87,25 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     read(first, batch.subarray(0, n * INODE_SIZE));
     for (let j = 0; j < n; j++) {
       const ino = start + j;
-      const slot = batch.subarray(j * INODE_SIZE, (j + 1) * INODE_SIZE);
+      const at = j * INODE_SIZE;
+      const look = quickSlot(batch, at, ino, g);
+      if (look === QUICK_FREE) {
+        freeInodes.push(ino);
+        continue;
+      }
+      if (look === QUICK_USED) {
+        status[ino] = USED;
+        if (quick.generation > generation) generation = quick.generation;
+        for (let k = 0; k < quick.extentCount; k++) {
+          const e = at + 320 + 16 * k;
+          const poolBlock = batch.readUInt32LE(e + 4);
+          runs.push(poolBlock, poolBlock + batch.readUInt32LE(e + 8), ino);
+        }
+        if (quick.pastEof) pastEof.push(ino);
+        addName(quick.name, ino);
+        continue;
+      }
+      const slot = batch.subarray(at, at + INODE_SIZE);
       let inode: Inode | null;
       try {
         inode = decodeStrict(slot, ino, g, readBlock, block);
@@ -96,22 +129,15 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
       }
       const last = inode.extents.last();
       if (last && last.fileBlock + last.length > Math.ceil(inode.size / BLOCK)) pastEof.push(ino);
-      // Two files with one name: nothing says which one the name belongs to.
-      const other = names.get(inode.name);
-      if (other === undefined) names.set(inode.name, ino);
-      else sameName.push([ino, other, inode.name]);
+      addName(inode.name, ino);
     }
     start += n;
   }
-  // What is found damaged after its own checks passed is decoded once more, for its record.
-  const decodeAt = (ino: number): Inode => {
-    const slot = Buffer.alloc(INODE_SIZE);
-    read(table.offset(ino), slot);
-    return decodeStrict(slot, ino, g, readBlock, block)!;
-  };
+  let markedLate = 0;
   const markDamaged = (ino: number, reason: string) => {
     if (ino === TABLE || status[ino] !== USED) return;
     status[ino] = DAMAGED;
+    markedLate++;
     damaged.set(ino, damagedFrom(decodeAt(ino), reason));
   };
   for (const [ino, other, name] of sameName) {
@@ -126,11 +152,12 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
     return `inode ${ino}${name ? ` ('${name}')` : ''}`;
   };
   for (const [ino, reason] of sharedBlocks(runs, live, label)) markDamaged(ino, reason);
-  for (const [name, ino] of [...names]) if (status[ino] !== USED) names.delete(name);
+  // names of files found damaged after the name was added
+  if (markedLate > 0) names.deleteInos((ino) => status[ino] !== USED);
   // Damaged files are listed under their name when it is readable and free, else under a reserved one.
   const sorted = new Map([...damaged].sort((a, b) => a[0] - b[0]));
   const damagedNames = new Map<string, number>();
-  const taken = (name: string) => names.has(name) || damagedNames.has(name);
+  const taken = (name: string) => names.lookup(name, listedName) !== undefined || damagedNames.has(name);
   for (const d of sorted.values()) {
     if (d.orphan) continue;
     d.name = d.storedName !== undefined && !taken(d.storedName) ? d.storedName : quarantineName(d.ino, taken);
@@ -152,7 +179,6 @@ export function scanInodes(count: number, g: ScanGeometry, table: ScanTable, rea
   return {
     used,
     damaged: sorted,
-    names,
     damagedNames,
     freeInodes,
     owned,
@@ -211,26 +237,43 @@ function decodeStrict(slot: Buffer, ino: number, g: ScanGeometry, readBlock: (bl
   return inode;
 }
 
-/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE). */
+/** Owned runs, by index: start, end (exclusive) and owner (an inode number, or TABLE), in typed arrays grown by doubling (no object per run; blocks are 32-bit). */
 class Runs {
-  readonly start: number[] = [];
-  readonly end: number[] = [];
-  readonly ino: number[] = [];
+  start: Uint32Array;
+  end: Uint32Array;
+  ino: Uint32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.start = new Uint32Array(capacity);
+    this.end = new Uint32Array(capacity);
+    this.ino = new Uint32Array(capacity);
+  }
 
   push(start: number, end: number, ino: number): void {
-    this.start.push(start);
-    this.end.push(end);
-    this.ino.push(ino);
+    if (this.length === this.start.length) {
+      const grow = (a: Uint32Array) => {
+        const next = new Uint32Array(2 * a.length);
+        next.set(a);
+        return next;
+      };
+      this.start = grow(this.start);
+      this.end = grow(this.end);
+      this.ino = grow(this.ino);
+    }
+    this.start[this.length] = start;
+    this.end[this.length] = end;
+    this.ino[this.length++] = ino;
   }
 
   /** Indices of the runs whose owner `keep` accepts, sorted by start, then end. */
   sorted(keep: (ino: number) => boolean): Uint32Array {
     let n = 0;
-    for (let k = 0; k < this.ino.length; k++) if (keep(this.ino[k]!)) n++;
+    for (let k = 0; k < this.length; k++) if (keep(this.ino[k]!)) n++;
     const out = new Uint32Array(n);
     n = 0;
     let inOrder = true;
-    for (let k = 0; k < this.ino.length; k++) {
+    for (let k = 0; k < this.length; k++) {
       if (!keep(this.ino[k]!)) continue;
       if (n > 0 && this.before(k, out[n - 1]!)) inOrder = false;
       out[n++] = k;
@@ -246,7 +289,7 @@ class Runs {
 }
 
 /** The owner of the inode table's own blocks, in the runs: a file sharing them is damaged, the table is not. */
-const TABLE = -1;
+const TABLE = 0xffffffff;
 
 /**
  * Blocks owned twice (by two files, or twice by one): every inode involved,

@@ -20,6 +20,7 @@ import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
 import type { InodeTable } from './inode-table.js';
 import type { InodeStore } from './inode-store.js';
+import type { NameIndex } from './name-index.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
 import { refuseIfPinned, type PinRegistry } from './pins.js';
@@ -39,7 +40,8 @@ export interface PoolState {
   readonly allocator: Allocator;
   /** Inodes by number, below the high-water mark, decoded on first use (inode-store.ts). */
   readonly inodes: InodeStore;
-  readonly names: Map<string, number>;
+  /** Names of undamaged, linked files (name-index.ts). */
+  readonly names: NameIndex;
   /** Free inode numbers below the high-water mark, lowest taken first. */
   readonly freeInodes: FreeSlots;
   readonly openCount: Map<number, number>;
