@@ -74,7 +74,12 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
           // a new work item.
           if (queue_->pending_.empty()) {
             queue_->waiting_++;
-            queue_->arrived_.wait_for(lock, kLinger, [this] { return !queue_->pending_.empty(); });
+            // wait_until on the system clock, not wait_for: libstdc++ built
+            // on glibc 2.34 turns a steady-clock wait into
+            // pthread_cond_clockwait, which the prebuild must not need (it
+            // runs on glibc 2.33); a clock step only lengthens or shortens
+            // one linger.
+            queue_->arrived_.wait_until(lock, std::chrono::system_clock::now() + kLinger, [this] { return !queue_->pending_.empty(); });
             queue_->waiting_--;
           }
           if (queue_->pending_.empty()) {
