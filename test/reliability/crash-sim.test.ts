@@ -27,9 +27,9 @@ const REPLAY = replaySeed('DAXFS_SIM_SEED');
 const REGRESSIONS: { seed: number; ops: number }[] = [];
 
 /** Records workload `seed` and checks every crash image of it (the image sampling is seeded by it too). */
-function runWorkload(seed: number, ops: number): { images: number; points: number; failures: string[] } {
+async function runWorkload(seed: number, ops: number): Promise<{ images: number; points: number; failures: string[] }> {
   const rec = record(uniquePath(dir, 'pool'), 4 << 20, seed, ops);
-  const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed, failDir: FAIL_DIR });
+  const result = await checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed, failDir: FAIL_DIR });
   return { images: result.images, points: result.crashPoints, failures: result.failures.map((f) => `workload ${seed}: ${f}`) };
 }
 
@@ -43,7 +43,7 @@ group('crash-state simulator', () => {
     expect(() => parseTrace(Buffer.from([9]))).toThrow(/unknown event kind 9/);
   });
 
-  it(`finds a missing fence: a store made durable without one is caught`, () => {
+  it(`finds a missing fence: a store made durable without one is caught`, async () => {
     // The simulator must be able to fail: take a real recording and drop the
     // fence between the journal body and its commit word. Some image then
     // has the commit word without a valid body, and mount refuses it.
@@ -59,11 +59,11 @@ group('crash-state simulator', () => {
       return true;
     });
     expect(dropped).toBeGreaterThan(0);
-    const result = checkRecording({ ...rec, events }, uniquePath(dir, 'image'), { samples: 8, seed: 3, failDir: path.join(FAIL_DIR, 'expected'), maxFailures: 1 });
+    const result = await checkRecording({ ...rec, events }, uniquePath(dir, 'image'), { samples: 8, seed: 3, failDir: path.join(FAIL_DIR, 'expected'), maxFailures: 1 });
     expect(result.failures.length).toBe(1);
   });
 
-  it('appends through a kept handle (size-word stores, preallocated blocks): every crash image is consistent', () => {
+  it('appends through a kept handle (size-word stores, preallocated blocks): every crash image is consistent', async () => {
     // 8 blocks written at once, then block and byte appends: preallocation
     // kicks in from the fourth block on, and most appends commit nothing
     const appends = (state: Map<string, Buffer>, rand: (n: number) => number, seed: number) => {
@@ -74,12 +74,12 @@ group('crash-state simulator', () => {
     const rec = record(uniquePath(dir, 'appends'), 4 << 20, 77, 40, appends);
     const sizeWordStores = rec.events.filter((e) => e.kind === 'store' && e.data.length === 8).length;
     expect(sizeWordStores).toBeGreaterThan(20); // the fast path ran
-    const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 9, failDir: FAIL_DIR });
+    const result = await checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 9, failDir: FAIL_DIR });
     expect(result.failures).toEqual([]);
     expect(result.images).toBeGreaterThan(100);
   });
 
-  it('edits in the middle of a multi-block extent chain (partly filled blocks, splits, merges): every crash image is consistent', () => {
+  it('edits in the middle of a multi-block extent chain (partly filled blocks, splits, merges): every crash image is consistent', async () => {
     // 'a' has 280 one-block extents (11 inline, then two extent blocks), so
     // each punch, write, zero range or allocation below rewrites one or two
     // extent blocks in the middle of the chain, with splits and merges
@@ -106,12 +106,12 @@ group('crash-state simulator', () => {
     const rec = record(uniquePath(dir, 'chain'), 4 << 20, 31, 12, edits, setup);
     const extentBlockStores = rec.events.filter((e) => e.kind === 'store' && e.data.length === 4096).length;
     expect(extentBlockStores).toBeGreaterThan(10); // extent blocks were rewritten
-    const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 13, failDir: FAIL_DIR });
+    const result = await checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 13, failDir: FAIL_DIR });
     expect(result.failures).toEqual([]);
     expect(result.images).toBeGreaterThan(50);
   }, 300_000);
 
-  it('creates that grow the inode table past its fixed area (a chunk, its map block, the superblock): every crash image is consistent', () => {
+  it('creates that grow the inode table past its fixed area (a chunk, its map block, the superblock): every crash image is consistent', async () => {
     // 63 files fill all but one slot of the fixed area (64 inodes in a 4 MiB pool); the second create grows the table
     const setup = (pool: Pool) => {
       const state = new Map<string, Buffer>();
@@ -133,7 +133,7 @@ group('crash-state simulator', () => {
     const after = Pool.open(at, { readOnly: true });
     expect(after.superblock().tableChunks).toBe(1); // the workload grew the table
     after.close();
-    const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 91, failDir: FAIL_DIR });
+    const result = await checkRecording(rec, uniquePath(dir, 'image'), { samples: SAMPLES, seed: 91, failDir: FAIL_DIR });
     expect(result.failures).toEqual([]);
     expect(result.images).toBeGreaterThan(100);
   });
@@ -156,7 +156,7 @@ group('crash-state simulator', () => {
     const failures: string[] = [];
     for (const { seed, ops, label } of seeds) {
       console.log(`crash simulator: workload ${seed} (${label}), ${ops} ops — replay: DAXFS_SIM_SEED=${seed} DAXFS_SIM_OPS=${ops} DAXFS_SIM_SAMPLES=${SAMPLES}`);
-      const result = runWorkload(seed, ops);
+      const result = await runWorkload(seed, ops);
       images += result.images;
       points += result.points;
       failures.push(...result.failures);

@@ -254,9 +254,12 @@ export interface SimResult {
 
 /**
  * Mounts every image of every crash point of `rec` and checks it. Failing
- * images are saved with the operation log under `failDir`.
+ * images are saved with the operation log under `failDir`. It yields to the
+ * event loop every 50 ms: a check of thousands of images (a minute and
+ * more under a sanitizer) would otherwise keep the test worker from
+ * answering its runner.
  */
-export function checkRecording(rec: Recording, imagePath: string, options: { samples: number; seed: number; failDir: string; maxFailures?: number }): SimResult {
+export async function checkRecording(rec: Recording, imagePath: string, options: { samples: number; seed: number; failDir: string; maxFailures?: number }): Promise<SimResult> {
   const rand = rng(options.seed);
   const states: State[] = [rec.initial];
   for (let i = 0; i < rec.ops.length; i++) states.push(applySim(states[i]!, rec.ops[i]!, rec.written[i]));
@@ -266,11 +269,16 @@ export function checkRecording(rec: Recording, imagePath: string, options: { sam
   // scratch costs several times more (its pages are allocated again).
   writeFileSync(imagePath, scratch);
   const fd = openSync(imagePath, 'r+');
+  let yielded = Date.now();
   try {
     for (const point of crashPoints(rec)) {
       result.crashPoints++;
       for (const kind of imagesAt(point, options.samples, rand, scratch)) {
         result.images++;
+        if (Date.now() - yielded > 50) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yielded = Date.now();
+        }
         writeSync(fd, scratch, 0, scratch.length, 0);
         const problem = checkImage(imagePath, states[point.acked]!, point.inFlight === undefined ? undefined : rec.ops[point.inFlight]);
         if (problem === null) continue;

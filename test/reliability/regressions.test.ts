@@ -24,7 +24,7 @@ group('regressions found by the crash simulator', () => {
   // (tested here), and the reader finds the journal through the geometry of
   // the backing's size when both copies are bad (the saved image of the
   // original failure replays clean: replay.test.ts, torn-superblocks).
-  it('torn-superblocks: the journal never has both superblock copies in flight at once', () => {
+  it('torn-superblocks: the journal never has both superblock copies in flight at once', async () => {
     const rec = record(uniquePath(dir, 'sb'), 4 << 20, 1000, 4); // creates files: the superblock is journaled
     let sawPrimary = 0;
     for (const point of crashPoints(rec)) {
@@ -35,7 +35,7 @@ group('regressions found by the crash simulator', () => {
       expect(primary && backup, `crash point ${point.index}`).toBe(false);
     }
     expect(sawPrimary).toBeGreaterThan(0);
-    const result = checkRecording(rec, uniquePath(dir, 'image'), { samples: 32, seed: 2, failDir: path.join(os.tmpdir(), 'daxfs-crash-failures') });
+    const result = await checkRecording(rec, uniquePath(dir, 'image'), { samples: 32, seed: 2, failDir: path.join(os.tmpdir(), 'daxfs-crash-failures') });
     expect(result.failures).toEqual([]);
   });
 });
