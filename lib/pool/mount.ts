@@ -14,6 +14,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
+import { Prefault } from './prefault.js';
 import { Allocator } from './allocator.js';
 import { BlockSet } from './block-set.js';
 import { FreeSlots } from './free-slots.js';
@@ -309,7 +310,9 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
   const backing = sparse ? new SparseBacking(region) : undefined;
   const owned = new BlockSet();
   const held = new BlockSet();
-  const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => ownerOf(s, block), backing);
+  // A fully reserved backing is populated a 2 MiB window at a time as allocation enters it (prefault.ts).
+  const prefault = new Prefault(region, sb.dataStart, sb.nblocks, !readOnly && !sparse);
+  const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => ownerOf(s, block), backing, prefault);
   const s: PoolState = {
     region,
     readOnly,
