@@ -114,6 +114,7 @@ export interface NativeRegion {
   readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;
   lock(exclusive: boolean): boolean;
   reserve(offset: number, length: number): void;
+  populate(offset: number, length: number): boolean;
   backedBytes(): number;
   backedUntil(offset: number): number;
   waitIdle(offset: number, length: number): void;

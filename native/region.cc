@@ -93,6 +93,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::ReadAsync>("readAsync"),
           InstanceMethod<&Region::Lock>("lock"),
           InstanceMethod<&Region::Reserve>("reserve"),
+          InstanceMethod<&Region::Populate>("populate"),
           InstanceMethod<&Region::BackedBytes>("backedBytes"),
           InstanceMethod<&Region::BackedUntil>("backedUntil"),
       });
@@ -233,6 +234,14 @@ Napi::Value Region::CheckView(const Napi::CallbackInfo& info) { return OnRange(i
 Napi::Value Region::Persist(const Napi::CallbackInfo& info) { return OnRange(info, RegionPersist); }
 Napi::Value Region::Flush(const Napi::CallbackInfo& info) { return OnRange(info, RegionFlush); }
 Napi::Value Region::Reserve(const Napi::CallbackInfo& info) { return OnRange(info, RegionReserve); }
+
+Napi::Value Region::Populate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t length = ArgIndex(info, 1, "length");
+  return Napi::Boolean::New(env, RegionPopulate(env, c, offset, length));
+}
 
 Napi::Value Region::BackedUntil(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

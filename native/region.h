@@ -54,6 +54,7 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value ReadAsync(const Napi::CallbackInfo& info);
   Napi::Value Lock(const Napi::CallbackInfo& info);
   Napi::Value Reserve(const Napi::CallbackInfo& info);
+  Napi::Value Populate(const Napi::CallbackInfo& info);
   Napi::Value BackedBytes(const Napi::CallbackInfo& info);
   Napi::Value BackedUntil(const Napi::CallbackInfo& info);
 

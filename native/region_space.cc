@@ -28,6 +28,26 @@ void RegionReserve(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t lengt
                c.path);
 }
 
+bool RegionPopulate(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length) {
+  CheckRange(env, offset, length, c.size, "offset", "length", "region");
+  const uint64_t page = PageSize();
+  CheckAligned(env, offset, page, "offset");
+  CheckAligned(env, length, page, "length");
+  if (c.read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  if (length == 0) return true;
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // older headers than the kernels that have it
+#endif
+  int rc;
+  do {
+    rc = madvise(c.base() + offset, static_cast<size_t>(length), MADV_POPULATE_WRITE);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return true;
+  if (errno == EINVAL) return false;  // a kernel before 5.14: the advice is unknown
+  ThrowErrno(env, errno, "madvise",
+             "populating " + std::to_string(length) + " bytes at offset " + std::to_string(offset), c.path);
+}
+
 uint64_t RegionBackedUntil(Napi::Env env, RegionCore& c, uint64_t offset) {
   if (offset >= c.size)
     ThrowCode(env, "ERANGE", "offset " + std::to_string(offset) + " must be below the region size " + std::to_string(c.size));

@@ -18,6 +18,15 @@ namespace daxfs {
 // system cannot reserve (the caller decides what that means).
 void RegionReserve(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
 
+// Fills the page tables of [offset, offset + length) (whole pages) for
+// writing ahead of use, with madvise(MADV_POPULATE_WRITE) (Linux 5.14), so
+// that the stores which follow take no first-touch fault. On a hole of a
+// sparse backing this allocates the hole: callers populate only what is
+// reserved. Returns false when the kernel does not know the advice (the
+// pages then fault on first touch, as without it); EROFS for a read-only
+// region.
+bool RegionPopulate(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length);
+
 // The offset of the first unallocated byte of the backing at or after
 // `offset` (lseek SEEK_HOLE; the size when there is none). [offset, result)
 // is backed: stores there cannot fault for want of space.

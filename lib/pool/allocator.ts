@@ -25,6 +25,7 @@ import type { Bitmap } from '../bitmap.js';
 import { daxfsError, isDaxfsError } from '../errors.js';
 import type { BlockSet } from './block-set.js';
 import type { Run } from './extents.js';
+import type { Prefault } from './prefault.js';
 
 export class Allocator {
   /** Where the last allocation ended: the goal for a file with no blocks yet. */
@@ -45,6 +46,8 @@ export class Allocator {
     private readonly held: BlockSet,
     private readonly ownerOf: (block: number) => string,
     private readonly backing?: RunBacking,
+    /** Populates the mapping ahead of the stores a run handed out is about to take (prefault.ts). */
+    private readonly prefault?: Prefault,
   ) {
     this.cursor = dataStart;
   }
@@ -135,6 +138,7 @@ export class Allocator {
       this.backing?.reserve(run);
     }
     this.cursor = run.start + run.length;
+    this.prefault?.allocated(run);
     return run;
   }
 }

@@ -114,7 +114,7 @@ export function allocateHoles(s: PoolState, txn: Txn, next: Inode, start: number
     if (hole.poolBlock >= 0) continue;
     const holeEnd = hole.fileBlock + hole.length;
     for (let fb = hole.fileBlock; fb < holeEnd; ) {
-      const run = allocateFor(s, next.extents, fb, holeEnd - fb, [...txn.allocated, ...s.pins.held]);
+      const run = allocateFor(s, next.extents, fb, holeEnd - fb, txn.pending(s.pins.held));
       if (!run) throw daxfsError('ENOSPC', 'no free block in the pool');
       txn.allocated.push(run);
       s.region.zero(run.start * BLOCK, run.length * BLOCK);
@@ -149,7 +149,7 @@ export function preallocate(s: PoolState, txn: Txn, next: Inode, fb: number): vo
   if (want < 1) return;
   let run: Run | null;
   try {
-    run = s.allocator.allocate(last.poolBlock + last.length, want, [...txn.allocated, ...s.pins.held]);
+    run = s.allocator.allocate(last.poolBlock + last.length, want, txn.pending(s.pins.held));
   } catch (e) {
     if (isDaxfsError(e) && e.code === 'ENOSPC') return; // a sparse pool whose file system is short: no preallocation
     throw e;

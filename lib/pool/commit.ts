@@ -19,7 +19,7 @@ import type { Run } from './extents.js';
 import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
-import { BLOCK, encodeSuperblock, withCounters } from './layout.js';
+import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters, type Superblock } from './layout.js';
 import type { PoolState } from './state.js';
 import type { Txn } from './txn.js';
 
@@ -34,70 +34,69 @@ export interface CommitOptions {
   faulting?: FillExclusion;
 }
 
+const NO_OPTIONS: CommitOptions = {};
+
+/**
+ * Where commits encode inodes: records point into it until the journal has
+ * copied them (commit is synchronous), so one arena serves every commit;
+ * a commit that finds it in use (one started inside another) takes a fresh one.
+ */
+let inodeArena = Buffer.allocUnsafe(4 * INODE_SIZE);
+let arenaBusy = false;
+
 /** Turns `txn` into journal records, commits them, and installs the result in memory. */
-export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): void {
+export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIONS): void {
   const force = options.force ?? false;
   if (txn.empty && !force) return;
   const records: JournalRecord[] = [];
   for (const inode of txn.inodes.values()) layoutExtentBlocks(s, txn, inode);
-  // Bitmap changes, a 32-bit word at a time, read from a live view of the bitmap.
-  const words = new Map<number, number>();
-  const bitmapBase = s.sb.bitmapStart * BLOCK;
-  const change = (run: Run, set: boolean) => {
-    let p = run.start;
-    const end = run.start + run.length;
-    while (p < end) {
-      const w = p >>> 5;
-      const lo = p & 31;
-      const hi = Math.min(32, end - w * 32);
-      const mask = (hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo) >>> 0;
-      const current = words.get(w) ?? s.bitmapWords[w]!;
-      if (set ? (current & mask) !== 0 : ((current & mask) >>> 0) !== mask)
-        throw daxfsError('EUCLEAN', `bitmap: blocks around ${p} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
-      words.set(w, (set ? current | mask : current & ~mask) >>> 0);
-      p = w * 32 + hi;
+  const delta = txn.allocated.length + txn.freed.length === 0 ? 0 : bitmapRecords(s, txn, records);
+  const previous: (Inode | undefined)[] = [];
+  const ownArena = !arenaBusy;
+  if (ownArena) arenaBusy = true;
+  try {
+    encodeInodes(s, txn, ownArena, records, previous);
+    for (const r of txn.records) records.push(r);
+    const sb = withCounters(
+      txn.superblock ?? s.sb,
+      txn.freeBlocks ?? s.sb.freeBlocks + delta,
+      txn.highWater ?? s.sb.inodeHighWater,
+      txn.nextGeneration ?? s.sb.nextGeneration,
+    );
+    // The superblock on media changes only with the inode high-water mark (or
+    // a repair): the free count and the next generation are recomputed at
+    // mount from the inodes, so most transactions need not write it.
+    if (txn.highWater !== undefined || txn.freeBlocks !== undefined || txn.superblock !== undefined || force) {
+      const encoded = encodeSuperblock(sb);
+      records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
     }
-  };
-  let delta = 0;
-  for (const run of txn.allocated) {
-    change(run, true);
-    delta -= run.length;
+    journalAndInstall(s, txn, options, records, sb, previous);
+  } finally {
+    if (ownArena) arenaBusy = false;
   }
-  for (const run of txn.freed) {
-    change(run, false);
-    delta += run.length;
-  }
-  const sorted = [...words.keys()].sort((a, b) => a - b);
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    const data = Buffer.allocUnsafe((j - i + 1) * 4);
-    for (let k = i; k <= j; k++) data.writeUInt32LE(words.get(sorted[k]!)!, (k - i) * 4);
-    records.push({ offset: bitmapBase + sorted[i]! * 4, data });
-    i = j + 1;
-  }
+}
+
+/**
+ * The records of the transaction's inodes (and of their extent blocks whose
+ * chunk changed), with the versions they replace in `previous` (in
+ * txn.inodes' order), decoded before the commit point changes them on media.
+ */
+function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: JournalRecord[], previous: (Inode | undefined)[]): void {
+  const bytes = txn.inodes.size * INODE_SIZE;
+  let arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
+  if (arena.length < bytes) arena = inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
+  let at = 0;
   for (const inode of txn.inodes.values()) {
-    records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode) });
+    const before = s.inodes.get(inode.ino);
+    previous.push(before);
+    records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, arena.subarray(at, at + INODE_SIZE)) });
+    at += INODE_SIZE;
     // only the extent blocks whose chunk changed: the others are on media as they are
-    for (const { block, data } of changedExtentBlocks(inode, s.inodes.get(inode.ino))) records.push({ offset: block * BLOCK, data });
+    if (inode.extents.chunks().length > 1) for (const { block, data } of changedExtentBlocks(inode, before)) records.push({ offset: block * BLOCK, data });
   }
-  records.push(...txn.records);
-  const sb = withCounters(
-    txn.superblock ?? s.sb,
-    txn.freeBlocks ?? s.sb.freeBlocks + delta,
-    txn.highWater ?? s.sb.inodeHighWater,
-    txn.nextGeneration ?? s.sb.nextGeneration,
-  );
-  // The superblock on media changes only with the inode high-water mark (or
-  // a repair): the free count and the next generation are recomputed at
-  // mount from the inodes, so most transactions need not write it.
-  if (txn.highWater !== undefined || txn.freeBlocks !== undefined || txn.superblock !== undefined || force) {
-    const encoded = encodeSuperblock(sb);
-    records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
-  }
-  // the versions being replaced, decoded before the commit point changes them on media
-  const previous = new Map<number, Inode | undefined>();
-  for (const ino of txn.inodes.keys()) previous.set(ino, s.inodes.get(ino));
+}
+
+function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, records: JournalRecord[], sb: Superblock, previous: (Inode | undefined)[]): void {
   // Prepare: the journal has room, the mappings' part is found; nothing changed yet.
   if (records.length > 0) s.journal.checkRoom(records);
   const invalidation = prepareInvalidation(s, txn);
@@ -123,8 +122,9 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): voi
   if (txn.table) s.table = txn.table;
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
+  let k = 0;
   for (const inode of txn.inodes.values()) {
-    const old = previous.get(inode.ino);
+    const old = previous[k++];
     if (old && !(old.flags & FLAG_ORPHAN) && s.names.get(old.name) === inode.ino) s.names.delete(old.name);
   }
   s.inodes.grow(sb.inodeHighWater);
@@ -138,6 +138,69 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = {}): voi
     }
   }
   invalidation.fill(options.faulting);
+}
+
+/**
+ * The bitmap words `txn` changes, as records (a 32-bit word at a time, read
+ * from a live view of the bitmap), with the change in the free count.
+ * Throws EUCLEAN on a double allocation or free.
+ */
+function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[]): number {
+  const bitmapBase = s.sb.bitmapStart * BLOCK;
+  let delta = 0;
+  // The common case: one run inside one word (a small file's block).
+  if (txn.allocated.length + txn.freed.length === 1) {
+    const set = txn.allocated.length === 1;
+    const run = set ? txn.allocated[0]! : txn.freed[0]!;
+    const w = run.start >>> 5;
+    if (run.length > 0 && (run.start + run.length - 1) >>> 5 === w) {
+      const data = Buffer.allocUnsafe(4);
+      data.writeUInt32LE(changeWord(s.bitmapWords[w]!, run.start, run.start + run.length, set), 0);
+      records.push({ offset: bitmapBase + w * 4, data });
+      return set ? -run.length : run.length;
+    }
+  }
+  const words = new Map<number, number>();
+  for (const run of txn.allocated) {
+    changeRun(s, words, run, true);
+    delta -= run.length;
+  }
+  for (const run of txn.freed) {
+    changeRun(s, words, run, false);
+    delta += run.length;
+  }
+  const sorted = [...words.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    const data = Buffer.allocUnsafe((j - i + 1) * 4);
+    for (let k = i; k <= j; k++) data.writeUInt32LE(words.get(sorted[k]!)!, (k - i) * 4);
+    records.push({ offset: bitmapBase + sorted[i]! * 4, data });
+    i = j + 1;
+  }
+  return delta;
+}
+
+function changeRun(s: PoolState, words: Map<number, number>, run: Run, set: boolean): void {
+  let p = run.start;
+  const end = run.start + run.length;
+  while (p < end) {
+    const w = p >>> 5;
+    const hi = Math.min(32, end - w * 32);
+    words.set(w, changeWord(words.get(w) ?? s.bitmapWords[w]!, p, w * 32 + hi, set));
+    p = w * 32 + hi;
+  }
+}
+
+/** Word `current` (holding blocks from (from >>> 5) * 32) with blocks [from, to) of it set or cleared; EUCLEAN when any already is. */
+function changeWord(current: number, from: number, to: number, set: boolean): number {
+  const base = (from >>> 5) * 32;
+  const lo = from - base;
+  const hi = to - base;
+  const mask = (hi - lo === 32 ? 0xffffffff : ((1 << (hi - lo)) - 1) << lo) >>> 0;
+  if (set ? (current & mask) !== 0 : ((current & mask) >>> 0) !== mask)
+    throw daxfsError('EUCLEAN', `bitmap: blocks around ${from} are already ${set ? 'in use' : 'free'} (double ${set ? 'allocation' : 'free'})`);
+  return (set ? current | mask : current & ~mask) >>> 0;
 }
 
 /** A failure after the commit point: the pool takes no more operations until it is opened again. */
@@ -169,7 +232,7 @@ export function layoutExtentBlocks(s: PoolState, txn: Txn, inode: Inode): void {
     if (chunks[k]!.block !== 0) continue;
     let block = spare[reuse++];
     if (block === undefined) {
-      const run = s.allocator.allocate(map.at(0)?.poolBlock, 1, [...txn.allocated, ...s.pins.held]);
+      const run = s.allocator.allocate(map.at(0)?.poolBlock, 1, txn.pending(s.pins.held));
       if (!run) throw daxfsError('ENOSPC', 'no free block for the file\'s block map');
       txn.allocated.push(run);
       block = run.start;

@@ -297,7 +297,7 @@ function planWrite(s: PoolState, inode: Inode, sourceOffset: number, length: num
       continue;
     }
     const holeEnd = Math.min(e.fileBlock + e.length - 1, lastFb);
-    const run = allocateFor(s, next.extents, fb, holeEnd - fb + 1, [...txn.allocated, ...s.pins.held]);
+    const run = allocateFor(s, next.extents, fb, holeEnd - fb + 1, txn.pending(s.pins.held));
     if (!run) break; // ENOSPC: a short write of what fits
     txn.allocated.push(run);
     fills.push([run.start, fb, run.length, true]);

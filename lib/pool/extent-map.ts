@@ -85,6 +85,9 @@ function makeRun(fileBlock: number, length: number, poolBlock: number, unwritten
   return { fileBlock, length, poolBlock, unwritten };
 }
 
+/** The inline chunk of an empty map: shared by every one (a chunk never changes once made; a new file's map starts here). */
+const EMPTY_CHUNK = new Chunk(new Uint32Array(0), 0, 0);
+
 export class ExtentMap implements Iterable<Extent> {
   #chunks: Chunk[];
   /** The search index over each chunk's first file block, built when first needed after the chunks change. */
@@ -103,7 +106,7 @@ export class ExtentMap implements Iterable<Extent> {
 
   /** A map of `extents` (sorted, not overlapping), packed densely into unplaced chunks. */
   static from(extents: readonly Extent[] = []): ExtentMap {
-    const map = new ExtentMap([new Chunk(new Uint32Array(0), 0, 0)], 0, 0);
+    const map = new ExtentMap([EMPTY_CHUNK], 0, 0);
     if (extents.length > 0) map.#splice(0, 0, extents);
     return map;
   }

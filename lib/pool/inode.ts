@@ -64,7 +64,8 @@ export function checkName(name: unknown, what = 'name', reserved = false): strin
   if (bytes < 1 || bytes > NAME_MAX) throw daxfsError('EINVAL', `${what} must be 1 to ${NAME_MAX} bytes of UTF-8, got ${bytes}`);
   if (name.includes('/')) throw daxfsError('EINVAL', `${what} must not contain '/'`);
   if (name.includes('\0')) throw daxfsError('EINVAL', `${what} must not contain NUL`);
-  if (Buffer.from(name, 'utf8').toString('utf8') !== name) throw daxfsError('EINVAL', `${what} is not valid UTF-8`);
+  // a name of as many bytes as characters is ASCII, so valid UTF-8: the round trip is for the others
+  if (bytes !== name.length && Buffer.from(name, 'utf8').toString('utf8') !== name) throw daxfsError('EINVAL', `${what} is not valid UTF-8`);
   if (!reserved && isTemporaryName(name)) throw daxfsError('EINVAL', `${what} must not start with '${TEMP_PREFIX}' (reserved for the pool's temporary files)`);
   return name;
 }
@@ -130,8 +131,9 @@ export function decodeSizeWord(lo: number, hi: number, ino: number): number {
   return sizeHi * 0x100000000 + lo;
 }
 
-export function encodeInode(i: Inode): Buffer {
-  const b = zeroed(INODE_SIZE);
+/** The inode's slot image, in `into` (INODE_SIZE bytes, overwritten) when given. */
+export function encodeInode(i: Inode, into?: Buffer): Buffer {
+  const b = into ? into.fill(0) : zeroed(INODE_SIZE);
   if (i.flags === 0) return b; // a free inode is all zeros
   b.writeUInt32LE(i.flags, 0);
   // written in place: the name was checked to fit 255 bytes

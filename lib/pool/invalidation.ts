@@ -46,7 +46,7 @@ export function prepareInvalidation(s: PoolState, txn: Txn): PreparedInvalidatio
       const space = s.spaces.get(inode.ino);
       const old = s.inodes.get(inode.ino);
       if (!space || !old) continue;
-      const [from, to] = txn.touched.get(inode.ino) ?? [0, 2 ** 32];
+      const [from, to] = txn.touched(inode.ino) ?? [0, 2 ** 32];
       const change = SpaceChange.prepare(space, old, inode, from, to);
       if (change) changes.push(change);
     }

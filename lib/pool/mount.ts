@@ -14,6 +14,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 import { daxfsError } from '../errors.js';
 import type { Region } from '../region.js';
+import { Prefault } from './prefault.js';
 import { Allocator } from './allocator.js';
 import { BlockSet } from './block-set.js';
 import { FreeSlots } from './free-slots.js';
@@ -292,7 +293,7 @@ export function removeDeadTemporaries(s: PoolState): void {
  * records the holder (read-write), replays the journal, scans the inodes and
  * makes the mount's repairs. Returns the state the Pool runs on.
  */
-export function mount(region: Region, readOnly: boolean, salvage: boolean): PoolState {
+export function mount(region: Region, readOnly: boolean, salvage: boolean, populated = false): PoolState {
   // Nothing is written before the backing is known to be a pool: the
   // superblock first (a file that is not one is left untouched), then who
   // holds it.
@@ -311,7 +312,10 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean): Pool
   const backing = sparse ? new SparseBacking(region) : undefined;
   const owned = new BlockSet();
   const held = new BlockSet();
-  const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => ownerOf(s, block), backing);
+  // A fully reserved backing is populated a 2 MiB window at a time as
+  // allocation enters it (prefault.ts), unless every page is mapped already.
+  const prefault = new Prefault(region, sb.dataStart, sb.nblocks, !readOnly && !sparse && !populated);
+  const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => ownerOf(s, block), backing, prefault);
   const s: PoolState = {
     region,
     readOnly,

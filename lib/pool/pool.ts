@@ -36,10 +36,11 @@ export class Pool implements MappingHost {
   /** @internal what the pool's modules share. */
   private readonly state: PoolState;
 
-  private constructor(region: Region, readOnly: boolean, salvage = false) {
+  /** `populated`: every page of the region is mapped in this process already (a format that zeroed it all). */
+  private constructor(region: Region, readOnly: boolean, salvage = false, populated = false) {
     this.region = region;
     this.readOnly = readOnly;
-    this.state = mount(region, readOnly, salvage);
+    this.state = mount(region, readOnly, salvage, populated);
   }
 
   // ---------------------------------------------------------------- open / format
@@ -106,7 +107,8 @@ export class Pool implements MappingHost {
       region.write(BLOCK, sb);
       region.write(0, sb); // the primary last: format is complete once it is durable
       if (existing && mode !== undefined) chmodSync(path, mode);
-      return new Pool(region, false);
+      // zeroAll stored to every page through this mapping: none needs populating
+      return new Pool(region, false, false, options.zeroAll === true);
     } catch (e) {
       region.close();
       undo();

@@ -35,13 +35,32 @@ export class Txn {
   readonly records: JournalRecord[] = [];
   /**
    * File blocks whose layout this transaction may change, by inode (absent:
-   * anywhere): bounds the comparison that invalidates mappings.
+   * anywhere): bounds the comparison that invalidates mappings. The first
+   * inode's range is kept in fields, others in a map made when needed: most
+   * transactions touch one file.
    */
-  readonly touched = new Map<number, [number, number]>();
+  private touchedIno = -1;
+  private touchedFrom = 0;
+  private touchedTo = 0;
+  private touchedMore: Map<number, [number, number]> | undefined;
 
   touch(ino: number, from: number, to: number): void {
-    const t = this.touched.get(ino);
-    this.touched.set(ino, t ? [Math.min(t[0], from), Math.max(t[1], to)] : [from, to]);
+    if (this.touchedIno === -1 || this.touchedIno === ino) {
+      const first = this.touchedIno === -1;
+      this.touchedIno = ino;
+      this.touchedFrom = first ? from : Math.min(this.touchedFrom, from);
+      this.touchedTo = first ? to : Math.max(this.touchedTo, to);
+      return;
+    }
+    this.touchedMore ??= new Map();
+    const t = this.touchedMore.get(ino);
+    this.touchedMore.set(ino, t ? [Math.min(t[0], from), Math.max(t[1], to)] : [from, to]);
+  }
+
+  /** The file blocks of inode `ino` this transaction may change; undefined: anywhere. */
+  touched(ino: number): [number, number] | undefined {
+    if (ino === this.touchedIno) return [this.touchedFrom, this.touchedTo];
+    return this.touchedMore?.get(ino);
   }
 
   /** The version of inode `ino` this transaction would leave (its own, if it has one). */
@@ -51,6 +70,17 @@ export class Txn {
 
   put(inode: Inode): void {
     this.inodes.set(inode.ino, inode);
+  }
+
+  /**
+   * Runs the allocator must not hand out while this transaction is built:
+   * its own allocations and the blocks `held` by asynchronous writes (no
+   * copy when either is empty: the common case).
+   */
+  pending(held: readonly Run[]): readonly Run[] {
+    if (held.length === 0) return this.allocated;
+    if (this.allocated.length === 0) return held;
+    return [...this.allocated, ...held];
   }
 
   get empty(): boolean {
