@@ -20,3 +20,17 @@ export function readU64(b: Buffer, at: number): number {
   if (hi > 0x1fffff) return -1;
   return hi * 0x100000000 + b.readUInt32LE(at);
 }
+
+/**
+ * murmur3's 32-bit finalizer: every input bit reaches every output bit.
+ * The inode size word's check is made with it, so its arithmetic is part of
+ * the format and must not change.
+ */
+export function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

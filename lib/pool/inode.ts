@@ -16,7 +16,7 @@ import { crc32 } from 'node:zlib';
 import { daxfsError } from '../errors.js';
 import { makeExtent, type Extent } from './extents.js';
 import { ExtentMap, EXTENTS_PER_BLOCK, INLINE_EXTENTS, type Chunk } from './extent-map.js';
-import { readU64, writeU64, zeroed } from './bytes.js';
+import { mix32, readU64, writeU64, zeroed } from './bytes.js';
 import { BLOCK, INODE_SIZE, MAX_FILE_SIZE } from './layout.js';
 import { isTemporaryName, TEMP_PREFIX } from './temporary.js';
 
@@ -116,12 +116,7 @@ function sizeCheck(lo: number, hi: number, ino: number): number {
   h = Math.imul((h << 15) | (h >>> 17), 0x1b873593);
   h = Math.imul(h ^ hi, 0xcc9e2d51);
   h = Math.imul((h << 15) | (h >>> 17), 0x1b873593);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 /** Decodes a size word; -1 when its check does not match. */

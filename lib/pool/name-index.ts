@@ -14,6 +14,7 @@
 // Invariant: every entry's inode, read through `nameOf`, is named by the
 // key it was set under (commit deletes a file's old name before it
 // installs the new inode, as it did with a Map).
+import { mix32 } from './bytes.js';
 import { isTemporaryName } from './temporary.js';
 
 export class NameIndex {
@@ -174,10 +175,5 @@ export class NameIndex {
 export function hashName(name: string): number {
   let h = 0x811c9dc5;
   for (let k = 0; k < name.length; k++) h = Math.imul(h ^ name.charCodeAt(k), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
