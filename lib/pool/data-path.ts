@@ -24,7 +24,7 @@ import { allocateFor, dropPreallocation, preallocate, zeroPastNewEof, zeroTailOn
 import { commit, inodeOffset } from './commit.js';
 import { transfersDone } from './handles.js';
 import { changeSpan, END, type Pin, type PinKind } from './pins.js';
-import { ensureOpen, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
+import { ensureOpen, ensureRangeUnpinned, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
 import type { BlockMapping } from './types.js';
 
@@ -129,7 +129,7 @@ function fillBlocks(s: PoolState, poolBlock: number, fileBlock: number, count: n
 /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
 export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
   const end = position + length;
-  if (length > 0) ensureUnpinned(s, inode, ...changeSpan(inode.size, position, end));
+  if (length > 0) ensureRangeUnpinned(s, inode, position, end);
   // The common case first: an overwrite inside EOF and inside one written
   // extent changes no metadata: one copy, durable on return.
   if (position <= inode.size && length > 0 && !s.readOnly) {

@@ -15,8 +15,8 @@ import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateHoles, dropPreallocation, zeroBytes, zeroTailOnExtend } from './blocks.js';
 import { commit } from './commit.js';
 import { checkSize } from './file.js';
-import { changeSpan, END } from './pins.js';
-import { ensureUnpinned, ensureWritable, type PoolState } from './state.js';
+import { END } from './pins.js';
+import { ensureRangeUnpinned, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
 
 /** @internal */
@@ -57,7 +57,7 @@ export function allocateFile(s: PoolState, inode: Inode, offset: number, length:
   if (length === 0) throw daxfsError('EINVAL', 'length must be at least 1');
   const end = offset + length;
   if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-  ensureUnpinned(s, inode, ...changeSpan(inode.size, offset, end));
+  ensureRangeUnpinned(s, inode, offset, end);
   const txn = new Txn();
   const next = cloneInode(inode);
   if (end > inode.size) dropPreallocation(s, txn, inode, next);
@@ -78,7 +78,7 @@ export function punchHoleFile(s: PoolState, inode: Inode, offset: number, length
   checkSize(length, 'length');
   const end = Math.min(offset + length, inode.size);
   if (end <= offset) return;
-  ensureUnpinned(s, inode, ...changeSpan(inode.size, offset, end));
+  ensureRangeUnpinned(s, inode, offset, end);
   const firstFull = Math.ceil(offset / BLOCK);
   const lastFull = Math.floor(end / BLOCK);
   if (firstFull >= lastFull) {
@@ -108,7 +108,7 @@ export function zeroRangeFile(s: PoolState, inode: Inode, offset: number, length
   if (length === 0) return;
   const end = offset + length;
   if (end > MAX_FILE_SIZE) throw daxfsError('EFBIG', `offset + length passes the largest file size (${MAX_FILE_SIZE} bytes)`);
-  ensureUnpinned(s, inode, ...changeSpan(inode.size, offset, end));
+  ensureRangeUnpinned(s, inode, offset, end);
   const firstFull = Math.ceil(offset / BLOCK);
   const lastFull = Math.floor(end / BLOCK);
   const txn = new Txn();

@@ -23,7 +23,7 @@ import type { InodeStore } from './inode-store.js';
 import type { NameIndex } from './name-index.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
-import { refuseIfPinned, type PinRegistry } from './pins.js';
+import { changeSpan, refuseIfPinned, type PinRegistry } from './pins.js';
 
 export interface PoolState {
   readonly region: Region;
@@ -87,4 +87,15 @@ export function ensureWritable(s: PoolState): void {
 export function ensureUnpinned(s: PoolState, inode: Inode, from: number, to: number): void {
   // a cheap test first: this runs on every 4 KiB write
   if (s.pins.has(inode.ino)) refuseIfPinned(s.pins, inode.ino, inode.name, from, to);
+}
+
+/**
+ * ensureUnpinned for a change to bytes [position, end) of the file: the
+ * blocks it touches (changeSpan: through END when it moves EOF), worked out
+ * only when the file has a pin — this runs on every write.
+ */
+export function ensureRangeUnpinned(s: PoolState, inode: Inode, position: number, end: number): void {
+  if (!s.pins.has(inode.ino)) return;
+  const [from, to] = changeSpan(inode.size, position, end);
+  refuseIfPinned(s.pins, inode.ino, inode.name, from, to);
 }
