@@ -7,6 +7,7 @@ import type { BlockSet } from './block-set.js';
 import { describeDamaged, type DamagedInode } from './damage.js';
 import type { Run } from './extents.js';
 import { checkName, FLAG_ORPHAN, type Inode } from './inode.js';
+import { NameIndex } from './name-index.js';
 import { isTemporaryName, temporaryIsLive } from './temporary.js';
 import { BLOCK, SUPERBLOCK_BYTES, type Superblock } from './layout.js';
 
@@ -66,6 +67,8 @@ export interface InspectSource {
   sb: Superblock;
   /** Every undamaged inode in use (and a salvage mount's recovered views). */
   inodes: Iterable<Inode | undefined>;
+  /** The name of the inode in use in slot `ino`, read again (a name seen twice by its hash: rare). */
+  nameOf(ino: number): string | undefined;
   damaged: ReadonlyMap<number, DamagedInode>;
   /** Blocks damaged files may own: not leaked until a repair decides. */
   held: BlockSet;
@@ -104,7 +107,8 @@ export function inspectPool(src: InspectSource, onProgress: ((done: number, tota
 
   let files = 0;
   const orphans: Inode[] = [];
-  const seen = new Set<string>();
+  // names as a hash index, not a set of strings: a pool of tens of millions of files is checked in a few bytes per name
+  const seen = new NameIndex(src.nameOf);
   for (const inode of src.inodes) {
     if (!inode || src.damaged.has(inode.ino)) continue; // a salvage mount's recovered view is reported as damaged below
     files++;
@@ -125,8 +129,7 @@ export function inspectPool(src: InspectSource, onProgress: ((done: number, tota
     } catch (e) {
       problems.push({ kind: 'directory', message: `${owner}: ${(e as Error).message}`, repairable: false, ino: inode.ino });
     }
-    if (seen.has(inode.name)) problems.push({ kind: 'directory', message: `name '${inode.name}' is used twice`, repairable: false, ino: inode.ino });
-    seen.add(inode.name);
+    if (seen.addNew(inode.name, inode.ino, src.nameOf) !== undefined) problems.push({ kind: 'directory', message: `name '${inode.name}' is used twice`, repairable: false, ino: inode.ino });
   }
   for (const d of src.damaged.values()) {
     files++;

@@ -6,7 +6,8 @@
 // transfer (a pin, pins.ts) uses it; nothing commits once the pool has stopped or
 // closed, or on a read-only pool (the next read-write mount frees orphans
 // and trims).
-import { FLAG_ORPHAN } from './inode.js';
+import { encodeInode, FLAG_ORPHAN } from './inode.js';
+import { INODE_SIZE } from './layout.js';
 import { trimPreallocation } from './blocks.js';
 import { commit, releaseInode } from './commit.js';
 import type { PoolState } from './state.js';
@@ -23,6 +24,24 @@ export function release(s: PoolState, ino: number): void {
   if (s.stopped) return; // nothing commits any more: the next mount frees and trims
   freeIfOrphan(s, ino);
   if (!s.closed && !s.readOnly && !s.pins.has(ino)) trimPreallocation(s, ino);
+  forgetIfIdle(s, ino);
+}
+
+const slotOnMedia = Buffer.alloc(INODE_SIZE);
+const slotInMemory = Buffer.alloc(INODE_SIZE);
+
+/**
+ * Lets the inode store drop the decoded inode of a file nothing uses any
+ * more (no handle, mapping, transfer or preallocation) when its slot on
+ * media reads as memory would encode it: a modification time an append in
+ * place set in memory only keeps it (see inode-store.ts).
+ */
+function forgetIfIdle(s: PoolState, ino: number): void {
+  if (s.closed || s.stopped || s.salvage || s.pins.has(ino) || s.preallocated.has(ino) || s.spaces.has(ino) || s.damaged.has(ino)) return;
+  const inode = s.inodes.cached(ino);
+  if (!inode || inode.flags & FLAG_ORPHAN) return;
+  s.readMeta(s.table.offset(ino), slotOnMedia);
+  if (encodeInode(inode, slotInMemory).equals(slotOnMedia)) s.inodes.forget(ino);
 }
 
 /** @internal the last asynchronous transfer on `ino` settled: as release(), when no handle is left either. */

@@ -7,7 +7,11 @@
 // Invariants: a slot is free, in use (decoded or not yet) or damaged (not
 // served: DamagedInode in PoolState); only committed state is stored (the
 // commit installs it), so decoding a slot from media gives what memory
-// would hold.
+// would hold — except a modification time an append in place set in memory
+// only (data-path.ts), which is why a decoded inode is let go (forget) only
+// when media holds it byte for byte. A file's inode is let go when its last
+// handle closes (handles.ts): a process that creates millions of files
+// keeps no object per file.
 import type { Inode } from './inode.js';
 
 const FREE = 0;
@@ -59,12 +63,45 @@ export class InodeStore {
     return this.count;
   }
 
-  /** Every inode in use, in slot order (decoding those not decoded yet: O(files)). */
+  /**
+   * Every inode in use, in slot order: those not decoded yet are decoded
+   * and not kept (O(files) in time; a pass over every file — check — holds
+   * no object per file afterwards).
+   */
   *all(): Generator<Inode> {
     for (let ino = 0; ino < this.length; ino++) {
       if (this.state[ino] !== USED) continue;
-      yield this.get(ino)!;
+      const inode = this.decoded[ino];
+      if (inode !== undefined) {
+        yield inode;
+        continue;
+      }
+      this.decodes++;
+      yield this.decode(ino);
     }
+  }
+
+  /** The inode in slot `ino` as get() gives it, without keeping one it decodes (undefined: free or damaged). */
+  peek(ino: number): Inode | undefined {
+    const inode = this.decoded[ino];
+    if (inode !== undefined) return inode;
+    if (ino >= this.length || this.state[ino] !== USED) return undefined;
+    this.decodes++;
+    return this.decode(ino);
+  }
+
+  /** Slot `ino`'s inode if it is decoded (nothing is read). */
+  cached(ino: number): Inode | undefined {
+    return this.decoded[ino];
+  }
+
+  /**
+   * Lets go of slot `ino`'s decoded inode; the slot stays in use and is
+   * decoded again on its next use. Only for an inode media holds as memory
+   * does (the caller compares them), that nothing else refers to.
+   */
+  forget(ino: number): void {
+    if (this.state[ino] === USED) this.decoded[ino] = undefined;
   }
 
   /** Makes room for slots below `length`. */

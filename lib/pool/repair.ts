@@ -61,6 +61,7 @@ function inspect(s: PoolState, onProgress: ((done: number, total: number) => voi
       region: s.region,
       sb: s.sb,
       inodes: s.inodes.all(),
+      nameOf: (ino) => s.inodes.peek(ino)?.name,
       damaged: s.damaged,
       held: s.held,
       runs: ownedRuns(s),
