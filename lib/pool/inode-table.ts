@@ -25,36 +25,63 @@ export const MAP_ENTRIES = (BLOCK - 16) / 4;
 const CHUNK_SHIFT = Math.log2(TABLE_CHUNK_INODES);
 
 export class InodeTable {
+  /**
+   * Each chunk's first pool block, in inode order: the first `chunkCount`
+   * entries of a list a grown table shares and appends to (see withChunk).
+   */
+  private readonly list: number[];
+
   constructor(
     /** First block of the fixed area. */
     readonly fixedStart: number,
     /** Inodes in the fixed area. */
     readonly fixedCount: number,
-    /** Each chunk's first pool block, in inode order. */
-    readonly chunks: number[] = [],
+    chunks: number[] = [],
     /** The map's blocks, in chain order. */
-    readonly mapBlocks: number[] = [],
-  ) {}
+    readonly mapBlocks: readonly number[] = [],
+    /** Chunks past the fixed area. */
+    readonly chunkCount: number = chunks.length,
+  ) {
+    this.list = chunks;
+  }
 
   static empty(sb: Superblock): InodeTable {
     return new InodeTable(sb.inodeStart, sb.inodeCount);
   }
 
+  /** Each chunk's first pool block, in inode order. */
+  get chunks(): readonly number[] {
+    return this.list.length === this.chunkCount ? this.list : this.list.slice(0, this.chunkCount);
+  }
+
+  /**
+   * This table with one more chunk at `chunk`, its map in `mapBlocks`. The
+   * grown table shares this one's chunk list, appended to in place, so a
+   * growth is O(1), not a copy of every chunk; this table still sees only
+   * its own chunks. A list some other growth has appended to already (one
+   * that did not commit) is copied instead.
+   */
+  withChunk(chunk: number, mapBlocks: readonly number[]): InodeTable {
+    const list = this.list.length === this.chunkCount ? this.list : this.list.slice(0, this.chunkCount);
+    list.push(chunk);
+    return new InodeTable(this.fixedStart, this.fixedCount, list, mapBlocks, this.chunkCount + 1);
+  }
+
   /** Inodes the table holds. */
   get capacity(): number {
-    return this.fixedCount + this.chunks.length * TABLE_CHUNK_INODES;
+    return this.fixedCount + this.chunkCount * TABLE_CHUNK_INODES;
   }
 
   /** Byte offset of inode `ino` in the pool (ino below capacity). */
   offset(ino: number): number {
     if (ino < this.fixedCount) return this.fixedStart * BLOCK + ino * INODE_SIZE;
     const k = ino - this.fixedCount;
-    return this.chunks[k >>> CHUNK_SHIFT]! * BLOCK + (k & (TABLE_CHUNK_INODES - 1)) * INODE_SIZE;
+    return this.list[k >>> CHUNK_SHIFT]! * BLOCK + (k & (TABLE_CHUNK_INODES - 1)) * INODE_SIZE;
   }
 
   /** Blocks the table owns past the fixed area: chunks and map blocks. */
   blockCount(): number {
-    return this.chunks.length * TABLE_CHUNK_BLOCKS + this.mapBlocks.length;
+    return this.chunkCount * TABLE_CHUNK_BLOCKS + this.mapBlocks.length;
   }
 
   /** Those blocks as runs, with who owns them (for check and the ownership sweeps). */
@@ -96,16 +123,16 @@ export interface Growth {
  * (the previous block's next pointer changes with it).
  */
 export function grownTable(table: InodeTable, chunk: number, newMapBlock: number | undefined): Growth {
-  const chunks = [...table.chunks, chunk];
-  const mapBlocks = [...table.mapBlocks];
   const allocated: Run[] = [{ start: chunk, length: TABLE_CHUNK_BLOCKS }];
-  const needed = Math.ceil(chunks.length / MAP_ENTRIES);
+  const needed = Math.ceil((table.chunkCount + 1) / MAP_ENTRIES);
+  let mapBlocks = table.mapBlocks;
   if (needed > mapBlocks.length) {
     if (newMapBlock === undefined) throw new Error('a new inode table map block is needed');
-    mapBlocks.push(newMapBlock);
+    mapBlocks = [...mapBlocks, newMapBlock];
     allocated.push({ start: newMapBlock, length: 1 });
   }
-  const grown = new InodeTable(table.fixedStart, table.fixedCount, chunks, mapBlocks);
+  const grown = table.withChunk(chunk, mapBlocks);
+  const chunks = grown.chunks;
   const records: JournalRecord[] = [];
   // the last map block, and the one before it when the chain got longer (its next pointer)
   const from = needed > table.mapBlocks.length && mapBlocks.length > 1 ? mapBlocks.length - 2 : mapBlocks.length - 1;
@@ -115,7 +142,7 @@ export function grownTable(table: InodeTable, chunk: number, newMapBlock: number
 
 /** Whether a grown table needs a new map block for its next chunk. */
 export function needsMapBlock(table: InodeTable): boolean {
-  return table.chunks.length % MAP_ENTRIES === 0;
+  return table.chunkCount % MAP_ENTRIES === 0;
 }
 
 /**
@@ -126,30 +153,34 @@ export function needsMapBlock(table: InodeTable): boolean {
  * inodes past the fixed area cannot be found without the map.
  */
 export function readTable(sb: Superblock, read: (offset: number, target: Buffer) => void): InodeTable {
-  const table = InodeTable.empty(sb);
+  const chunks: number[] = [];
+  const mapBlocks: number[] = [];
+  const inChain = new Set<number>();
   const bad = (why: string) => daxfsError('EUCLEAN', `inode table map: ${why}`);
   const inData = (b: number, length: number) => b >= sb.dataStart && b + length <= sb.nblocks;
   const block = Buffer.alloc(BLOCK);
   let at = sb.tableMapBlock;
-  while (table.chunks.length < sb.tableChunks) {
-    if (!inData(at, 1) || table.mapBlocks.includes(at)) throw bad(`block ${at} is outside the data area or repeats (cycle)`);
+  while (chunks.length < sb.tableChunks) {
+    if (!inData(at, 1) || inChain.has(at)) throw bad(`block ${at} is outside the data area or repeats (cycle)`);
     read(at * BLOCK, block);
     if (block.readUInt32LE(0) !== MAP_MAGIC) throw bad(`block ${at}: bad magic`);
     const stored = block.readUInt32LE(12);
     block.writeUInt32LE(0, 12);
     if (crc32(block) !== stored) throw bad(`block ${at}: checksum mismatch`);
     const count = block.readUInt32LE(4);
-    const want = Math.min(MAP_ENTRIES, sb.tableChunks - table.chunks.length);
+    const want = Math.min(MAP_ENTRIES, sb.tableChunks - chunks.length);
     if (count !== want) throw bad(`block ${at} holds ${count} entries, expected ${want}`);
     for (let j = 0; j < count; j++) {
       const c = block.readUInt32LE(16 + 4 * j);
-      if (!inData(c, TABLE_CHUNK_BLOCKS)) throw bad(`chunk ${table.chunks.length} at block ${c} lies outside the data area`);
-      table.chunks.push(c);
+      if (!inData(c, TABLE_CHUNK_BLOCKS)) throw bad(`chunk ${chunks.length} at block ${c} lies outside the data area`);
+      chunks.push(c);
     }
-    table.mapBlocks.push(at);
+    mapBlocks.push(at);
+    inChain.add(at);
     at = block.readUInt32LE(8);
   }
-  if (sb.tableChunks > 0 && at !== 0) throw bad(`the last block ${table.mapBlocks[table.mapBlocks.length - 1]} points on to block ${at}`);
+  if (sb.tableChunks > 0 && at !== 0) throw bad(`the last block ${mapBlocks[mapBlocks.length - 1]} points on to block ${at}`);
+  const table = new InodeTable(sb.inodeStart, sb.inodeCount, chunks, mapBlocks);
   const runs = table.runs().sort((a, b) => a.start - b.start);
   for (let k = 1; k < runs.length; k++)
     if (runs[k]!.start < runs[k - 1]!.start + runs[k - 1]!.length) throw bad(`${runs[k]!.owner} overlaps ${runs[k - 1]!.owner} at block ${runs[k]!.start}`);

@@ -27,6 +27,6 @@ export function growInodeTable(s: PoolState): void {
   txn.allocated.push(...grown.allocated);
   txn.records.push(...grown.records);
   txn.table = grown.table;
-  txn.superblock = { ...s.sb, tableChunks: grown.table.chunks.length, tableMapBlock: grown.table.mapBlocks[0]! };
+  txn.superblock = { ...s.sb, tableChunks: grown.table.chunkCount, tableMapBlock: grown.table.mapBlocks[0]! };
   commit(s, txn);
 }
