@@ -82,9 +82,9 @@ function statOf(s: PoolState, inode: Inode): FileStat {
 /** Every file, sorted by name; damaged files too, marked `damaged`. */
 export function list(s: PoolState): FileStat[] {
   ensureOpen(s);
-  const files = [...s.names]
-    .filter(([name]) => !isTemporaryName(name))
-    .map(([, ino]) => statOf(s, s.inodes.get(ino)!));
+  // every linked file, read without keeping its inode (inode-store.ts): a list of millions of files holds the list, not the inodes too
+  const files: FileStat[] = [];
+  for (const inode of s.inodes.all()) if (!(inode.flags & FLAG_ORPHAN) && !isTemporaryName(inode.name)) files.push(statOf(s, inode));
   if (!s.salvage)
     for (const ino of s.damagedNames.values()) {
       const d = s.damaged.get(ino)!;
