@@ -1,7 +1,8 @@
 // The queue asynchronous copies go through: one per environment, drained by
-// at most two work items on the libuv thread pool, each copy's result sent
-// back to the main thread as soon as it is done while its drainer goes on
-// with the next copy (or waits briefly for one).
+// at most two work items on the libuv thread pool. A drainer goes on with
+// the next copy (or waits briefly for one) as soon as one is done, and the
+// main thread is woken to settle what is done once no other copy is running
+// (or two are done).
 //
 // Why not a thread-pool work item per copy: each costs two thread hand-offs
 // (a worker woken to copy, the main thread woken to settle it), and on a
@@ -9,9 +10,12 @@
 // kept in flight then still leave the copying thread idle between them.
 // With the queue, requests submitted while one is copying are picked up by
 // the same thread without a wake-up, and the completions of all copies done
-// since the main thread last ran settle in one wake-up (a thread-safe
-// function coalesces them). Copies start in submission order; ordering
-// between overlapping ones is the caller's business (the pool's pins).
+// since the main thread last ran settle in one wake-up, in one callback
+// scope. A copy finishing while the other drainer still copies does not wake
+// the main thread at once: on a machine of two cores that thread would take
+// a core from the running copy, and a caller awaiting several requests needs
+// them all anyway. Copies start in submission order; ordering between
+// overlapping ones is the caller's business (the pool's pins).
 #pragma once
 
 #include <napi.h>
@@ -25,8 +29,9 @@ class CopyJob {
   virtual ~CopyJob() = default;
   // On the draining thread.
   virtual void Execute() = 0;
-  // On the main thread, once, after Execute (inside a callback scope:
-  // promise reactions run when it returns). The job is deleted afterwards.
+  // On the main thread, once, after Execute (inside a callback scope shared
+  // with the other jobs settled by the same wake-up: promise reactions run
+  // once it closes). The job is deleted afterwards.
   virtual void Complete(Napi::Env env) = 0;
 };
 
