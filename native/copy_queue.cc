@@ -96,24 +96,16 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
           }
           job = queue_->pending_.front();
           queue_->pending_.pop_front();
-          queue_->copying_++;
         }
         job->Execute();
-        bool wake;
         {
           std::lock_guard<std::mutex> lock(queue_->mutex_);
-          queue_->copying_--;
           queue_->done_.push_back(job);
-          // While the other drainer is still copying, one finished job
-          // waits for it (it wakes the main thread for both): a main thread
-          // woken now would take a core from that copy on a machine of two,
-          // and a caller awaiting several requests needs them all. At most
-          // one job waits so, for at most the rest of one copy.
-          wake = queue_->copying_ == 0 || queue_->done_.size() >= kMaxDrainers;
         }
         // Unlimited queue: never blocks, and fails only once the
-        // environment is being torn down (the jobs are then abandoned with it).
-        if (wake) queue_->completions_.NonBlockingCall();
+        // environment is being torn down (the jobs are then abandoned with
+        // it). Calls made before the main thread runs share one wake-up.
+        queue_->completions_.NonBlockingCall();
       }
     }
     void OnOK() override {}
@@ -134,7 +126,6 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   std::condition_variable arrived_;
   size_t drainers_ = 0;  // running, under mutex_
   size_t waiting_ = 0;   // of them, idle in their linger
-  size_t copying_ = 0;   // of them, running a job
   std::vector<CopyJob*> done_;  // finished, not yet settled, under mutex_
   // Two: a second copy runs while one thread is descheduled or waits on
   // memory, and the pool's other threads stay free for file system work.

@@ -1,21 +1,19 @@
 // The queue asynchronous copies go through: one per environment, drained by
-// at most two work items on the libuv thread pool. A drainer goes on with
-// the next copy (or waits briefly for one) as soon as one is done, and the
-// main thread is woken to settle what is done once no other copy is running
-// (or two are done).
+// at most two work items on the libuv thread pool, each copy's completion
+// sent to the main thread as soon as it is done while its drainer goes on
+// with the next copy (or waits briefly for one).
 //
 // Why not a thread-pool work item per copy: each costs two thread hand-offs
 // (a worker woken to copy, the main thread woken to settle it), and on a
 // busy machine a hand-off costs about as much as copying 1 MiB — requests
 // kept in flight then still leave the copying thread idle between them.
 // With the queue, requests submitted while one is copying are picked up by
-// the same thread without a wake-up, and the completions of all copies done
-// since the main thread last ran settle in one wake-up, in one callback
-// scope. A copy finishing while the other drainer still copies does not wake
-// the main thread at once: on a machine of two cores that thread would take
-// a core from the running copy, and a caller awaiting several requests needs
-// them all anyway. Copies start in submission order; ordering between
-// overlapping ones is the caller's business (the pool's pins).
+// the same thread without a wake-up, and all copies done since the main
+// thread last ran settle in one wake-up, in one callback scope (their
+// promise reactions run together). A finished copy is never held back for
+// another one: on a loaded machine the thread it would wait for may not be
+// running. Copies start in submission order; ordering between overlapping
+// ones is the caller's business (the pool's pins).
 #pragma once
 
 #include <napi.h>
