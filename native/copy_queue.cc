@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <vector>
 
 #include "addon_data.h"
 
@@ -12,8 +13,8 @@ namespace daxfs {
 class CopyQueue;
 
 namespace {
-void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, CopyJob* job);
-using Completions = Napi::TypedThreadSafeFunction<CopyQueue, CopyJob, Settle>;
+void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, void*);
+using Completions = Napi::TypedThreadSafeFunction<CopyQueue, void, Settle>;
 }  // namespace
 
 class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
@@ -44,15 +45,22 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     else if (wake) arrived_.notify_one();
   }
 
-  // Main thread: a job finished.
-  void Settled(Napi::Env env, CopyJob* job) {
-    std::unique_ptr<CopyJob> owned(job);
+  // Main thread: settles every job finished so far (one wake-up may bring
+  // several), in one callback scope.
+  void Settle(Napi::Env env) {
+    std::vector<std::unique_ptr<CopyJob>> done;
     {
-      Napi::HandleScope handles(env);
-      Napi::CallbackScope scope(env, context_);
-      owned->Complete(env);
+      std::lock_guard<std::mutex> lock(mutex_);
+      done.reserve(done_.size());
+      for (CopyJob* job : done_) done.emplace_back(job);
+      done_.clear();
     }
-    if (--inflight_ == 0) completions_.Unref(env);
+    if (done.empty()) return;  // an earlier wake-up settled them
+    inflight_ -= static_cast<int>(done.size());
+    if (inflight_ == 0) completions_.Unref(env);
+    Napi::HandleScope handles(env);
+    Napi::CallbackScope scope(env, context_);
+    for (auto& job : done) job->Complete(env);
   }
 
  private:
@@ -90,9 +98,14 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
           queue_->pending_.pop_front();
         }
         job->Execute();
+        {
+          std::lock_guard<std::mutex> lock(queue_->mutex_);
+          queue_->done_.push_back(job);
+        }
         // Unlimited queue: never blocks, and fails only once the
-        // environment is being torn down (the job is then abandoned with it).
-        queue_->completions_.NonBlockingCall(job);
+        // environment is being torn down (the jobs are then abandoned with
+        // it). Calls made before the main thread runs share one wake-up.
+        queue_->completions_.NonBlockingCall();
       }
     }
     void OnOK() override {}
@@ -113,15 +126,16 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   std::condition_variable arrived_;
   size_t drainers_ = 0;  // running, under mutex_
   size_t waiting_ = 0;   // of them, idle in their linger
+  std::vector<CopyJob*> done_;  // finished, not yet settled, under mutex_
   // Two: a second copy runs while one thread is descheduled or waits on
   // memory, and the pool's other threads stay free for file system work.
   static constexpr size_t kMaxDrainers = 2;
 };
 
 namespace {
-void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, CopyJob* job) {
+void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, void*) {
   if (env == nullptr) return;  // torn down: nothing to settle
-  queue->Settled(env, job);
+  queue->Settle(env);
 }
 }  // namespace
 

@@ -190,6 +190,14 @@ export function writeFileAsync(s: PoolState, inode: Inode, source: Uint8Array, s
   if (length === 0) return Promise.resolve(0);
   const [from, to] = changeSpan(inode.size, position, position + length);
   return pinned(s, inode, 'write', from, to, async (current, pin) => {
+    // An overwrite inside EOF and inside one written extent changes no
+    // metadata (as in writeFile): one copy, no plan, nothing to commit.
+    const e = position + length <= current.size ? current.extents.runAt(Math.floor(position / BLOCK)) : undefined;
+    if (e && isWritten(e) && position + length <= (e.fileBlock + e.length) * BLOCK) {
+      await s.region.writeAsync(e.poolBlock * BLOCK + (position - e.fileBlock * BLOCK), source, sourceOffset, length);
+      ensureOpen(s);
+      return length;
+    }
     const copies: [number, number, number][] = [];
     const plan = planWrite(s, current, sourceOffset, length, position, (at, sourceAt, n) => copies.push([at, sourceAt, n]));
     s.pins.hold(pin, plan.txn.allocated);

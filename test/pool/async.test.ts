@@ -211,6 +211,31 @@ describe('promise-returning transfers', () => {
     again.close();
   });
 
+  it('an overwrite inside EOF lands exactly and changes no metadata; one in flight at close rejects EBADF', async () => {
+    const { pool, path } = newPool(64 * MiB);
+    const f = pool.open('f', { create: true });
+    const base = pattern(4 * MiB, 6);
+    f.write(base, 0);
+    const before = f.stat();
+    const over = pattern(MiB + 5, 7);
+    const reading = Buffer.alloc(4 * MiB);
+    expect(await Promise.all([f.writeAsync(over, 1000), f.writeAsync(over, 2 * MiB, 5, MiB)])).toEqual([MiB + 5, MiB]);
+    expect(await f.readAsync(reading, 0)).toBe(4 * MiB);
+    const expected = Buffer.from(base);
+    over.copy(expected, 1000);
+    over.copy(expected, 2 * MiB, 5, MiB + 5);
+    expect(reading.equals(expected)).toBe(true);
+    expect(f.stat()).toEqual(before);
+    const late = f.writeAsync(pattern(MiB, 8), MiB);
+    pool.close();
+    await expect(late).rejects.toMatchObject({ code: 'EBADF' });
+    const again = Pool.open(path);
+    const g = again.open('f');
+    expect(g.size).toBe(4 * MiB);
+    expect(again.check().ok).toBe(true);
+    again.close();
+  });
+
   it('an unlinked file stays allocated until its transfer and its handles are done', async () => {
     const { pool } = newPool(64 * MiB);
     const f = pool.open('gone', { create: true });
