@@ -1,12 +1,16 @@
 // A set of pool blocks kept as disjoint, merged runs. The pool keeps one of
 // the blocks files own (kept in step with every commit) so that the
 // allocator can check, without a scan, that a run the bitmap calls free is
-// really nobody's. Runs live in buckets of 2^16 blocks: adding or removing a
-// run costs a binary search and a splice within one bucket, not within every
-// run of the pool, and a bucket only exists while it holds a block.
+// really nobody's. Runs live in buckets of 2^11 blocks (8 MiB): adding or
+// removing a run costs a binary search and a splice within one bucket, not
+// within every run of the pool, and a bucket only exists while it holds a
+// block. The bucket is small because a fragmented file can own every other
+// block: a bucket then holds half its span in runs, and each edit of such a
+// file moves the rest of the bucket's list (at 2^16 blocks, 32k runs — tens
+// of microseconds a transaction); a large run costs one entry per bucket.
 import type { Run } from './extents.js';
 
-const SHIFT = 16;
+const SHIFT = 11;
 const SPAN = 1 << SHIFT;
 
 export class BlockSet {
