@@ -30,6 +30,26 @@ export const EXTENTS_PER_BLOCK = 255;
 const SMALL = 16;
 /** A chunk with fewer extents is merged into a neighbour that has room. */
 const MERGE_BELOW = 64;
+/**
+ * Lookups of a chunk (or of a map's chunk list) before its index is built.
+ * An edit makes new chunks, and the next edit of the same place replaces
+ * them: indexing each on its first lookup cost an allocation and a pass over
+ * its 255 extents per transaction, for a handful of lookups a binary search
+ * serves as well. A chunk that is read on (getBlock, reads) gets its index
+ * after this many.
+ */
+const INDEX_AFTER = 16;
+
+/** Index of the last of extents [0, n) of `d` (u32 quadruples) starting at or before `x`; 0 when none does. */
+function lastStartAtOrBefore(d: Uint32Array, n: number, x: number): number {
+  let b = 0;
+  for (let len = n; len > 1; ) {
+    const half = len >>> 1;
+    b += half & -+(d[(b + half) * 4]! <= x); // half or nothing: no branch on the data
+    len -= half;
+  }
+  return b;
+}
 
 /** Extents a chunk may hold. */
 function capacity(index: number): number {
@@ -39,6 +59,8 @@ function capacity(index: number): number {
 /** A run of consecutive extents: the inline ones, or one extent block's. Never changed once made. */
 export class Chunk {
   #index: ChunkIndex | null;
+  /** Lookups made without the index: it is built only for a chunk looked up often (see INDEX_AFTER). */
+  #lookups = 0;
 
   constructor(
     /** `n` extents as [fileBlock, poolBlock, length, flags (1 = unwritten)], u32 each. */
@@ -51,9 +73,14 @@ export class Chunk {
     this.#index = index;
   }
 
-  /** The search index over the extents' first file blocks (built on the first lookup). */
+  /** The search index over the extents' first file blocks (built on the first call). */
   get index(): ChunkIndex {
     return (this.#index ??= new ChunkIndex(this.data, this.n));
+  }
+
+  /** The index once this chunk has been looked up INDEX_AFTER times, else null (search it directly). */
+  searchIndex(): ChunkIndex | null {
+    return this.#index ?? (++this.#lookups < INDEX_AFTER ? null : this.index);
   }
 
   /** The index if built: shared by a copy placed elsewhere. */
@@ -90,8 +117,10 @@ const EMPTY_CHUNK = new Chunk(new Uint32Array(0), 0, 0);
 
 export class ExtentMap implements Iterable<Extent> {
   #chunks: Chunk[];
-  /** The search index over each chunk's first file block, built when first needed after the chunks change. */
+  /** The search index over each chunk's first file block, built after INDEX_AFTER lookups since the chunks changed. */
   #firsts: StartIndex | null = null;
+  /** Lookups since the chunks changed, made without #firsts. */
+  #lookups = 0;
   #count: number;
   #mapped: number;
   // where locate() found a file block: chunk and index in it
@@ -153,6 +182,7 @@ export class ExtentMap implements Iterable<Extent> {
     for (const e of extents) this.#mapped += e.length;
     this.#chunks.push(new Chunk(data, extents.length, block));
     this.#firsts = null;
+    this.#lookups = 0;
     this.#count += extents.length;
   }
 
@@ -193,17 +223,11 @@ export class ExtentMap implements Iterable<Extent> {
     const chunks = this.#chunks;
     // the last chunk starting at or before fileBlock, then the last extent of it that does
     // (most files have only the inline chunk, of at most 11 extents: no index for those)
-    let ci = chunks.length === 1 ? 0 : (this.#firsts ?? this.#buildFirsts()).lastAtOrBefore(fileBlock);
+    let ci = chunks.length === 1 ? 0 : this.#chunkAt(fileBlock);
     const c = chunks[ci]!;
     const d = c.data;
-    let b = 0;
-    if (c.n > SMALL) b = c.index.lastAtOrBefore(fileBlock);
-    else
-      for (let len = c.n; len > 1; ) {
-        const half = len >>> 1;
-        b += half & -+(d[(b + half) * 4]! <= fileBlock); // half or nothing: no branch on the data
-        len -= half;
-      }
+    const index = c.n > SMALL ? c.searchIndex() : null;
+    const b = index ? index.lastAtOrBefore(fileBlock) : lastStartAtOrBefore(d, c.n, fileBlock);
     let off: number;
     if (c.n === 0 || d[b * 4]! > fileBlock) off = 0; // before the first extent
     else off = d[b * 4]! + d[b * 4 + 2]! <= fileBlock ? b + 1 : b;
@@ -213,6 +237,22 @@ export class ExtentMap implements Iterable<Extent> {
     }
     this.#ci = ci;
     this.#off = off;
+  }
+
+  /** The last chunk (of several) starting at or before `fileBlock`; 0 when none does. */
+  #chunkAt(fileBlock: number): number {
+    if (this.#firsts === null && ++this.#lookups >= INDEX_AFTER) this.#buildFirsts();
+    if (this.#firsts !== null) return this.#firsts.lastAtOrBefore(fileBlock);
+    // chunk 0 is the only one that may be empty, and then it is the only chunk
+    const chunks = this.#chunks;
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (chunks[mid]!.data[0]! <= fileBlock) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   #buildFirsts(): StartIndex {
@@ -385,7 +425,8 @@ export class ExtentMap implements Iterable<Extent> {
    * when they end the map (appends), else split evenly (room for inserts).
    * The new chunks take the replaced ones' extent blocks, in order; blocks
    * left over are no chunk's any more (commit frees them). Returns how many
-   * chunks were made.
+   * chunks were made. `data` is made for this call alone: the chunks are
+   * views of it, not copies.
    */
   #replace(ci: number, cj: number, data: Uint32Array, total: number): number {
     const chunks = this.#chunks;
@@ -395,7 +436,7 @@ export class ExtentMap implements Iterable<Extent> {
     let at = 0;
     if (ci === 0) {
       at = Math.min(INLINE_EXTENTS, total);
-      made.push(new Chunk(data.slice(0, at * 4), at, 0));
+      made.push(new Chunk(data.subarray(0, at * 4), at, 0));
     }
     const rest = total - at;
     if (rest > 0) {
@@ -403,12 +444,13 @@ export class ExtentMap implements Iterable<Extent> {
       const atEnd = cj === chunks.length - 1;
       for (let p = 0; p < pieces; p++) {
         const size = atEnd ? Math.min(EXTENTS_PER_BLOCK, total - at) : Math.floor(rest / pieces) + (p < rest % pieces ? 1 : 0);
-        made.push(new Chunk(data.slice(at * 4, (at + size) * 4), size, blocks[p] ?? 0));
+        made.push(new Chunk(data.subarray(at * 4, (at + size) * 4), size, blocks[p] ?? 0));
         at += size;
       }
     }
     chunks.splice(ci, cj - ci + 1, ...made);
     this.#firsts = null;
+    this.#lookups = 0;
     return made.length;
   }
 
