@@ -42,7 +42,11 @@ const NO_OPTIONS: CommitOptions = {};
  * a commit that finds it in use (one started inside another) takes a fresh one.
  */
 let inodeArena = Buffer.allocUnsafe(4 * INODE_SIZE);
+/** The same for the extent blocks a commit re-encodes: an edit changes one or two. */
+const extentArena = Buffer.allocUnsafe(4 * BLOCK);
 let arenaBusy = false;
+
+const fromExtentArena = (k: number): Buffer | undefined => (k < 4 ? extentArena.subarray(k * BLOCK, (k + 1) * BLOCK) : undefined);
 
 /** Turns `txn` into journal records, commits them, and installs the result in memory. */
 export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIONS): void {
@@ -86,13 +90,19 @@ function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: Journa
   let arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
   if (arena.length < bytes) arena = inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
   let at = 0;
+  let extentsFree = true;
   for (const inode of txn.inodes.values()) {
     const before = s.inodes.get(inode.ino);
     previous.push(before);
     records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, arena.subarray(at, at + INODE_SIZE)) });
     at += INODE_SIZE;
     // only the extent blocks whose chunk changed: the others are on media as they are
-    if (inode.extents.chunks().length > 1) for (const { block, data } of changedExtentBlocks(inode, before)) records.push({ offset: block * BLOCK, data });
+    if (inode.extents.chunks().length > 1) {
+      const changed = changedExtentBlocks(inode, before, ownArena && extentsFree ? fromExtentArena : undefined);
+      // one inode's extent blocks per commit in the arena (a commit rarely changes two such files)
+      if (changed.length > 0) extentsFree = false;
+      for (const { block, data } of changed) records.push({ offset: block * BLOCK, data });
+    }
   }
 }
 
@@ -224,6 +234,10 @@ export function layoutExtentBlocks(s: PoolState, txn: Txn, inode: Inode): void {
     inode.extentBlocks = [];
     return;
   }
+  // every chunk placed, in the blocks it had: nothing to do (an edit inside existing chunks)
+  let same = chunks.length - 1 === inode.extentBlocks.length;
+  for (let k = 1; same && k < chunks.length; k++) same = chunks[k]!.block === inode.extentBlocks[k - 1];
+  if (same) return;
   const used = new Set<number>();
   for (let k = 1; k < chunks.length; k++) if (chunks[k]!.block !== 0) used.add(chunks[k]!.block);
   const spare = inode.extentBlocks.filter((b) => !used.has(b));
