@@ -40,6 +40,34 @@ const MERGE_BELOW = 64;
  */
 const INDEX_AFTER = 16;
 
+/** u32s of the slab new large chunks' extents are carved from: 16 KiB, four full chunks. */
+const SLAB_WORDS = 4096;
+/** Chunks of at least this many u32s (128 extents) take their extents from the slab; smaller ones get their own array. */
+const FROM_SLAB = SLAB_WORDS / 8;
+let slab = new Uint32Array(0);
+let slabAt = 0;
+
+/**
+ * `words` u32s for a new chunk's extents (contents unspecified: the caller
+ * writes every one). An array of its own costs a fresh ArrayBuffer — an
+ * allocation outside the heap the collector must track, several
+ * microseconds for 4 KiB, the largest cost of an edit of a large file — so
+ * the large chunks an edit makes are views into a shared slab, which the
+ * collector frees when its last chunk goes. A live chunk keeps at most its
+ * slab (16 KiB) alive: at most 8 times its own size, as only large chunks
+ * share one.
+ */
+function chunkWords(words: number): Uint32Array {
+  if (words < FROM_SLAB || words > SLAB_WORDS) return new Uint32Array(words);
+  if (slabAt + words > slab.length) {
+    slab = new Uint32Array(SLAB_WORDS);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + words);
+  slabAt += words;
+  return out;
+}
+
 /** Index of the last of extents [0, n) of `d` (u32 quadruples) starting at or before `x`; 0 when none does. */
 function lastStartAtOrBefore(d: Uint32Array, n: number, x: number): number {
   let b = 0;
@@ -402,7 +430,7 @@ export class ExtentMap implements Iterable<Extent> {
     const first = chunks[ci]!;
     const last = chunks[cj]!;
     const total = off + items.length + (last.n - endOff);
-    const merged = new Uint32Array(total * 4);
+    const merged = chunkWords(total * 4);
     merged.set(first.data.subarray(0, off * 4), 0);
     items.forEach((e, k) => writeExtent(merged, off + k, e));
     merged.set(last.data.subarray(endOff * 4, last.n * 4), (off + items.length) * 4);
@@ -470,7 +498,7 @@ export class ExtentMap implements Iterable<Extent> {
   #join(k: number): void {
     const a = this.#chunks[k]!;
     const b = this.#chunks[k + 1]!;
-    const data = new Uint32Array((a.n + b.n) * 4);
+    const data = chunkWords((a.n + b.n) * 4);
     data.set(a.data.subarray(0, a.n * 4), 0);
     data.set(b.data.subarray(0, b.n * 4), a.n * 4);
     this.#replace(k, k + 1, data, a.n + b.n);
