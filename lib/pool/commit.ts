@@ -101,47 +101,9 @@ function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: Journa
       const changed = changedExtentBlocks(inode, before, ownArena && extentsFree ? fromExtentArena : undefined);
       // one inode's extent blocks per commit in the arena (a commit rarely changes two such files)
       if (changed.length > 0) extentsFree = false;
-      for (const { block, data } of changed) extentBlockRecords(s, records, block, data, before?.extentBlocks.includes(block) ?? false);
+      for (const { block, data } of changed) records.push({ offset: block * BLOCK, data });
     }
   }
-}
-
-/**
- * The records that make extent block `block` hold `data`. A block the
- * inode already had holds its last committed chunk there: only the u32s
- * that differ are journaled, the header's and the extents', as up to two
- * records (an edit of one extent moves the extents after it, about half a
- * block, and changes the count and the CRC). The bytes not journaled are
- * `data`'s already, so the block after the apply — and after any replay,
- * which writes the same records — is `data` exactly, as if all of it were
- * written. Only for blocks the inode owned before and owns still: no other
- * record of the transaction writes such a block, so what is on media now is
- * what the records apply over. A new block is written whole.
- */
-function extentBlockRecords(s: PoolState, records: JournalRecord[], block: number, data: Buffer, owned: boolean): void {
-  const offset = block * BLOCK;
-  const media = owned ? s.region.view(offset, BLOCK) : undefined;
-  if (!media || media.byteOffset % 4 !== 0 || data.byteOffset % 4 !== 0) {
-    records.push({ offset, data });
-    return;
-  }
-  const now = new Int32Array(media.buffer, media.byteOffset, BLOCK / 4);
-  const next = new Int32Array(data.buffer, data.byteOffset, BLOCK / 4);
-  differingWords(records, offset, data, now, next, 0, HEADER_WORDS);
-  differingWords(records, offset, data, now, next, HEADER_WORDS, BLOCK / 4);
-}
-
-/** The u32s of an extent block before its extents. */
-const HEADER_WORDS = 4;
-
-/** A record of `data`'s u32s [from, to) from the first to the last that differs from `now`; none when all are equal. */
-function differingWords(records: JournalRecord[], offset: number, data: Buffer, now: Int32Array, next: Int32Array, from: number, to: number): void {
-  let a = from;
-  while (a < to && now[a] === next[a]) a++;
-  if (a === to) return;
-  let b = to;
-  while (now[b - 1] === next[b - 1]) b--;
-  records.push({ offset: offset + 4 * a, data: data.subarray(4 * a, 4 * b) });
 }
 
 function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, records: JournalRecord[], sb: Superblock, previous: (Inode | undefined)[]): void {
