@@ -158,11 +158,14 @@ function copyExtents(chunk: Chunk, b: Buffer, at: number): void {
 
 /** The extent block holding `chunk`, whose chain continues at `next` (0: the last); in `into` (BLOCK bytes, overwritten) when given. */
 export function encodeExtentBlock(chunk: Chunk, next: number, into?: Buffer): Buffer {
-  const b = into ? into.fill(0) : Buffer.alloc(BLOCK);
+  const b = into ?? Buffer.allocUnsafe(BLOCK);
   b.writeUInt32LE(EXTENT_BLOCK_MAGIC, 0);
   b.writeUInt32LE(chunk.n, 4);
   b.writeUInt32LE(next, 8);
+  b.writeUInt32LE(0, 12);
   copyExtents(chunk, b, 16);
+  // every byte is written: the header, the extents, then zeros (none after a full chunk)
+  if (16 + chunk.n * 16 < BLOCK) b.fill(0, 16 + chunk.n * 16);
   b.writeUInt32LE(crc32(b), 12); // computed with the crc field still zero
   return b;
 }
