@@ -363,9 +363,8 @@ export class ExtentMap implements Iterable<Extent> {
 
   /** Removes [start, end) from the map, splitting extents at the edges; returns the pool runs that were mapped there. */
   removeRange(start: number, end: number): Run[] {
-    const i = this.findIndex(start);
+    const i = this.findIndex(start); // leaves #ci/#off at start's extent
     let j = i;
-    this.#locate(start);
     for (let ci = this.#ci, off = this.#off; ci < this.#chunks.length; ci++, off = 0) {
       const c = this.#chunks[ci]!;
       while (off < c.n && c.data[off * 4]! < end) {
@@ -383,10 +382,9 @@ export class ExtentMap implements Iterable<Extent> {
 
   /** Sets the unwritten flag of every mapped block in [start, end), splitting and merging as needed. */
   setUnwritten(start: number, end: number, unwritten: boolean): void {
-    const i = this.findIndex(start);
+    const i = this.findIndex(start); // leaves #ci/#off at start's extent
     let j = i;
     let changes = false; // an extent to convert: else nothing changes (and no chunk is rewritten)
-    this.#locate(start);
     for (let ci = this.#ci, off = this.#off; ci < this.#chunks.length; ci++, off = 0) {
       const c = this.#chunks[ci]!;
       while (off < c.n && c.data[off * 4]! < end) {
