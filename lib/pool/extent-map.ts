@@ -90,6 +90,15 @@ export class Chunk {
   /** Lookups made without the index: it is built only for a chunk looked up often (see INDEX_AFTER). */
   #lookups = 0;
 
+  /**
+   * The chunk this one replaced in the same extent block, by an edit that
+   * kept that chunk's first `same` extents: its block then differs from
+   * `base`'s only from there on (and in the header). Set by the edit that
+   * makes the chunk; the commit that writes the chunk lets go of `base`.
+   */
+  base: Chunk | null = null;
+  same = 0;
+
   constructor(
     /** `n` extents as [fileBlock, poolBlock, length, flags (1 = unwritten)], u32 each. */
     readonly data: Uint32Array,
@@ -442,6 +451,11 @@ export class ExtentMap implements Iterable<Extent> {
     this.#mapped -= removed;
     this.#count += items.length - remove;
     const made = this.#replace(ci, cj, merged, total);
+    // one extent block's chunk edited in place: what it shares with the one it replaces
+    if (ci === cj && ci > 0 && made === 1 && first.block !== 0 && chunks[ci]!.block === first.block) {
+      chunks[ci]!.base = first;
+      chunks[ci]!.same = off;
+    }
     this.#settle(ci, made);
   }
 

@@ -180,9 +180,9 @@ export function encodeExtentBlock(chunk: Chunk, next: number, into?: Buffer): Bu
  * order and a chunk holds at least one extent, so a chunk `before` shares
  * is found by walking its list once, by first file block.
  */
-export function changedExtentBlocks(i: Inode, before: Inode | undefined, into?: (k: number) => Buffer | undefined): { block: number; data: Buffer }[] {
+export function changedExtentBlocks(i: Inode, before: Inode | undefined, into?: (k: number) => Buffer | undefined): { block: number; data: Buffer; chunk: Chunk }[] {
   const chunks = i.extents.chunks();
-  const out: { block: number; data: Buffer }[] = [];
+  const out: { block: number; data: Buffer; chunk: Chunk }[] = [];
   if (chunks.length === 1) return out;
   const old = before && before.extents !== i.extents ? before.extents.chunks() : [];
   let j = 1;
@@ -192,7 +192,7 @@ export function changedExtentBlocks(i: Inode, before: Inode | undefined, into?: 
     const first = c.data[0]!;
     while (j < old.length && old[j]!.data[0]! < first) j++;
     if (j < old.length && old[j] === c && (old[j + 1]?.block ?? 0) === next) continue;
-    out.push({ block: c.block, data: encodeExtentBlock(c, next, into?.(out.length)) });
+    out.push({ block: c.block, data: encodeExtentBlock(c, next, into?.(out.length)), chunk: c });
   }
   return out;
 }
