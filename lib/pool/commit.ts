@@ -132,7 +132,9 @@ const written = new WeakSet<Chunk>();
  * all of it). The bytes left out are the new encoding's already (the same
  * leading extents, zeros past both chunks' ends), so after the apply — or
  * a replay, which writes the same records — the block is `data` exactly.
- * Otherwise the whole block.
+ * Otherwise the whole block. (Damage to the bytes left out, from outside
+ * the pool, stays: the block's CRC shows it at the next mount, as it
+ * would have without the edit.)
  */
 function extentBlockRecords(records: JournalRecord[], block: number, data: Buffer, chunk: Chunk, before: Inode | undefined): void {
   const offset = block * BLOCK;
