@@ -1,12 +1,16 @@
 // A set of pool blocks kept as disjoint, merged runs. The pool keeps one of
 // the blocks files own (kept in step with every commit) so that the
 // allocator can check, without a scan, that a run the bitmap calls free is
-// really nobody's. Runs live in buckets of 2^16 blocks: adding or removing a
-// run costs a binary search and a splice within one bucket, not within every
-// run of the pool, and a bucket only exists while it holds a block.
+// really nobody's. Runs live in buckets of 2^11 blocks (8 MiB): adding or
+// removing a run costs a binary search and a splice within one bucket, not
+// within every run of the pool, and a bucket only exists while it holds a
+// block. The bucket is small because a fragmented file can own every other
+// block: a bucket then holds half its span in runs, and each edit of such a
+// file moves the rest of the bucket's list (at 2^16 blocks, 32k runs — tens
+// of microseconds a transaction); a large run costs one entry per bucket.
 import type { Run } from './extents.js';
 
-const SHIFT = 16;
+const SHIFT = 11;
 const SPAN = 1 << SHIFT;
 
 export class BlockSet {
@@ -27,47 +31,57 @@ export class BlockSet {
 
   /** Adds [start, start + length) (a union: blocks already in the set stay). */
   add(start: number, length: number): void {
-    this.eachBucket(start, length, (b, s, e) => {
-      let list = this.buckets.get(b);
-      if (!list) this.buckets.set(b, (list = []));
-      // pairs from i to j (exclusive) touch [s, e) or are adjacent to it: merged into one
-      const i = firstEndingAtOrAfter(list, s);
-      let j = i;
-      let from = s;
-      let to = e;
-      while (j * 2 < list.length && list[j * 2]! <= e) {
-        from = Math.min(from, list[j * 2]!);
-        to = Math.max(to, list[j * 2 + 1]!);
-        this.blocks -= list[j * 2 + 1]! - list[j * 2]!;
-        j++;
-      }
-      list.splice(i * 2, (j - i) * 2, from, to);
-      this.blocks += to - from;
-      this.runs += 1 - (j - i);
-    });
+    if (!(length > 0)) return;
+    const end = start + length;
+    for (let b = Math.floor(start / SPAN), last = Math.floor((end - 1) / SPAN); b <= last; b++) this.addIn(b, Math.max(start, b * SPAN), Math.min(end, (b + 1) * SPAN));
   }
 
   /** Removes [start, start + length) (blocks not in the set are ignored). */
   remove(start: number, length: number): void {
-    this.eachBucket(start, length, (b, s, e) => {
-      const list = this.buckets.get(b);
-      if (!list) return;
-      const i = firstEndingAfter(list, s);
-      let j = i;
-      const pieces: number[] = [];
-      while (j * 2 < list.length && list[j * 2]! < e) {
-        const rs = list[j * 2]!;
-        const re = list[j * 2 + 1]!;
-        if (rs < s) pieces.push(rs, s);
-        if (re > e) pieces.push(e, re);
-        this.blocks -= Math.min(re, e) - Math.max(rs, s);
-        j++;
-      }
-      if (j === i) return;
-      list.splice(i * 2, (j - i) * 2, ...pieces);
-      this.runs += pieces.length / 2 - (j - i);
-      if (list.length === 0) this.buckets.delete(b);
-    });
+    if (!(length > 0)) return;
+    const end = start + length;
+    for (let b = Math.floor(start / SPAN), last = Math.floor((end - 1) / SPAN); b <= last; b++) this.removeIn(b, Math.max(start, b * SPAN), Math.min(end, (b + 1) * SPAN));
+  }
+
+  /** add() within bucket b: [s, e) inside it. */
+  private addIn(b: number, s: number, e: number): void {
+    let list = this.buckets.get(b);
+    if (!list) this.buckets.set(b, (list = []));
+    // pairs from i to j (exclusive) touch [s, e) or are adjacent to it: merged into one
+    const i = firstEndingAtOrAfter(list, s);
+    let j = i;
+    let from = s;
+    let to = e;
+    while (j * 2 < list.length && list[j * 2]! <= e) {
+      from = Math.min(from, list[j * 2]!);
+      to = Math.max(to, list[j * 2 + 1]!);
+      this.blocks -= list[j * 2 + 1]! - list[j * 2]!;
+      j++;
+    }
+    list.splice(i * 2, (j - i) * 2, from, to);
+    this.blocks += to - from;
+    this.runs += 1 - (j - i);
+  }
+
+  /** remove() within bucket b: [s, e) inside it. */
+  private removeIn(b: number, s: number, e: number): void {
+    const list = this.buckets.get(b);
+    if (!list) return;
+    const i = firstEndingAfter(list, s);
+    let j = i;
+    const pieces: number[] = [];
+    while (j * 2 < list.length && list[j * 2]! < e) {
+      const rs = list[j * 2]!;
+      const re = list[j * 2 + 1]!;
+      if (rs < s) pieces.push(rs, s);
+      if (re > e) pieces.push(e, re);
+      this.blocks -= Math.min(re, e) - Math.max(rs, s);
+      j++;
+    }
+    if (j === i) return;
+    list.splice(i * 2, (j - i) * 2, ...pieces);
+    this.runs += pieces.length / 2 - (j - i);
+    if (list.length === 0) this.buckets.delete(b);
   }
 
   /** Whether every block of [start, start + length) is in the set. */
@@ -135,14 +149,6 @@ export class BlockSet {
     this.buckets.clear();
     this.blocks = 0;
     this.runs = 0;
-  }
-
-  /** Calls fn(bucket, from, to) for each bucket's share of [start, start + length). */
-  private eachBucket(start: number, length: number, fn: (bucket: number, from: number, to: number) => void): void {
-    if (!(length > 0)) return;
-    const end = start + length;
-    for (let b = Math.floor(start / SPAN), last = Math.floor((end - 1) / SPAN); b <= last; b++)
-      fn(b, Math.max(start, b * SPAN), Math.min(end, (b + 1) * SPAN));
   }
 }
 

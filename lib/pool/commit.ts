@@ -15,6 +15,7 @@
 // shown to the mappings after the install.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
+import type { Chunk } from './extent-map.js';
 import type { Run } from './extents.js';
 import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
@@ -42,7 +43,11 @@ const NO_OPTIONS: CommitOptions = {};
  * a commit that finds it in use (one started inside another) takes a fresh one.
  */
 let inodeArena = Buffer.allocUnsafe(4 * INODE_SIZE);
+/** The same for the extent blocks a commit re-encodes: an edit changes one or two. */
+const extentArena = Buffer.allocUnsafe(4 * BLOCK);
 let arenaBusy = false;
+
+const fromExtentArena = (k: number): Buffer | undefined => (k < 4 ? extentArena.subarray(k * BLOCK, (k + 1) * BLOCK) : undefined);
 
 /** Turns `txn` into journal records, commits them, and installs the result in memory. */
 export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIONS): void {
@@ -55,7 +60,8 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
   const ownArena = !arenaBusy;
   if (ownArena) arenaBusy = true;
   try {
-    encodeInodes(s, txn, ownArena, records, previous);
+    const encoded: Chunk[] = [];
+    encodeInodes(s, txn, ownArena, records, previous, encoded);
     for (const r of txn.records) records.push(r);
     const sb = withCounters(
       txn.superblock ?? s.sb,
@@ -71,6 +77,10 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
       records.push({ offset: 0, data: encoded }, { offset: BLOCK, data: encoded });
     }
     journalAndInstall(s, txn, options, records, sb, previous);
+    for (const c of encoded) {
+      written.add(c);
+      c.base = null; // needed by this commit only: kept, each chunk would hold every version before it
+    }
   } finally {
     if (ownArena) arenaBusy = false;
   }
@@ -81,20 +91,67 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
  * chunk changed), with the versions they replace in `previous` (in
  * txn.inodes' order), decoded before the commit point changes them on media.
  */
-function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: JournalRecord[], previous: (Inode | undefined)[]): void {
+function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: JournalRecord[], previous: (Inode | undefined)[], encoded: Chunk[]): void {
   const bytes = txn.inodes.size * INODE_SIZE;
   let arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
   if (arena.length < bytes) arena = inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
   let at = 0;
+  let extentsFree = true;
   for (const inode of txn.inodes.values()) {
     const before = s.inodes.get(inode.ino);
     previous.push(before);
     records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, arena.subarray(at, at + INODE_SIZE)) });
     at += INODE_SIZE;
     // only the extent blocks whose chunk changed: the others are on media as they are
-    if (inode.extents.chunks().length > 1) for (const { block, data } of changedExtentBlocks(inode, before)) records.push({ offset: block * BLOCK, data });
+    if (inode.extents.chunks().length > 1) {
+      const changed = changedExtentBlocks(inode, before, ownArena && extentsFree ? fromExtentArena : undefined);
+      // one inode's extent blocks per commit in the arena (a commit rarely changes two such files)
+      if (changed.length > 0) extentsFree = false;
+      for (const { block, data, chunk } of changed) {
+        extentBlockRecords(records, block, data, chunk, before);
+        encoded.push(chunk);
+      }
+    }
   }
 }
+
+/**
+ * Chunks whose whole extent block this process has committed (written in
+ * full, or as the part that differed from a chunk in this set): their bytes
+ * on media are known exactly. A chunk decoded at mount is not in it.
+ */
+const written = new WeakSet<Chunk>();
+
+/**
+ * The records that make extent block `block` hold `data` (chunk's
+ * encoding). When the chunk replaces, in the same block, a chunk whose
+ * encoding this process committed and that the inode's version on media
+ * still has there, the block holds that encoding: only the header's count,
+ * next and CRC and the extents from the first that may differ are
+ * journaled (an edit moves the extents after it: about half a block, not
+ * all of it). The bytes left out are the new encoding's already (the same
+ * leading extents, zeros past both chunks' ends), so after the apply — or
+ * a replay, which writes the same records — the block is `data` exactly.
+ * Otherwise the whole block. (Damage to the bytes left out, from outside
+ * the pool, stays: the block's CRC shows it at the next mount, as it
+ * would have without the edit.)
+ */
+function extentBlockRecords(records: JournalRecord[], block: number, data: Buffer, chunk: Chunk, before: Inode | undefined): void {
+  const offset = block * BLOCK;
+  const base = chunk.base;
+  if (base === null || !written.has(base) || !before?.extents.chunks().includes(base)) {
+    records.push({ offset, data });
+    return;
+  }
+  records.push({ offset: offset + 4, data: data.subarray(4, EXTENTS_AT) });
+  const from = EXTENTS_AT + EXTENT_BYTES * chunk.same;
+  const to = EXTENTS_AT + EXTENT_BYTES * Math.max(base.n, chunk.n);
+  if (to > from) records.push({ offset: offset + from, data: data.subarray(from, to) });
+}
+
+/** Where an extent block's extents start (after magic, count, next and CRC), and the bytes of one. */
+const EXTENTS_AT = 16;
+const EXTENT_BYTES = 16;
 
 function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, records: JournalRecord[], sb: Superblock, previous: (Inode | undefined)[]): void {
   // Prepare: the journal has room, the mappings' part is found; nothing changed yet.
@@ -224,6 +281,10 @@ export function layoutExtentBlocks(s: PoolState, txn: Txn, inode: Inode): void {
     inode.extentBlocks = [];
     return;
   }
+  // every chunk placed, in the blocks it had: nothing to do (an edit inside existing chunks)
+  let same = chunks.length - 1 === inode.extentBlocks.length;
+  for (let k = 1; same && k < chunks.length; k++) same = chunks[k]!.block === inode.extentBlocks[k - 1];
+  if (same) return;
   const used = new Set<number>();
   for (let k = 1; k < chunks.length; k++) if (chunks[k]!.block !== 0) used.add(chunks[k]!.block);
   const spare = inode.extentBlocks.filter((b) => !used.has(b));

@@ -30,6 +30,54 @@ export const EXTENTS_PER_BLOCK = 255;
 const SMALL = 16;
 /** A chunk with fewer extents is merged into a neighbour that has room. */
 const MERGE_BELOW = 64;
+/**
+ * Lookups of a chunk (or of a map's chunk list) before its index is built.
+ * An edit makes new chunks, and the next edit of the same place replaces
+ * them: indexing each on its first lookup cost an allocation and a pass over
+ * its 255 extents per transaction, for a handful of lookups a binary search
+ * serves as well. A chunk that is read on (getBlock, reads) gets its index
+ * after this many.
+ */
+const INDEX_AFTER = 16;
+
+/** u32s of the slab new large chunks' extents are carved from: 16 KiB, four full chunks. */
+const SLAB_WORDS = 4096;
+/** Chunks of at least this many u32s (128 extents) take their extents from the slab; smaller ones get their own array. */
+const FROM_SLAB = SLAB_WORDS / 8;
+let slab = new Uint32Array(0);
+let slabAt = 0;
+
+/**
+ * `words` u32s for a new chunk's extents (contents unspecified: the caller
+ * writes every one). An array of its own costs a fresh ArrayBuffer — an
+ * allocation outside the heap the collector must track, several
+ * microseconds for 4 KiB, the largest cost of an edit of a large file — so
+ * the large chunks an edit makes are views into a shared slab, which the
+ * collector frees when its last chunk goes. A live chunk keeps at most its
+ * slab (16 KiB) alive: at most 8 times its own size, as only large chunks
+ * share one.
+ */
+function chunkWords(words: number): Uint32Array {
+  if (words < FROM_SLAB || words > SLAB_WORDS) return new Uint32Array(words);
+  if (slabAt + words > slab.length) {
+    slab = new Uint32Array(SLAB_WORDS);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + words);
+  slabAt += words;
+  return out;
+}
+
+/** Index of the last of extents [0, n) of `d` (u32 quadruples) starting at or before `x`; 0 when none does. */
+function lastStartAtOrBefore(d: Uint32Array, n: number, x: number): number {
+  let b = 0;
+  for (let len = n; len > 1; ) {
+    const half = len >>> 1;
+    b += half & -+(d[(b + half) * 4]! <= x); // half or nothing: no branch on the data
+    len -= half;
+  }
+  return b;
+}
 
 /** Extents a chunk may hold. */
 function capacity(index: number): number {
@@ -39,6 +87,17 @@ function capacity(index: number): number {
 /** A run of consecutive extents: the inline ones, or one extent block's. Never changed once made. */
 export class Chunk {
   #index: ChunkIndex | null;
+  /** Lookups made without the index: it is built only for a chunk looked up often (see INDEX_AFTER). */
+  #lookups = 0;
+
+  /**
+   * The chunk this one replaced in the same extent block, by an edit that
+   * kept that chunk's first `same` extents: its block then differs from
+   * `base`'s only from there on (and in the header). Set by the edit that
+   * makes the chunk; the commit that writes the chunk lets go of `base`.
+   */
+  base: Chunk | null = null;
+  same = 0;
 
   constructor(
     /** `n` extents as [fileBlock, poolBlock, length, flags (1 = unwritten)], u32 each. */
@@ -51,9 +110,14 @@ export class Chunk {
     this.#index = index;
   }
 
-  /** The search index over the extents' first file blocks (built on the first lookup). */
+  /** The search index over the extents' first file blocks (built on the first call). */
   get index(): ChunkIndex {
     return (this.#index ??= new ChunkIndex(this.data, this.n));
+  }
+
+  /** The index once this chunk has been looked up INDEX_AFTER times, else null (search it directly). */
+  searchIndex(): ChunkIndex | null {
+    return this.#index ?? (++this.#lookups < INDEX_AFTER ? null : this.index);
   }
 
   /** The index if built: shared by a copy placed elsewhere. */
@@ -90,8 +154,10 @@ const EMPTY_CHUNK = new Chunk(new Uint32Array(0), 0, 0);
 
 export class ExtentMap implements Iterable<Extent> {
   #chunks: Chunk[];
-  /** The search index over each chunk's first file block, built when first needed after the chunks change. */
+  /** The search index over each chunk's first file block, built after INDEX_AFTER lookups since the chunks changed. */
   #firsts: StartIndex | null = null;
+  /** Lookups since the chunks changed, made without #firsts. */
+  #lookups = 0;
   #count: number;
   #mapped: number;
   // where locate() found a file block: chunk and index in it
@@ -153,6 +219,7 @@ export class ExtentMap implements Iterable<Extent> {
     for (const e of extents) this.#mapped += e.length;
     this.#chunks.push(new Chunk(data, extents.length, block));
     this.#firsts = null;
+    this.#lookups = 0;
     this.#count += extents.length;
   }
 
@@ -193,17 +260,11 @@ export class ExtentMap implements Iterable<Extent> {
     const chunks = this.#chunks;
     // the last chunk starting at or before fileBlock, then the last extent of it that does
     // (most files have only the inline chunk, of at most 11 extents: no index for those)
-    let ci = chunks.length === 1 ? 0 : (this.#firsts ?? this.#buildFirsts()).lastAtOrBefore(fileBlock);
+    let ci = chunks.length === 1 ? 0 : this.#chunkAt(fileBlock);
     const c = chunks[ci]!;
     const d = c.data;
-    let b = 0;
-    if (c.n > SMALL) b = c.index.lastAtOrBefore(fileBlock);
-    else
-      for (let len = c.n; len > 1; ) {
-        const half = len >>> 1;
-        b += half & -+(d[(b + half) * 4]! <= fileBlock); // half or nothing: no branch on the data
-        len -= half;
-      }
+    const index = c.n > SMALL ? c.searchIndex() : null;
+    const b = index ? index.lastAtOrBefore(fileBlock) : lastStartAtOrBefore(d, c.n, fileBlock);
     let off: number;
     if (c.n === 0 || d[b * 4]! > fileBlock) off = 0; // before the first extent
     else off = d[b * 4]! + d[b * 4 + 2]! <= fileBlock ? b + 1 : b;
@@ -213,6 +274,22 @@ export class ExtentMap implements Iterable<Extent> {
     }
     this.#ci = ci;
     this.#off = off;
+  }
+
+  /** The last chunk (of several) starting at or before `fileBlock`; 0 when none does. */
+  #chunkAt(fileBlock: number): number {
+    if (this.#firsts === null && ++this.#lookups >= INDEX_AFTER) this.#buildFirsts();
+    if (this.#firsts !== null) return this.#firsts.lastAtOrBefore(fileBlock);
+    // chunk 0 is the only one that may be empty, and then it is the only chunk
+    const chunks = this.#chunks;
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (chunks[mid]!.data[0]! <= fileBlock) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   #buildFirsts(): StartIndex {
@@ -295,9 +372,8 @@ export class ExtentMap implements Iterable<Extent> {
 
   /** Removes [start, end) from the map, splitting extents at the edges; returns the pool runs that were mapped there. */
   removeRange(start: number, end: number): Run[] {
-    const i = this.findIndex(start);
+    const i = this.findIndex(start); // leaves #ci/#off at start's extent
     let j = i;
-    this.#locate(start);
     for (let ci = this.#ci, off = this.#off; ci < this.#chunks.length; ci++, off = 0) {
       const c = this.#chunks[ci]!;
       while (off < c.n && c.data[off * 4]! < end) {
@@ -315,10 +391,9 @@ export class ExtentMap implements Iterable<Extent> {
 
   /** Sets the unwritten flag of every mapped block in [start, end), splitting and merging as needed. */
   setUnwritten(start: number, end: number, unwritten: boolean): void {
-    const i = this.findIndex(start);
+    const i = this.findIndex(start); // leaves #ci/#off at start's extent
     let j = i;
     let changes = false; // an extent to convert: else nothing changes (and no chunk is rewritten)
-    this.#locate(start);
     for (let ci = this.#ci, off = this.#off; ci < this.#chunks.length; ci++, off = 0) {
       const c = this.#chunks[ci]!;
       while (off < c.n && c.data[off * 4]! < end) {
@@ -362,7 +437,7 @@ export class ExtentMap implements Iterable<Extent> {
     const first = chunks[ci]!;
     const last = chunks[cj]!;
     const total = off + items.length + (last.n - endOff);
-    const merged = new Uint32Array(total * 4);
+    const merged = chunkWords(total * 4);
     merged.set(first.data.subarray(0, off * 4), 0);
     items.forEach((e, k) => writeExtent(merged, off + k, e));
     merged.set(last.data.subarray(endOff * 4, last.n * 4), (off + items.length) * 4);
@@ -376,6 +451,11 @@ export class ExtentMap implements Iterable<Extent> {
     this.#mapped -= removed;
     this.#count += items.length - remove;
     const made = this.#replace(ci, cj, merged, total);
+    // one extent block's chunk edited in place: what it shares with the one it replaces
+    if (ci === cj && ci > 0 && made === 1 && first.block !== 0 && chunks[ci]!.block === first.block) {
+      chunks[ci]!.base = first;
+      chunks[ci]!.same = off;
+    }
     this.#settle(ci, made);
   }
 
@@ -385,7 +465,8 @@ export class ExtentMap implements Iterable<Extent> {
    * when they end the map (appends), else split evenly (room for inserts).
    * The new chunks take the replaced ones' extent blocks, in order; blocks
    * left over are no chunk's any more (commit frees them). Returns how many
-   * chunks were made.
+   * chunks were made. `data` is made for this call alone: the chunks are
+   * views of it, not copies.
    */
   #replace(ci: number, cj: number, data: Uint32Array, total: number): number {
     const chunks = this.#chunks;
@@ -395,7 +476,7 @@ export class ExtentMap implements Iterable<Extent> {
     let at = 0;
     if (ci === 0) {
       at = Math.min(INLINE_EXTENTS, total);
-      made.push(new Chunk(data.slice(0, at * 4), at, 0));
+      made.push(new Chunk(data.subarray(0, at * 4), at, 0));
     }
     const rest = total - at;
     if (rest > 0) {
@@ -403,12 +484,13 @@ export class ExtentMap implements Iterable<Extent> {
       const atEnd = cj === chunks.length - 1;
       for (let p = 0; p < pieces; p++) {
         const size = atEnd ? Math.min(EXTENTS_PER_BLOCK, total - at) : Math.floor(rest / pieces) + (p < rest % pieces ? 1 : 0);
-        made.push(new Chunk(data.slice(at * 4, (at + size) * 4), size, blocks[p] ?? 0));
+        made.push(new Chunk(data.subarray(at * 4, (at + size) * 4), size, blocks[p] ?? 0));
         at += size;
       }
     }
     chunks.splice(ci, cj - ci + 1, ...made);
     this.#firsts = null;
+    this.#lookups = 0;
     return made.length;
   }
 
@@ -428,7 +510,7 @@ export class ExtentMap implements Iterable<Extent> {
   #join(k: number): void {
     const a = this.#chunks[k]!;
     const b = this.#chunks[k + 1]!;
-    const data = new Uint32Array((a.n + b.n) * 4);
+    const data = chunkWords((a.n + b.n) * 4);
     data.set(a.data.subarray(0, a.n * 4), 0);
     data.set(b.data.subarray(0, b.n * 4), a.n * 4);
     this.#replace(k, k + 1, data, a.n + b.n);

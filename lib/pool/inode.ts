@@ -156,13 +156,16 @@ function copyExtents(chunk: Chunk, b: Buffer, at: number): void {
   for (let j = 0; j < chunk.n; j++) writeExtent(b, at + j * 16, chunk.extent(j));
 }
 
-/** The extent block holding `chunk`, whose chain continues at `next` (0: the last). */
-export function encodeExtentBlock(chunk: Chunk, next: number): Buffer {
-  const b = Buffer.alloc(BLOCK);
+/** The extent block holding `chunk`, whose chain continues at `next` (0: the last); in `into` (BLOCK bytes, overwritten) when given. */
+export function encodeExtentBlock(chunk: Chunk, next: number, into?: Buffer): Buffer {
+  const b = into ?? Buffer.allocUnsafe(BLOCK);
   b.writeUInt32LE(EXTENT_BLOCK_MAGIC, 0);
   b.writeUInt32LE(chunk.n, 4);
   b.writeUInt32LE(next, 8);
+  b.writeUInt32LE(0, 12);
   copyExtents(chunk, b, 16);
+  // every byte is written: the header, the extents, then zeros (none after a full chunk)
+  if (16 + chunk.n * 16 < BLOCK) b.fill(0, 16 + chunk.n * 16);
   b.writeUInt32LE(crc32(b), 12); // computed with the crc field still zero
   return b;
 }
@@ -171,20 +174,25 @@ export function encodeExtentBlock(chunk: Chunk, next: number): Buffer {
  * The extent blocks of `i` that differ from `before` (its version on
  * media): a chunk is unchanged when `before` has the very same chunk
  * object followed by the same block (chunks never change once made). Each
- * with the block it goes to. All of them when there is no earlier version.
+ * with the block it goes to, encoded into a buffer `into(k)` gives for the
+ * k-th (or a fresh one). All of them when there is no earlier version.
+ * O(chunks), without a lookup structure: both maps' chunks are in file
+ * order and a chunk holds at least one extent, so a chunk `before` shares
+ * is found by walking its list once, by first file block.
  */
-export function changedExtentBlocks(i: Inode, before: Inode | undefined): { block: number; data: Buffer }[] {
+export function changedExtentBlocks(i: Inode, before: Inode | undefined, into?: (k: number) => Buffer | undefined): { block: number; data: Buffer; chunk: Chunk }[] {
   const chunks = i.extents.chunks();
-  const out: { block: number; data: Buffer }[] = [];
+  const out: { block: number; data: Buffer; chunk: Chunk }[] = [];
   if (chunks.length === 1) return out;
-  const nextBefore = new Map<Chunk, number>();
-  if (before && before.extents !== i.extents) {
-    const old = before.extents.chunks();
-    for (let k = 1; k < old.length; k++) nextBefore.set(old[k]!, old[k + 1]?.block ?? 0);
-  }
+  const old = before && before.extents !== i.extents ? before.extents.chunks() : [];
+  let j = 1;
   for (let k = 1; k < chunks.length; k++) {
+    const c = chunks[k]!;
     const next = chunks[k + 1]?.block ?? 0;
-    if (nextBefore.get(chunks[k]!) !== next) out.push({ block: chunks[k]!.block, data: encodeExtentBlock(chunks[k]!, next) });
+    const first = c.data[0]!;
+    while (j < old.length && old[j]!.data[0]! < first) j++;
+    if (j < old.length && old[j] === c && (old[j + 1]?.block ?? 0) === next) continue;
+    out.push({ block: c.block, data: encodeExtentBlock(c, next, into?.(out.length)), chunk: c });
   }
   return out;
 }

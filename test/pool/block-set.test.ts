@@ -19,7 +19,7 @@ describe('BlockSet', () => {
     const rand = rng(7);
     const set = new BlockSet();
     const model = new Set<number>();
-    const SPAN = 2 * 65536 + 5000; // two buckets and a bit
+    const SPAN = 2 * 65536 + 5000; // many buckets, runs across their boundaries
     for (let step = 0; step < 800; step++) {
       const start = rand(SPAN);
       const length = 1 + (rand(8) === 0 ? rand(70_000) : rand(40));

@@ -46,31 +46,50 @@ function extentBlockCounts(pool: Pool, f: PoolFile): number[] {
 }
 
 describe('transactions on files with many extents', () => {
-  it('punching and refilling one block journals the same bytes at 1 and at 10 000 extents, but for the one extent block that changes', () => {
+  it('punching and refilling one block journals the same bytes at 1 000 and at 10 000 extents: the 1-extent file\'s and the part of one extent block that changes', () => {
     const { pool } = newPool(160 * MiB);
     const one = pool.open('one', { create: true });
     one.write(Buffer.alloc(2 * BLOCK, 0x22), 0);
     expect(one.stat().extents).toBe(1);
+    const mid = fragmented(pool, 'mid', 1_000);
     const many = fragmented(pool, 'many', 10_000);
     const block = Buffer.alloc(BLOCK, 0x33);
-    // punch: the inode and one bitmap word; the 10k-extent file also the extent block of that extent
+    const state = (pool as unknown as { state: { inodes: { get(ino: number): { extents: { chunks(): readonly unknown[] } } | undefined } } }).state;
+    const chunksOf = (f: PoolFile) => state.inodes.get(f.ino)!.extents.chunks();
+    // punch: the inode and one bitmap word; the many-extent files also the part of the extent block of that extent that changes
     const punchOne = journaled(pool, () => one.punchHole(0, BLOCK));
-    const punchMany = journaled(pool, () => many.punchHole(10_000 * BLOCK, BLOCK));
     expect(punchOne).toEqual({ bytes: INODE_RECORD + BITMAP_WORD_RECORD, transactions: 1 });
-    expect(punchMany).toEqual({ bytes: punchOne.bytes + EXTENT_BLOCK_RECORD, transactions: 1 });
+    // extent 500 (block 1 000) is extent 234 of the same full extent block in both files: what
+    // changes of that block is journaled, the count, next and CRC (12 bytes, padded to 16)
+    // and the extents from 234 on, which move down by one (21 of them)
+    const before = chunksOf(many);
+    const punchMid = journaled(pool, () => mid.punchHole(1_000 * BLOCK, BLOCK));
+    const punchMany = journaled(pool, () => many.punchHole(1_000 * BLOCK, BLOCK));
+    expect(punchMid).toEqual({ bytes: punchOne.bytes + RECORD_HEADER + 16 + RECORD_HEADER + 21 * 16, transactions: 1 });
+    expect(punchMany).toEqual(punchMid);
+    // one chunk replaced, every other shared (so re-encoded no more): the block journaled is the one that changed
+    const after = chunksOf(many);
+    expect(after.length).toBe(before.length);
+    expect(after.filter((c, k) => c !== before[k]).length).toBe(1);
+    // a committed chunk lets go of the one it replaced: no chain of every earlier version
+    expect((after as { base: unknown }[]).every((c) => c.base === null)).toBe(true);
     // refill: the same again
     const refillOne = journaled(pool, () => one.write(block, 0));
-    const refillMany = journaled(pool, () => many.write(block, 10_000 * BLOCK));
+    const refillMid = journaled(pool, () => mid.write(block, 1_000 * BLOCK));
+    const refillMany = journaled(pool, () => many.write(block, 1_000 * BLOCK));
     expect(refillOne).toEqual({ bytes: INODE_RECORD + BITMAP_WORD_RECORD, transactions: 1 });
-    expect(refillMany).toEqual({ bytes: refillOne.bytes + EXTENT_BLOCK_RECORD, transactions: 1 });
+    // the insert rewrites from the extent before it (233, a merge candidate) on: 22 extents
+    expect(refillMid).toEqual({ bytes: refillOne.bytes + RECORD_HEADER + 16 + RECORD_HEADER + 22 * 16, transactions: 1 });
+    expect(refillMany).toEqual(refillMid);
+    expect(chunksOf(many).filter((c, k) => c !== after[k]).length).toBe(1);
     // anywhere in the file, and splitting a full extent block: at most two extent blocks and the new one's bitmap word
     const rand = rng(5);
     for (let i = 0; i < 200; i++) {
       const at = rand(20_000);
       const { bytes } = journaled(pool, () => many.punchHole(at * BLOCK, BLOCK));
-      expect(bytes).toBeLessThanOrEqual(INODE_RECORD + 3 * BITMAP_WORD_RECORD + 2 * EXTENT_BLOCK_RECORD);
+      expect(bytes).toBeLessThanOrEqual(INODE_RECORD + 3 * BITMAP_WORD_RECORD + 2 * (EXTENT_BLOCK_RECORD + RECORD_HEADER + 16));
       const refill = journaled(pool, () => many.write(block, at * BLOCK));
-      expect(refill.bytes).toBeLessThanOrEqual(INODE_RECORD + 3 * BITMAP_WORD_RECORD + 2 * EXTENT_BLOCK_RECORD);
+      expect(refill.bytes).toBeLessThanOrEqual(INODE_RECORD + 3 * BITMAP_WORD_RECORD + 2 * (EXTENT_BLOCK_RECORD + RECORD_HEADER + 16));
     }
     expect(pool.check().ok).toBe(true);
     pool.close();
