@@ -97,7 +97,7 @@ export interface NativeRegion {
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
   write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;
   writeScatter(source: ArrayBufferView, list: Float64Array, count: number, privateCopy?: boolean): void;
-  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number): number;
+  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number, seals?: Float64Array): number;
   zero(offset: number, length: number, persist: boolean): void;
   persist(offset: number, length: number): void;
   flush(offset: number, length: number): void;

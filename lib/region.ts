@@ -182,12 +182,15 @@ export class Region {
    * `headerOffset`; then the commit word (at headerOffset + 64) takes `seq`;
    * the records are applied in place, record `backupIndex` (when given) last
    * with a barrier of its own; the commit word is cleared. Every argument is
-   * checked before the first store. Returns the body's size. A thrown error
-   * has `committed`: true when it came at or after the commit point (the
-   * transaction may be durable, not known to be applied).
+   * checked before the first store. `seals` (at least `count` entries, or
+   * undefined) seals record i unless seals[i] is -1: its last 4 bytes go to
+   * media as the CRC-32 of its other bytes, the 8 at offset seals[i] counted
+   * as zeros. Returns the body's size. A thrown error has `committed`: true
+   * when it came at or after the commit point (the transaction may be
+   * durable, not known to be applied).
    */
-  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number): number {
-    return this.#native.journalCommit(staging, list, count, headerOffset, bodyOffset, seq, backupIndex);
+  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number, seals?: Float64Array): number {
+    return this.#native.journalCommit(staging, list, count, headerOffset, bodyOffset, seq, backupIndex, seals);
   }
 
   /**

@@ -38,7 +38,28 @@ struct Commit {
   uint64_t body_bytes;
   uint64_t seq;
   int64_t backup;  // -1: none
+  const double* seals;  // per record: -1, or the hole of its seal (null: no seals)
 };
+
+// A sealed record ends in a CRC-32 (zlib's) of its other bytes, with the 8
+// bytes at the hole counted as zeros: an inode carries one over everything
+// but its size word, which has a check of its own (lib/pool/inode.ts).
+// Computed here, over the image, rather than by the caller: one native pass
+// instead of a zlib call per record from JavaScript.
+constexpr uint64_t kSealHole = 8;
+constexpr uint64_t kSealBytes = 4;
+
+int64_t SealOf(const Commit& t, uint64_t i) {
+  return t.seals == nullptr || t.seals[i] < 0 ? -1 : static_cast<int64_t>(t.seals[i]);
+}
+
+void Seal(uint8_t* record, uint64_t length, uint64_t hole) {
+  static const uint8_t zeros[kSealHole] = {};
+  uint32_t crc = Crc32(0, record, hole);
+  crc = Crc32(crc, zeros, kSealHole);
+  crc = Crc32(crc, record + hole + kSealHole, length - kSealBytes - hole - kSealHole);
+  Put32(record + length - kSealBytes, crc);
+}
 
 // Every offset and length, before anything is stored. Returns the body's size.
 uint64_t Check(Napi::Env env, const RegionCore& c, const Commit& t) {
@@ -58,6 +79,12 @@ uint64_t Check(Napi::Env env, const RegionCore& c, const Commit& t) {
     CheckRange(env, target, length, c.size, "targetOffset", "length", "region");
     std::string why;
     if (!CheckUserBuffer(t.staging.data + from, length, false, &why)) ThrowCode(env, "EFAULT", "staging: " + why);
+    if (t.seals != nullptr && t.seals[i] != -1) {
+      uint64_t hole = CheckIndex(env, t.seals[i], "seal");
+      if (length < kSealHole + kSealBytes || hole > length - kSealHole - kSealBytes)
+        ThrowCode(env, "ERANGE", "seal hole " + std::to_string(hole) + " + 8 bytes must lie before the last 4 of record " +
+                                     std::to_string(i) + " (" + std::to_string(length) + " bytes)");
+    }
     bytes += kRecordHead + Padded(length);  // each term is at most the region's size: no overflow
     if (bytes > c.size)
       ThrowCode(env, "ERANGE", "the records need a body of more than the region's " + std::to_string(c.size) + " bytes");
@@ -81,6 +108,7 @@ void Build(const Commit& t, uint8_t* image) {
     Put32(image + at + 12, 0);
     std::memcpy(image + at + kRecordHead, t.staging.data + static_cast<uint64_t>(t.list[3 * i + 1]), length);
     std::memset(image + at + kRecordHead + length, 0, Padded(length) - length);
+    if (int64_t hole = SealOf(t, i); hole >= 0) Seal(image + at + kRecordHead, length, static_cast<uint64_t>(hole));
     at += kRecordHead + Padded(length);
   }
   uint8_t* h = image + t.body_bytes;
@@ -182,6 +210,14 @@ Napi::Value JournalCommit(const Napi::CallbackInfo& info, const std::shared_ptr<
     t.body = ArgIndex(info, 4, "bodyOffset");
     t.seq = ArgIndex(info, 5, "seq");
     t.backup = ArgOptionalIndex(info, 6, "backupIndex");
+    if (info.Length() > 7 && !info[7].IsUndefined()) {
+      if (!info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+        ThrowCode(env, "EINVAL", "seals must be a Float64Array or undefined");
+      Napi::Float64Array seals = info[7].As<Napi::Float64Array>();
+      if (seals.ElementLength() < t.count)
+        ThrowCode(env, "ERANGE", "seals holds " + std::to_string(seals.ElementLength()) + " entries, count is " + std::to_string(t.count));
+      t.seals = seals.Data();
+    }
     return Napi::Number::New(env, static_cast<double>(Run(env, c, t, committed)));
   } catch (Napi::Error& e) {
     e.Value().Set("committed", Napi::Boolean::New(env, committed));

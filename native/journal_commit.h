@@ -39,10 +39,13 @@
 namespace daxfs {
 
 // journalCommit(staging, list, count, headerOffset, bodyOffset, seq,
-// backupIndex) → body bytes. `list` (a Float64Array) holds `count`
+// backupIndex, seals) → body bytes. `list` (a Float64Array) holds `count`
 // (targetOffset, sourceOffset, length) triples: the records, their bytes in
 // `staging`; record `backupIndex` (undefined: none) is applied after the others
-// with a barrier of its own. Every argument is checked before the first
+// with a barrier of its own. `seals` (a Float64Array of at least `count`
+// entries, or undefined: none) seals record i when seals[i] is not -1: its
+// last 4 bytes become the CRC-32 of its other bytes, the 8 at offset
+// seals[i] counted as zeros (the staging buffer is left as it is). Every argument is checked before the first
 // store. Every error thrown carries `committed`: false when the commit
 // point was not reached (nothing is committed; the journal may be reused),
 // true when the failure came at or after it (the transaction may be

@@ -16,7 +16,7 @@
 import { daxfsError, isDaxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
 import type { Run } from './extents.js';
-import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
+import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, SIZE_WORD, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
 import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters, type Superblock } from './layout.js';
@@ -39,10 +39,22 @@ const NO_OPTIONS: CommitOptions = {};
 /**
  * Where commits encode inodes: records point into it until the journal has
  * copied them (commit is synchronous), so one arena serves every commit;
- * a commit that finds it in use (one started inside another) takes a fresh one.
+ * a commit that finds it in use (one started inside another) takes a fresh
+ * one. Its slots (views of INODE_SIZE bytes) are made once: a view costs
+ * more than the encoding it holds.
  */
 let inodeArena = Buffer.allocUnsafe(4 * INODE_SIZE);
+let arenaSlots: Buffer[] = [];
 let arenaBusy = false;
+
+function arenaSlot(k: number): Buffer {
+  let slot = arenaSlots[k];
+  if (slot === undefined) {
+    for (let j = arenaSlots.length; j <= k; j++) arenaSlots.push(inodeArena.subarray(j * INODE_SIZE, (j + 1) * INODE_SIZE));
+    slot = arenaSlots[k]!;
+  }
+  return slot;
+}
 
 /** Turns `txn` into journal records, commits them, and installs the result in memory. */
 export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIONS): void {
@@ -83,14 +95,19 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
  */
 function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: JournalRecord[], previous: (Inode | undefined)[]): void {
   const bytes = txn.inodes.size * INODE_SIZE;
-  let arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
-  if (arena.length < bytes) arena = inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
-  let at = 0;
+  const arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
+  if (ownArena && arena.length < bytes) {
+    inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
+    arenaSlots = [];
+  }
+  let k = 0;
   for (const inode of txn.inodes.values()) {
     const before = s.inodes.get(inode.ino);
     previous.push(before);
-    records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, arena.subarray(at, at + INODE_SIZE)) });
-    at += INODE_SIZE;
+    const slot = ownArena ? arenaSlot(k) : arena.subarray(k * INODE_SIZE, (k + 1) * INODE_SIZE);
+    // sealed by the journal's commit (the CRC over all but the size word); a free slot stays all zeros
+    records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, slot), seal: inode.flags === 0 ? undefined : SIZE_WORD });
+    k++;
     // only the extent blocks whose chunk changed: the others are on media as they are
     if (inode.extents.chunks().length > 1) for (const { block, data } of changedExtentBlocks(inode, before)) records.push({ offset: block * BLOCK, data });
   }

@@ -126,31 +126,50 @@ export function decodeSizeWord(lo: number, hi: number, ino: number): number {
   return sizeHi * 0x100000000 + lo;
 }
 
-/** The inode's slot image, in `into` (INODE_SIZE bytes, overwritten) when given. */
+/**
+ * The inode's slot image, in `into` (INODE_SIZE bytes, overwritten) when
+ * given, with its checksum (the last 4 bytes) left zero: the commit seals it
+ * (JournalRecord.seal = SIZE_WORD: a CRC-32 over everything but the size
+ * word, which carries its own check), in the same native call that journals it.
+ */
 export function encodeInode(i: Inode, into?: Buffer): Buffer {
   const b = into ? into.fill(0) : zeroed(INODE_SIZE);
   if (i.flags === 0) return b; // a free inode is all zeros
   b.writeUInt32LE(i.flags, 0);
   // written in place: the name was checked to fit 255 bytes
-  b.writeUInt32LE(i.name.length === 0 ? 0 : b.write(i.name, 64, NAME_MAX, 'utf8'), 4);
+  b.writeUInt32LE(i.name.length === 0 ? 0 : writeName(b, i.name), 4);
   writeU64(b, Math.max(0, Math.round(i.mtimeMs)), 16);
   writeU64(b, i.generation, 24);
   b.writeUInt32LE(i.extents.length, 32);
   const chunks = i.extents.chunks();
   b.writeUInt32LE(chunks[1]?.block ?? 0, 36);
   copyExtents(chunks[0]!, b, 320);
-  // the CRC covers everything but the size word, which carries its own check
-  b.writeUInt32LE(crc32(b.subarray(0, INODE_SIZE - 4)), INODE_SIZE - 4);
   const [lo, hi] = sizeWord(i.size, i.ino);
   b.writeUInt32LE(lo, SIZE_WORD);
   b.writeUInt32LE(hi, SIZE_WORD + 4);
   return b;
 }
 
+/**
+ * Writes `name` at byte 64 of `b`, returning its UTF-8 length: an ASCII
+ * name byte by byte (most names: a native call costs more than the loop),
+ * any other through Buffer.write.
+ */
+function writeName(b: Buffer, name: string): number {
+  const n = name.length;
+  for (let k = 0; k < n; k++) {
+    const c = name.charCodeAt(k);
+    if (c >= 0x80) return b.write(name, 64, NAME_MAX, 'utf8'); // overwrites the bytes written so far
+    b[64 + k] = c;
+  }
+  return n;
+}
+
 /** Writes a chunk's extents at `at` (their layout in memory is the one on media). */
 function copyExtents(chunk: Chunk, b: Buffer, at: number): void {
+  if (chunk.n === 0) return;
   if (LITTLE_ENDIAN) {
-    Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.n * 16).copy(b, at);
+    b.set(new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, chunk.n * 16), at);
     return;
   }
   for (let j = 0; j < chunk.n; j++) writeExtent(b, at + j * 16, chunk.extent(j));
