@@ -147,16 +147,19 @@ export class Region {
 
   /**
    * Copies `source` into the region. With persist (the default) the bytes are
-   * durable when this returns; large copies use non-temporal stores.
+   * durable when this returns; large copies use non-temporal stores. With
+   * 'flush' they are written back but not fenced: durable at this thread's
+   * next fence (any persisting call, or drain()), for a caller whose next
+   * step makes a barrier anyway.
    */
-  write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): number {
+  write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist: boolean | 'flush' = true): number {
     const n = length !== undefined ? length : ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0;
-    if (typeof offset === 'number' && typeof sourceOffset === 'number' && typeof n === 'number' && typeof persist === 'boolean') {
+    if (typeof offset === 'number' && typeof sourceOffset === 'number' && typeof n === 'number' && (typeof persist === 'boolean' || persist === 'flush')) {
       const a = this.#args;
       a[0] = offset;
       a[1] = sourceOffset;
       a[2] = n;
-      a[3] = persist ? 1 : 0;
+      a[3] = persist === 'flush' ? 2 : persist ? 1 : 0;
       this.#fast.write(source); // all or nothing: it throws or copies n bytes
       return n;
     }
