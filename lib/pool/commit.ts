@@ -16,7 +16,7 @@
 import { daxfsError, isDaxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
 import type { Run } from './extents.js';
-import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, SIZE_WORD, type Inode } from './inode.js';
+import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, FLAG_USED, SIZE_WORD, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
 import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters, type Superblock } from './layout.js';
@@ -46,6 +46,8 @@ const NO_OPTIONS: CommitOptions = {};
 let inodeArena = Buffer.allocUnsafe(4 * INODE_SIZE);
 let arenaSlots: Buffer[] = [];
 let arenaBusy = false;
+/** The arena's bitmap word: the one record most allocations and frees make. */
+const arenaWord = Buffer.alloc(4);
 
 function arenaSlot(k: number): Buffer {
   let slot = arenaSlots[k];
@@ -61,12 +63,12 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
   const force = options.force ?? false;
   if (txn.empty && !force) return;
   const records: JournalRecord[] = [];
-  for (const inode of txn.inodes.values()) layoutExtentBlocks(s, txn, inode);
-  const delta = txn.allocated.length + txn.freed.length === 0 ? 0 : bitmapRecords(s, txn, records);
   const previous: (Inode | undefined)[] = [];
   const ownArena = !arenaBusy;
   if (ownArena) arenaBusy = true;
   try {
+    for (const inode of txn.inodes.values()) layoutExtentBlocks(s, txn, inode);
+    const delta = txn.allocated.length + txn.freed.length === 0 ? 0 : bitmapRecords(s, txn, records, ownArena);
     encodeInodes(s, txn, ownArena, records, previous);
     for (const r of txn.records) records.push(r);
     const sb = withCounters(
@@ -115,10 +117,10 @@ function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: Journa
 
 function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, records: JournalRecord[], sb: Superblock, previous: (Inode | undefined)[]): void {
   // Prepare: the journal has room, the mappings' part is found; nothing changed yet.
-  if (records.length > 0) s.journal.checkRoom(records);
+  const bytes = records.length > 0 ? s.journal.checkRoom(records) : 0;
   const invalidation = prepareInvalidation(s, txn);
   try {
-    s.journal.commit(records);
+    s.journal.commit(records, bytes);
   } catch (e) {
     if (s.journal.unapplied && isDaxfsError(e)) stop(s, e);
     throw e;
@@ -139,9 +141,13 @@ function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, recor
   if (txn.table) s.table = txn.table;
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
+  // Linked files that keep their names (a write, a resize) leave the names as they are.
   let k = 0;
+  let renamed = false;
   for (const inode of txn.inodes.values()) {
     const old = previous[k++];
+    if (old && old.flags === FLAG_USED && inode.flags === FLAG_USED && old.name === inode.name) continue;
+    renamed = true;
     if (old && !(old.flags & FLAG_ORPHAN) && s.names.get(old.name) === inode.ino) s.names.delete(old.name);
   }
   s.inodes.grow(sb.inodeHighWater);
@@ -151,7 +157,7 @@ function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, recor
       s.freeInodes.add(inode.ino);
     } else {
       s.inodes.set(inode.ino, inode);
-      if (!(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
+      if (renamed && !(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
     }
   }
   invalidation.fill(options.faulting);
@@ -162,7 +168,7 @@ function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, recor
  * from a live view of the bitmap), with the change in the free count.
  * Throws EUCLEAN on a double allocation or free.
  */
-function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[]): number {
+function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[], ownArena: boolean): number {
   const bitmapBase = s.sb.bitmapStart * BLOCK;
   let delta = 0;
   // The common case: one run inside one word (a small file's block).
@@ -171,7 +177,7 @@ function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[]): number
     const run = set ? txn.allocated[0]! : txn.freed[0]!;
     const w = run.start >>> 5;
     if (run.length > 0 && (run.start + run.length - 1) >>> 5 === w) {
-      const data = Buffer.allocUnsafe(4);
+      const data = ownArena ? arenaWord : Buffer.allocUnsafe(4);
       data.writeUInt32LE(changeWord(s.bitmapWords[w]!, run.start, run.start + run.length, set), 0);
       records.push({ offset: bitmapBase + w * 4, data });
       return set ? -run.length : run.length;

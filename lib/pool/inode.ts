@@ -60,7 +60,7 @@ export function cloneInode(i: Inode): Inode {
  */
 export function checkName(name: unknown, what = 'name', reserved = false): string {
   if (typeof name !== 'string') throw daxfsError('EINVAL', `${what} must be a string`);
-  const bytes = Buffer.byteLength(name, 'utf8');
+  const bytes = utf8Length(name);
   if (bytes < 1 || bytes > NAME_MAX) throw daxfsError('EINVAL', `${what} must be 1 to ${NAME_MAX} bytes of UTF-8, got ${bytes}`);
   if (name.includes('/')) throw daxfsError('EINVAL', `${what} must not contain '/'`);
   if (name.includes('\0')) throw daxfsError('EINVAL', `${what} must not contain NUL`);
@@ -70,11 +70,12 @@ export function checkName(name: unknown, what = 'name', reserved = false): strin
   return name;
 }
 
-function writeExtent(b: Buffer, at: number, e: Extent): void {
-  b.writeUInt32LE(e.fileBlock, at);
-  b.writeUInt32LE(e.poolBlock, at + 4);
-  b.writeUInt32LE(e.length, at + 8);
-  b.writeUInt32LE(e.unwritten ? 1 : 0, at + 12);
+/** UTF-8 bytes of `name`: counted here for ASCII (a name is short; the native call costs more), else by Buffer.byteLength. */
+function utf8Length(name: string): number {
+  const n = name.length;
+  if (n > NAME_MAX) return Buffer.byteLength(name, 'utf8');
+  for (let k = 0; k < n; k++) if (name.charCodeAt(k) >= 0x80) return Buffer.byteLength(name, 'utf8');
+  return n;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -168,11 +169,13 @@ function writeName(b: Buffer, name: string): number {
 /** Writes a chunk's extents at `at` (their layout in memory is the one on media). */
 function copyExtents(chunk: Chunk, b: Buffer, at: number): void {
   if (chunk.n === 0) return;
-  if (LITTLE_ENDIAN) {
+  // a few extents (most files) value by value: a view costs more than they do
+  if (LITTLE_ENDIAN && chunk.n > 2) {
     b.set(new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, chunk.n * 16), at);
     return;
   }
-  for (let j = 0; j < chunk.n; j++) writeExtent(b, at + j * 16, chunk.extent(j));
+  const d = chunk.data;
+  for (let k = 0; k < chunk.n * 4; k++) b.writeUInt32LE(d[k]!, at + k * 4);
 }
 
 /** The extent block holding `chunk`, whose chain continues at `next` (0: the last). */

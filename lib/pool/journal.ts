@@ -101,10 +101,14 @@ export class Journal {
     return bytes;
   }
 
-  /** Commits `records` atomically. Throws ENOSPC, changing nothing, when they do not fit. */
-  commit(records: JournalRecord[]): void {
+  /**
+   * Commits `records` atomically. Throws ENOSPC, changing nothing, when they
+   * do not fit. `checked`: what checkRoom(records) returned just before
+   * (the caller checked first), so it is not worked out twice.
+   */
+  commit(records: JournalRecord[], checked?: number): void {
     if (records.length === 0) return;
-    const bytes = this.checkRoom(records);
+    const bytes = checked ?? this.checkRoom(records);
     // The records' bytes one after another in the staging buffer; the
     // native call lays out the body and header (the format above), checksums
     // them and runs the whole protocol with its barriers.
