@@ -27,47 +27,64 @@ export class BlockSet {
 
   /** Adds [start, start + length) (a union: blocks already in the set stay). */
   add(start: number, length: number): void {
-    this.eachBucket(start, length, (b, s, e) => {
-      let list = this.buckets.get(b);
-      if (!list) this.buckets.set(b, (list = []));
-      // pairs from i to j (exclusive) touch [s, e) or are adjacent to it: merged into one
-      const i = firstEndingAtOrAfter(list, s);
-      let j = i;
-      let from = s;
-      let to = e;
-      while (j * 2 < list.length && list[j * 2]! <= e) {
-        from = Math.min(from, list[j * 2]!);
-        to = Math.max(to, list[j * 2 + 1]!);
-        this.blocks -= list[j * 2 + 1]! - list[j * 2]!;
-        j++;
-      }
+    if (!(length > 0)) return;
+    const end = start + length;
+    // bucket by bucket (a method per bucket, no closure: this runs on every allocation)
+    for (let b = Math.floor(start / SPAN), last = Math.floor((end - 1) / SPAN); b <= last; b++)
+      this.addIn(b, Math.max(start, b * SPAN), Math.min(end, (b + 1) * SPAN));
+  }
+
+  private addIn(b: number, s: number, e: number): void {
+    let list = this.buckets.get(b);
+    if (!list) this.buckets.set(b, (list = []));
+    // pairs from i to j (exclusive) touch [s, e) or are adjacent to it: merged into one
+    const i = firstEndingAtOrAfter(list, s);
+    let j = i;
+    let from = s;
+    let to = e;
+    while (j * 2 < list.length && list[j * 2]! <= e) {
+      from = Math.min(from, list[j * 2]!);
+      to = Math.max(to, list[j * 2 + 1]!);
+      this.blocks -= list[j * 2 + 1]! - list[j * 2]!;
+      j++;
+    }
+    if (j - i === 1) {
+      // one run grows (the common case): in place
+      list[i * 2] = from;
+      list[i * 2 + 1] = to;
+    } else {
       list.splice(i * 2, (j - i) * 2, from, to);
-      this.blocks += to - from;
-      this.runs += 1 - (j - i);
-    });
+    }
+    this.blocks += to - from;
+    this.runs += 1 - (j - i);
   }
 
   /** Removes [start, start + length) (blocks not in the set are ignored). */
   remove(start: number, length: number): void {
-    this.eachBucket(start, length, (b, s, e) => {
-      const list = this.buckets.get(b);
-      if (!list) return;
-      const i = firstEndingAfter(list, s);
-      let j = i;
-      const pieces: number[] = [];
-      while (j * 2 < list.length && list[j * 2]! < e) {
-        const rs = list[j * 2]!;
-        const re = list[j * 2 + 1]!;
-        if (rs < s) pieces.push(rs, s);
-        if (re > e) pieces.push(e, re);
-        this.blocks -= Math.min(re, e) - Math.max(rs, s);
-        j++;
-      }
-      if (j === i) return;
-      list.splice(i * 2, (j - i) * 2, ...pieces);
-      this.runs += pieces.length / 2 - (j - i);
-      if (list.length === 0) this.buckets.delete(b);
-    });
+    if (!(length > 0)) return;
+    const end = start + length;
+    for (let b = Math.floor(start / SPAN), last = Math.floor((end - 1) / SPAN); b <= last; b++)
+      this.removeIn(b, Math.max(start, b * SPAN), Math.min(end, (b + 1) * SPAN));
+  }
+
+  private removeIn(b: number, s: number, e: number): void {
+    const list = this.buckets.get(b);
+    if (!list) return;
+    const i = firstEndingAfter(list, s);
+    let j = i;
+    const pieces: number[] = [];
+    while (j * 2 < list.length && list[j * 2]! < e) {
+      const rs = list[j * 2]!;
+      const re = list[j * 2 + 1]!;
+      if (rs < s) pieces.push(rs, s);
+      if (re > e) pieces.push(e, re);
+      this.blocks -= Math.min(re, e) - Math.max(rs, s);
+      j++;
+    }
+    if (j === i) return;
+    list.splice(i * 2, (j - i) * 2, ...pieces);
+    this.runs += pieces.length / 2 - (j - i);
+    if (list.length === 0) this.buckets.delete(b);
   }
 
   /** Whether every block of [start, start + length) is in the set. */
@@ -135,14 +152,6 @@ export class BlockSet {
     this.buckets.clear();
     this.blocks = 0;
     this.runs = 0;
-  }
-
-  /** Calls fn(bucket, from, to) for each bucket's share of [start, start + length). */
-  private eachBucket(start: number, length: number, fn: (bucket: number, from: number, to: number) => void): void {
-    if (!(length > 0)) return;
-    const end = start + length;
-    for (let b = Math.floor(start / SPAN), last = Math.floor((end - 1) / SPAN); b <= last; b++)
-      fn(b, Math.max(start, b * SPAN), Math.min(end, (b + 1) * SPAN));
   }
 }
 
