@@ -8,6 +8,7 @@
 #include "backing_fault.h"
 #include "crc32.h"
 #include "errors.h"
+#include "nt_store.h"
 #include "page_state.h"
 #include "region_io.h"
 
@@ -121,10 +122,41 @@ void Build(const Commit& t, uint8_t* image) {
   Put32(h + 28, Crc32(0, h, 28));
 }
 
-// The commit word: an atomic store, made durable (region_io.cc's RegionStore64).
+// The journal's own stores (body, header, commit word) and records whose
+// bytes are whole 8-byte words bypass the cache where the region persists
+// by flushing (x86-64): nothing on the commit path reads them back, and a
+// streamed line is durable at the fence without the write-back a flushed
+// one waits for (~120 against ~190 ns a barrier on the development
+// machine). The barriers are the same; msync mode, and other CPUs, copy
+// and flush as before.
+bool Streams(const RegionCore& c) { return c.mode != Persistence::kMsync; }
+
+// Stores `length` bytes at `offset`, written back (streamed, or flushed):
+// durable at the next fence. Returns 0 or an msync errno.
+int Put(RegionCore& c, uint64_t offset, const uint8_t* from, uint64_t length) {
+  if (length > 0 && Streams(c) && NtCopyWords(c.mapped_ + offset, from, length)) {
+    c.stats.bytes_written += length;
+    c.stats.nt_bytes += length;
+    c.TraceStore(offset, length);
+    c.TraceStreamed(offset, length);
+    return 0;
+  }
+  CopyIn(c, c.stats, offset, from, length, false);
+  return c.Flush(offset, length);
+}
+
+// The commit word: one 8-byte store, made durable (region_io.cc's RegionStore64).
 int StoreWord(RegionCore& c, uint64_t offset, uint64_t value) {
-  __atomic_store_n(reinterpret_cast<uint64_t*>(c.mapped_ + offset), value, __ATOMIC_RELEASE);
   c.stats.bytes_written += 8;
+  if (Streams(c) && NtStoreWord(c.mapped_ + offset, value)) {
+    c.stats.nt_bytes += 8;
+    c.TraceStore(offset, 8);
+    c.TraceStreamed(offset, 8);
+    c.stats.persist_calls++;
+    c.Drain();
+    return 0;
+  }
+  __atomic_store_n(reinterpret_cast<uint64_t*>(c.mapped_ + offset), value, __ATOMIC_RELEASE);
   c.TraceStore(offset, 8);
   return c.Persist(offset, 8);
 }
@@ -139,19 +171,12 @@ int Apply(RegionCore& c, const Commit& t, const uint8_t* image) {
     if (static_cast<int64_t>(i) == t.backup) {
       backup_at = at + kRecordHead;
     } else {
-      CopyIn(c, c.stats, target, image + at + kRecordHead, length, false);
+      if (int err = Put(c, target, image + at + kRecordHead, length)) return err;
       others++;
     }
     at += kRecordHead + Padded(length);
   }
-  if (others > 0) {
-    for (uint64_t i = 0; i < t.count; i++) {
-      if (static_cast<int64_t>(i) == t.backup) continue;
-      if (int err = c.Flush(static_cast<uint64_t>(t.list[3 * i]), static_cast<uint64_t>(t.list[3 * i + 2])))
-        return err;
-    }
-    c.Drain();
-  }
+  if (others > 0) c.Drain();
   if (t.backup < 0) return 0;
   auto b = static_cast<uint64_t>(t.backup);
   return CopyIn(c, c.stats, static_cast<uint64_t>(t.list[3 * b]), image + backup_at,
@@ -172,10 +197,8 @@ uint64_t Run(Napi::Env env, RegionCore& c, Commit& t, volatile bool& committed) 
     Build(t, image);
     // Barrier 1: body and header. (The image is the copies' source: the
     // staging buffer may alias the region, the image never does.)
-    CopyIn(c, c.stats, t.body, image, t.body_bytes, false);
-    CopyIn(c, c.stats, t.header, image + t.body_bytes, kHeaderBytes, false);
-    if ((err = c.Flush(t.body, t.body_bytes)) != 0) return;
-    if ((err = c.Flush(t.header, kHeaderBytes)) != 0) return;
+    if ((err = Put(c, t.body, image, t.body_bytes)) != 0) return;
+    if ((err = Put(c, t.header, image + t.body_bytes, kHeaderBytes)) != 0) return;
     c.Drain();
     // Barrier 2: the commit point. From its store on the transaction may be durable.
     committed = true;

@@ -9,8 +9,10 @@
 //     4 zero bytes | data, zero-padded to a multiple of 8; bodyCrc covers it.
 //
 // The persist barriers, in order, and why none can be merged with its
-// neighbour (a barrier: flush the lines stored, then one fence; in msync
-// mode, msync of each range, which writes back and waits):
+// neighbour (a barrier: flush the lines stored, then one fence — on x86-64
+// the journal's own stores and whole-word records are streamed instead,
+// needing no flush; in msync mode, msync of each range, which writes back
+// and waits):
 //   1. body and header. The commit word must not reach media before them: a
 //      set word over a torn body is, at mount, a damaged journal (EUCLEAN),
 //      not an uncommitted transaction.

@@ -129,6 +129,23 @@ describe('journal commit: barriers', () => {
     r.close();
   });
 
+  it.runIf(process.arch === 'x64')('on x86-64 the body, header, commit word and whole-word records are streamed: no line to flush; other records are flushed', () => {
+    const r = Region.create(uniquePath(dir), MiB);
+    expect(r.capabilities.persistence).toBe('volatile');
+    const j = new Journal(r, START, BLOCKS);
+    const before = r.stats();
+    j.commit([{ offset: META, data: pattern(512, 17) }]);
+    const after = r.stats();
+    // body 16 + 512, header 32, the commit word set and cleared, the record 512
+    expect([after.ntBytes - before.ntBytes, after.flushedLines - before.flushedLines, after.fences - before.fences]).toEqual([16 + 512 + 32 + 8 + 8 + 512, 0, 4]);
+    j.commit([{ offset: META + 8, data: pattern(3, 18) }]); // 3 bytes: copied and flushed, one line
+    const last = r.stats();
+    expect([last.ntBytes - after.ntBytes, last.flushedLines - after.flushedLines]).toEqual([24 + 32 + 16, 1]);
+    expect(r.view(META, 8).equals(pattern(512, 17).subarray(0, 8))).toBe(true);
+    expect(r.view(META + 8, 3).equals(pattern(3, 18))).toBe(true);
+    r.close();
+  });
+
   it('in msync mode every range is written back with its own msync, in the same order', () => {
     const r = Region.create(uniquePath(dir), MiB, { forceMsync: true });
     expect(r.capabilities.persistence).toBe('msync');
