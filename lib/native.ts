@@ -95,9 +95,9 @@ export interface NativeRegion {
   rangeBuffer(offset: number, length: number): ArrayBuffer;
   checkView(offset: number, length: number): void;
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
-  write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): number;
+  write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean | 'flush'): number;
   writeScatter(source: ArrayBufferView, list: Float64Array, count: number, privateCopy?: boolean): void;
-  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number): number;
+  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number, seals?: Float64Array): number;
   zero(offset: number, length: number, persist: boolean): void;
   persist(offset: number, length: number): void;
   flush(offset: number, length: number): void;

@@ -147,16 +147,19 @@ export class Region {
 
   /**
    * Copies `source` into the region. With persist (the default) the bytes are
-   * durable when this returns; large copies use non-temporal stores.
+   * durable when this returns; large copies use non-temporal stores. With
+   * 'flush' they are written back but not fenced: durable at this thread's
+   * next fence (any persisting call, or drain()), for a caller whose next
+   * step makes a barrier anyway.
    */
-  write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): number {
+  write(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist: boolean | 'flush' = true): number {
     const n = length !== undefined ? length : ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0;
-    if (typeof offset === 'number' && typeof sourceOffset === 'number' && typeof n === 'number' && typeof persist === 'boolean') {
+    if (typeof offset === 'number' && typeof sourceOffset === 'number' && typeof n === 'number' && (typeof persist === 'boolean' || persist === 'flush')) {
       const a = this.#args;
       a[0] = offset;
       a[1] = sourceOffset;
       a[2] = n;
-      a[3] = persist ? 1 : 0;
+      a[3] = persist === 'flush' ? 2 : persist ? 1 : 0;
       this.#fast.write(source); // all or nothing: it throws or copies n bytes
       return n;
     }
@@ -182,12 +185,15 @@ export class Region {
    * `headerOffset`; then the commit word (at headerOffset + 64) takes `seq`;
    * the records are applied in place, record `backupIndex` (when given) last
    * with a barrier of its own; the commit word is cleared. Every argument is
-   * checked before the first store. Returns the body's size. A thrown error
-   * has `committed`: true when it came at or after the commit point (the
-   * transaction may be durable, not known to be applied).
+   * checked before the first store. `seals` (at least `count` entries, or
+   * undefined) seals record i unless seals[i] is -1: its last 4 bytes go to
+   * media as the CRC-32 of its other bytes, the 8 at offset seals[i] counted
+   * as zeros. Returns the body's size. A thrown error has `committed`: true
+   * when it came at or after the commit point (the transaction may be
+   * durable, not known to be applied).
    */
-  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number): number {
-    return this.#native.journalCommit(staging, list, count, headerOffset, bodyOffset, seq, backupIndex);
+  journalCommit(staging: ArrayBufferView, list: Float64Array, count: number, headerOffset: number, bodyOffset: number, seq: number, backupIndex?: number, seals?: Float64Array): number {
+    return this.#native.journalCommit(staging, list, count, headerOffset, bodyOffset, seq, backupIndex, seals);
   }
 
   /**

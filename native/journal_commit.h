@@ -9,8 +9,10 @@
 //     4 zero bytes | data, zero-padded to a multiple of 8; bodyCrc covers it.
 //
 // The persist barriers, in order, and why none can be merged with its
-// neighbour (a barrier: flush the lines stored, then one fence; in msync
-// mode, msync of each range, which writes back and waits):
+// neighbour (a barrier: flush the lines stored, then one fence — on x86-64
+// the journal's own stores and whole-word records are streamed instead,
+// needing no flush; in msync mode, msync of each range, which writes back
+// and waits):
 //   1. body and header. The commit word must not reach media before them: a
 //      set word over a torn body is, at mount, a damaged journal (EUCLEAN),
 //      not an uncommitted transaction.
@@ -39,10 +41,13 @@
 namespace daxfs {
 
 // journalCommit(staging, list, count, headerOffset, bodyOffset, seq,
-// backupIndex) → body bytes. `list` (a Float64Array) holds `count`
+// backupIndex, seals) → body bytes. `list` (a Float64Array) holds `count`
 // (targetOffset, sourceOffset, length) triples: the records, their bytes in
 // `staging`; record `backupIndex` (undefined: none) is applied after the others
-// with a barrier of its own. Every argument is checked before the first
+// with a barrier of its own. `seals` (a Float64Array of at least `count`
+// entries, or undefined: none) seals record i when seals[i] is not -1: its
+// last 4 bytes become the CRC-32 of its other bytes, the 8 at offset
+// seals[i] counted as zeros (the staging buffer is left as it is). Every argument is checked before the first
 // store. Every error thrown carries `committed`: false when the commit
 // point was not reached (nothing is committed; the journal may be reused),
 // true when the failure came at or after it (the transaction may be

@@ -83,6 +83,48 @@ void NtCopy(void* dst, const void* src, size_t length, size_t* head, size_t* tai
   std::memcpy(d + body, s + body, length - *head - body);
 }
 
+bool NtCopyWords(void* dst, const void* src, size_t length) {
+#if defined(__x86_64__)
+  if ((reinterpret_cast<uintptr_t>(dst) & 7) != 0 || (length & 7) != 0) return false;
+  size_t head = 0, body = 0, tail = 0;
+  Split(dst, length, &head, &body, &tail);
+  auto* d = static_cast<uint8_t*>(dst);
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto words = [](uint8_t* to, const uint8_t* from, size_t n) {
+    for (size_t i = 0; i < n; i += 8) {
+      long long w;
+      std::memcpy(&w, from + i, 8);
+      _mm_stream_si64(reinterpret_cast<long long*>(to + i), w);
+    }
+  };
+  words(d, s, head);
+  if (kHasAvx2) {
+    StreamLinesAvx2(d + head, s + head, body);
+  } else {
+    StreamLinesSse2(d + head, s + head, body);
+  }
+  words(d + head + body, s + head + body, tail);
+  return true;
+#else
+  (void)dst;
+  (void)src;
+  (void)length;
+  return false;
+#endif
+}
+
+bool NtStoreWord(void* dst, uint64_t value) {
+#if defined(__x86_64__)
+  if ((reinterpret_cast<uintptr_t>(dst) & 7) != 0) return false;
+  _mm_stream_si64(static_cast<long long*>(dst), static_cast<long long>(value));
+  return true;
+#else
+  (void)dst;
+  (void)value;
+  return false;
+#endif
+}
+
 void NtZero(void* dst, size_t length, size_t* head, size_t* tail) {
   size_t body = 0;
   Split(dst, length, head, &body, tail);

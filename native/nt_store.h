@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace daxfs {
 
@@ -12,6 +13,17 @@ namespace daxfs {
 // each) are written with ordinary stores. `*head` and `*tail` receive the
 // byte counts of those parts, which the caller must flush to persist them.
 void NtCopy(void* dst, const void* src, size_t length, size_t* head, size_t* tail);
+
+// Copies `length` bytes with non-temporal stores only: whole lines as
+// NtCopy does, the partial lines at either end 8 bytes at a time. Needs an
+// 8-byte aligned `dst` and a multiple of 8 bytes; returns false, having
+// written nothing, where that is not so or the CPU has no streaming stores
+// (the caller then copies and flushes).
+bool NtCopyWords(void* dst, const void* src, size_t length);
+
+// One 8-byte aligned word stored non-temporally (a single store: no reader
+// and no crash sees half of it); false, nothing written, where not possible.
+bool NtStoreWord(void* dst, uint64_t value);
 
 // Zeroes `length` bytes with the same split as NtCopy.
 void NtZero(void* dst, size_t length, size_t* head, size_t* tail);

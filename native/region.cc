@@ -272,9 +272,11 @@ Napi::Value Region::Write(const Napi::CallbackInfo& info) {
   ByteSpan source = ArgBytes(info, 1, "source");
   uint64_t source_offset = ArgIndex(info, 2, "sourceOffset");
   uint64_t length = ArgIndex(info, 3, "length");
-  bool persist = ArgBool(info, 4, "persist", true);
+  // persist: a boolean, or 'flush' (written back, not fenced: see region_fast.cc)
+  bool flush_only = info.Length() > 4 && info[4].IsString() && info[4].As<Napi::String>().Utf8Value() == "flush";
+  bool persist = flush_only || ArgBool(info, 4, "persist", true);
   return Napi::Number::New(
-      env, static_cast<double>(RegionWrite(env, c, offset, source, source_offset, length, persist)));
+      env, static_cast<double>(RegionWrite(env, c, offset, source, source_offset, length, persist, !flush_only)));
 }
 
 // writeScatter(source, list, count): `count` (regionOffset, sourceOffset,

@@ -42,11 +42,15 @@ CopyArgs ParseCopy(Napi::Env env, FastState& s, napi_value arg, const char* buff
   return a;
 }
 
+// persist (args[3]): 0 no, 1 durable on return, 2 flushed but not fenced
+// (durable at this thread's next fence: a caller whose next step is a
+// barrier of its own saves one).
 napi_value WriteBody(Napi::Env env, FastState& s, napi_value arg) {
   RegionCore& c = RequireWritable(env, s.core.get());
   CopyArgs a = ParseCopy(env, s, arg, "source", "sourceOffset");
-  bool persist = FlagArg(env, s.args[3], "persist");
-  RegionWrite(env, c, a.offset, a.bytes, a.bytes_offset, a.length, persist);
+  double mode = s.args[3];
+  if (mode != 0 && mode != 1 && mode != 2) ThrowCode(env, "EINVAL", "persist must be a boolean or 'flush'");
+  RegionWrite(env, c, a.offset, a.bytes, a.bytes_offset, a.length, mode != 0, mode != 2);
   return nullptr;  // all or nothing: the caller knows the count
 }
 

@@ -22,7 +22,7 @@ bool Overlaps(const uint8_t* a, uint64_t a_len, const uint8_t* b, uint64_t b_len
 // After a non-temporal copy or zero: the streamed body needs only the fence;
 // the unaligned head and tail went through the cache and need flushing.
 void PersistEdges(RegionCore& c, RegionStats& stats, uint8_t* to, uint64_t length, size_t head,
-                  size_t tail) {
+                  size_t tail, bool fence) {
   if (c.trace) {
     uint64_t offset = static_cast<uint64_t>(to - c.mapped_);
     c.trace->Flush(offset, head);
@@ -32,6 +32,7 @@ void PersistEdges(RegionCore& c, RegionStats& stats, uint8_t* to, uint64_t lengt
     stats.flushed_lines += FlushRange(c.flush, to, head);
     stats.flushed_lines += FlushRange(c.flush, to + length - tail, tail);
   }
+  if (!fence) return;
   stats.persist_calls++;
   c.Drain(stats);
 }
@@ -45,7 +46,7 @@ void PersistEdges(RegionCore& c, RegionStats& stats, uint8_t* to, uint64_t lengt
 // Runs guarded: plain stores and flushes, nothing with a destructor. (The
 // crash tracer copies the bytes just stored, whose pages are therefore backed.)
 int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* from, uint64_t length,
-           bool persist) {
+           bool persist, bool fence) {
   stats.bytes_written += length;
   if (length == 0) return 0;
   // mapped_, not base(): an asynchronous copy keeps the mapping alive even
@@ -58,12 +59,13 @@ int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* fr
     stats.nt_bytes += length - head - tail;
     c.TraceStore(offset, length);
     c.TraceStreamed(offset + head, length - head - tail);
-    if (persist) PersistEdges(c, stats, to, length, head, tail);
+    if (persist) PersistEdges(c, stats, to, length, head, tail, fence);
     return 0;
   }
   std::memmove(to, from, length);
   c.TraceStore(offset, length);
-  return persist ? c.Persist(offset, length, stats) : 0;
+  if (!persist) return 0;
+  return fence ? c.Persist(offset, length, stats) : c.Flush(offset, length, stats);
 }
 
 Aside::Aside(const void* p, uint64_t length) {
@@ -112,7 +114,7 @@ uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan targ
 }
 
 uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan source,
-                     uint64_t source_offset, uint64_t length, bool persist) {
+                     uint64_t source_offset, uint64_t length, bool persist, bool fence) {
   CheckRange(env, source_offset, length, source.length, "sourceOffset", "length", "source buffer");
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
   const uint8_t* from = source.data + source_offset;
@@ -121,7 +123,7 @@ uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan sou
   Aside aside(from, length);
   int err = 0;
   GuardRegion(env, c, GuardRange::Of(from, length), [&] {
-    err = CopyIn(c, c.stats, offset, aside.Take(from, length), length, persist);
+    err = CopyIn(c, c.stats, offset, aside.Take(from, length), length, persist, fence);
   });
   ThrowPersistErrno(env, c, err, "persisting the written range");
   return length;
@@ -182,7 +184,7 @@ void RegionZero(Napi::Env env, RegionCore& c, uint64_t offset, uint64_t length, 
       c.stats.nt_bytes += length - head - tail;
       c.TraceStore(offset, length);
       c.TraceStreamed(offset + head, length - head - tail);
-      if (persist) PersistEdges(c, c.stats, to, length, head, tail);
+      if (persist) PersistEdges(c, c.stats, to, length, head, tail, true);
       return;
     }
     std::memset(to, 0, length);

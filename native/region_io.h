@@ -26,8 +26,10 @@ void ThrowPersistErrno(Napi::Env env, const RegionCore& c, int err, const char* 
 // or the errno of a failed msync. To be run guarded (backing_fault.h), with a
 // source that is not in a daxfs mapping (see Aside). The benchmark's native
 // loop and the asynchronous copies (with their own `stats`) use it too.
+// With `persist` and not `fence`, the bytes are written back (flushed, or
+// streamed) but not fenced: durable at this thread's next fence.
 int CopyIn(RegionCore& c, RegionStats& stats, uint64_t offset, const uint8_t* from,
-           uint64_t length, bool persist);
+           uint64_t length, bool persist, bool fence = true);
 
 // A buffer of a call that lies in a daxfs mapping may show the region's own
 // blocks at another address: its bytes go through memory of their own, so
@@ -52,7 +54,7 @@ class Aside {
 uint64_t RegionRead(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan target,
                     uint64_t target_offset, uint64_t length);
 uint64_t RegionWrite(Napi::Env env, RegionCore& c, uint64_t offset, ByteSpan source,
-                     uint64_t source_offset, uint64_t length, bool persist);
+                     uint64_t source_offset, uint64_t length, bool persist, bool fence = true);
 // Copies `count` ranges of `source` into the region, then persists them all
 // with one barrier (one fence, or msync per range in msync mode). `list`
 // holds (regionOffset, sourceOffset, length) triples; every triple is

@@ -77,6 +77,17 @@ export class Allocator {
       const found = this.bitmap.find(g, want, min);
       if (!found || (backedOnly && found.start < g)) return null; // none, or wrapped around
       let run: Run = found;
+      // nothing pending and nothing held (the common case): the run as found
+      if (pending.length === 0 && this.held.size === 0 && run.length >= min) {
+        const taken = this.taken(run, backedOnly);
+        if (taken && taken.length >= min) return taken;
+        g = run.start + run.length;
+        if (g >= this.nblocks) {
+          if (backedOnly) return null;
+          g = this.dataStart;
+        }
+        continue;
+      }
       const overlapping = pending.filter((p) => p.start < run.start + run.length && run.start < p.start + p.length);
       const held = this.held.size === 0 ? undefined : this.held.firstOverlap(run.start, run.length);
       if (held) overlapping.push(held);

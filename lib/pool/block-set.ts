@@ -58,7 +58,13 @@ export class BlockSet {
       this.blocks -= list[j * 2 + 1]! - list[j * 2]!;
       j++;
     }
-    list.splice(i * 2, (j - i) * 2, from, to);
+    if (j - i === 1) {
+      // one run grows (the common case): in place
+      list[i * 2] = from;
+      list[i * 2 + 1] = to;
+    } else {
+      list.splice(i * 2, (j - i) * 2, from, to);
+    }
     this.blocks += to - from;
     this.runs += 1 - (j - i);
   }

@@ -17,7 +17,7 @@ import { daxfsError, isDaxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
 import type { Chunk } from './extent-map.js';
 import type { Run } from './extents.js';
-import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, type Inode } from './inode.js';
+import { changedExtentBlocks, encodeInode, makeInode, FLAG_ORPHAN, FLAG_USED, SIZE_WORD, type Inode } from './inode.js';
 import { prepareInvalidation } from './invalidation.js';
 import type { JournalRecord } from './journal.js';
 import { BLOCK, encodeSuperblock, INODE_SIZE, withCounters, type Superblock } from './layout.js';
@@ -40,12 +40,26 @@ const NO_OPTIONS: CommitOptions = {};
 /**
  * Where commits encode inodes: records point into it until the journal has
  * copied them (commit is synchronous), so one arena serves every commit;
- * a commit that finds it in use (one started inside another) takes a fresh one.
+ * a commit that finds it in use (one started inside another) takes a fresh
+ * one. Its slots (views of INODE_SIZE bytes) are made once: a view costs
+ * more than the encoding it holds.
  */
 let inodeArena = Buffer.allocUnsafe(4 * INODE_SIZE);
 /** The same for the extent blocks a commit re-encodes: an edit changes one or two. */
 const extentArena = Buffer.allocUnsafe(4 * BLOCK);
+let arenaSlots: Buffer[] = [];
 let arenaBusy = false;
+/** The arena's bitmap word: the one record most allocations and frees make. */
+const arenaWord = Buffer.alloc(4);
+
+function arenaSlot(k: number): Buffer {
+  let slot = arenaSlots[k];
+  if (slot === undefined) {
+    for (let j = arenaSlots.length; j <= k; j++) arenaSlots.push(inodeArena.subarray(j * INODE_SIZE, (j + 1) * INODE_SIZE));
+    slot = arenaSlots[k]!;
+  }
+  return slot;
+}
 
 const fromExtentArena = (k: number): Buffer | undefined => (k < 4 ? extentArena.subarray(k * BLOCK, (k + 1) * BLOCK) : undefined);
 
@@ -54,12 +68,12 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
   const force = options.force ?? false;
   if (txn.empty && !force) return;
   const records: JournalRecord[] = [];
-  for (const inode of txn.inodes.values()) layoutExtentBlocks(s, txn, inode);
-  const delta = txn.allocated.length + txn.freed.length === 0 ? 0 : bitmapRecords(s, txn, records);
   const previous: (Inode | undefined)[] = [];
   const ownArena = !arenaBusy;
   if (ownArena) arenaBusy = true;
   try {
+    for (const inode of txn.inodes.values()) layoutExtentBlocks(s, txn, inode);
+    const delta = txn.allocated.length + txn.freed.length === 0 ? 0 : bitmapRecords(s, txn, records, ownArena);
     const encoded: Chunk[] = [];
     encodeInodes(s, txn, ownArena, records, previous, encoded);
     for (const r of txn.records) records.push(r);
@@ -93,15 +107,20 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
  */
 function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: JournalRecord[], previous: (Inode | undefined)[], encoded: Chunk[]): void {
   const bytes = txn.inodes.size * INODE_SIZE;
-  let arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
-  if (arena.length < bytes) arena = inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
-  let at = 0;
+  const arena = ownArena ? inodeArena : Buffer.allocUnsafe(bytes);
+  if (ownArena && arena.length < bytes) {
+    inodeArena = Buffer.allocUnsafe(Math.max(bytes, 2 * arena.length));
+    arenaSlots = [];
+  }
+  let k = 0;
   let extentsFree = true;
   for (const inode of txn.inodes.values()) {
     const before = s.inodes.get(inode.ino);
     previous.push(before);
-    records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, arena.subarray(at, at + INODE_SIZE)) });
-    at += INODE_SIZE;
+    const slot = ownArena ? arenaSlot(k) : arena.subarray(k * INODE_SIZE, (k + 1) * INODE_SIZE);
+    // sealed by the journal's commit (the CRC over all but the size word); a free slot stays all zeros
+    records.push({ offset: inodeOffset(s, inode.ino), data: encodeInode(inode, slot), seal: inode.flags === 0 ? undefined : SIZE_WORD });
+    k++;
     // only the extent blocks whose chunk changed: the others are on media as they are
     if (inode.extents.chunks().length > 1) {
       const changed = changedExtentBlocks(inode, before, ownArena && extentsFree ? fromExtentArena : undefined);
@@ -155,10 +174,10 @@ const EXTENT_BYTES = 16;
 
 function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, records: JournalRecord[], sb: Superblock, previous: (Inode | undefined)[]): void {
   // Prepare: the journal has room, the mappings' part is found; nothing changed yet.
-  if (records.length > 0) s.journal.checkRoom(records);
+  const bytes = records.length > 0 ? s.journal.checkRoom(records) : 0;
   const invalidation = prepareInvalidation(s, txn);
   try {
-    s.journal.commit(records);
+    s.journal.commit(records, bytes);
   } catch (e) {
     if (s.journal.unapplied && isDaxfsError(e)) stop(s, e);
     throw e;
@@ -179,9 +198,13 @@ function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, recor
   if (txn.table) s.table = txn.table;
   for (const run of txn.freed) s.owned.remove(run.start, run.length);
   for (const run of txn.allocated) s.owned.add(run.start, run.length);
+  // Linked files that keep their names (a write, a resize) leave the names as they are.
   let k = 0;
+  let renamed = false;
   for (const inode of txn.inodes.values()) {
     const old = previous[k++];
+    if (old && old.flags === FLAG_USED && inode.flags === FLAG_USED && old.name === inode.name) continue;
+    renamed = true;
     if (old && !(old.flags & FLAG_ORPHAN) && s.names.get(old.name) === inode.ino) s.names.delete(old.name);
   }
   s.inodes.grow(sb.inodeHighWater);
@@ -191,7 +214,7 @@ function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, recor
       s.freeInodes.add(inode.ino);
     } else {
       s.inodes.set(inode.ino, inode);
-      if (!(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
+      if (renamed && !(inode.flags & FLAG_ORPHAN)) s.names.set(inode.name, inode.ino);
     }
   }
   invalidation.fill(options.faulting);
@@ -202,7 +225,7 @@ function journalAndInstall(s: PoolState, txn: Txn, options: CommitOptions, recor
  * from a live view of the bitmap), with the change in the free count.
  * Throws EUCLEAN on a double allocation or free.
  */
-function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[]): number {
+function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[], ownArena: boolean): number {
   const bitmapBase = s.sb.bitmapStart * BLOCK;
   let delta = 0;
   // The common case: one run inside one word (a small file's block).
@@ -211,7 +234,7 @@ function bitmapRecords(s: PoolState, txn: Txn, records: JournalRecord[]): number
     const run = set ? txn.allocated[0]! : txn.freed[0]!;
     const w = run.start >>> 5;
     if (run.length > 0 && (run.start + run.length - 1) >>> 5 === w) {
-      const data = Buffer.allocUnsafe(4);
+      const data = ownArena ? arenaWord : Buffer.allocUnsafe(4);
       data.writeUInt32LE(changeWord(s.bitmapWords[w]!, run.start, run.start + run.length, set), 0);
       records.push({ offset: bitmapBase + w * 4, data });
       return set ? -run.length : run.length;

@@ -30,8 +30,12 @@ import type { BlockMapping } from './types.js';
 
 const HOLE_SCAN_LIMIT = 2 ** 32;
 
-/** Copies `length` bytes of the caller's buffer at `sourceOffset` to region offset `at`. */
-type Copier = (at: number, sourceOffset: number, length: number) => void;
+/**
+ * Copies `length` bytes of the caller's buffer at `sourceOffset` to region
+ * offset `at`. `fresh`: the bytes go to new or unwritten blocks, which only
+ * the write's transaction makes part of the file.
+ */
+type Copier = (at: number, sourceOffset: number, length: number, fresh: boolean) => void;
 
 /** Files smaller than this (in blocks) get no preallocation. */
 const PREALLOC_AFTER_BLOCKS = 4;
@@ -123,7 +127,7 @@ function fillBlocks(s: PoolState, poolBlock: number, fileBlock: number, count: n
   const base = poolBlock * BLOCK - blockStart;
   if (zeroEdges && from > blockStart) s.region.zero(base + blockStart, from - blockStart);
   if (zeroEdges && to < blockEnd) s.region.zero(base + to, blockEnd - to);
-  if (to > from) copy(base + from, sourceOffset + (from - position), to - from);
+  if (to > from) copy(base + from, sourceOffset + (from - position), to - from, zeroEdges);
 }
 
 /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
@@ -151,8 +155,14 @@ export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, source
       return n;
     }
   }
-  const plan = planWrite(s, inode, sourceOffset, length, position, (at, from, n) => {
-    s.region.write(at, source, from, n);
+  // Bytes for new or unwritten blocks are written back but not fenced: the
+  // transaction that makes them the file's follows (a write that fills such
+  // blocks always commits one), and the journal's first barrier — before
+  // its commit point — fences them with its body. Until then no one can
+  // read them through the file; a crash before it leaves them unallocated.
+  // Bytes over written blocks are durable on return, as ever.
+  const plan = planWrite(s, inode, sourceOffset, length, position, (at, from, n, fresh) => {
+    s.region.write(at, source, from, n, fresh ? 'flush' : true);
   });
   finishWrite(s, plan);
   return plan.written;

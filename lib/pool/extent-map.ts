@@ -363,6 +363,16 @@ export class ExtentMap implements Iterable<Extent> {
 
   /** Inserts an extent over a hole (the caller guarantees no overlap), merging with compatible neighbours. */
   insert(e: Extent): void {
+    if (this.#count === 0 && this.#chunks.length === 1) {
+      // an empty map (a new file's first write): its one chunk, made directly
+      const data = new Uint32Array(4);
+      writeExtent(data, 0, e);
+      this.#chunks[0] = new Chunk(data, 1, 0);
+      this.#firsts = null;
+      this.#count = 1;
+      this.#mapped = e.length;
+      return;
+    }
     const i = this.findIndex(e.fileBlock);
     const from = Math.max(0, i - 1);
     const window = this.#window(from, Math.min(this.#count, i + 1));

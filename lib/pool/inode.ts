@@ -60,7 +60,7 @@ export function cloneInode(i: Inode): Inode {
  */
 export function checkName(name: unknown, what = 'name', reserved = false): string {
   if (typeof name !== 'string') throw daxfsError('EINVAL', `${what} must be a string`);
-  const bytes = Buffer.byteLength(name, 'utf8');
+  const bytes = utf8Length(name);
   if (bytes < 1 || bytes > NAME_MAX) throw daxfsError('EINVAL', `${what} must be 1 to ${NAME_MAX} bytes of UTF-8, got ${bytes}`);
   if (name.includes('/')) throw daxfsError('EINVAL', `${what} must not contain '/'`);
   if (name.includes('\0')) throw daxfsError('EINVAL', `${what} must not contain NUL`);
@@ -70,11 +70,12 @@ export function checkName(name: unknown, what = 'name', reserved = false): strin
   return name;
 }
 
-function writeExtent(b: Buffer, at: number, e: Extent): void {
-  b.writeUInt32LE(e.fileBlock, at);
-  b.writeUInt32LE(e.poolBlock, at + 4);
-  b.writeUInt32LE(e.length, at + 8);
-  b.writeUInt32LE(e.unwritten ? 1 : 0, at + 12);
+/** UTF-8 bytes of `name`: counted here for ASCII (a name is short; the native call costs more), else by Buffer.byteLength. */
+function utf8Length(name: string): number {
+  const n = name.length;
+  if (n > NAME_MAX) return Buffer.byteLength(name, 'utf8');
+  for (let k = 0; k < n; k++) if (name.charCodeAt(k) >= 0x80) return Buffer.byteLength(name, 'utf8');
+  return n;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -126,34 +127,55 @@ export function decodeSizeWord(lo: number, hi: number, ino: number): number {
   return sizeHi * 0x100000000 + lo;
 }
 
-/** The inode's slot image, in `into` (INODE_SIZE bytes, overwritten) when given. */
+/**
+ * The inode's slot image, in `into` (INODE_SIZE bytes, overwritten) when
+ * given, with its checksum (the last 4 bytes) left zero: the commit seals it
+ * (JournalRecord.seal = SIZE_WORD: a CRC-32 over everything but the size
+ * word, which carries its own check), in the same native call that journals it.
+ */
 export function encodeInode(i: Inode, into?: Buffer): Buffer {
   const b = into ? into.fill(0) : zeroed(INODE_SIZE);
   if (i.flags === 0) return b; // a free inode is all zeros
   b.writeUInt32LE(i.flags, 0);
   // written in place: the name was checked to fit 255 bytes
-  b.writeUInt32LE(i.name.length === 0 ? 0 : b.write(i.name, 64, NAME_MAX, 'utf8'), 4);
+  b.writeUInt32LE(i.name.length === 0 ? 0 : writeName(b, i.name), 4);
   writeU64(b, Math.max(0, Math.round(i.mtimeMs)), 16);
   writeU64(b, i.generation, 24);
   b.writeUInt32LE(i.extents.length, 32);
   const chunks = i.extents.chunks();
   b.writeUInt32LE(chunks[1]?.block ?? 0, 36);
   copyExtents(chunks[0]!, b, 320);
-  // the CRC covers everything but the size word, which carries its own check
-  b.writeUInt32LE(crc32(b.subarray(0, INODE_SIZE - 4)), INODE_SIZE - 4);
   const [lo, hi] = sizeWord(i.size, i.ino);
   b.writeUInt32LE(lo, SIZE_WORD);
   b.writeUInt32LE(hi, SIZE_WORD + 4);
   return b;
 }
 
+/**
+ * Writes `name` at byte 64 of `b`, returning its UTF-8 length: an ASCII
+ * name byte by byte (most names: a native call costs more than the loop),
+ * any other through Buffer.write.
+ */
+function writeName(b: Buffer, name: string): number {
+  const n = name.length;
+  for (let k = 0; k < n; k++) {
+    const c = name.charCodeAt(k);
+    if (c >= 0x80) return b.write(name, 64, NAME_MAX, 'utf8'); // overwrites the bytes written so far
+    b[64 + k] = c;
+  }
+  return n;
+}
+
 /** Writes a chunk's extents at `at` (their layout in memory is the one on media). */
 function copyExtents(chunk: Chunk, b: Buffer, at: number): void {
-  if (LITTLE_ENDIAN) {
-    Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.n * 16).copy(b, at);
+  if (chunk.n === 0) return;
+  // a few extents (most files) value by value: a view costs more than they do
+  if (LITTLE_ENDIAN && chunk.n > 2) {
+    b.set(new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, chunk.n * 16), at);
     return;
   }
-  for (let j = 0; j < chunk.n; j++) writeExtent(b, at + j * 16, chunk.extent(j));
+  const d = chunk.data;
+  for (let k = 0; k < chunk.n * 4; k++) b.writeUInt32LE(d[k]!, at + k * 4);
 }
 
 /** The extent block holding `chunk`, whose chain continues at `next` (0: the last); in `into` (BLOCK bytes, overwritten) when given. */

@@ -20,7 +20,8 @@ import type { Txn } from './txn.js';
 
 export class PreparedInvalidation {
   constructor(
-    private readonly s: PoolState,
+    /** Undefined only for a transaction that frees nothing. */
+    private readonly s: PoolState | undefined,
     private readonly changes: readonly SpaceChange<FileMapping>[],
     /** Region byte ranges of the blocks the transaction frees. */
     private readonly freed: readonly { offset: number; length: number }[],
@@ -29,7 +30,7 @@ export class PreparedInvalidation {
   /** After the commit point: no page shows a block taken away, nor anything past EOF; no copy touches a freed block. */
   apply(): void {
     for (const change of this.changes) change.tearDown();
-    for (const r of this.freed) this.s.region.waitIdle(r.offset, r.length);
+    for (const r of this.freed) this.s!.region.waitIdle(r.offset, r.length);
   }
 
   /** After the install: holes filled show their blocks, except the pages `faulting` maps itself. */
@@ -38,8 +39,12 @@ export class PreparedInvalidation {
   }
 }
 
+/** A transaction that frees nothing in a pool with no mapping: nothing to do (most creates and writes). */
+const NOTHING_TO_INVALIDATE = new PreparedInvalidation(undefined, [], []);
+
 /** Prepare: changes nothing. */
 export function prepareInvalidation(s: PoolState, txn: Txn): PreparedInvalidation {
+  if (s.spaces.size === 0 && txn.freed.length === 0) return NOTHING_TO_INVALIDATE;
   const changes: SpaceChange<FileMapping>[] = [];
   if (s.spaces.size !== 0) {
     for (const inode of txn.inodes.values()) {

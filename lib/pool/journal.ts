@@ -25,6 +25,12 @@ const BACKUP_SUPERBLOCK = BLOCK;
 export interface JournalRecord {
   offset: number;
   data: Buffer;
+  /**
+   * Sealed by the commit: the record's last 4 bytes go to media as the
+   * CRC-32 of its other bytes, the 8 at this offset counted as zeros (an
+   * inode's checksum, its size word left out). Undefined: as it is.
+   */
+  seal?: number;
 }
 
 /** A record staged in the journal body: its bytes are at `at` in the body. */
@@ -55,6 +61,7 @@ export class Journal {
   // reused for every commit: fresh buffers cost more than the commit itself
   private scratch = Buffer.allocUnsafe(4096);
   private ranges = new Float64Array(48);
+  private seals = new Float64Array(16);
   /** Transactions committed by this mount, for statistics. */
   commits = 0;
   /** Bytes of records (with their headers) those transactions wrote to the journal, for statistics. */
@@ -94,29 +101,41 @@ export class Journal {
     return bytes;
   }
 
-  /** Commits `records` atomically. Throws ENOSPC, changing nothing, when they do not fit. */
-  commit(records: JournalRecord[]): void {
+  /**
+   * Commits `records` atomically. Throws ENOSPC, changing nothing, when they
+   * do not fit. `checked`: what checkRoom(records) returned just before
+   * (the caller checked first), so it is not worked out twice.
+   */
+  commit(records: JournalRecord[], checked?: number): void {
     if (records.length === 0) return;
-    const bytes = this.checkRoom(records);
+    const bytes = checked ?? this.checkRoom(records);
     // The records' bytes one after another in the staging buffer; the
     // native call lays out the body and header (the format above), checksums
     // them and runs the whole protocol with its barriers.
     if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * this.scratch.length));
     const list = this.list(records.length);
+    if (this.seals.length < records.length) this.seals = new Float64Array(Math.max(records.length, 2 * this.seals.length));
+    const seals = this.seals;
     let at = 0;
     let backup: number | undefined;
+    let sealed = false;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      r.data.copy(this.scratch, at);
+      this.scratch.set(r.data, at);
       list[3 * i] = r.offset;
       list[3 * i + 1] = at;
       list[3 * i + 2] = r.data.length;
       if (r.offset === BACKUP_SUPERBLOCK) backup = i;
+      if (r.seal === undefined) seals[i] = -1;
+      else {
+        seals[i] = r.seal;
+        sealed = true;
+      }
       at += r.data.length;
     }
     const seq = this.seq++;
     try {
-      this.region.journalCommit(this.scratch, list, records.length, this.headerOffset, this.bodyOffset, seq, backup);
+      this.region.journalCommit(this.scratch, list, records.length, this.headerOffset, this.bodyOffset, seq, backup, sealed ? seals : undefined);
     } catch (e) {
       // A failure at or after the commit point (a fault caught by the
       // engine: no space, a truncated file, a media error): the transaction

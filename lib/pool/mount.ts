@@ -32,6 +32,7 @@ import { scanInodes } from './scan.js';
 import { decodeSlot } from './scan.js';
 import { InodeStore } from './inode-store.js';
 import { NameIndex } from './name-index.js';
+import { OpenCounts } from './open-counts.js';
 import { isSparse, SparseBacking } from './space.js';
 import type { PoolState } from './state.js';
 import { isTemporaryName, temporaryIsLive } from './temporary.js';
@@ -329,7 +330,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean, popul
     inodes: new InodeStore((ino) => decodeSlot(ino, s.table, s.sb, s.readMeta)),
     names: new NameIndex((ino) => s.inodes.get(ino)?.name),
     freeInodes: new FreeSlots(),
-    openCount: new Map(),
+    openCount: new OpenCounts(),
     pins: new PinRegistry(),
     preallocated: new Map(),
     recovery: { replayed: false, records: 0 },

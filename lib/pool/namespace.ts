@@ -32,6 +32,7 @@ function inodeByName(s: PoolState, name: string): Inode {
 
 /** EUCLEAN naming the file, when `name` is a damaged file's. */
 export function refuseDamaged(s: PoolState, name: string): void {
+  if (s.damagedNames.size === 0) return; // the usual pool: no string lookup
   const ino = s.damagedNames.get(name);
   if (ino === undefined || s.names.has(name)) return;
   const d = s.damaged.get(ino)!;

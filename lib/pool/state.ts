@@ -21,6 +21,7 @@ import type { Inode } from './inode.js';
 import type { InodeTable } from './inode-table.js';
 import type { InodeStore } from './inode-store.js';
 import type { NameIndex } from './name-index.js';
+import type { OpenCounts } from './open-counts.js';
 import type { Journal, RecoveryReport } from './journal.js';
 import type { Superblock } from './layout.js';
 import { changeSpan, refuseIfPinned, type PinRegistry } from './pins.js';
@@ -44,7 +45,8 @@ export interface PoolState {
   readonly names: NameIndex;
   /** Free inode numbers below the high-water mark, lowest taken first. */
   readonly freeInodes: FreeSlots;
-  readonly openCount: Map<number, number>;
+  /** Open handles per inode (open-counts.ts). */
+  readonly openCount: OpenCounts;
   /** Asynchronous transfers in flight: the file ranges they hold and the blocks their writes allocated (pins.ts). */
   readonly pins: PinRegistry;
   /** File blocks appends preallocated past EOF, by inode (in memory only). */

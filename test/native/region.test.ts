@@ -283,6 +283,22 @@ describe('persistence by mode', () => {
     r.close();
   });
 
+  it("a write with persist 'flush' writes its lines back (or streams them) and makes no fence: the caller's next barrier makes it durable", () => {
+    const r = Region.create(uniquePath(shm), MiB);
+    r.write(0, pattern(100), 0, 100, 'flush');
+    let s = r.stats();
+    expect([s.flushedLines, s.fences]).toEqual([2, 0]);
+    r.write(4096 + 8, pattern(8192, 2), 0, 8192, 'flush'); // streamed, with a cached head and tail
+    s = r.stats();
+    expect([s.flushedLines, s.fences]).toEqual([4, 0]);
+    r.drain();
+    expect(r.stats().fences).toBe(1);
+    expect(r.view(0, 100).equals(pattern(100))).toBe(true);
+    expect(r.view(4096 + 8, 8192).equals(pattern(8192, 2))).toBe(true);
+    expectCode(() => r.write(0, pattern(8), 0, 8, 'fence' as unknown as boolean), 'EINVAL', /persist/);
+    r.close();
+  });
+
   it('msync mode (page-cache file): persist calls msync and no flush instruction', () => {
     const r = Region.create(uniquePath(disk), MiB);
     r.write(5000, pattern(10));

@@ -35,6 +35,21 @@ describe('pool files', () => {
     pool.close();
   });
 
+  it("a write into new blocks makes only its transaction's fences (the data is fenced with the journal body); an overwrite makes one", () => {
+    const { pool } = newPool();
+    const f = pool.open('fenced', { create: true });
+    const fences = () => pool.region.stats().fences;
+    let before = fences();
+    expect(f.write(pattern(2 * BLOCK, 3), 0)).toBe(2 * BLOCK);
+    expect(fences() - before).toBe(4); // body and header (and the data), commit word, in place, clear
+    before = fences();
+    expect(f.write(pattern(BLOCK, 4), BLOCK)).toBe(BLOCK);
+    expect(fences() - before).toBe(1);
+    expect(readAll(f).equals(Buffer.concat([pattern(2 * BLOCK, 3).subarray(0, BLOCK), pattern(BLOCK, 4)]))).toBe(true);
+    f.close();
+    pool.close();
+  });
+
   it('holes and unwritten extents read as zeros; new blocks are zeroed around a write', () => {
     const { pool } = newPool();
     const f = pool.open('sparse', { create: true });

@@ -129,6 +129,23 @@ describe('journal commit: barriers', () => {
     r.close();
   });
 
+  it.runIf(process.arch === 'x64')('on x86-64 the body, header, commit word and whole-word records are streamed: no line to flush; other records are flushed', () => {
+    const r = Region.create(uniquePath(dir), MiB);
+    expect(r.capabilities.persistence).toBe('volatile');
+    const j = new Journal(r, START, BLOCKS);
+    const before = r.stats();
+    j.commit([{ offset: META, data: pattern(512, 17) }]);
+    const after = r.stats();
+    // body 16 + 512, header 32, the commit word set and cleared, the record 512
+    expect([after.ntBytes - before.ntBytes, after.flushedLines - before.flushedLines, after.fences - before.fences]).toEqual([16 + 512 + 32 + 8 + 8 + 512, 0, 4]);
+    j.commit([{ offset: META + 8, data: pattern(3, 18) }]); // 3 bytes: copied and flushed, one line
+    const last = r.stats();
+    expect([last.ntBytes - after.ntBytes, last.flushedLines - after.flushedLines]).toEqual([24 + 32 + 16, 1]);
+    expect(r.view(META, 8).equals(pattern(512, 17).subarray(0, 8))).toBe(true);
+    expect(r.view(META + 8, 3).equals(pattern(3, 18))).toBe(true);
+    r.close();
+  });
+
   it('in msync mode every range is written back with its own msync, in the same order', () => {
     const r = Region.create(uniquePath(dir), MiB, { forceMsync: true });
     expect(r.capabilities.persistence).toBe('msync');
@@ -183,6 +200,61 @@ describe('journal commit: the on-media format', () => {
     r.store64(HEADER + 64, 5n);
     expect(new Journal(r, START, BLOCKS).recover('backing', inMeta)).toEqual({ replayed: true, records: recs.length });
     for (const x of recs) expect(r.view(x.offset, x.data.length).equals(x.data)).toBe(true);
+    r.close();
+  });
+});
+
+describe('journal commit: sealed records', () => {
+  /** zlib's CRC-32 of `b` but its last 4 bytes, the 8 at `hole` taken as zeros. */
+  function sealOf(b: Buffer, hole: number): number {
+    const copy = Buffer.from(b.subarray(0, b.length - 4));
+    copy.fill(0, hole, hole + 8);
+    return crc32(copy);
+  }
+
+  it('a sealed record reaches media (in place and in the body) ending in its CRC-32, the hole counted as zeros; the others and the staging buffer as they were', () => {
+    const r = Region.create(uniquePath(dir), MiB);
+    const j = new Journal(r, START, BLOCKS);
+    const inode = pattern(512, 14);
+    const plain = pattern(20, 15);
+    const short = pattern(12, 16); // the smallest sealable record: the hole right before the checksum
+    const recs: JournalRecord[] = [
+      { offset: META, data: inode, seal: 8 },
+      { offset: META + BLOCK, data: plain },
+      { offset: META + 2 * BLOCK, data: short, seal: 0 },
+    ];
+    const staged = recs.map((x) => Buffer.from(x.data));
+    j.commit(recs);
+    const inodeOnMedia = Buffer.from(r.view(META, 512));
+    expect(inodeOnMedia.subarray(0, 508).equals(inode.subarray(0, 508))).toBe(true);
+    expect(inodeOnMedia.readUInt32LE(508)).toBe(sealOf(inode, 8));
+    expect(r.view(META + BLOCK, 20).equals(plain)).toBe(true);
+    expect(Buffer.from(r.view(META + 2 * BLOCK, 12)).readUInt32LE(8)).toBe(sealOf(short, 0));
+    recs.forEach((x, i) => expect(x.data.equals(staged[i]!)).toBe(true));
+    // the body holds the sealed bytes, and its checksum covers them
+    const body = Buffer.from(r.view(BODY, 16 + 512));
+    expect(body.subarray(16).equals(inodeOnMedia)).toBe(true);
+    r.close();
+  });
+
+  it('a bad seal is a typed error before anything is stored', () => {
+    const r = Region.create(uniquePath(dir), MiB);
+    const image = Buffer.from(r.view(0, MiB));
+    const staging = Buffer.alloc(64, 1);
+    const list = new Float64Array([META, 0, 16, META + BLOCK, 16, 11]);
+    const bad: [() => unknown, string, RegExp][] = [
+      [() => r.journalCommit(staging, list, 2, HEADER, BODY, 1, undefined, new Float64Array([5, -1])), 'ERANGE', /seal hole 5 \+ 8 bytes must lie before the last 4 of record 0 \(16 bytes\)/],
+      [() => r.journalCommit(staging, list, 2, HEADER, BODY, 1, undefined, new Float64Array([-1, 0])), 'ERANGE', /record 1 \(11 bytes\)/],
+      [() => r.journalCommit(staging, list, 2, HEADER, BODY, 1, undefined, new Float64Array([0.5, -1])), 'EINVAL', /seal/],
+      [() => r.journalCommit(staging, list, 2, HEADER, BODY, 1, undefined, new Float64Array([-2, -1])), 'EINVAL', /seal/],
+      [() => r.journalCommit(staging, list, 2, HEADER, BODY, 1, undefined, new Float64Array([0])), 'ERANGE', /seals holds 1 entries, count is 2/],
+      [() => r.journalCommit(staging, list, 2, HEADER, BODY, 1, undefined, [0, 0] as unknown as Float64Array), 'EINVAL', /seals must be a Float64Array/],
+    ];
+    for (const [call, code, message] of bad) {
+      expectCode(call, code, message);
+      expect(caught(call).committed).toBe(false);
+    }
+    expect(r.view(0, MiB).equals(image)).toBe(true);
     r.close();
   });
 });
