@@ -24,7 +24,17 @@ export function release(s: PoolState, ino: number): void {
   if (s.stopped) return; // nothing commits any more: the next mount frees and trims
   freeIfOrphan(s, ino);
   if (!s.closed && !s.readOnly && !s.pins.has(ino)) trimPreallocation(s, ino);
-  forgetIfIdle(s, ino);
+  noteIdle(s, ino);
+}
+
+/**
+ * `ino`'s last handle closed: it joins the idle inodes, and the oldest of
+ * them beyond `idleKept` are let go if nothing uses them by then. Close
+ * stays O(1): media is read only for the one let go.
+ */
+function noteIdle(s: PoolState, ino: number): void {
+  const oldest = s.inodes.pushIdle(ino);
+  if (oldest >= 0) forgetIfIdle(s, oldest);
 }
 
 const slotOnMedia = Buffer.alloc(INODE_SIZE);
@@ -37,11 +47,14 @@ const slotInMemory = Buffer.alloc(INODE_SIZE);
  * place set in memory only keeps it (see inode-store.ts).
  */
 function forgetIfIdle(s: PoolState, ino: number): void {
-  if (s.closed || s.stopped || s.salvage || s.pins.has(ino) || s.preallocated.has(ino) || s.spaces.has(ino) || s.damaged.has(ino)) return;
+  if (s.closed || s.stopped || s.salvage || (s.openCount.get(ino) ?? 0) > 0 || s.pins.has(ino) || s.preallocated.has(ino) || s.spaces.has(ino) || s.damaged.has(ino)) return;
   const inode = s.inodes.cached(ino);
   if (!inode || inode.flags & FLAG_ORPHAN) return;
   s.readMeta(s.table.offset(ino), slotOnMedia);
-  if (encodeInode(inode, slotInMemory).equals(slotOnMedia)) s.inodes.forget(ino);
+  // all but the checksum: encodeInode leaves it to the commit's seal, and
+  // media's is over exactly these bytes (a wrong one is damage a lookup reports)
+  encodeInode(inode, slotInMemory);
+  if (slotInMemory.compare(slotOnMedia, 0, INODE_SIZE - 4, 0, INODE_SIZE - 4) === 0) s.inodes.forget(ino);
 }
 
 /** @internal the last asynchronous transfer on `ino` settled: as release(), when no handle is left either. */

@@ -9,9 +9,11 @@
 // commit installs it), so decoding a slot from media gives what memory
 // would hold — except a modification time an append in place set in memory
 // only (data-path.ts), which is why a decoded inode is let go (forget) only
-// when media holds it byte for byte. A file's inode is let go when its last
-// handle closes (handles.ts): a process that creates millions of files
-// keeps no object per file.
+// when media holds it byte for byte. A file whose last handle closed is
+// idle (handles.ts): the most recent `idleKept` idle inodes stay decoded (a
+// file closed and soon used again — unlinked, reopened, stat-ed — is not
+// decoded again), older ones are let go, so a process that creates millions
+// of files keeps a bounded number of objects, not one per file.
 import type { Inode } from './inode.js';
 
 const FREE = 0;
@@ -27,6 +29,18 @@ export class InodeStore {
   length = 0;
   /** Inodes decoded from media since the mount (statistics, and what the tests bound). */
   decodes = 0;
+  /** How many idle inodes stay decoded: ~0.5 KiB each, so at most ~32 MiB. */
+  idleKept = 65_536;
+  /**
+   * Slots whose file's last handle closed, oldest first: a ring of idleKept
+   * (made on the first close). A slot is in it once (`inRing`): one closed
+   * again keeps its place, so a file opened and closed over and over is let
+   * go once per idleKept closes of others, and decoded again on its next use.
+   */
+  private idle = new Int32Array(0);
+  private inRing = new Uint8Array(1024);
+  private idleHead = 0;
+  private idleCount = 0;
 
   /** `decode`: the inode in slot `ino`, decoded from media with every check (EUCLEAN when it fails them). */
   constructor(private readonly decode: (ino: number) => Inode) {}
@@ -104,6 +118,35 @@ export class InodeStore {
     if (this.state[ino] === USED) this.decoded[ino] = undefined;
   }
 
+  /**
+   * Records that the last user of slot `ino` went; returns the slot that
+   * has waited longest once more than idleKept wait (the caller decides
+   * whether to let it go), else -1.
+   */
+  pushIdle(ino: number): number {
+    if (this.idleKept <= 0) return ino;
+    if (this.idle.length !== this.idleKept) {
+      // made (or resized) empty: slots recorded before stay decoded until their next close
+      this.idle = new Int32Array(this.idleKept);
+      this.inRing.fill(0);
+      this.idleHead = 0;
+      this.idleCount = 0;
+    }
+    if (this.inRing[ino] === 1) return -1;
+    const capacity = this.idle.length;
+    let oldest = -1;
+    if (this.idleCount === capacity) {
+      oldest = this.idle[this.idleHead]!;
+      this.inRing[oldest] = 0;
+      this.idleHead = (this.idleHead + 1) % capacity;
+      this.idleCount--;
+    }
+    this.idle[(this.idleHead + this.idleCount) % capacity] = ino;
+    this.inRing[ino] = 1;
+    this.idleCount++;
+    return oldest;
+  }
+
   /** Makes room for slots below `length`. */
   grow(length: number): void {
     if (length <= this.length) return;
@@ -111,6 +154,9 @@ export class InodeStore {
       const next = new Uint8Array(Math.max(length, 2 * this.state.length));
       next.set(this.state);
       this.state = next;
+      const ring = new Uint8Array(next.length);
+      ring.set(this.inRing);
+      this.inRing = ring;
     }
     while (this.decoded.length < length) this.decoded.push(undefined);
     this.length = length;

@@ -105,10 +105,40 @@ describe('the format holds at least 10 million files', () => {
 });
 
 describe('a mounted pool keeps no object per file it is not using', () => {
-  it('files created and closed leave no decoded inode; one whose modification time is in memory only keeps it', async () => {
+  it('files created and closed keep at most idleKept decoded inodes, the most recently closed', () => {
     const { pool } = newPool(16 << 20);
     try {
       const inodes = state(pool).inodes;
+      expect(inodes.idleKept).toBe(65_536);
+      inodes.idleKept = 100;
+      for (let i = 0; i < 1000; i++) pool.open(`f${i}`, { create: true }).close();
+      const kept = Array.from({ length: inodes.length }, (_, ino) => ino).filter((ino) => inodes.cached(ino) !== undefined);
+      expect(kept).toEqual(Array.from({ length: 100 }, (_, k) => 900 + k));
+      // one reopened and held is not let go when its turn comes
+      const held = pool.open('f900');
+      for (let i = 1000; i < 1200; i++) pool.open(`f${i}`, { create: true }).close();
+      expect(inodes.cached(900)).toBeDefined();
+      expect(inodes.cached(901)).toBeUndefined();
+      held.close(); // the newest idle one: f1100, the oldest, goes
+      expect(inodes.cached(1100)).toBeUndefined();
+      expect(inodes.cached(1101)).toBeDefined();
+      // a file closed again keeps its place: nothing else is let go
+      for (let k = 0; k < 50; k++) pool.open('f1199').close();
+      expect(inodes.cached(1101)).toBeDefined();
+      const decodes = inodes.decodes;
+      for (let i = 0; i < 1200; i++) expect(pool.stat(`f${i}`).ino).toBe(i);
+      expect(inodes.decodes - decodes).toBe(1200 - 100); // the 100 kept (f900, closed last, and f1101..f1199) are decoded already
+      expect(pool.check().problems).toEqual([]);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('files created and closed leave no decoded inode (idleKept 0); one whose modification time is in memory only keeps it', async () => {
+    const { pool } = newPool(16 << 20);
+    try {
+      const inodes = state(pool).inodes;
+      inodes.idleKept = 0;
       for (let i = 0; i < 1000; i++) pool.open(`f${i}`, { create: true }).close();
       const cached = () => Array.from({ length: inodes.length }, (_, ino) => inodes.cached(ino)).filter((i) => i !== undefined).length;
       expect(inodes.used).toBe(1000);
