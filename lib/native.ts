@@ -218,6 +218,8 @@ export interface NativeAddon {
   /** The limit without creating the zero source (null: none set). */
   zeroSourceLimit(): number | null;
   maxMapCount(): number;
+  /** zlib's CRC-32 of the bytes (what node:zlib's crc32 returns), computed natively: several times faster on x86-64. */
+  crc32(data: Uint8Array): number;
   probeAnonymousReads(): AnonymousReadProbe;
   /**
    * Testing: loads from a plain mmap of the (empty) file at `path`, outside

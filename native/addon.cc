@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "args.h"
 #include "cpu_persist.h"
+#include "crc32.h"
 #include "errors.h"
 #include "external_buffer.h"
 #include "fault_guard.h"
@@ -64,6 +65,24 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     uint64_t limit = ZeroPieceLimit();
     if (limit == UINT64_MAX) return info.Env().Null();
     return Napi::Value(Napi::Number::New(info.Env(), static_cast<double>(limit)));
+  }));
+  // crc32(data: Uint8Array): zlib's CRC-32 of its bytes, as node:zlib's
+  // crc32 computes it, at the native speed (crc32.h): for the checksums the
+  // TypeScript layer computes on every commit. Guarded: a view of a region
+  // mapping may fault.
+  exports.Set("crc32", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowCode(env, "EINVAL", "data must be a Uint8Array");
+    auto data = info[0].As<Napi::Uint8Array>();
+    const uint8_t* p = data.Data();
+    size_t length = data.ByteLength();
+    uint32_t crc = 0;
+    BusFault fault;
+    auto body = [&] { crc = Crc32(0, p, length); };
+    if (!Guarded(GuardRange::Of(p, length), GuardRange{}, &fault, body))
+      ThrowCode(env, "EIO", "crc32: the data faulted at " + std::to_string(fault.address));
+    return Napi::Number::New(env, crc);
   }));
   exports.Set("maxMapCount", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(MaxMapCount()));

@@ -92,7 +92,7 @@ export function commit(s: PoolState, txn: Txn, options: CommitOptions = NO_OPTIO
     }
     journalAndInstall(s, txn, options, records, sb, previous);
     for (const c of encoded) {
-      written.add(c);
+      c.written = true;
       c.base = null; // needed by this commit only: kept, each chunk would hold every version before it
     }
   } finally {
@@ -135,13 +135,6 @@ function encodeInodes(s: PoolState, txn: Txn, ownArena: boolean, records: Journa
 }
 
 /**
- * Chunks whose whole extent block this process has committed (written in
- * full, or as the part that differed from a chunk in this set): their bytes
- * on media are known exactly. A chunk decoded at mount is not in it.
- */
-const written = new WeakSet<Chunk>();
-
-/**
  * The records that make extent block `block` hold `data` (chunk's
  * encoding). When the chunk replaces, in the same block, a chunk whose
  * encoding this process committed and that the inode's version on media
@@ -158,7 +151,7 @@ const written = new WeakSet<Chunk>();
 function extentBlockRecords(records: JournalRecord[], block: number, data: Buffer, chunk: Chunk, before: Inode | undefined): void {
   const offset = block * BLOCK;
   const base = chunk.base;
-  if (base === null || !written.has(base) || !before?.extents.chunks().includes(base)) {
+  if (base === null || !base.written || !before?.extents.chunks().includes(base)) {
     records.push({ offset, data });
     return;
   }

@@ -63,7 +63,8 @@ function chunkWords(words: number): Uint32Array {
     slab = new Uint32Array(SLAB_WORDS);
     slabAt = 0;
   }
-  const out = slab.subarray(slabAt, slabAt + words);
+  // a view made directly: cheaper than subarray, which looks up the constructor to use
+  const out = new Uint32Array(slab.buffer, slabAt * 4, words);
   slabAt += words;
   return out;
 }
@@ -98,6 +99,15 @@ export class Chunk {
    */
   base: Chunk | null = null;
   same = 0;
+  /**
+   * Whether this process committed the chunk's whole extent block (in full,
+   * or as the part that differed from a chunk so marked): its bytes on
+   * media are known exactly (see extentBlockRecords in commit.ts). Set by
+   * the commit; false for a chunk decoded at mount. A field rather than a
+   * WeakSet entry: two entries per transaction of a large file, each work
+   * for the collector's ephemeron pass.
+   */
+  written = false;
 
   constructor(
     /** `n` extents as [fileBlock, poolBlock, length, flags (1 = unwritten)], u32 each. */
@@ -449,7 +459,7 @@ export class ExtentMap implements Iterable<Extent> {
     const total = off + items.length + (last.n - endOff);
     const merged = chunkWords(total * 4);
     merged.set(first.data.subarray(0, off * 4), 0);
-    items.forEach((e, k) => writeExtent(merged, off + k, e));
+    for (let k = 0; k < items.length; k++) writeExtent(merged, off + k, items[k]!);
     merged.set(last.data.subarray(endOff * 4, last.n * 4), (off + items.length) * 4);
     // mapped blocks: what goes, what comes
     let removed = 0;
