@@ -6,6 +6,9 @@
 #include <mutex>
 #include <vector>
 
+#include <poll.h>
+#include <uv.h>
+
 #include "addon_data.h"
 
 namespace daxfs {
@@ -17,32 +20,68 @@ void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, void*);
 using Completions = Napi::TypedThreadSafeFunction<CopyQueue, void, Settle>;
 }  // namespace
 
+// The queue of the environment whose main thread this is, while its main
+// thread helps (RunQueuedCopiesHere).
+thread_local std::weak_ptr<CopyQueue> this_threads_queue;
+
 class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
  public:
-  explicit CopyQueue(Napi::Env env) : context_(env, "daxfs:copy") {
+  explicit CopyQueue(Napi::Env env) : env_(env), context_(env, "daxfs:copy") {
     completions_ = Completions::New(env, "daxfs:copy", 0, 1, this);
     completions_.Unref(env);  // idle: the queue keeps no process alive
   }
 
+  // Starts the main thread's help (after construction: it keeps a weak
+  // reference to the queue).
+  void StartIdleHelp(Napi::Env env) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return;
+    auto* idle = new IdleHelp;
+    idle->queue = weak_from_this();
+    uv_prepare_init(loop, &idle->handle);
+    idle->handle.data = idle;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&idle->handle));  // never keeps the loop alive
+    if (napi_add_async_cleanup_hook(env, CloseIdleHelp, idle, &idle->hook) != napi_ok) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&idle->handle), [](uv_handle_t* h) { delete static_cast<IdleHelp*>(h->data); });
+      return;
+    }
+    idle_ = idle;
+    this_threads_queue = weak_from_this();
+  }
+
+  // Runs every queued job on this thread (see RunQueuedCopiesHere); their
+  // completions go through the usual wake-up.
+  void RunPendingHere() {
+    bool ran = false;
+    for (;;) {
+      CopyJob* job;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (pending_.empty()) break;
+        job = Pop();
+      }
+      job->Execute();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.push_back(job);
+      }
+      ran = true;
+    }
+    if (ran) completions_.NonBlockingCall();
+  }
+
   void Submit(Napi::Env env, std::unique_ptr<CopyJob> job) {
-    if (inflight_++ == 0) completions_.Ref(env);
-    bool start = false;
-    bool wake = false;
+    if (inflight_++ == 0) {
+      completions_.Ref(env);
+      if (idle_ != nullptr) uv_prepare_start(&idle_->handle, OnPrepare);
+    }
+    Threads threads;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      pending_.push_back(job.release());
-      // An idle drainer takes it. A second drainer starts only for a
-      // backlog: with one job waiting behind the running copy, that copy's
-      // thread takes it next without a hand-off (two drainers would both go
-      // idle waiting for the main thread instead).
-      if (waiting_ >= pending_.size()) wake = true;
-      else if (drainers_ == 0 || (pending_.size() >= 2 && drainers_ < kMaxDrainers)) {
-        drainers_++;
-        start = true;
-      }
+      Push(job.release());
+      threads = ThreadsNeeded(idle_ != nullptr);
     }
-    if (start) (new Drainer(env, shared_from_this()))->Queue();
-    else if (wake) arrived_.notify_one();
+    Call(env, threads);
   }
 
   // Main thread: settles every job finished so far (one wake-up may bring
@@ -57,13 +96,196 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     }
     if (done.empty()) return;  // an earlier wake-up settled them
     inflight_ -= static_cast<int>(done.size());
-    if (inflight_ == 0) completions_.Unref(env);
+    if (inflight_ == 0) {
+      completions_.Unref(env);
+      if (idle_ != nullptr) uv_prepare_stop(&idle_->handle);
+    }
     Napi::HandleScope handles(env);
     Napi::CallbackScope scope(env, context_);
     for (auto& job : done) job->Complete(env);
   }
 
+  // Settle() outside any callback scope of Node's (the loop's prepare, the
+  // thread-safe function's wake-up): an error cannot propagate, and a job
+  // dropped by one is released by its destructor.
+  void SettleFromLoop(Napi::Env env) {
+    try {
+      Settle(env);
+    } catch (const Napi::Error& e) {
+      Report(env, e);
+    }
+  }
+
  private:
+  // An error outside any callback of Node's must not unwind into libuv: it
+  // goes to the process's uncaught-exception handling. In an environment
+  // being torn down (a worker terminated) even that fails, and nothing is
+  // lost: its cleanup runs what is queued.
+  static void Report(Napi::Env env, const Napi::Error& e) {
+    napi_value value = e.Value();
+    if (value != nullptr) napi_fatal_exception(env, value);
+  }
+
+  // The main thread's help: a prepare handle, active while copies are in
+  // flight. Prepare handles run just before the loop computes how long it
+  // may block and polls.
+  struct IdleHelp {
+    uv_prepare_t handle;
+    napi_async_cleanup_hook_handle hook = nullptr;
+    std::weak_ptr<CopyQueue> queue;
+  };
+
+  static void OnPrepare(uv_prepare_t* handle) {
+    auto* idle = static_cast<IdleHelp*>(handle->data);
+    if (auto queue = idle->queue.lock()) queue->HelpWhileIdle(handle->loop);
+  }
+
+  // The environment is going: the handle closes (asynchronously, as libuv
+  // requires) and the queue stops using it. Jobs left to the main thread
+  // run now: they release their pins (their promises are gone with the
+  // environment).
+  static void CloseIdleHelp(napi_async_cleanup_hook_handle, void* arg) {
+    auto* idle = static_cast<IdleHelp*>(arg);
+    if (auto queue = idle->queue.lock()) {
+      queue->idle_ = nullptr;
+      queue->RunPendingHere();
+    }
+    this_threads_queue.reset();
+    uv_prepare_stop(&idle->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle->handle), [](uv_handle_t* h) {
+      auto* closed = static_cast<IdleHelp*>(h->data);
+      napi_remove_async_cleanup_hook(closed->hook);
+      delete closed;
+    });
+  }
+
+  // What the threads must do for the jobs pending (under mutex_).
+  enum class Threads { kNone, kWake, kStart };
+
+  // Whether the main thread may take it (an empty job is left to the threads).
+  static bool Small(const CopyJob* job) { return job->Length() != 0 && job->Length() <= kLoopCopyLimit; }
+
+  // The queue, with its count of large jobs (under mutex_).
+  void Push(CopyJob* job) {
+    pending_.push_back(job);
+    if (!Small(job)) large_pending_++;
+  }
+  CopyJob* Pop() {
+    CopyJob* job = pending_.front();
+    pending_.pop_front();
+    if (!Small(job)) large_pending_--;
+    return job;
+  }
+
+  // Wakes or starts threads for the pending jobs that are theirs (under
+  // mutex_): the large ones while the main thread helps, else all. An idle
+  // drainer takes the next one; a new drainer starts if none runs, or for a
+  // backlog. With one job waiting behind a running copy, that copy's thread
+  // takes it next without a hand-off (two drainers would both go idle
+  // waiting for the main thread instead). Threads take jobs in order,
+  // whatever their size: the count only says how many are needed.
+  Threads ThreadsNeeded(bool main_helps) {
+    size_t need = main_helps ? large_pending_ : pending_.size();
+    if (need == 0) return Threads::kNone;
+    if (waiting_ >= need) return Threads::kWake;
+    if (drainers_ == 0 || (need >= 2 && drainers_ < kMaxDrainers)) {
+      drainers_++;
+      return Threads::kStart;
+    }
+    return Threads::kNone;
+  }
+
+  // Throws if a drainer cannot be made (an environment that can no longer
+  // run JavaScript): the queue then counts no drainer that does not run.
+  void Call(Napi::Env env, Threads threads) {
+    if (threads == Threads::kWake) {
+      arrived_.notify_one();
+    } else if (threads == Threads::kStart) {
+      std::unique_ptr<Drainer> drainer;
+      try {
+        drainer.reset(new Drainer(env, shared_from_this()));
+        drainer->Queue();
+      } catch (const Napi::Error&) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        drainers_--;
+        throw;
+      }
+      drainer.release();  // queued: the work item deletes itself when done
+    }
+  }
+
+  // Main thread, from the prepare handle. While the loop would block now
+  // (uv_backend_timeout is not 0: no timer due, nothing pending, no
+  // immediate) and no I/O is ready (looked at once per kLoopCopyLimit bytes
+  // copied: an event arriving meanwhile waits for at most that much), it
+  // copies the oldest queued job itself while that one is small, and
+  // settles it at once: its promise reactions run here, in a callback
+  // scope, as they would after a wake-up, and may queue the next request,
+  // taken in the same turn. Small jobs the loop is too busy to take wait
+  // for the next turn's prepare (they could not settle sooner anyway) and
+  // go to the threads if that one is busy too; a large job at the front
+  // goes to them at once.
+  void HelpWhileIdle(uv_loop_t* loop) {
+    Napi::Env env(env_);
+    try {
+      Napi::HandleScope handles(env);  // a drainer started here makes a resource object
+      TakeWhileIdle(env, loop);
+    } catch (const Napi::Error& e) {
+      Report(env, e);
+    }
+  }
+
+  void TakeWhileIdle(Napi::Env env, uv_loop_t* loop) {
+    uint64_t unchecked = kLoopCopyLimit;  // bytes copied since I/O was last looked at
+    for (;;) {
+      uint64_t length = FrontLength();
+      CopyJob* job = nullptr;
+      bool busy = false;
+      if (length != 0 && length <= kLoopCopyLimit) {
+        uv_update_time(loop);
+        busy = uv_backend_timeout(loop) == 0;
+        if (!busy && unchecked + length > kLoopCopyLimit) {
+          busy = IoReady(loop);
+          unchecked = 0;
+        }
+      }
+      Threads threads;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        bool small_front = !pending_.empty() && Small(pending_.front());
+        if (small_front && length != 0 && !busy) {
+          job = Pop();  // a drainer may have taken the one looked at: this is the next
+          skipped_ = false;
+        } else if (small_front && busy) {
+          skipped_ = !skipped_;  // left once for the next turn, then to the threads
+        }
+        threads = ThreadsNeeded(job != nullptr || (small_front && skipped_));
+      }
+      Call(env, threads);
+      if (job == nullptr) return;
+      unchecked += job->Length();
+      job->Execute();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.push_back(job);
+      }
+      SettleFromLoop(env);
+    }
+  }
+
+  // The length of the oldest queued job, 0 if none.
+  uint64_t FrontLength() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pending_.empty() ? 0 : pending_.front()->Length();
+  }
+
+  // Whether the loop's poll set has events waiting (or cannot be asked: then
+  // the loop had better poll).
+  static bool IoReady(uv_loop_t* loop) {
+    struct pollfd ready = {uv_backend_fd(loop), POLLIN, 0};
+    return poll(&ready, 1, 0) != 0;
+  }
+
   // Runs the queued jobs until none is left (and none came during its
   // linger); the counts change under the lock, so a job is always taken by
   // a running drainer or starts one.
@@ -94,8 +316,7 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
             queue_->drainers_--;
             return;
           }
-          job = queue_->pending_.front();
-          queue_->pending_.pop_front();
+          job = queue_->Pop();
         }
         job->Execute();
         {
@@ -118,11 +339,15 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   // than a busy main thread takes to settle one copy and submit the next.
   static constexpr std::chrono::microseconds kLinger{500};
 
+  napi_env env_;
   Napi::AsyncContext context_;
   Completions completions_;
+  IdleHelp* idle_ = nullptr;  // main thread only; null once the environment is going
+  bool skipped_ = false;      // main thread only: a prepare left the oldest job for the next
   int inflight_ = 0;  // main thread only
   std::mutex mutex_;
   std::deque<CopyJob*> pending_;
+  size_t large_pending_ = 0;  // of them, larger than kLoopCopyLimit
   std::condition_variable arrived_;
   size_t drainers_ = 0;  // running, under mutex_
   size_t waiting_ = 0;   // of them, idle in their linger
@@ -135,15 +360,22 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
 namespace {
 void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, void*) {
   if (env == nullptr) return;  // torn down: nothing to settle
-  queue->Settle(env);
+  queue->SettleFromLoop(env);
 }
 }  // namespace
+
+void RunQueuedCopiesHere() {
+  if (auto queue = this_threads_queue.lock()) queue->RunPendingHere();
+}
 
 void SubmitCopy(Napi::Env env, std::unique_ptr<CopyJob> job) {
   // One queue per environment, for its lifetime (its thread-safe function
   // is finalised with the environment).
   AddonData* data = env.GetInstanceData<AddonData>();
-  if (!data->copy_queue) data->copy_queue = std::make_shared<CopyQueue>(env);
+  if (!data->copy_queue) {
+    data->copy_queue = std::make_shared<CopyQueue>(env);
+    data->copy_queue->StartIdleHelp(env);
+  }
   data->copy_queue->Submit(env, std::move(job));
 }
 

@@ -1,5 +1,7 @@
 #include "page_state.h"
 
+#include "copy_queue.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -137,13 +139,21 @@ void WaitUnpinned(const void* p, size_t length) {
   if (length == 0) return;
   auto begin = reinterpret_cast<uintptr_t>(p);
   uintptr_t end = begin + length;
-  std::unique_lock<std::mutex> lock(pin_mutex);
-  pin_released.wait(lock, [&] {
+  auto unpinned = [&] {
     for (const PinEntry& e : pins)
       if (Overlaps(begin, end, e.a_begin, e.a_end) || Overlaps(begin, end, e.b_begin, e.b_end))
         return false;
     return true;
-  });
+  };
+  {
+    std::lock_guard<std::mutex> lock(pin_mutex);
+    if (unpinned()) return;
+  }
+  // A copy this thread waits for may still be queued for this very thread
+  // (copy_queue.h): it runs here first, or the wait would never end.
+  RunQueuedCopiesHere();
+  std::unique_lock<std::mutex> lock(pin_mutex);
+  pin_released.wait(lock, unpinned);
 }
 
 }  // namespace daxfs

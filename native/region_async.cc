@@ -32,6 +32,14 @@ class Copy : public CopyJob {
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
+  uint64_t Length() const override { return length_; }
+
+  // Dropped unsettled (the environment is going): the region's count of
+  // copies in flight and the buffer's reference are released all the same.
+  ~Copy() override {
+    if (!finished_) Finish();
+  }
+
   void Execute() override {
     // On the copying thread too a page the backing cannot supply ends the
     // copy, not the process: the fault is reported when the promise settles.
@@ -76,6 +84,7 @@ class Copy : public CopyJob {
 
  private:
   void Finish() {
+    finished_ = true;
     Unpin(pin_);  // no-op after Execute
     core_->stats += stats_;
     core_->EndAsync();
@@ -92,6 +101,7 @@ class Copy : public CopyJob {
   bool persist_;
   int err_ = 0;
   bool faulted_ = false;
+  bool finished_ = false;
   BusFault fault_;
   uint64_t pin_ = 0;
   RegionStats stats_;

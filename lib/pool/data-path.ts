@@ -1,5 +1,5 @@
-// The data path: reads and writes of file bytes, synchronous and on the
-// thread pool, and the get_block of the reference thread. Data moves
+// The data path: reads and writes of file bytes, synchronous and as
+// promises, and the get_block of the reference thread. Data moves
 // straight between the caller's buffers and pmem; metadata changes (new
 // blocks, converted extents, a new size) commit as one transaction after the
 // data is in place.
@@ -190,7 +190,7 @@ async function pinned<T>(s: PoolState, inode: Inode, kind: PinKind, from: number
 }
 
 /**
- * @internal the same, with the data copied on the thread pool; durable when
+ * @internal the same, with the data copied by Region.writeAsync; durable when
  * the promise resolves. Overlapping transfers on the file go in submission
  * order, and a synchronous change overlapping it meanwhile is EBUSY
  * (pins.ts).
@@ -253,7 +253,7 @@ function rebase(s: PoolState, plan: WritePlan, from: number, to: number): void {
 }
 
 /**
- * @internal readFile with the copies on the thread pool. It waits for
+ * @internal readFile with the copies made by Region.readAsync. It waits for
  * asynchronous writes submitted before it that overlap its range (and so
  * sees them whole), not for reads; a synchronous change meanwhile may show
  * in the bytes it overlaps, and blocks it frees are freed once the copies

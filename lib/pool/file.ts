@@ -71,7 +71,8 @@ export class PoolFile {
   }
 
   /**
-   * read() with the copies on the thread pool. It waits for writeAsync()
+   * read() with the copies made as Region.readAsync makes them (large ones
+   * on the thread pool, small ones when the event loop is idle). It waits for writeAsync()
    * calls made before it on the same blocks (and sees their bytes), not for
    * other reads; the file stays usable meanwhile (a truncate or punch hole
    * frees the blocks being read once the copies are done).
@@ -89,7 +90,8 @@ export class PoolFile {
   }
 
   /**
-   * write() with the copies on the thread pool, for large transfers; durable
+   * write() with the copies made as Region.writeAsync makes them (large
+   * ones on the thread pool, small ones when the event loop is idle); durable
    * when the promise resolves. Transfers on the same file blocks run in the
    * order they were made, others concurrently; a synchronous write or
    * layout change on blocks it holds is EBUSY until it settles. `source`
