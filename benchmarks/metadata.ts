@@ -357,17 +357,23 @@ export async function asyncRows(quick: boolean): Promise<Row[]> {
     const syncWrite = () => perMiB(span / MiB, async () => {
       for (let at = 0; at < span; at += MiB) f0.write(chunk, at);
     });
-    const syncRead = () => perMiB(span / MiB, async () => {
-      for (let at = 0; at < span; at += MiB) f0.read(targets[0]!, at);
+    // into the k buffers the k requests in flight use, in turn: the same cache footprint
+    const syncRead = (k: number) => () => perMiB(span / MiB, async () => {
+      for (let at = 0, j = 0; at < span; at += MiB, j = (j + 1) % k) f0.read(targets[j]!, at);
     });
     // k requests on one file: at k consecutive MiB, k at a time
     const oneFile = (k: number, write: boolean) => () => perMiB(span / MiB, async () => {
       for (let at = 0; at < span; at += k * MiB)
         await Promise.all(targets.slice(0, k).map((t, j) => (write ? f0.writeAsync(chunk, at + j * MiB) : f0.readAsync(t, at + j * MiB))));
     });
-    // k requests on k files: the same MiB of each
+    // k requests on k files: the same MiB of each; against the same writes
+    // made synchronously (k times the bytes of one file: more than the
+    // caches hold, so not against the one-file loop)
     const kFiles = (k: number) => () => perMiB((k * span) / MiB, async () => {
       for (let at = 0; at < span; at += MiB) await Promise.all(files.slice(0, k).map((f) => f.writeAsync(chunk, at)));
+    });
+    const kFilesSync = (k: number) => () => perMiB((k * span) / MiB, async () => {
+      for (let at = 0; at < span; at += MiB) for (const f of files.slice(0, k)) f.write(chunk, at);
     });
     // Is it allowed? One round of k requests on one file, every result awaited.
     const refusal = async (k: number, write: boolean): Promise<string | null> => {
@@ -380,18 +386,20 @@ export async function asyncRows(quick: boolean): Promise<Row[]> {
     for (const write of [true, false]) {
       const call = write ? 'writeAsync' : 'readAsync';
       // every row in a fixed order, whether measured or refused
-      const sides: { name: string; run: (() => Promise<number>) | null; refused?: string }[] = [];
+      // each side with the synchronous loop it is measured against
+      const sides: { name: string; run: (() => Promise<number>) | null; against: () => Promise<number>; refused?: string }[] = [];
       for (const k of [2, 4]) {
+        const syncOne = write ? syncWrite : syncRead(k);
         const name = `async: ${k} × 1 MiB ${call} in flight on one file vs ${write ? 'write' : 'read'} (sync)`;
         const refused = await refusal(k, write);
-        sides.push(refused === null ? { name, run: oneFile(k, write) } : { name, run: null, refused });
-        if (write) sides.push({ name: `async: ${k} × 1 MiB writeAsync in flight on ${k} files vs write (sync)`, run: kFiles(k) });
+        sides.push(refused === null ? { name, run: oneFile(k, write), against: syncOne } : { name, run: null, against: syncOne, refused });
+        if (write) sides.push({ name: `async: ${k} × 1 MiB writeAsync in flight on ${k} files vs write (sync) of the same files`, run: kFiles(k), against: kFilesSync(k) });
       }
-      const runs = sides.flatMap((s) => (s.run === null ? [] : [s.run]));
-      const measured = await turnsAsync(trials, [write ? syncWrite : syncRead, ...runs]);
+      const runs = [...new Set(sides.flatMap((s) => (s.run === null ? [] : [s.against, s.run])))];
+      const measured = await turnsAsync(trials, runs);
       for (const s of sides) {
         if (s.run === null) rows.push(failedRow(s.name, `${s.refused}: not supported yet`, '≥ 0.8 of the bandwidth'));
-        else rows.push(bandwidthRow(s.name, measured[runs.indexOf(s.run) + 1]!, measured[0]!));
+        else rows.push(bandwidthRow(s.name, measured[runs.indexOf(s.run)]!, measured[runs.indexOf(s.against)]!));
       }
     }
     for (const f of files) f.close();

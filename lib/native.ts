@@ -110,8 +110,9 @@ export interface NativeRegion {
   bitmapClear(bitmapOffset: number, nbits: number, start: number, count: number): number;
   bitmapCount(bitmapOffset: number, nbits: number): number;
   fastCalls(): FastCalls;
-  writeAsync(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean): Promise<number>;
-  readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number): Promise<number>;
+  /** onLoop: the copy is left to this thread, which runs it when its event loop would otherwise wait (loop-copies.ts). */
+  writeAsync(offset: number, source: ArrayBufferView, sourceOffset: number, length: number, persist: boolean, onLoop: boolean): Promise<number>;
+  readAsync(offset: number, target: ArrayBufferView, targetOffset: number, length: number, onLoop: boolean): Promise<number>;
   lock(exclusive: boolean): boolean;
   reserve(offset: number, length: number): void;
   populate(offset: number, length: number): boolean;

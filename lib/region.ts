@@ -4,6 +4,7 @@
 import { Bitmap } from './bitmap.js';
 import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
+import { copiesOnLoop } from './loop-copies.js';
 import { MmuMapping } from './mmu.js';
 import { addon, type FastCalls, type CopyProbe, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
 
@@ -209,20 +210,20 @@ export class Region {
   /**
    * write() as a promise: a copy over 1 MiB runs on a thread-pool thread,
    * so the main thread stays free during it; one of at most 1 MiB runs on
-   * the main thread once its event loop has nothing else to do (no thread
-   * hand-off), or on a thread if the loop stays busy. The region stays
+   * this thread, once its event loop has nothing else to do (no thread
+   * hand-off: loop-copies.ts). The region stays
    * mapped until the copy is done, even if closed meanwhile; `source` must
    * not be changed until the promise settles.
    */
   writeAsync(offset: number, source: ArrayBufferView, sourceOffset = 0, length?: number, persist = true): Promise<number> {
     const n = length !== undefined ? length : ArrayBuffer.isView(source) ? source.byteLength - sourceOffset : 0;
-    return this.#native.writeAsync(offset, source, sourceOffset, n, persist);
+    return this.#native.writeAsync(offset, source, sourceOffset, n, persist, copiesOnLoop(n));
   }
 
   /** read() as a promise, the copy run as writeAsync's is. */
   readAsync(offset: number, target: ArrayBufferView, targetOffset = 0, length?: number): Promise<number> {
     const n = length !== undefined ? length : ArrayBuffer.isView(target) ? target.byteLength - targetOffset : 0;
-    return this.#native.readAsync(offset, target, targetOffset, n);
+    return this.#native.readAsync(offset, target, targetOffset, n, copiesOnLoop(n));
   }
 
   /**

@@ -20,8 +20,7 @@ void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, void*);
 using Completions = Napi::TypedThreadSafeFunction<CopyQueue, void, Settle>;
 }  // namespace
 
-// The queue of the environment whose main thread this is, while its main
-// thread helps (RunQueuedCopiesHere).
+// The queue of the environment whose main thread this is (RunQueuedCopiesHere).
 thread_local std::weak_ptr<CopyQueue> this_threads_queue;
 
 class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
@@ -31,9 +30,10 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     completions_.Unref(env);  // idle: the queue keeps no process alive
   }
 
-  // Starts the main thread's help (after construction: it keeps a weak
-  // reference to the queue).
-  void StartIdleHelp(Napi::Env env) {
+  // After construction (it hands out weak references): the queue becomes
+  // this thread's, and its loop's prepare handle is made. Without a loop to
+  // help, every job is the threads'.
+  void Attach(Napi::Env env) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return;
     auto* idle = new IdleHelp;
@@ -41,7 +41,7 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     uv_prepare_init(loop, &idle->handle);
     idle->handle.data = idle;
     uv_unref(reinterpret_cast<uv_handle_t*>(&idle->handle));  // never keeps the loop alive
-    if (napi_add_async_cleanup_hook(env, CloseIdleHelp, idle, &idle->hook) != napi_ok) {
+    if (napi_add_async_cleanup_hook(env, Detach, idle, &idle->hook) != napi_ok) {
       uv_close(reinterpret_cast<uv_handle_t*>(&idle->handle), [](uv_handle_t* h) { delete static_cast<IdleHelp*>(h->data); });
       return;
     }
@@ -49,8 +49,22 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     this_threads_queue = weak_from_this();
   }
 
-  // Runs every queued job on this thread (see RunQueuedCopiesHere); their
-  // completions go through the usual wake-up.
+  void Submit(Napi::Env env, std::unique_ptr<CopyJob> job, bool on_loop) {
+    if (inflight_++ == 0) {
+      completions_.Ref(env);
+      if (idle_ != nullptr) uv_prepare_start(&idle_->handle, OnPrepare);
+    }
+    Threads threads;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      Push({job.release(), on_loop && idle_ != nullptr});
+      threads = ThreadsNeeded();
+    }
+    Call(env, threads);
+  }
+
+  // Runs every queued job on this thread (RunQueuedCopiesHere); they
+  // settle through the usual wake-up.
   void RunPendingHere() {
     bool ran = false;
     for (;;) {
@@ -68,20 +82,6 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
       ran = true;
     }
     if (ran) completions_.NonBlockingCall();
-  }
-
-  void Submit(Napi::Env env, std::unique_ptr<CopyJob> job) {
-    if (inflight_++ == 0) {
-      completions_.Ref(env);
-      if (idle_ != nullptr) uv_prepare_start(&idle_->handle, OnPrepare);
-    }
-    Threads threads;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      Push(job.release());
-      threads = ThreadsNeeded(idle_ != nullptr);
-    }
-    Call(env, threads);
   }
 
   // Main thread: settles every job finished so far (one wake-up may bring
@@ -105,10 +105,9 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     for (auto& job : done) job->Complete(env);
   }
 
-  // Settle() outside any callback scope of Node's (the loop's prepare, the
-  // thread-safe function's wake-up): an error cannot propagate, and a job
-  // dropped by one is released by its destructor.
-  void SettleFromLoop(Napi::Env env) {
+  // Settle() outside any callback of Node's (the thread-safe function's
+  // wake-up, the prepare handle): see Report.
+  void SettleOutsideCallbacks(Napi::Env env) {
     try {
       Settle(env);
     } catch (const Napi::Error& e) {
@@ -120,7 +119,8 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   // An error outside any callback of Node's must not unwind into libuv: it
   // goes to the process's uncaught-exception handling. In an environment
   // being torn down (a worker terminated) even that fails, and nothing is
-  // lost: its cleanup runs what is queued.
+  // lost: a job dropped unsettled is released by its destructor, and the
+  // environment's cleanup runs what is still queued.
   static void Report(Napi::Env env, const Napi::Error& e) {
     napi_value value = e.Value();
     if (value != nullptr) napi_fatal_exception(env, value);
@@ -141,10 +141,9 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   }
 
   // The environment is going: the handle closes (asynchronously, as libuv
-  // requires) and the queue stops using it. Jobs left to the main thread
-  // run now: they release their pins (their promises are gone with the
-  // environment).
-  static void CloseIdleHelp(napi_async_cleanup_hook_handle, void* arg) {
+  // requires), and jobs left to the loop run now — they have no thread,
+  // and their pins must go (their promises go with the environment).
+  static void Detach(napi_async_cleanup_hook_handle, void* arg) {
     auto* idle = static_cast<IdleHelp*>(arg);
     if (auto queue = idle->queue.lock()) {
       queue->idle_ = nullptr;
@@ -159,33 +158,131 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     });
   }
 
-  // What the threads must do for the jobs pending (under mutex_).
+  // Main thread, from the prepare handle. While the loop would block now
+  // (uv_backend_timeout is not 0: no timer due, nothing pending, no
+  // immediate) and no I/O is ready (looked at once per kIoCheckBytes
+  // copied: an event arriving meanwhile waits for at most that much
+  // copying), it runs the loop's jobs at the front of the queue, then
+  // settles them: their promise reactions run here, in a callback scope, as
+  // they would after a wake-up, and may queue the next requests, run in the
+  // same turn. Loop jobs the loop is too busy to run now wait for the next
+  // turn's prepare (they could not settle sooner anyway) and go to the
+  // threads if that one is busy too; loop jobs behind a thread's job go to
+  // the threads at once (they start in order).
+  void HelpWhileIdle(uv_loop_t* loop) {
+    Napi::Env env(env_);
+    try {
+      Napi::HandleScope handles(env);  // a drainer started here makes a resource object
+      RunWhileIdle(env, loop);
+    } catch (const Napi::Error& e) {
+      Report(env, e);
+    }
+  }
+
+  void RunWhileIdle(Napi::Env env, uv_loop_t* loop) {
+    uint64_t unchecked = kIoCheckBytes;  // bytes copied since I/O was last looked at
+    bool unsettled = false;              // jobs run here, not settled yet
+    for (;;) {
+      uint64_t length = 0;
+      bool loop_front = LoopJobFirst(&length);
+      bool busy = false;
+      if (loop_front) {
+        uv_update_time(loop);
+        busy = uv_backend_timeout(loop) == 0;
+        if (!busy && unchecked + length > kIoCheckBytes) {
+          busy = IoReady(loop);
+          unchecked = 0;
+        }
+      }
+      CopyJob* job = nullptr;
+      Threads threads;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        // a drainer may have taken the job looked at: then the front is another
+        if (!pending_.empty() && pending_.front().on_loop) {
+          if (!busy) {
+            job = Pop();
+            skipped_ = false;
+          } else if (!skipped_) {
+            skipped_ = true;  // once: the next turn's prepare
+          } else {
+            skipped_ = false;
+            HandLoopJobsToThreads();
+          }
+        } else if (loop_pending_ > 0) {
+          HandLoopJobsToThreads();
+        }
+        threads = ThreadsNeeded();
+      }
+      Call(env, threads);
+      if (job == nullptr) {
+        // The jobs run so far settle together, in one callback scope; their
+        // reactions may queue more (a caller keeping requests in flight),
+        // run in this turn too unless the loop has become busy.
+        if (unsettled) SettleOutsideCallbacks(env);
+        if (!unsettled || busy) return;
+        unsettled = false;
+        continue;
+      }
+      unchecked += job->Length();
+      job->Execute();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.push_back(job);
+      }
+      unsettled = true;
+    }
+  }
+
+  // Whether the oldest queued job is the loop's, and its length.
+  bool LoopJobFirst(uint64_t* length) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pending_.empty() || !pending_.front().on_loop) return false;
+    *length = pending_.front().job->Length();
+    return true;
+  }
+
+  // Whether the loop's poll set has events waiting (or cannot be asked:
+  // then the loop had better poll).
+  static bool IoReady(uv_loop_t* loop) {
+    struct pollfd ready = {uv_backend_fd(loop), POLLIN, 0};
+    return poll(&ready, 1, 0) != 0;
+  }
+
+  // Every queued job becomes the threads' (under mutex_).
+  void HandLoopJobsToThreads() {
+    for (Entry& e : pending_) e.on_loop = false;
+    loop_pending_ = 0;
+  }
+
+  struct Entry {
+    CopyJob* job;
+    bool on_loop;  // left to the main thread
+  };
+
+  // What the threads must do for the jobs that are theirs (under mutex_).
   enum class Threads { kNone, kWake, kStart };
 
-  // Whether the main thread may take it (an empty job is left to the threads).
-  static bool Small(const CopyJob* job) { return job->Length() != 0 && job->Length() <= kLoopCopyLimit; }
-
-  // The queue, with its count of large jobs (under mutex_).
-  void Push(CopyJob* job) {
-    pending_.push_back(job);
-    if (!Small(job)) large_pending_++;
+  // The queue, with its count of loop jobs (under mutex_).
+  void Push(Entry e) {
+    pending_.push_back(e);
+    if (e.on_loop) loop_pending_++;
   }
   CopyJob* Pop() {
-    CopyJob* job = pending_.front();
+    Entry e = pending_.front();
     pending_.pop_front();
-    if (!Small(job)) large_pending_--;
-    return job;
+    if (e.on_loop) loop_pending_--;
+    return e.job;
   }
 
-  // Wakes or starts threads for the pending jobs that are theirs (under
-  // mutex_): the large ones while the main thread helps, else all. An idle
+  // For the pending jobs that are the threads' (under mutex_): an idle
   // drainer takes the next one; a new drainer starts if none runs, or for a
   // backlog. With one job waiting behind a running copy, that copy's thread
   // takes it next without a hand-off (two drainers would both go idle
-  // waiting for the main thread instead). Threads take jobs in order,
-  // whatever their size: the count only says how many are needed.
-  Threads ThreadsNeeded(bool main_helps) {
-    size_t need = main_helps ? large_pending_ : pending_.size();
+  // waiting for the main thread instead). Drainers take jobs in order, a
+  // loop job at the front too: the count only says how many are needed.
+  Threads ThreadsNeeded() {
+    size_t need = pending_.size() - loop_pending_;
     if (need == 0) return Threads::kNone;
     if (waiting_ >= need) return Threads::kWake;
     if (drainers_ == 0 || (need >= 2 && drainers_ < kMaxDrainers)) {
@@ -195,8 +292,8 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     return Threads::kNone;
   }
 
-  // Throws if a drainer cannot be made (an environment that can no longer
-  // run JavaScript): the queue then counts no drainer that does not run.
+  // Throws if a drainer cannot be made; the queue then counts no drainer
+  // that does not run.
   void Call(Napi::Env env, Threads threads) {
     if (threads == Threads::kWake) {
       arrived_.notify_one();
@@ -214,81 +311,9 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     }
   }
 
-  // Main thread, from the prepare handle. While the loop would block now
-  // (uv_backend_timeout is not 0: no timer due, nothing pending, no
-  // immediate) and no I/O is ready (looked at once per kLoopCopyLimit bytes
-  // copied: an event arriving meanwhile waits for at most that much), it
-  // copies the oldest queued job itself while that one is small, and
-  // settles it at once: its promise reactions run here, in a callback
-  // scope, as they would after a wake-up, and may queue the next request,
-  // taken in the same turn. Small jobs the loop is too busy to take wait
-  // for the next turn's prepare (they could not settle sooner anyway) and
-  // go to the threads if that one is busy too; a large job at the front
-  // goes to them at once.
-  void HelpWhileIdle(uv_loop_t* loop) {
-    Napi::Env env(env_);
-    try {
-      Napi::HandleScope handles(env);  // a drainer started here makes a resource object
-      TakeWhileIdle(env, loop);
-    } catch (const Napi::Error& e) {
-      Report(env, e);
-    }
-  }
-
-  void TakeWhileIdle(Napi::Env env, uv_loop_t* loop) {
-    uint64_t unchecked = kLoopCopyLimit;  // bytes copied since I/O was last looked at
-    for (;;) {
-      uint64_t length = FrontLength();
-      CopyJob* job = nullptr;
-      bool busy = false;
-      if (length != 0 && length <= kLoopCopyLimit) {
-        uv_update_time(loop);
-        busy = uv_backend_timeout(loop) == 0;
-        if (!busy && unchecked + length > kLoopCopyLimit) {
-          busy = IoReady(loop);
-          unchecked = 0;
-        }
-      }
-      Threads threads;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        bool small_front = !pending_.empty() && Small(pending_.front());
-        if (small_front && length != 0 && !busy) {
-          job = Pop();  // a drainer may have taken the one looked at: this is the next
-          skipped_ = false;
-        } else if (small_front && busy) {
-          skipped_ = !skipped_;  // left once for the next turn, then to the threads
-        }
-        threads = ThreadsNeeded(job != nullptr || (small_front && skipped_));
-      }
-      Call(env, threads);
-      if (job == nullptr) return;
-      unchecked += job->Length();
-      job->Execute();
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.push_back(job);
-      }
-      SettleFromLoop(env);
-    }
-  }
-
-  // The length of the oldest queued job, 0 if none.
-  uint64_t FrontLength() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return pending_.empty() ? 0 : pending_.front()->Length();
-  }
-
-  // Whether the loop's poll set has events waiting (or cannot be asked: then
-  // the loop had better poll).
-  static bool IoReady(uv_loop_t* loop) {
-    struct pollfd ready = {uv_backend_fd(loop), POLLIN, 0};
-    return poll(&ready, 1, 0) != 0;
-  }
-
   // Runs the queued jobs until none is left (and none came during its
-  // linger); the counts change under the lock, so a job is always taken by
-  // a running drainer or starts one.
+  // linger); the counts change under the lock, so a job of the threads' is
+  // always taken by a running drainer or starts one.
   class Drainer : public Napi::AsyncWorker {
    public:
     Drainer(Napi::Env env, std::shared_ptr<CopyQueue> queue)
@@ -339,15 +364,18 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   // than a busy main thread takes to settle one copy and submit the next.
   static constexpr std::chrono::microseconds kLinger{500};
 
+  // Copying the loop does between looks at its poll set: ~40 µs at DRAM speed.
+  static constexpr uint64_t kIoCheckBytes = uint64_t{1} << 20;
+
   napi_env env_;
   Napi::AsyncContext context_;
   Completions completions_;
   IdleHelp* idle_ = nullptr;  // main thread only; null once the environment is going
-  bool skipped_ = false;      // main thread only: a prepare left the oldest job for the next
-  int inflight_ = 0;  // main thread only
+  bool skipped_ = false;      // main thread only: the last prepare was too busy for the loop's jobs
+  int inflight_ = 0;          // main thread only
   std::mutex mutex_;
-  std::deque<CopyJob*> pending_;
-  size_t large_pending_ = 0;  // of them, larger than kLoopCopyLimit
+  std::deque<Entry> pending_;
+  size_t loop_pending_ = 0;  // of them, left to the main thread
   std::condition_variable arrived_;
   size_t drainers_ = 0;  // running, under mutex_
   size_t waiting_ = 0;   // of them, idle in their linger
@@ -360,23 +388,27 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
 namespace {
 void Settle(Napi::Env env, Napi::Function, CopyQueue* queue, void*) {
   if (env == nullptr) return;  // torn down: nothing to settle
-  queue->SettleFromLoop(env);
-}
-}  // namespace
-
-void RunQueuedCopiesHere() {
-  if (auto queue = this_threads_queue.lock()) queue->RunPendingHere();
+  queue->SettleOutsideCallbacks(env);
 }
 
-void SubmitCopy(Napi::Env env, std::unique_ptr<CopyJob> job) {
-  // One queue per environment, for its lifetime (its thread-safe function
-  // is finalised with the environment).
+// The environment's queue, made on first use (its thread-safe function is
+// finalised with the environment).
+CopyQueue& QueueOf(Napi::Env env) {
   AddonData* data = env.GetInstanceData<AddonData>();
   if (!data->copy_queue) {
     data->copy_queue = std::make_shared<CopyQueue>(env);
-    data->copy_queue->StartIdleHelp(env);
+    data->copy_queue->Attach(env);
   }
-  data->copy_queue->Submit(env, std::move(job));
+  return *data->copy_queue;
+}
+}  // namespace
+
+void SubmitCopy(Napi::Env env, std::unique_ptr<CopyJob> job, bool on_loop) {
+  QueueOf(env).Submit(env, std::move(job), on_loop);
+}
+
+void RunQueuedCopiesHere() {
+  if (auto queue = this_threads_queue.lock()) queue->RunPendingHere();
 }
 
 }  // namespace daxfs

@@ -1,30 +1,25 @@
-// The queue asynchronous copies go through: one per environment, drained by
-// at most two work items on the libuv thread pool, each copy's completion
-// sent to the main thread as soon as it is done while its drainer goes on
-// with the next copy (or waits briefly for one).
+// The queue asynchronous copies go through, one per environment (the main
+// thread or a worker).
 //
-// Why not a thread-pool work item per copy: each costs two thread hand-offs
-// (a worker woken to copy, the main thread woken to settle it), and on a
-// busy machine a hand-off costs about as much as copying 1 MiB — requests
-// kept in flight then still leave the copying thread idle between them.
-// With the queue, requests submitted while one is copying are picked up by
-// the same thread without a wake-up, and all copies done since the main
-// thread last ran settle in one wake-up, in one callback scope (their
-// promise reactions run together). A finished copy is never held back for
-// another one: on a loaded machine the thread it would wait for may not be
-// running. Copies start in submission order; ordering between overlapping
-// ones is the caller's business (the pool's pins).
+// Who copies: a copy the TypeScript layer leaves to the loop (a small one)
+// is run by the environment's own thread, from a prepare handle, just
+// before its event loop would block — no timer due, nothing pending, no
+// immediate, no I/O ready — and settled right there, in the same turn.
+// Every other copy goes to at most two work items on the libuv thread pool
+// ("drainers"), each taking the next copy without a hand-off and sending
+// its completion to the main thread as soon as it is done; all copies
+// finished since the main thread last ran settle in one wake-up, in one
+// callback scope. On a busy machine a thread wake-up each way costs about
+// as much as copying 1 MiB: a small copy is cheapest where its promise
+// settles, when that thread has nothing else to do; a large one must not
+// hold the loop. Loop copies the loop is too busy for, two turns running,
+// go to the threads.
 //
-// The main thread copies too, when it has nothing else to do: a copy of at
-// most kLoopCopyLimit bytes is left to it, and just before its event loop
-// would block (no timer due, nothing ready to run, no I/O ready) it takes
-// the queued ones itself and settles each at once, in the same turn. Such
-// a copy costs no hand-off at all (a thread wake-up each way costs about as
-// much as copying 1 MiB on a busy machine), and the loop's answer to an
-// event arriving meanwhile is delayed by at most kLoopCopyLimit bytes of
-// copying. Larger copies, and small ones the loop is too busy for two turns
-// running, go to the threads. A main thread about to block for a pinned
-// copy that is still queued runs the queue first (RunQueuedCopiesHere).
+// Copies start in submission order, whoever runs them (a loop copy behind
+// a thread's copy goes to the threads); ordering between overlapping ones
+// is the caller's business (the pool's pins). A main thread about to block
+// for a pinned copy that is still queued runs the queue first
+// (RunQueuedCopiesHere): it may be the one left to it.
 #pragma once
 
 #include <napi.h>
@@ -37,9 +32,9 @@ namespace daxfs {
 class CopyJob {
  public:
   virtual ~CopyJob() = default;
-  // On the draining thread.
+  // On the copying thread.
   virtual void Execute() = 0;
-  // Bytes it copies (decides whether the main thread may take it).
+  // Bytes it copies.
   virtual uint64_t Length() const = 0;
   // On the main thread, once, after Execute (inside a callback scope shared
   // with the other jobs settled by the same wake-up: promise reactions run
@@ -49,12 +44,9 @@ class CopyJob {
   virtual void Complete(Napi::Env env) = 0;
 };
 
-// The largest copy the main thread takes from the queue while idle: about
-// 40 µs at DRAM speed, the longest an event arriving meanwhile waits.
-constexpr uint64_t kLoopCopyLimit = uint64_t{1} << 20;
-
-// Queues `job` (main thread). It starts after every job queued before it.
-void SubmitCopy(Napi::Env env, std::unique_ptr<CopyJob> job);
+// Queues `job` (main thread), left to the loop (`on_loop`) or for the
+// threads. It starts after every job queued before it.
+void SubmitCopy(Napi::Env env, std::unique_ptr<CopyJob> job, bool on_loop);
 
 // Runs every copy still queued in the calling thread's environment, on the
 // calling thread, now (their promises settle at its next turn). For a main

@@ -51,7 +51,7 @@ class Copy : public CopyJob {
       } else if (uint8_t* a = aside.get()) {
         std::memcpy(a, core_->mapped_ + offset_, length_);
         std::memcpy(user_, a, length_);
-      } else {
+      } else if (length_ > 0) {  // an empty buffer's data may be null
         std::memmove(user_, core_->mapped_ + offset_, length_);
       }
     };
@@ -111,8 +111,10 @@ class Copy : public CopyJob {
 
 namespace {
 
-// (offset, buffer, bufferOffset, length[, persist]): checked here, on the
-// main thread, before anything is queued.
+// writeAsync(offset, buffer, bufferOffset, length, persist, onLoop) and
+// readAsync(offset, buffer, bufferOffset, length, onLoop): checked here, on
+// the main thread, before anything is queued. onLoop: the copy is left to
+// this thread's loop (copy_queue.h).
 Napi::Value CopyAsync(const Napi::CallbackInfo& info, const std::shared_ptr<RegionCore>& core,
                       bool to_region) {
   Napi::Env env = info.Env();
@@ -124,6 +126,7 @@ Napi::Value CopyAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Regi
   uint64_t user_offset = ArgIndex(info, 2, offset_name);
   uint64_t length = ArgIndex(info, 3, "length");
   bool persist = to_region && ArgBool(info, 4, "persist", true);
+  bool on_loop = ArgBool(info, to_region ? 5 : 4, "onLoop", false);
   CheckRange(env, user_offset, length, user.length, offset_name, "length",
              to_region ? "source buffer" : "target buffer");
   CheckRange(env, offset, length, c.size, "offset", "length", "region");
@@ -133,7 +136,7 @@ Napi::Value CopyAsync(const Napi::CallbackInfo& info, const std::shared_ptr<Regi
   auto copy = std::make_unique<Copy>(env, core, info[1], user.data + user_offset, offset, length,
                                      to_region, persist);
   Napi::Promise promise = copy->Promise();
-  SubmitCopy(env, std::move(copy));
+  SubmitCopy(env, std::move(copy), on_loop);
   return promise;
 }
 

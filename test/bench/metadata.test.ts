@@ -30,9 +30,9 @@ describe('the metadata benchmark', () => {
       'metadata: punch one block + write refilling it, 2,000 extents vs 1 extent',
       'metadata: getBlock, file of 2,000 extents vs 1 extent (4,000 blocks)',
       'async: 2 × 1 MiB writeAsync in flight on one file vs write (sync)',
-      'async: 2 × 1 MiB writeAsync in flight on 2 files vs write (sync)',
+      'async: 2 × 1 MiB writeAsync in flight on 2 files vs write (sync) of the same files',
       'async: 4 × 1 MiB writeAsync in flight on one file vs write (sync)',
-      'async: 4 × 1 MiB writeAsync in flight on 4 files vs write (sync)',
+      'async: 4 × 1 MiB writeAsync in flight on 4 files vs write (sync) of the same files',
       'async: 2 × 1 MiB readAsync in flight on one file vs read (sync)',
       'async: 4 × 1 MiB readAsync in flight on one file vs read (sync)',
     ]);
