@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createUnlinkedPmem } from '../lib/emulated.js';
 import { Pool } from '../lib/pool/pool.js';
 import { formatNs, now } from './measure.js';
+import type { FaultMechanism } from '../lib/native.js';
 import { fasterOrSlower, formatRows, timeRow, times, type Row } from './table.js';
 
 const KiB = 1024;
@@ -39,6 +40,37 @@ function fasterRow(name: string, ours: number, theirs: number, target: number | 
     target: target === null ? null : `≥ ${target}× faster`,
     pass: target === null ? null : ratio >= target,
   };
+}
+
+const MECHANISMS: [FaultMechanism, string][] = [
+  ['uffd-map', 'a userfaultfd thread mapping the block'],
+  ['uffd-zeropage', 'a userfaultfd thread with UFFDIO_ZEROPAGE'],
+  ['signal-map', 'a SIGSEGV handler mapping the block'],
+];
+
+/**
+ * The bare mechanisms a fault handler serving plain loads and stores would
+ * be built on, each resolving read faults on the blocks at regionOffset,
+ * timed in C: the floor of such a handler, beside the kernel's fault. A
+ * mechanism this process may not use (userfaultfd without privilege) has
+ * no row: the capability report says what is granted.
+ */
+function mechanismRows(pool: Pool, regionOffset: number, pages: number, kernelFault: number, trials: number): Row[] {
+  const rows: Row[] = [];
+  for (const [mechanism, what] of MECHANISMS) {
+    let ns: number;
+    try {
+      ns = best(trials, () => {
+        const r = pool.region.faultRoundTrip(regionOffset, pages, mechanism);
+        return r.ns / r.faults;
+      });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'EPERM' || (e as { code?: unknown }).code === 'ENOSYS') continue;
+      throw e;
+    }
+    rows.push(fasterRow(`fault floor: read fault resolved by ${what} (C) vs kernel first-touch fault`, ns, kernelFault, null, 'fault'));
+  }
+  return rows;
 }
 
 function faultRows(pool: Pool, quick: boolean): Row[] {
@@ -130,6 +162,7 @@ function faultRows(pool: Pool, quick: boolean): Row[] {
     return ns / (pages / 512);
   });
   rows.push(fasterRow('fault: one 2 MiB fault vs 512 separate 4 KiB faults', huge, readWritten * 512, 10, '2 MiB'));
+  rows.push(...mechanismRows(pool, regionOffset, Math.min(pages, quick ? 256 : 2048), kernelFault, trials));
   f.close();
   hole.close();
   return rows;

@@ -11,10 +11,25 @@ export type Granularity = 'byte' | 'cache-line' | 'page';
  * process; 'unknown' when the probe could not run).
  */
 export type AnonymousReadFaults = 'zero-page' | 'allocates' | 'unknown';
+/**
+ * What userfaultfd this process may use: the full form (faults taken inside
+ * system calls are reported too), the user-mode-only form (a system call
+ * writing into a registered page fails with EFAULT instead), or none.
+ */
+export type Userfaultfd = 'full' | 'user-mode-only' | 'unavailable';
 
 export interface CapabilityReport extends Omit<NativeReport, 'zeroSource'> {
   anonymousReadFaults: AnonymousReadFaults;
   anonymousReadFaultsMeaning: string;
+  userfaultfd: Userfaultfd;
+  userfaultfdMeaning: string;
+  /**
+   * Whether a plain load or store on a mapping page that no API call
+   * faulted in is served (false: it ends the process with SIGSEGV; fault
+   * pages in with view, populate, read or write first).
+   */
+  transparentFaults: boolean;
+  transparentFaultsMeaning: string;
   /** The zero source every mapping shows holes through (its live VMA count: zeroSourceInfo()). */
   zeroSource: Omit<ZeroSourceInfo, 'vmas'>;
   zeroSourceMeaning: string;
@@ -73,6 +88,27 @@ function anonymousMeaning(r: NativeReport, kind: AnonymousReadFaults): string {
   return `not measured (${p.error ?? 'the probe did not run'})`;
 }
 
+/** Classifies the probe: the best form this process was granted. */
+export function userfaultfdOf(probe: NativeReport['userfaultfdProbe']): Userfaultfd {
+  if (probe.syscall.available || probe.device.available) return 'full';
+  return probe.userModeOnly.available ? 'user-mode-only' : 'unavailable';
+}
+
+function userfaultfdMeaning(r: NativeReport, kind: Userfaultfd): string {
+  const p = r.userfaultfdProbe;
+  const features = p.features.length > 0 ? `; features: ${p.features.join(', ')}` : '';
+  const refusals = [p.syscall, p.userModeOnly, p.device].flatMap((w) => (w.error === null ? [] : [w.error]));
+  const refused = refusals.length > 0 ? `; refused: ${refusals.join(', ')}` : '';
+  if (kind === 'full') return `granted in full (${p.syscall.available ? 'the system call' : '/dev/userfaultfd'}): faults taken inside system calls are reported too${features}${refused}`;
+  if (kind === 'user-mode-only')
+    return `granted for faults taken in user mode only: a system call writing into a registered page fails with EFAULT${features}${refused}`;
+  return `not granted to this process${refused} (vm.unprivileged_userfaultfd, /dev/userfaultfd's permissions)`;
+}
+
+const TRANSPARENT_FAULTS_MEANING =
+  'not built yet: a plain load or store on a mapping page that no API call faulted in ends the process (SIGSEGV); ' +
+  'fault pages in first with view, populate, read or write';
+
 function zeroSourceMeaning(z: ZeroSourceInfo): string {
   if (z.kind !== 'memfd') return `unavailable (${z.error ?? 'unknown error'}): mapping a hole fails`;
   const limit = z.vmaLimit === null ? 'no limit but the kernel\'s' : `at most ${z.vmaLimit}`;
@@ -86,11 +122,16 @@ function zeroSourceMeaning(z: ZeroSourceInfo): string {
 export function describeCapabilities(r: NativeReport): CapabilityReport {
   const granularity = granularityOf(r);
   const anonymousReadFaults = anonymousReadFaultsOf(r.anonymousReadProbe);
+  const userfaultfd = userfaultfdOf(r.userfaultfdProbe);
   const { vmas: _live, ...zeroSource } = r.zeroSource;
   return {
     ...r,
     anonymousReadFaults,
     anonymousReadFaultsMeaning: anonymousMeaning(r, anonymousReadFaults),
+    userfaultfd,
+    userfaultfdMeaning: userfaultfdMeaning(r, userfaultfd),
+    transparentFaults: false,
+    transparentFaultsMeaning: TRANSPARENT_FAULTS_MEANING,
     zeroSource,
     zeroSourceMeaning: zeroSourceMeaning(r.zeroSource),
     persistenceMeaning: PERSISTENCE_MEANING[r.persistence],
@@ -120,6 +161,8 @@ export function formatCapabilities(c: CapabilityReport): string[] {
     `CPU offers         ${cpu || 'no cache-flush instruction'}`,
     `non-temporal copy  at ${c.ntThreshold} bytes and above`,
     `anonymous reads    ${c.anonymousReadFaults}: ${c.anonymousReadFaultsMeaning}`,
+    `userfaultfd        ${c.userfaultfd}: ${c.userfaultfdMeaning}`,
+    `transparent faults ${c.transparentFaults ? 'yes' : 'no'}: ${c.transparentFaultsMeaning}`,
     `zero source        ${c.zeroSource.kind}: ${c.zeroSourceMeaning}`,
   ];
 }

@@ -32,7 +32,29 @@ export interface NativeReport {
   viewsAvailable: boolean;
   cpu: { clflush: boolean; clflushopt: boolean; clwb: boolean; dcCvac: boolean };
   anonymousReadProbe: AnonymousReadProbe;
+  userfaultfdProbe: UserfaultfdProbe;
   zeroSource: ZeroSourceInfo;
+}
+
+/** How the kernel answered one way of getting a userfaultfd. */
+export interface UserfaultfdWay {
+  available: boolean;
+  /** The refusal (`userfaultfd: EPERM`, `/dev/userfaultfd: EACCES`), or null. */
+  error: string | null;
+}
+
+/** What userfaultfd this process may use, probed once per process (native/uffd_probe.h). */
+export interface UserfaultfdProbe {
+  /** userfaultfd(2) in full mode: faults taken inside system calls are reported too. */
+  syscall: UserfaultfdWay;
+  /** userfaultfd(2) with UFFD_USER_MODE_ONLY: only faults taken in user mode. */
+  userModeOnly: UserfaultfdWay;
+  /** /dev/userfaultfd (full mode, by the device's permissions). */
+  device: UserfaultfdWay;
+  /** Features the kernel offers ('missing-shmem', 'wp', 'wp-shmem', 'minor-shmem', ...); empty when no fd was granted. */
+  features: string[];
+  /** UFFDIO_API's failure, or null. */
+  error: string | null;
 }
 
 /** Loads of every page of fresh read-only private anonymous memory, measured once per process. */
@@ -123,6 +145,7 @@ export interface NativeRegion {
   traceMark(value: number): void;
   traceTake(stop: boolean): Buffer;
   firstTouch(offset: number, length: number, stride: number, write: boolean): FirstTouch;
+  faultRoundTrip(offset: number, pages: number, mechanism: FaultMechanism): FaultRoundTrip;
   copyProbe(offsets: Float64Array, length: number, buffer: ArrayBufferView, write: boolean): CopyProbe;
 }
 
@@ -131,6 +154,20 @@ export interface FirstTouch {
   touches: number;
   ns: number;
   mapNs: number;
+}
+
+/**
+ * A bare mechanism for resolving a read fault in user space
+ * (native/fault_round_trip.h): a userfaultfd handler thread mapping the
+ * backing's page, or answering with its zero page; a SIGSEGV handler
+ * mapping the page.
+ */
+export type FaultMechanism = 'uffd-map' | 'uffd-zeropage' | 'signal-map';
+
+/** Read faults resolved by a bare mechanism, timed in C (benchmarks). */
+export interface FaultRoundTrip {
+  faults: number;
+  ns: number;
 }
 
 export interface CopyProbe {
@@ -222,6 +259,7 @@ export interface NativeAddon {
   /** zlib's CRC-32 of the bytes (what node:zlib's crc32 returns), computed natively: several times faster on x86-64. */
   crc32(data: Uint8Array): number;
   probeAnonymousReads(): AnonymousReadProbe;
+  probeUserfaultfd(): UserfaultfdProbe;
   /**
    * Testing: loads from a plain mmap of the (empty) file at `path`, outside
    * every region and mapping: a SIGBUS daxfs must pass on to whatever

@@ -6,7 +6,7 @@ import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
 import { copiesOnLoop } from './loop-copies.js';
 import { MmuMapping } from './mmu.js';
-import { addon, type FastCalls, type CopyProbe, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
+import { addon, type FastCalls, type CopyProbe, type FaultMechanism, type FaultRoundTrip, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
 
 export interface OpenOptions {
   /** Map read-only: writes fail with EROFS; views are private copy-on-write. */
@@ -370,6 +370,18 @@ export class Region {
    */
   firstTouch(offset: number, length: number, stride = 4096, write = false): FirstTouch {
     return this.#native.firstTouch(offset, length, stride, write);
+  }
+
+  /**
+   * Benchmark helper: `pages` read faults on a fresh reserved range, each
+   * resolved by the bare `mechanism` with the backing's pages from
+   * `offset` (a userfaultfd handler thread, or a SIGSEGV handler installed
+   * for the measurement only), timed in C: the floor a fault handler built
+   * on it cannot beat. Throws the kernel's refusal (EPERM, ENOSYS) where
+   * the mechanism is not available to this process.
+   */
+  faultRoundTrip(offset: number, pages: number, mechanism: FaultMechanism): FaultRoundTrip {
+    return this.#native.faultRoundTrip(offset, pages, mechanism);
   }
 
   /**

@@ -97,6 +97,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeAnonymousReads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Value(AnonProbeReport(info.Env()));
   }));
+  exports.Set("probeUserfaultfd", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Value(UffdProbeReport(info.Env()));
+  }));
   return exports;
 }
 

@@ -12,6 +12,7 @@
 #include "bitmap.h"
 #include "copy_probe.h"
 #include "errors.h"
+#include "fault_round_trip.h"
 #include "first_touch.h"
 #include "journal_commit.h"
 #include "mmu.h"
@@ -78,6 +79,7 @@ Napi::Function Region::Init(Napi::Env env) {
           InstanceMethod<&Region::Load64>("load64"),
           InstanceMethod<&Region::WaitIdle>("waitIdle"),
           InstanceMethod<&Region::FirstTouch>("firstTouch"),
+          InstanceMethod<&Region::FaultRoundTrip>("faultRoundTrip"),
           InstanceMethod<&Region::CopyProbe>("copyProbe"),
           InstanceMethod<&Region::TraceStart>("traceStart"),
           InstanceMethod<&Region::TraceMark>("traceMark"),
@@ -175,6 +177,7 @@ Napi::Value Region::Report(const Napi::CallbackInfo& info) {
   o.Set("dcCvac", cpu.dc_cvac);
   r.Set("cpu", o);
   r.Set("anonymousReadProbe", AnonProbeReport(env));
+  r.Set("userfaultfdProbe", UffdProbeReport(env));
   r.Set("zeroSource", ZeroSourceReport(env));
   return r;
 }
@@ -399,6 +402,35 @@ Napi::Value Region::FirstTouch(const Napi::CallbackInfo& info) {
   out.Set("touches", Napi::Number::New(env, static_cast<double>(result.touches)));
   out.Set("ns", Napi::Number::New(env, static_cast<double>(result.ns)));
   out.Set("mapNs", Napi::Number::New(env, static_cast<double>(result.map_ns)));
+  return out;
+}
+
+// faultRoundTrip(offset, pages, mechanism): the bare cost of resolving a
+// read fault in user space, per mechanism (fault_round_trip.h), over pages
+// [offset, offset + pages * 4096) of the backing, for benchmarks.
+Napi::Value Region::FaultRoundTrip(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RegionCore& c = *OpenCore(env);
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  uint64_t pages = ArgIndex(info, 1, "pages");
+  if (!info[2].IsString()) ThrowCode(env, "EINVAL", "mechanism must be 'uffd-map', 'uffd-zeropage' or 'signal-map'");
+  std::string name = info[2].As<Napi::String>().Utf8Value();
+  FaultMechanism how;
+  if (name == "uffd-map") how = FaultMechanism::kUffdMap;
+  else if (name == "uffd-zeropage") how = FaultMechanism::kUffdZeroPage;
+  else if (name == "signal-map") how = FaultMechanism::kSignalMap;
+  else ThrowCode(env, "EINVAL", "mechanism must be 'uffd-map', 'uffd-zeropage' or 'signal-map', not '" + name + "'");
+  if (pages == 0) ThrowCode(env, "EINVAL", "pages must be at least 1");
+  if (pages > (c.size / 4096)) ThrowCode(env, "ERANGE", "pages: more than the region holds");
+  CheckRange(env, offset, pages * 4096, c.size, "offset", "pages", "region");
+  CheckAligned(env, offset, 4096, "offset");
+  RoundTripResult result;
+  const char* failed = nullptr;
+  int err = MeasureFaultRoundTrip(c, offset, pages, how, &result, &failed);
+  if (err != 0) ThrowErrno(env, err, failed, ("measuring the " + name + " fault round trip").c_str(), c.path);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("faults", Napi::Number::New(env, static_cast<double>(result.faults)));
+  out.Set("ns", Napi::Number::New(env, static_cast<double>(result.ns)));
   return out;
 }
 

@@ -39,6 +39,7 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Load64(const Napi::CallbackInfo& info);
   Napi::Value WaitIdle(const Napi::CallbackInfo& info);
   Napi::Value FirstTouch(const Napi::CallbackInfo& info);
+  Napi::Value FaultRoundTrip(const Napi::CallbackInfo& info);
   Napi::Value CopyProbe(const Napi::CallbackInfo& info);
   Napi::Value TraceStart(const Napi::CallbackInfo& info);
   Napi::Value TraceMark(const Napi::CallbackInfo& info);

@@ -5,6 +5,7 @@
 
 #include "anon_probe.h"
 #include "errors.h"
+#include "uffd_probe.h"
 #include "zero_source.h"
 
 namespace daxfs {
@@ -39,6 +40,36 @@ Napi::Object AnonProbeReport(Napi::Env env) {
   o.Set("rssKiB", Napi::Number::New(env, static_cast<double>(p.rss_kib)));
   o.Set("privateKiB", Napi::Number::New(env, static_cast<double>(p.private_kib)));
   o.Set("error", ErrorName(env, p.err, "probe"));
+  return o;
+}
+
+namespace {
+
+Napi::Object WayReport(Napi::Env env, const UffdWay& way, const char* call) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", way.available);
+  o.Set("error", ErrorName(env, way.err, call));
+  return o;
+}
+
+}  // namespace
+
+Napi::Object UffdProbeReport(Napi::Env env) {
+  const UffdProbe& p = ProbeUserfaultfd();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("syscall", WayReport(env, p.syscall_full, "userfaultfd"));
+  o.Set("userModeOnly", WayReport(env, p.syscall_user, "userfaultfd"));
+  o.Set("device", WayReport(env, p.device, "/dev/userfaultfd"));
+  Napi::Array features = Napi::Array::New(env);
+  std::string names = UffdFeatureNames(p.features);
+  for (size_t at = 0, k = 0; at < names.size();) {
+    size_t comma = names.find(',', at);
+    if (comma == std::string::npos) comma = names.size();
+    features.Set(static_cast<uint32_t>(k++), names.substr(at, comma - at));
+    at = comma + 1;
+  }
+  o.Set("features", features);
+  o.Set("error", ErrorName(env, p.api_err, "UFFDIO_API"));
   return o;
 }
 

@@ -1,5 +1,5 @@
-// The zero source and the anonymous-read probe as JS objects, for the
-// capability report and the addon's own functions.
+// The zero source and the kernel probes (anonymous reads, userfaultfd) as
+// JS objects, for the capability report and the addon's own functions.
 #pragma once
 
 #include <napi.h>
@@ -10,5 +10,8 @@ namespace daxfs {
 Napi::Object ZeroSourceReport(Napi::Env env);
 // { bytes, rssKiB, privateKiB, error }: see anon_probe.h.
 Napi::Object AnonProbeReport(Napi::Env env);
+// { syscall, userModeOnly, device: { available, error }, features: string[],
+// error }: see uffd_probe.h.
+Napi::Object UffdProbeReport(Napi::Env env);
 
 }  // namespace daxfs
