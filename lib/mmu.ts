@@ -125,6 +125,13 @@ export class MmuMapping {
    * Idempotent.
    */
   release(): void { this.#native.release(); }
+
+  /**
+   * What the one line written before the process ends on a bad access
+   * (SIGSEGV: a page not faulted in, or a store to a page not writable;
+   * SIGBUS: a page the backing cannot supply) calls this mapping.
+   */
+  setLabel(label: string): void { this.#native.setLabel(label); }
 }
 
 /**

@@ -233,6 +233,8 @@ export interface NativeMapping {
   kernelView(): KernelVma[];
   stats(): MmuStats;
   info(): { released: boolean; length: number; unit: number; addressAlign: number };
+  /** What the fatal line of a SIGSEGV or SIGBUS in this mapping calls it. */
+  setLabel(label: string): void;
 }
 
 export interface NativeAddon {

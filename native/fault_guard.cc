@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,7 +38,8 @@ __attribute__((tls_model("initial-exec"))) thread_local Frame* volatile armed = 
 // meanwhile (the structures read are not locked) goes straight to the end.
 __attribute__((tls_model("initial-exec"))) thread_local volatile sig_atomic_t reporting = 0;
 
-struct sigaction previous;  // the SIGBUS action before ours
+struct sigaction previous;       // the SIGBUS action before ours
+struct sigaction previous_segv;  // the SIGSEGV action before ours
 
 // The default action: the process dies by the signal, as without us.
 void Die(int sig) {
@@ -54,19 +56,19 @@ void Die(int sig) {
   // the access, which then meets the default action.
 }
 
-// A SIGBUS that is none of ours: whatever was installed before decides.
-void Chain(int sig, siginfo_t* info, void* context) {
-  if (previous.sa_flags & SA_SIGINFO) {
-    if (previous.sa_sigaction != nullptr) {
-      previous.sa_sigaction(sig, info, context);
+// A signal that is none of ours: whatever was installed before decides.
+void Chain(const struct sigaction& before, int sig, siginfo_t* info, void* context) {
+  if (before.sa_flags & SA_SIGINFO) {
+    if (before.sa_sigaction != nullptr) {
+      before.sa_sigaction(sig, info, context);
       return;
     }
-  } else if (previous.sa_handler == SIG_IGN) {
+  } else if (before.sa_handler == SIG_IGN) {
     // Ignored when sent; a fault cannot be ignored (the kernel would kill).
     if (info != nullptr && info->si_code > 0) Die(sig);
     return;
-  } else if (previous.sa_handler != SIG_DFL) {
-    previous.sa_handler(sig);
+  } else if (before.sa_handler != SIG_DFL) {
+    before.sa_handler(sig);
     return;
   }
   Die(sig);
@@ -95,7 +97,36 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
     reporting = 0;
   }
   errno = saved_errno;
-  Chain(sig, info, context);
+  Chain(previous, sig, info, context);
+}
+
+// Whether the faulting access was a store (x86-64: the page-fault error
+// code's write bit; elsewhere unknown, reported as a load).
+bool WasStore(void* context) {
+#if defined(__x86_64__)
+  if (context == nullptr) return false;
+  return (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+#else
+  (void)context;
+  return false;
+#endif
+}
+
+// A load or store through a mapping's buffer on a page the mapping does not
+// give that access: nothing can serve it yet, so the process ends as it
+// would have, with one line first naming the mapping and what to do.
+// Everything else (WebAssembly's bounds traps, any other fault) goes to the
+// handler installed before.
+void OnSigsegv(int sig, siginfo_t* info, void* context) {
+  int saved_errno = errno;
+  if (reporting) Die(sig);
+  if (info != nullptr && info->si_code > 0) {
+    reporting = 1;
+    if (ReportAccessFault(reinterpret_cast<uintptr_t>(info->si_addr), WasStore(context))) Die(sig);
+    reporting = 0;
+  }
+  errno = saved_errno;
+  Chain(previous_segv, sig, info, context);
 }
 
 void Install() {
@@ -105,6 +136,12 @@ void Install() {
   ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&ours.sa_mask);
   sigaction(SIGBUS, &ours, nullptr);
+  sigaction(SIGSEGV, nullptr, &previous_segv);
+  struct sigaction segv {};
+  segv.sa_sigaction = OnSigsegv;
+  segv.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&segv.sa_mask);
+  sigaction(SIGSEGV, &segv, nullptr);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ RoundTripResult Touch(const uint8_t* area, uint64_t pages) {
   return r;
 }
 
-int Fail(const char** failed, const char* call, int err) {
+int FailedCall(const char** failed, const char* call, int err) {
   *failed = call;
   return err;
 }
@@ -49,19 +49,19 @@ int UffdRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, bool 
                   RoundTripResult* result, const char** failed) {
   uint64_t length = pages * kPage;
   int uffd = OpenUserfaultfd();
-  if (uffd < 0) return Fail(failed, "userfaultfd", errno);
+  if (uffd < 0) return FailedCall(failed, "userfaultfd", errno);
   struct uffdio_api api = {};
   api.api = UFFD_API;
   if (ioctl(uffd, UFFDIO_API, &api) != 0) {
     int err = errno;
     close(uffd);
-    return Fail(failed, "UFFDIO_API", err);
+    return FailedCall(failed, "UFFDIO_API", err);
   }
   void* mapped = mmap(nullptr, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mapped == MAP_FAILED) {
     int err = errno;
     close(uffd);
-    return Fail(failed, "mmap", err);
+    return FailedCall(failed, "mmap", err);
   }
   auto* area = static_cast<uint8_t*>(mapped);
   auto base = reinterpret_cast<uintptr_t>(area);
@@ -75,7 +75,7 @@ int UffdRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, bool 
     if (stop >= 0) close(stop);
     munmap(area, length);
     close(uffd);
-    return Fail(failed, stop < 0 ? "eventfd" : "UFFDIO_REGISTER", err);
+    return FailedCall(failed, stop < 0 ? "eventfd" : "UFFDIO_REGISTER", err);
   }
   std::atomic<int> handler_err{0};
   std::thread handler([&] {
@@ -120,7 +120,7 @@ int UffdRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, bool 
   munmap(area, length);
   close(stop);
   close(uffd);
-  if (handler_err != 0) return Fail(failed, zero_page ? "UFFDIO_ZEROPAGE" : "mmap", handler_err);
+  if (handler_err != 0) return FailedCall(failed, zero_page ? "UFFDIO_ZEROPAGE" : "mmap", handler_err);
   *result = r;
   return 0;
 }
@@ -164,7 +164,7 @@ int SignalRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, Rou
   std::lock_guard<std::mutex> lock(signal_measure);
   uint64_t length = pages * kPage;
   void* mapped = mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mapped == MAP_FAILED) return Fail(failed, "mmap", errno);
+  if (mapped == MAP_FAILED) return FailedCall(failed, "mmap", errno);
   auto* area = static_cast<uint8_t*>(mapped);
   signal_length = length;
   signal_fd = core.fd;
@@ -177,14 +177,14 @@ int SignalRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, Rou
   if (sigaction(SIGSEGV, &ours, &signal_previous) != 0) {
     int err = errno;
     munmap(area, length);
-    return Fail(failed, "sigaction", err);
+    return FailedCall(failed, "sigaction", err);
   }
   signal_base.store(reinterpret_cast<uintptr_t>(area), std::memory_order_release);
   RoundTripResult r = Touch(area, pages);
   signal_base.store(0, std::memory_order_release);
   sigaction(SIGSEGV, &signal_previous, nullptr);
   munmap(area, length);
-  if (signal_err != 0) return Fail(failed, "mmap", signal_err);
+  if (signal_err != 0) return FailedCall(failed, "mmap", signal_err);
   *result = r;
   return 0;
 }
@@ -206,7 +206,7 @@ int MeasureFaultRoundTrip(const RegionCore& core, uint64_t offset, uint64_t page
     case FaultMechanism::kSignalMap:
       return SignalRoundTrip(core, offset, pages, result, failed);
   }
-  return Fail(failed, "mechanism", EINVAL);
+  return FailedCall(failed, "mechanism", EINVAL);
 }
 
 }  // namespace daxfs

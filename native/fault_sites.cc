@@ -25,6 +25,9 @@ struct Site {
   std::atomic<uintptr_t> end{0};
   std::atomic<const RegionCore*> core{nullptr};
   std::atomic<bool> mapping{false};
+  // SetFaultSiteLabel: written before the length is published
+  char label[200];
+  std::atomic<size_t> label_length{0};
 };
 
 Site sites[kSites];
@@ -107,7 +110,7 @@ bool FindVma(uintptr_t address, Vma* found) {
 
 // A line built in a fixed buffer: no allocation, no stdio.
 struct Line {
-  char text[768];
+  char text[1024];
   size_t length = 0;
 
   void Add(const char* s, size_t n) {
@@ -149,6 +152,7 @@ void AddFaultSite(const void* start, size_t length, const RegionCore* core, bool
     s.end.store(begin + length, std::memory_order_relaxed);
     s.core.store(core, std::memory_order_relaxed);
     s.mapping.store(mapping, std::memory_order_relaxed);
+    s.label_length.store(0, std::memory_order_relaxed);
     s.begin.store(begin, std::memory_order_release);
     size_t h = high.load(std::memory_order_relaxed);
     while (h < i + 1 && !high.compare_exchange_weak(h, i + 1, std::memory_order_release)) {
@@ -169,6 +173,35 @@ void RemoveFaultSite(const void* start) {
     return;
   }
 }
+
+void SetFaultSiteLabel(const void* start, const char* label, size_t length) {
+  auto begin = reinterpret_cast<uintptr_t>(start);
+  size_t h = high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < h; i++) {
+    Site& s = sites[i];
+    if (s.begin.load(std::memory_order_acquire) != begin) continue;
+    if (length > sizeof(s.label)) length = sizeof(s.label);
+    s.label_length.store(0, std::memory_order_release);
+    std::memcpy(s.label, label, length);
+    s.label_length.store(length, std::memory_order_release);
+    return;
+  }
+}
+
+namespace {
+// The label of the site holding `address`, if any (length 0: none).
+size_t LabelAt(uintptr_t address, const char** label) {
+  size_t h = high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < h; i++) {
+    const Site& s = sites[i];
+    uintptr_t begin = s.begin.load(std::memory_order_acquire);
+    if (begin == 0 || address < begin || address >= s.end.load(std::memory_order_relaxed)) continue;
+    *label = s.label;
+    return s.label_length.load(std::memory_order_acquire);
+  }
+  return 0;
+}
+}  // namespace
 
 bool FindFaultSite(uintptr_t address, FaultSite* site) {
   size_t h = high.load(std::memory_order_acquire);
@@ -233,6 +266,12 @@ bool ReportFatalFault(uintptr_t address, int code) {
       line.Add(", mapped at offset ");
       line.Number(address - site.begin);
       line.Add(" of a mapping");
+      const char* label = nullptr;
+      if (size_t n = LabelAt(address, &label)) {
+        line.Add(" (");
+        line.Add(label, n);
+        line.Add(")");
+      }
     }
   } else {
     line.Number(address - site.begin);
@@ -252,6 +291,33 @@ bool ReportFatalFault(uintptr_t address, int code) {
     case FaultCause::kDevice: line.Add("the device could not supply this page"); break;
     case FaultCause::kUnknown: line.Add("no backing (file system full or file truncated)"); break;
   }
+  line.Write(STDERR_FILENO);
+  return true;
+}
+
+bool ReportAccessFault(uintptr_t address, bool write) {
+  FaultSite site;
+  if (!FindFaultSite(address, &site) || !site.mapping) return false;
+  Line line;
+  line.Add(write ? "daxfs: SIGSEGV: a store at offset " : "daxfs: SIGSEGV: a load at offset ");
+  line.Number(address - site.begin);
+  line.Add(" of a mapping");
+  const char* label = nullptr;
+  if (size_t n = LabelAt(address, &label)) {
+    line.Add(" (");
+    line.Add(label, n);
+    line.Add(")");
+  }
+  line.Add(" of '");
+  line.Add(site.core->path.data(), site.core->path.size());
+  line.Add("': ");
+  if (write)
+    line.Add("the page is not writable here (never faulted in for writing, showing zeros, read-only, torn down, "
+             "or the mapping is read-only); fault it in for writing first (view or populate with write: true, or "
+             "write)");
+  else
+    line.Add("the page is not mapped (never faulted in, discarded, or torn down by a truncate, punch hole or zero "
+             "range); fault it in first (view, populate or read)");
   line.Write(STDERR_FILENO);
   return true;
 }

@@ -17,6 +17,9 @@ class RegionCore;
 // (thousands are live) is only left unnamed.
 void AddFaultSite(const void* start, size_t length, const RegionCore* core, bool mapping);
 void RemoveFaultSite(const void* start);
+// What the mapping at `start` shows (which file, what kind of mapping), for
+// the fatal lines; set before its memory is handed out. Cut to fit.
+void SetFaultSiteLabel(const void* start, const char* label, size_t length);
 
 struct FaultSite {
   const RegionCore* core = nullptr;
@@ -47,5 +50,11 @@ FaultCause ClassifyFault(int fd, uint64_t offset, bool offset_known, int code, u
 // Writes one line on stderr naming what the fault at `address` hit; false
 // (nothing written) when the address is no region's or mapping's.
 bool ReportFatalFault(uintptr_t address, int code);
+
+// Writes one line on stderr for a SIGSEGV at `address` inside an MMU
+// mapping (a load, or a store when `write`, of a page the mapping does not
+// give that access): what was hit and what to do instead; false (nothing
+// written) when the address is no mapping's.
+bool ReportAccessFault(uintptr_t address, bool write);
 
 }  // namespace daxfs

@@ -71,6 +71,7 @@ Napi::Function Mapping::Init(Napi::Env env) {
                          InstanceMethod<&Mapping::KernelView>("kernelView"),
                          InstanceMethod<&Mapping::Stats>("stats"),
                          InstanceMethod<&Mapping::Info>("info"),
+                         InstanceMethod<&Mapping::SetLabel>("setLabel"),
                      });
 }
 
@@ -372,6 +373,16 @@ Napi::Value Mapping::Info(const Napi::CallbackInfo& info) {
           Napi::Number::New(env, static_cast<double>(res_->range.start & -res_->range.start)));
   }
   return o;
+}
+
+// setLabel(text): what the fatal lines call this mapping (fault_sites.h).
+Napi::Value Mapping::SetLabel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) ThrowCode(env, "EINVAL", "label must be a string");
+  if (!res_ || res_->released) ThrowCode(env, "EBADF", "the mapping is released");
+  std::string label = info[0].As<Napi::String>().Utf8Value();
+  SetFaultSiteLabel(reinterpret_cast<const void*>(res_->range.start), label.data(), label.size());
+  return env.Undefined();
 }
 
 }  // namespace daxfs

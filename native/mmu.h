@@ -88,6 +88,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Napi::Value KernelView(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value SetLabel(const Napi::CallbackInfo& info);
 
   // Checks (offset, length) at `index` against the mapping; returns the open reservation.
   Reservation& CheckRun(const Napi::CallbackInfo& info, size_t index, uint64_t* offset,

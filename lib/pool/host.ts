@@ -36,6 +36,8 @@ export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: 
   }
   let space = s.spaces.get(inode.ino);
   if (!space) s.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
+  const kind = options.shared ? (options.write ? 'shared writable' : 'shared read-only') : 'private';
+  mmu.setLabel(`file ${JSON.stringify(inode.name)} (inode ${inode.ino}), ${kind}, from file offset ${options.offset}`);
   const mapping = new FileMapping(host, inode.ino, inode.generation, mmu, options);
   space.add(mapping);
   s.openCount.set(inode.ino, (s.openCount.get(inode.ino) ?? 0) + 1);
