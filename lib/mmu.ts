@@ -132,6 +132,13 @@ export class MmuMapping {
    * SIGBUS: a page the backing cannot supply) calls this mapping.
    */
   setLabel(label: string): void { this.#native.setLabel(label); }
+
+  /**
+   * Pages from mapping offset `offset` on lie wholly past the end of the
+   * file this mapping shows: a plain access there ends the process by
+   * SIGBUS (after its line), as the kernel's does, not by SIGSEGV.
+   */
+  setEndOfFile(offset: number): void { this.#native.setEndOfFile(offset); }
 }
 
 /**

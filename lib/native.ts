@@ -235,6 +235,8 @@ export interface NativeMapping {
   info(): { released: boolean; length: number; unit: number; addressAlign: number };
   /** What the fatal line of a SIGSEGV or SIGBUS in this mapping calls it. */
   setLabel(label: string): void;
+  /** Pages from this mapping offset on lie wholly past the end of the file: a plain access there ends the process by SIGBUS. */
+  setEndOfFile(offset: number): void;
 }
 
 export interface NativeAddon {

@@ -114,7 +114,8 @@ bool WasStore(void* context) {
 
 // A load or store through a mapping's buffer on a page the mapping does not
 // give that access: nothing can serve it yet, so the process ends as it
-// would have, with one line first naming the mapping and what to do.
+// would have, with one line first naming the mapping and what to do — by
+// SIGBUS for a page wholly past the end of the file, as the kernel does.
 // Everything else (WebAssembly's bounds traps, any other fault) goes to the
 // handler installed before.
 void OnSigsegv(int sig, siginfo_t* info, void* context) {
@@ -122,7 +123,11 @@ void OnSigsegv(int sig, siginfo_t* info, void* context) {
   if (reporting) Die(sig);
   if (info != nullptr && info->si_code > 0) {
     reporting = 1;
-    if (ReportAccessFault(reinterpret_cast<uintptr_t>(info->si_addr), WasStore(context))) Die(sig);
+    switch (ReportAccessFault(reinterpret_cast<uintptr_t>(info->si_addr), WasStore(context))) {
+      case AccessFault::kBadAccess: Die(sig); break;
+      case AccessFault::kPastEnd: Die(SIGBUS); Die(sig); break;  // SIGBUS kills; the second never runs
+      case AccessFault::kNotOurs: break;
+    }
     reporting = 0;
   }
   errno = saved_errno;

@@ -28,6 +28,7 @@ struct Site {
   // SetFaultSiteLabel: written before the length is published
   char label[200];
   std::atomic<size_t> label_length{0};
+  std::atomic<uint64_t> end_offset{UINT64_MAX};  // SetFaultSiteEnd
 };
 
 Site sites[kSites];
@@ -153,6 +154,7 @@ void AddFaultSite(const void* start, size_t length, const RegionCore* core, bool
     s.core.store(core, std::memory_order_relaxed);
     s.mapping.store(mapping, std::memory_order_relaxed);
     s.label_length.store(0, std::memory_order_relaxed);
+    s.end_offset.store(UINT64_MAX, std::memory_order_relaxed);
     s.begin.store(begin, std::memory_order_release);
     size_t h = high.load(std::memory_order_relaxed);
     while (h < i + 1 && !high.compare_exchange_weak(h, i + 1, std::memory_order_release)) {
@@ -188,18 +190,36 @@ void SetFaultSiteLabel(const void* start, const char* label, size_t length) {
   }
 }
 
+void SetFaultSiteEnd(const void* start, uint64_t offset) {
+  auto begin = reinterpret_cast<uintptr_t>(start);
+  size_t h = high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < h; i++) {
+    Site& s = sites[i];
+    if (s.begin.load(std::memory_order_acquire) != begin) continue;
+    s.end_offset.store(offset, std::memory_order_release);
+    return;
+  }
+}
+
 namespace {
-// The label of the site holding `address`, if any (length 0: none).
-size_t LabelAt(uintptr_t address, const char** label) {
+// The site holding `address`, if any.
+const Site* SiteAt(uintptr_t address) {
   size_t h = high.load(std::memory_order_acquire);
   for (size_t i = 0; i < h; i++) {
     const Site& s = sites[i];
     uintptr_t begin = s.begin.load(std::memory_order_acquire);
     if (begin == 0 || address < begin || address >= s.end.load(std::memory_order_relaxed)) continue;
-    *label = s.label;
-    return s.label_length.load(std::memory_order_acquire);
+    return &s;
   }
-  return 0;
+  return nullptr;
+}
+
+// The label of the site holding `address`, if any (length 0: none).
+size_t LabelAt(uintptr_t address, const char** label) {
+  const Site* s = SiteAt(address);
+  if (s == nullptr) return 0;
+  *label = s->label;
+  return s->label_length.load(std::memory_order_acquire);
 }
 }  // namespace
 
@@ -295,12 +315,17 @@ bool ReportFatalFault(uintptr_t address, int code) {
   return true;
 }
 
-bool ReportAccessFault(uintptr_t address, bool write) {
+AccessFault ReportAccessFault(uintptr_t address, bool write) {
   FaultSite site;
-  if (!FindFaultSite(address, &site) || !site.mapping) return false;
+  if (!FindFaultSite(address, &site) || !site.mapping) return AccessFault::kNotOurs;
+  uint64_t offset = address - site.begin;
+  const Site* s = SiteAt(address);
+  uint64_t end = s == nullptr ? UINT64_MAX : s->end_offset.load(std::memory_order_acquire);
+  bool past = offset >= end;
   Line line;
-  line.Add(write ? "daxfs: SIGSEGV: a store at offset " : "daxfs: SIGSEGV: a load at offset ");
-  line.Number(address - site.begin);
+  line.Add(past ? "daxfs: SIGBUS: " : "daxfs: SIGSEGV: ");
+  line.Add(write ? "a store at offset " : "a load at offset ");
+  line.Number(offset);
   line.Add(" of a mapping");
   const char* label = nullptr;
   if (size_t n = LabelAt(address, &label)) {
@@ -311,15 +336,20 @@ bool ReportAccessFault(uintptr_t address, bool write) {
   line.Add(" of '");
   line.Add(site.core->path.data(), site.core->path.size());
   line.Add("': ");
-  if (write)
+  if (past) {
+    line.Add("the page lies wholly past the end of the file (every page from mapping offset ");
+    line.Number(end);
+    line.Add(" on does), as the kernel raises SIGBUS; extend the file first (truncate or write)");
+  } else if (write) {
     line.Add("the page is not writable here (never faulted in for writing, showing zeros, read-only, torn down, "
              "or the mapping is read-only); fault it in for writing first (view or populate with write: true, or "
              "write)");
-  else
+  } else {
     line.Add("the page is not mapped (never faulted in, discarded, or torn down by a truncate, punch hole or zero "
              "range); fault it in first (view, populate or read)");
+  }
   line.Write(STDERR_FILENO);
-  return true;
+  return past ? AccessFault::kPastEnd : AccessFault::kBadAccess;
 }
 
 }  // namespace daxfs

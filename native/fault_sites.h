@@ -20,6 +20,9 @@ void RemoveFaultSite(const void* start);
 // What the mapping at `start` shows (which file, what kind of mapping), for
 // the fatal lines; set before its memory is handed out. Cut to fit.
 void SetFaultSiteLabel(const void* start, const char* label, size_t length);
+// The offset in the mapping at `start` from which its pages lie wholly
+// past the end of the file it shows (UINT64_MAX, the default: none do).
+void SetFaultSiteEnd(const void* start, uint64_t offset);
 
 struct FaultSite {
   const RegionCore* core = nullptr;
@@ -51,10 +54,15 @@ FaultCause ClassifyFault(int fd, uint64_t offset, bool offset_known, int code, u
 // (nothing written) when the address is no region's or mapping's.
 bool ReportFatalFault(uintptr_t address, int code);
 
+enum class AccessFault {
+  kNotOurs,    // no mapping's address: nothing written
+  kBadAccess,  // a page the mapping does not give that access: SIGSEGV
+  kPastEnd,    // a page wholly past the end of the file: SIGBUS, as the kernel raises
+};
+
 // Writes one line on stderr for a SIGSEGV at `address` inside an MMU
-// mapping (a load, or a store when `write`, of a page the mapping does not
-// give that access): what was hit and what to do instead; false (nothing
-// written) when the address is no mapping's.
-bool ReportAccessFault(uintptr_t address, bool write);
+// mapping (a load, or a store when `write`): what was hit, and what to do
+// instead; says which signal the process is to end with.
+AccessFault ReportAccessFault(uintptr_t address, bool write);
 
 }  // namespace daxfs

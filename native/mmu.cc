@@ -72,6 +72,7 @@ Napi::Function Mapping::Init(Napi::Env env) {
                          InstanceMethod<&Mapping::Stats>("stats"),
                          InstanceMethod<&Mapping::Info>("info"),
                          InstanceMethod<&Mapping::SetLabel>("setLabel"),
+                         InstanceMethod<&Mapping::SetEndOfFile>("setEndOfFile"),
                      });
 }
 
@@ -382,6 +383,16 @@ Napi::Value Mapping::SetLabel(const Napi::CallbackInfo& info) {
   if (!res_ || res_->released) ThrowCode(env, "EBADF", "the mapping is released");
   std::string label = info[0].As<Napi::String>().Utf8Value();
   SetFaultSiteLabel(reinterpret_cast<const void*>(res_->range.start), label.data(), label.size());
+  return env.Undefined();
+}
+
+// setEndOfFile(offset): pages from this mapping offset on lie wholly past
+// the end of the file (a plain access there is a SIGBUS: fault_sites.h).
+Napi::Value Mapping::SetEndOfFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t offset = ArgIndex(info, 0, "offset");
+  if (!res_ || res_->released) ThrowCode(env, "EBADF", "the mapping is released");
+  SetFaultSiteEnd(reinterpret_cast<const void*>(res_->range.start), offset);
   return env.Undefined();
 }
 

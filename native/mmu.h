@@ -89,6 +89,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value SetLabel(const Napi::CallbackInfo& info);
+  Napi::Value SetEndOfFile(const Napi::CallbackInfo& info);
 
   // Checks (offset, length) at `index` against the mapping; returns the open reservation.
   Reservation& CheckRun(const Napi::CallbackInfo& info, size_t index, uint64_t* offset,

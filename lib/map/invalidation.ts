@@ -31,6 +31,7 @@ export interface FillExclusion {
 export interface InvalidatedMember extends SpaceMember {
   letGo(ranges: readonly BlockRange[], next: Inode): void;
   cutAtEof(next: Inode): void;
+  eofMoved(next: Inode): void;
   fill(ranges: readonly BlockRange[], next: Inode, exclude: FillExclusion | undefined): void;
 }
 
@@ -42,6 +43,8 @@ export class SpaceChange<M extends InvalidatedMember> {
     private readonly lost: readonly { range: BlockRange; members: readonly M[] }[],
     /** Mappings with pages past the new, smaller EOF. */
     private readonly cut: readonly M[],
+    /** Mappings with pages between the old and the new EOF (the size changed). */
+    private readonly resized: readonly M[],
     /** Mappings overlapping each range that gained a written block. */
     private readonly gained: readonly { range: BlockRange; members: readonly M[] }[],
   ) {}
@@ -56,12 +59,19 @@ export class SpaceChange<M extends InvalidatedMember> {
     const lost = changes.lost.map((range) => ({ range, members: space.overlapping(range.from, range.to) })).filter((l) => l.members.length > 0);
     const gained = changes.gained.map((range) => ({ range, members: space.overlapping(range.from, range.to) })).filter((g) => g.members.length > 0);
     const cut = after.size < before.size ? space.overlapping(Math.ceil(after.size / BLOCK), 2 ** 32) : [];
-    if (lost.length === 0 && gained.length === 0 && cut.length === 0) return null;
-    return new SpaceChange(after, lost, cut, gained);
+    const [low, high] = [Math.min(before.size, after.size), Math.max(before.size, after.size)];
+    const resized = low === high ? [] : space.overlapping(Math.floor(low / BLOCK), Math.ceil(high / BLOCK) + 1);
+    if (lost.length === 0 && gained.length === 0 && cut.length === 0 && resized.length === 0) return null;
+    return new SpaceChange(after, lost, cut, resized, gained);
   }
 
-  /** After the commit, before the freed blocks can be reused: no page shows a block taken away, none lies past EOF. */
+  /**
+   * After the commit, before the freed blocks can be reused: every mapping
+   * the size change concerns knows the new EOF, no page shows a block taken
+   * away, none lies past EOF.
+   */
   tearDown(): void {
+    for (const m of this.resized) m.eofMoved(this.next);
     for (const { range, members } of this.lost) for (const m of members) m.letGo([range], this.next);
     for (const m of this.cut) m.cutAtEof(this.next);
   }

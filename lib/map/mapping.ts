@@ -352,6 +352,11 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     }
   }
 
+  /** @internal the file's size is now next's: a plain access to a page wholly past it is a SIGBUS. */
+  eofMoved(next: Inode): void {
+    this.#mmu.setEndOfFile(pagesInsideEof(this, next) * PAGE);
+  }
+
   /** @internal the file shrank: every page past its new EOF (private copies too) is torn down. */
   cutAtEof(next: Inode): void {
     const eof = pagesInsideEof(this, next);

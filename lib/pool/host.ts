@@ -39,6 +39,7 @@ export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: 
   const kind = options.shared ? (options.write ? 'shared writable' : 'shared read-only') : 'private';
   mmu.setLabel(`file ${JSON.stringify(inode.name)} (inode ${inode.ino}), ${kind}, from file offset ${options.offset}`);
   const mapping = new FileMapping(host, inode.ino, inode.generation, mmu, options);
+  mapping.eofMoved(inode);
   space.add(mapping);
   s.openCount.set(inode.ino, (s.openCount.get(inode.ino) ?? 0) + 1);
   return mapping;

@@ -1,8 +1,9 @@
 // A plain load or store through a mapping's buffer on a page the mapping
 // does not give that access still ends the process with SIGSEGV (nothing
 // serves it yet: the capability report says transparent faults are not
-// built), but after one line on stderr naming the file, the mapping, the
-// offset and what to do instead. Every other SIGSEGV goes on to whoever
+// built) — with SIGBUS on a page wholly past EOF, as the kernel does — but
+// after one line on stderr naming the file, the mapping, the offset and
+// what to do instead. Every other SIGSEGV goes on to whoever
 // handled it before: WebAssembly's bounds traps still throw, a SIGSEGV sent
 // with kill() still kills without a daxfs line.
 import { spawnSync } from 'node:child_process';
@@ -58,16 +59,45 @@ describe('the line before a bad access ends the process', () => {
     expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a store at offset 7 of a mapping \(file "data file".*shared writable.*showing zeros/);
   });
 
-  it('a torn-down page after a truncate: SIGSEGV, a load', () => {
+  it('a page torn down by a truncate, inside EOF again: SIGSEGV, a load', () => {
     const out = child(`
       f.write(Buffer.alloc(8192, 1), 0);
       const m = f.map({ length: 8192 });
       const keep = new Uint8Array(m.buffer);
       m.view(0, 8192);
       f.truncate(0);
+      f.truncate(8192);
       console.log(keep[4096]);`);
     expect(out.signal).toBe('SIGSEGV');
     expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a load at offset 4096 of a mapping \(file "data file".*torn down by a truncate/);
+  });
+
+  it('a load wholly past EOF: SIGBUS, as the kernel raises, after a line saying so', () => {
+    const out = child(`
+      f.truncate(4096 + 10);
+      const m = f.map({ length: 16384 });
+      m.view(0, 4096 + 10);
+      console.log(new Uint8Array(m.buffer)[2 * 4096]);`);
+    expect(out.signal).toBe('SIGBUS');
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toMatch(/^daxfs: SIGBUS: a load at offset 8192 of a mapping \(file "data file".*\) of '[^']+': the page lies wholly past the end of the file \(every page from mapping offset 8192 on does\), as the kernel raises SIGBUS; extend the file first \(truncate or write\)\n/);
+  });
+
+  it('EOF moves with the file, in every mapping: past a smaller EOF is SIGBUS, inside a larger one SIGSEGV (not faulted in)', () => {
+    const shrunk = child(`
+      const a = f.map({ length: 1 << 20 });
+      const b = f.map({ offset: 65536, length: 65536, write: true });
+      f.truncate(65536 + 4096);
+      new Uint8Array(b.buffer)[4096] = 1;`);
+    expect(shrunk.signal).toBe('SIGBUS');
+    expect(shrunk.stderr).toMatch(/^daxfs: SIGBUS: a store at offset 4096 of a mapping \(file "data file".*from file offset 65536\).*from mapping offset 4096 on/);
+    const grown = child(`
+      f.truncate(4096);
+      const m = f.map({ length: 1 << 20, write: true });
+      f.write(Buffer.alloc(10, 1), 8 * 4096);
+      console.log(new Uint8Array(m.buffer)[5 * 4096]);`);
+    expect(grown.signal).toBe('SIGSEGV');
+    expect(grown.stderr).toMatch(/^daxfs: SIGSEGV: a load at offset 20480 of a mapping .*the page is not mapped/);
   });
 
   it('other SIGSEGVs are not daxfs\'s: WebAssembly bounds traps still throw; kill(SIGSEGV) kills without a line', () => {
