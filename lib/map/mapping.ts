@@ -216,6 +216,29 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
   }
 
   /**
+   * @internal the write-back half of a sync: starts write-back (flush, or
+   * msync in msync mode) of every page stores may have reached — the pages
+   * mapped writable, which only a write fault makes so — with no fence;
+   * returns the bytes. A walk over the mapping's page table.
+   */
+  writeBack(): number {
+    const { states, blocks } = this.table;
+    let bytes = 0;
+    for (let p = 0; p < this.blockCount; ) {
+      if (states[p] !== PageState.blockWrite) {
+        p++;
+        continue;
+      }
+      let q = p + 1;
+      while (q < this.blockCount && states[q] === PageState.blockWrite && blocks[q] === blocks[q - 1]! + 1) q++;
+      this.host.region.flush(blocks[p]! * BLOCK, (q - p) * PAGE);
+      bytes += (q - p) * PAGE;
+      p = q;
+    }
+    return bytes;
+  }
+
+  /**
    * Drops what the pages of [offset, offset + length) hold (MADV_DONTNEED):
    * private copies are discarded and the pages show the file's data again
    * (read-only); shared pages lose their write permission.

@@ -180,13 +180,13 @@ export class PoolFile {
   }
 
   /**
-   * Makes everything written through this handle durable. Writes already
-   * persist on return (flush + fence, or msync in msync mode), so this only
-   * orders: a fence.
+   * Makes everything written to the file durable: stores through any of its
+   * mappings (every page a write fault made writable is written back — the
+   * kernel's dax_writeback_mapping_range — then a fence; msync in msync
+   * mode). `write` and the metadata persist on return already.
    */
   sync(): void {
-    this.inode();
-    this.pool.region.drain();
+    this.pool.syncFile(this.inode());
   }
 
   close(): void {

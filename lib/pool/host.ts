@@ -56,6 +56,20 @@ export function detachMapping(s: PoolState, mapping: FileMapping): void {
 }
 
 /**
+ * The `dax_writeback_mapping_range` of a sync: every page stored to through
+ * a mapping — of file `ino`, or of every file — is written back, then one
+ * fence (msync mode: each run is msynced). Pages stay writable, so each
+ * sync writes back every writable page again. Returns the bytes.
+ */
+export function syncMappings(s: PoolState, ino?: number): number {
+  let bytes = 0;
+  const spaces = ino === undefined ? [...s.spaces.values()] : [s.spaces.get(ino)];
+  for (const space of spaces) if (space) for (const m of space.all()) bytes += m.writeBack();
+  s.region.drain();
+  return bytes;
+}
+
+/**
  * Checks every page of every live mapping against the block maps: a page
  * showing a block must show the file's written block at that offset (so
  * no free block, and no block of another file, is reachable), writable

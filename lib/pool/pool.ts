@@ -25,7 +25,7 @@ import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './
 import { release } from './handles.js';
 import { check } from './repair.js';
 import { checkNewName, createInode, discardTemporary, fileCount, list, publishTemporary, refuseDamaged, rename, stat, unlink } from './namespace.js';
-import { allocateForFault, convertForFault, detachMapping, mapFile, verifyMappings } from './host.js';
+import { allocateForFault, convertForFault, detachMapping, mapFile, syncMappings, verifyMappings } from './host.js';
 import type { BlockMapping, FileStat, FormatOptions, OpenFileOptions, PoolInfo, PoolOpenOptions } from './types.js';
 
 export class Pool implements MappingHost {
@@ -261,6 +261,22 @@ export class Pool implements MappingHost {
    */
   check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
     return check(this.state, options);
+  }
+
+  /**
+   * Makes durable everything stored through any mapping of any file of the
+   * pool (every page a write fault made writable is written back, then a
+   * fence; msync in msync mode). `write`, `persist` and the metadata are
+   * durable on return already.
+   */
+  sync(): void {
+    ensureOpen(this.state);
+    syncMappings(this.state);
+  }
+
+  /** @internal PoolFile.sync(). */
+  syncFile(inode: Inode): void {
+    syncMappings(this.state, inode.ino);
   }
 
   /** Unmounts. Open file handles become unusable (EBADF). */
