@@ -214,12 +214,14 @@ const Site* SiteAt(uintptr_t address) {
   return nullptr;
 }
 
-// The label of the site holding `address`, if any (length 0: none).
-size_t LabelAt(uintptr_t address, const char** label) {
+// " (label)" of the mapping holding `address`, when it has one.
+void AddLabel(Line* line, uintptr_t address) {
   const Site* s = SiteAt(address);
-  if (s == nullptr) return 0;
-  *label = s->label;
-  return s->label_length.load(std::memory_order_acquire);
+  size_t n = s == nullptr ? 0 : s->label_length.load(std::memory_order_acquire);
+  if (n == 0) return;
+  line->Add(" (");
+  line->Add(s->label, n);
+  line->Add(")");
 }
 }  // namespace
 
@@ -286,12 +288,7 @@ bool ReportFatalFault(uintptr_t address, int code) {
       line.Add(", mapped at offset ");
       line.Number(address - site.begin);
       line.Add(" of a mapping");
-      const char* label = nullptr;
-      if (size_t n = LabelAt(address, &label)) {
-        line.Add(" (");
-        line.Add(label, n);
-        line.Add(")");
-      }
+      AddLabel(&line, address);
     }
   } else {
     line.Number(address - site.begin);
@@ -327,12 +324,7 @@ AccessFault ReportAccessFault(uintptr_t address, bool write) {
   line.Add(write ? "a store at offset " : "a load at offset ");
   line.Number(offset);
   line.Add(" of a mapping");
-  const char* label = nullptr;
-  if (size_t n = LabelAt(address, &label)) {
-    line.Add(" (");
-    line.Add(label, n);
-    line.Add(")");
-  }
+  AddLabel(&line, address);
   line.Add(" of '");
   line.Add(site.core->path.data(), site.core->path.size());
   line.Add("': ");
