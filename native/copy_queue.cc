@@ -60,7 +60,27 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
       Push({job.release(), on_loop && idle_ != nullptr});
       threads = ThreadsNeeded();
     }
-    Call(env, threads);
+    try {
+      Call(env, threads);
+    } catch (const Napi::Error&) {
+      // No drainer could be made (an environment that can no longer run
+      // JavaScript): the job stays queued, its promise with the caller; the
+      // prepare handle asks for threads again, and the environment's
+      // cleanup runs whatever is left.
+    }
+  }
+
+  // The environment is going: jobs finished but never to be settled are
+  // deleted now, while it still exists (their destructors release the
+  // region and the buffer's reference). A drainer still running finishes
+  // its job into done_ with no one to delete it: that job is left.
+  void DropDone() {
+    std::vector<CopyJob*> done;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done.swap(done_);
+    }
+    for (CopyJob* job : done) delete job;
   }
 
   // Runs every queued job on this thread (RunQueuedCopiesHere); they
@@ -148,6 +168,7 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
     if (auto queue = idle->queue.lock()) {
       queue->idle_ = nullptr;
       queue->RunPendingHere();
+      queue->DropDone();
     }
     this_threads_queue.reset();
     uv_prepare_stop(&idle->handle);

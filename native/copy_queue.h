@@ -19,7 +19,10 @@
 // a thread's copy goes to the threads); ordering between overlapping ones
 // is the caller's business (the pool's pins). A main thread about to block
 // for a pinned copy that is still queued runs the queue first
-// (RunQueuedCopiesHere): it may be the one left to it.
+// (RunQueuedCopiesHere): it may be the one left to it. Pins are
+// process-wide, queues are not: a wait for a copy left to another
+// environment's loop lasts until that loop turns (it never does if that
+// thread is blocked waiting for this one).
 #pragma once
 
 #include <napi.h>

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "uffd_probe.h"
@@ -78,12 +79,16 @@ int UffdRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, bool 
     return FailedCall(failed, stop < 0 ? "eventfd" : "UFFDIO_REGISTER", err);
   }
   std::atomic<int> handler_err{0};
-  std::thread handler([&] {
+  // The handler thread: answers each fault until told to stop.
+  auto serve = [&] {
     for (;;) {
       struct pollfd fds[2] = {{uffd, POLLIN, 0}, {stop, POLLIN, 0}};
       if (poll(fds, 2, -1) < 0) {
         if (errno == EINTR) continue;
         handler_err = errno;
+        // nobody answers any more: faults on the range become plain ones
+        ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+        ioctl(uffd, UFFDIO_WAKE, &reg.range);
         return;
       }
       if (fds[1].revents != 0) return;
@@ -91,11 +96,16 @@ int UffdRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, bool 
       if (read(uffd, &msg, sizeof(msg)) != static_cast<ssize_t>(sizeof(msg))) continue;
       if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
       uintptr_t page = msg.arg.pagefault.address & ~(kPage - 1);
+      bool zero_woken = zero_page;  // UFFDIO_ZEROPAGE wakes the faulting thread when it succeeds
       if (zero_page) {
         struct uffdio_zeropage z = {};
         z.range.start = page;
         z.range.len = kPage;
-        if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) != 0 && errno != EEXIST) handler_err = errno;
+        if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) != 0) {
+          // EEXIST: mapped meanwhile; the kernel woke nobody, so wake below
+          if (errno != EEXIST) handler_err = errno;
+          zero_woken = false;
+        }
       } else {
         // the backing's page over the faulting one, then the faulting thread retries
         void* at = mmap(reinterpret_cast<void*>(page), kPage, PROT_READ, MAP_SHARED | MAP_FIXED, core.fd,
@@ -109,10 +119,19 @@ int UffdRoundTrip(const RegionCore& core, uint64_t offset, uint64_t pages, bool 
       }
       struct uffdio_range wake = {page, kPage};
       if (handler_err != 0) wake = reg.range;
-      if (!zero_page || handler_err != 0) ioctl(uffd, UFFDIO_WAKE, &wake);
+      if (!zero_woken || handler_err != 0) ioctl(uffd, UFFDIO_WAKE, &wake);
       if (handler_err != 0) return;
     }
-  });
+  };
+  std::thread handler;
+  try {
+    handler = std::thread(serve);
+  } catch (const std::system_error& e) {
+    close(stop);
+    munmap(area, length);
+    close(uffd);
+    return FailedCall(failed, "pthread_create", e.code().value());
+  }
   RoundTripResult r = Touch(area, pages);
   uint64_t one = 1;
   (void)!write(stop, &one, sizeof(one));
@@ -139,7 +158,7 @@ struct sigaction signal_previous;
 void OnSegv(int sig, siginfo_t* info, void* context) {
   auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
   uintptr_t base = signal_base.load(std::memory_order_acquire);
-  if (base != 0 && addr >= base && addr < base + signal_length && signal_err.load() == 0) {
+  if (base != 0 && addr >= base && addr < base + signal_length) {
     uintptr_t page = addr & ~(kPage - 1);
     void* at = mmap(reinterpret_cast<void*>(page), kPage, PROT_READ, MAP_SHARED | MAP_FIXED, signal_fd,
                     static_cast<off_t>(signal_offset + (page - base)));
