@@ -94,11 +94,7 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
         if (pending_.empty()) break;
         job = Pop();
       }
-      job->Execute();
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.push_back(job);
-      }
+      RunJob(job);
       ran = true;
     }
     if (ran) completions_.NonBlockingCall();
@@ -246,11 +242,7 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
         continue;
       }
       unchecked += job->Length();
-      job->Execute();
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.push_back(job);
-      }
+      RunJob(job);
       unsettled = true;
     }
   }
@@ -274,6 +266,14 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
   void HandLoopJobsToThreads() {
     for (Entry& e : pending_) e.on_loop = false;
     loop_pending_ = 0;
+  }
+
+  // Runs a job taken off the queue, on the calling thread; it then waits
+  // in done_ to be settled.
+  void RunJob(CopyJob* job) {
+    job->Execute();
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_.push_back(job);
   }
 
   struct Entry {
@@ -364,11 +364,7 @@ class CopyQueue : public std::enable_shared_from_this<CopyQueue> {
           }
           job = queue_->Pop();
         }
-        job->Execute();
-        {
-          std::lock_guard<std::mutex> lock(queue_->mutex_);
-          queue_->done_.push_back(job);
-        }
+        queue_->RunJob(job);
         // Unlimited queue: never blocks, and fails only once the
         // environment is being torn down (the jobs are then abandoned with
         // it). Calls made before the main thread runs share one wake-up.

@@ -163,45 +163,16 @@ void AddFaultSite(const void* start, size_t length, const RegionCore* core, bool
   }
 }
 
-void RemoveFaultSite(const void* start) {
-  auto begin = reinterpret_cast<uintptr_t>(start);
-  size_t h = high.load(std::memory_order_acquire);
-  for (size_t i = 0; i < h; i++) {
-    Site& s = sites[i];
-    if (s.begin.load(std::memory_order_acquire) != begin) continue;
-    s.begin.store(0, std::memory_order_release);
-    s.core.store(nullptr, std::memory_order_relaxed);
-    s.claimed.store(false, std::memory_order_release);
-    return;
-  }
-}
-
-void SetFaultSiteLabel(const void* start, const char* label, size_t length) {
-  auto begin = reinterpret_cast<uintptr_t>(start);
-  size_t h = high.load(std::memory_order_acquire);
-  for (size_t i = 0; i < h; i++) {
-    Site& s = sites[i];
-    if (s.begin.load(std::memory_order_acquire) != begin) continue;
-    if (length > sizeof(s.label)) length = sizeof(s.label);
-    s.label_length.store(0, std::memory_order_release);
-    std::memcpy(s.label, label, length);
-    s.label_length.store(length, std::memory_order_release);
-    return;
-  }
-}
-
-void SetFaultSiteEnd(const void* start, uint64_t offset) {
-  auto begin = reinterpret_cast<uintptr_t>(start);
-  size_t h = high.load(std::memory_order_acquire);
-  for (size_t i = 0; i < h; i++) {
-    Site& s = sites[i];
-    if (s.begin.load(std::memory_order_acquire) != begin) continue;
-    s.end_offset.store(offset, std::memory_order_release);
-    return;
-  }
-}
-
 namespace {
+// The site whose range starts at `start`, if any.
+Site* SiteStartingAt(const void* start) {
+  auto begin = reinterpret_cast<uintptr_t>(start);
+  size_t h = high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < h; i++)
+    if (sites[i].begin.load(std::memory_order_acquire) == begin) return &sites[i];
+  return nullptr;
+}
+
 // The site holding `address`, if any.
 const Site* SiteAt(uintptr_t address) {
   size_t h = high.load(std::memory_order_acquire);
@@ -214,9 +185,8 @@ const Site* SiteAt(uintptr_t address) {
   return nullptr;
 }
 
-// " (label)" of the mapping holding `address`, when it has one.
-void AddLabel(Line* line, uintptr_t address) {
-  const Site* s = SiteAt(address);
+// " (label)" of site `s`, when it has one.
+void AddLabel(Line* line, const Site* s) {
   size_t n = s == nullptr ? 0 : s->label_length.load(std::memory_order_acquire);
   if (n == 0) return;
   line->Add(" (");
@@ -224,6 +194,27 @@ void AddLabel(Line* line, uintptr_t address) {
   line->Add(")");
 }
 }  // namespace
+
+void RemoveFaultSite(const void* start) {
+  Site* s = SiteStartingAt(start);
+  if (s == nullptr) return;
+  s->begin.store(0, std::memory_order_release);
+  s->core.store(nullptr, std::memory_order_relaxed);
+  s->claimed.store(false, std::memory_order_release);
+}
+
+void SetFaultSiteLabel(const void* start, const char* label, size_t length) {
+  Site* s = SiteStartingAt(start);
+  if (s == nullptr) return;
+  if (length > sizeof(s->label)) length = sizeof(s->label);
+  s->label_length.store(0, std::memory_order_release);
+  std::memcpy(s->label, label, length);
+  s->label_length.store(length, std::memory_order_release);
+}
+
+void SetFaultSiteEnd(const void* start, uint64_t offset) {
+  if (Site* s = SiteStartingAt(start)) s->end_offset.store(offset, std::memory_order_release);
+}
 
 bool FindFaultSite(uintptr_t address, FaultSite* site) {
   size_t h = high.load(std::memory_order_acquire);
@@ -288,7 +279,7 @@ bool ReportFatalFault(uintptr_t address, int code) {
       line.Add(", mapped at offset ");
       line.Number(address - site.begin);
       line.Add(" of a mapping");
-      AddLabel(&line, address);
+      AddLabel(&line, SiteAt(address));
     }
   } else {
     line.Number(address - site.begin);
@@ -316,7 +307,7 @@ AccessFault ReportAccessFault(uintptr_t address, bool write) {
   FaultSite site;
   if (!FindFaultSite(address, &site) || !site.mapping) return AccessFault::kNotOurs;
   uint64_t offset = address - site.begin;
-  const Site* s = SiteAt(address);
+  const Site* s = SiteAt(address);  // FindFaultSite found one: the same
   uint64_t end = s == nullptr ? UINT64_MAX : s->end_offset.load(std::memory_order_acquire);
   bool past = offset >= end;
   Line line;
@@ -324,7 +315,7 @@ AccessFault ReportAccessFault(uintptr_t address, bool write) {
   line.Add(write ? "a store at offset " : "a load at offset ");
   line.Number(offset);
   line.Add(" of a mapping");
-  AddLabel(&line, address);
+  AddLabel(&line, s);
   line.Add(" of '");
   line.Add(site.core->path.data(), site.core->path.size());
   line.Add("': ");
