@@ -25,10 +25,11 @@ export interface CapabilityReport extends Omit<NativeReport, 'zeroSource'> {
   userfaultfdMeaning: string;
   /**
    * Whether a plain load or store on a mapping page that no API call
-   * faulted in is served (false: it ends the process with SIGSEGV; fault
-   * pages in with view, populate, read or write first).
+   * faulted in is served (native/fault_service.h), and by what: a SIGSEGV
+   * handler chained in front of Node's, on whichever thread took the fault.
    */
   transparentFaults: boolean;
+  transparentFaultMechanism: 'signal';
   transparentFaultsMeaning: string;
   /** The zero source every mapping shows holes through (its live VMA count: zeroSourceInfo()). */
   zeroSource: Omit<ZeroSourceInfo, 'vmas'>;
@@ -106,8 +107,9 @@ function userfaultfdMeaning(r: NativeReport, kind: Userfaultfd): string {
 }
 
 const TRANSPARENT_FAULTS_MEANING =
-  'not built yet: a plain load or store on a mapping page that no API call faulted in ends the process (SIGSEGV); ' +
-  'fault pages in first with view, populate, read or write';
+  'served by a SIGSEGV handler: plain loads and stores on any page inside EOF, by JavaScript or native code on any ' +
+  'thread of this process; past EOF is SIGBUS, a store into a read-only mapping SIGSEGV. A system call given ' +
+  'pages not faulted in yet (fs.readSync into a mapping, fs.writeSync from one) fails with EFAULT: populate them first';
 
 function zeroSourceMeaning(z: ZeroSourceInfo): string {
   if (z.kind !== 'memfd') return `unavailable (${z.error ?? 'unknown error'}): mapping a hole fails`;
@@ -130,7 +132,8 @@ export function describeCapabilities(r: NativeReport): CapabilityReport {
     anonymousReadFaultsMeaning: anonymousMeaning(r, anonymousReadFaults),
     userfaultfd,
     userfaultfdMeaning: userfaultfdMeaning(r, userfaultfd),
-    transparentFaults: false,
+    transparentFaults: true,
+    transparentFaultMechanism: 'signal',
     transparentFaultsMeaning: TRANSPARENT_FAULTS_MEANING,
     zeroSource,
     zeroSourceMeaning: zeroSourceMeaning(r.zeroSource),

@@ -19,6 +19,6 @@ export {
   type SystemErrorCode,
   type SystemErrorDetails,
 } from './errors.js';
-export { addonPath, maxArrayBufferLength, type RegionStats, type MmuStats, type KernelVma, type ZeroSourceInfo, type AnonymousReadProbe } from './native.js';
+export { addonPath, maxArrayBufferLength, type RegionStats, type MmuStats, type KernelVma, type ZeroSourceInfo, type AnonymousReadProbe, type ServedFaults } from './native.js';
 export { emulatedPmemDir, emulatedPmemPath } from './emulated.js';
 export * from './pool/index.js';

@@ -18,7 +18,7 @@
 // read-only blocks) raise SIGSEGV in the process: the buffer is raw virtual
 // memory. Native I/O given a buffer inside a mapping checks the page states
 // and fails with EFAULT instead.
-import { addon, type KernelVma, type MmuStats, type NativeMapping, type ZeroSourceInfo } from './native.js';
+import { addon, type KernelVma, type MappingTables, type MmuStats, type NativeMapping, type ServedFaults, type ZeroSourceInfo } from './native.js';
 
 /**
  * The MMU page file mappings are made of: a mapping's offsets, lengths and
@@ -139,6 +139,28 @@ export class MmuMapping {
    * SIGBUS (after its line), as the kernel's does, not by SIGSEGV.
    */
   setEndOfFile(offset: number): void { this.#native.setEndOfFile(offset); }
+
+  /**
+   * The page states, the block each page shows and the targets of
+   * transparent faults: typed arrays over native memory, shared with the
+   * fault service (which changes states and blocks while serving).
+   */
+  tables(): MappingTables { return this.#native.tables(); }
+
+  /**
+   * From now on a plain load or store on a page this mapping does not show
+   * is served by the fault service from the targets (native/fault_service.h)
+   * instead of ending the process: `group` names the file (mappings of one
+   * group switch together when a hole is filled), `firstBlock` is the file
+   * block of page 0, `faultAround` the pages a load maps at most (0: the
+   * whole run).
+   */
+  publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number): void {
+    this.#native.publish(group, firstBlock, shared, writable, faultAround);
+  }
+
+  /** Plain accesses the fault service served in this mapping. */
+  servedStats(): ServedFaults { return this.#native.servedStats(); }
 }
 
 /**

@@ -237,6 +237,36 @@ export interface NativeMapping {
   setLabel(label: string): void;
   /** Pages from this mapping offset on lie wholly past the end of the file: a plain access there ends the process by SIGBUS. */
   setEndOfFile(offset: number): void;
+  /** The page states, the block each page shows and the fault service's targets, shared with native code. */
+  tables(): MappingTables;
+  /** Turns transparent faults on for this mapping (native/fault_service.h). */
+  publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number): void;
+  /** Faults the fault service served in this mapping. */
+  servedStats(): ServedFaults;
+}
+
+/** A mapping's tables, over native memory (see NativeMapping.tables). */
+export interface MappingTables {
+  /** PageState per page. */
+  states: Uint8Array;
+  /** Pool block per page in a block state, -1 otherwise. */
+  blocks: Float64Array;
+  /** What a transparent fault resolves each page to: a written block (>= 0), a hole (-1), an unwritten block b (-(b + 2)). */
+  targets: Float64Array;
+}
+
+/** Plain accesses the fault service served in one mapping. */
+export interface ServedFaults {
+  /** Loads on pages showing nothing (each maps a run: fault-around). */
+  reads: number;
+  /** Stores made writable on written blocks. */
+  writes: number;
+  /** Stores into holes, each filled with a granted block. */
+  fills: number;
+  /** Stores into unwritten blocks, each zeroed and converted. */
+  converts: number;
+  /** Private copies made on a store (copy on write). */
+  copies: number;
 }
 
 export interface NativeAddon {
@@ -264,6 +294,16 @@ export interface NativeAddon {
   crc32(data: Uint8Array): number;
   probeAnonymousReads(): AnonymousReadProbe;
   probeUserfaultfd(): UserfaultfdProbe;
+  /** Grants the fault service runs of pool blocks ([start, length, ...]) and room for `logCapacity` adoptions. */
+  faultGrant(region: NativeRegion, runs: Float64Array, logCapacity: number): void;
+  /** Takes back every granted block not used yet, as runs. */
+  faultRevoke(region: NativeRegion): Float64Array;
+  /** The adoption log ([group, fileBlock, poolBlock, kind, ...]), emptied. */
+  faultAdoptions(region: NativeRegion): Float64Array;
+  /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
+  faultCounters(region: NativeRegion): Uint32Array;
+  /** Calls `fn` on this thread's loop after the fault service logs an adoption (null: never). */
+  faultWake(region: NativeRegion, fn: (() => void) | null): void;
   /**
    * Testing: loads from a plain mmap of the (empty) file at `path`, outside
    * every region and mapping: a SIGBUS daxfs must pass on to whatever

@@ -5,6 +5,7 @@ import { Bitmap } from './bitmap.js';
 import { describeCapabilities, type CapabilityReport } from './capabilities.js';
 import { daxfsError } from './errors.js';
 import { copiesOnLoop } from './loop-copies.js';
+import { FaultReserve } from './fault-reserve.js';
 import { MmuMapping } from './mmu.js';
 import { addon, type FastCalls, type CopyProbe, type FaultMechanism, type FaultRoundTrip, type FirstTouch, type NativeRegion, type RegionStats } from './native.js';
 
@@ -409,6 +410,12 @@ export class Region {
   createMapping(length: number): MmuMapping {
     if (this.#closed) throw daxfsError('EBADF', 'the region is closed');
     return new MmuMapping(new addon.Mapping(this.#native, length));
+  }
+
+  /** The blocks granted to the fault service of this region's mappings, and its adoption log. */
+  faultReserve(): FaultReserve {
+    if (this.#closed) throw daxfsError('EBADF', 'the region is closed');
+    return new FaultReserve(this.#native);
   }
 
 

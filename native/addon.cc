@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "external_buffer.h"
 #include "fault_guard.h"
+#include "fault_reserve_js.h"
 #include "mmu.h"
 #include "page_state.h"
 #include "region.h"
@@ -29,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->region_constructor = Napi::Persistent(region);
   exports.Set("Region", region);
   exports.Set("Mapping", mapping);
+  AddFaultReserveFunctions(env, exports);
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("cacheLine", Napi::Number::New(env, static_cast<double>(kCacheLine)));
   // pageStates: every page state's value by name (the names states() errors use).

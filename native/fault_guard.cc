@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "fault_service.h"
 #include "fault_sites.h"
 
 namespace daxfs {
@@ -101,29 +102,47 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
 }
 
 // Whether the faulting access was a store (x86-64: the page-fault error
-// code's write bit; elsewhere unknown, reported as a load).
-bool WasStore(void* context) {
+// code's write bit); *known is false where the CPU does not say (reported,
+// and first served, as a load).
+bool WasStore(void* context, bool* known) {
 #if defined(__x86_64__)
+  *known = context != nullptr;
   if (context == nullptr) return false;
   return (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
 #else
   (void)context;
+  *known = false;
   return false;
 #endif
 }
 
 // A load or store through a mapping's buffer on a page the mapping does not
-// give that access: nothing can serve it yet, so the process ends as it
-// would have, with one line first naming the mapping and what to do — by
-// SIGBUS for a page wholly past the end of the file, as the kernel does.
-// Everything else (WebAssembly's bounds traps, any other fault) goes to the
-// handler installed before.
+// give that access: the fault service serves it (fault_service.h) and the
+// access runs again. What it cannot serve ends the process, with one line
+// first naming the mapping and what to do: SIGBUS for a page wholly past
+// the end of the file (as the kernel raises) or with no block left to fill
+// a hole, SIGSEGV for a store into a read-only mapping. Everything else
+// (WebAssembly's bounds traps, any other fault) goes to the handler
+// installed before.
 void OnSigsegv(int sig, siginfo_t* info, void* context) {
   int saved_errno = errno;
   if (reporting) Die(sig);
   if (info != nullptr && info->si_code > 0) {
+    auto at = reinterpret_cast<uintptr_t>(info->si_addr);
+    bool known = false;
+    bool store = WasStore(context, &known);
+    int err = 0;
+    ServeResult served = ServeFault(at, store, known, &err);
+    if (served == ServeResult::kServed) {
+      errno = saved_errno;
+      return;  // the access runs again, and finds the page
+    }
     reporting = 1;
-    switch (ReportAccessFault(reinterpret_cast<uintptr_t>(info->si_addr), WasStore(context))) {
+    if (served == ServeResult::kNoReserve || served == ServeResult::kNoZeroVma || served == ServeResult::kFailed) {
+      ReportUnserved(at, store, served, err);
+      Die(SIGBUS);
+    }
+    switch (ReportAccessFault(at, store, served == ServeResult::kBadAccess || served == ServeResult::kPastEnd)) {
       case AccessFault::kBadAccess: Die(sig); break;
       case AccessFault::kPastEnd: Die(SIGBUS); Die(sig); break;  // SIGBUS kills; the second never runs
       case AccessFault::kNotOurs: break;

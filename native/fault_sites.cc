@@ -216,6 +216,11 @@ void SetFaultSiteEnd(const void* start, uint64_t offset) {
   if (Site* s = SiteStartingAt(start)) s->end_offset.store(offset, std::memory_order_release);
 }
 
+uint64_t FaultSiteEndAt(uintptr_t address) {
+  const Site* s = SiteAt(address);
+  return s == nullptr ? UINT64_MAX : s->end_offset.load(std::memory_order_acquire);
+}
+
 bool FindFaultSite(uintptr_t address, FaultSite* site) {
   size_t h = high.load(std::memory_order_acquire);
   for (size_t i = 0; i < h; i++) {
@@ -303,7 +308,7 @@ bool ReportFatalFault(uintptr_t address, int code) {
   return true;
 }
 
-AccessFault ReportAccessFault(uintptr_t address, bool write) {
+AccessFault ReportAccessFault(uintptr_t address, bool write, bool served) {
   FaultSite site;
   if (!FindFaultSite(address, &site) || !site.mapping) return AccessFault::kNotOurs;
   uint64_t offset = address - site.begin;
@@ -323,13 +328,15 @@ AccessFault ReportAccessFault(uintptr_t address, bool write) {
     line.Add("the page lies wholly past the end of the file (every page from mapping offset ");
     line.Number(end);
     line.Add(" on does), as the kernel raises SIGBUS; extend the file first (truncate or write)");
+  } else if (served && write) {
+    line.Add("the mapping does not allow stores (it was made without write: true); map the file with write: true, "
+             "or change it with PoolFile.write");
   } else if (write) {
-    line.Add("the page is not writable here (never faulted in for writing, showing zeros, read-only, torn down, "
-             "or the mapping is read-only); fault it in for writing first (view or populate with write: true, or "
-             "write)");
+    line.Add("the page is not writable here and this mapping serves no faults (a bare MMU mapping, or one being "
+             "released); map the page writable first");
   } else {
-    line.Add("the page is not mapped (never faulted in, discarded, or torn down by a truncate, punch hole or zero "
-             "range); fault it in first (view, populate or read)");
+    line.Add("the page is not mapped and this mapping serves no faults (a bare MMU mapping, or one being "
+             "released); map the page first");
   }
   line.Write(STDERR_FILENO);
   return past ? AccessFault::kPastEnd : AccessFault::kBadAccess;

@@ -23,6 +23,8 @@ void SetFaultSiteLabel(const void* start, const char* label, size_t length);
 // The offset in the mapping at `start` from which its pages lie wholly
 // past the end of the file it shows (UINT64_MAX, the default: none do).
 void SetFaultSiteEnd(const void* start, uint64_t offset);
+// That offset for the mapping holding `address` (UINT64_MAX when none).
+uint64_t FaultSiteEndAt(uintptr_t address);
 
 struct FaultSite {
   const RegionCore* core = nullptr;
@@ -61,8 +63,10 @@ enum class AccessFault {
 };
 
 // Writes one line on stderr for a SIGSEGV at `address` inside an MMU
-// mapping (a load, or a store when `write`): what was hit, and what to do
-// instead; says which signal the process is to end with.
-AccessFault ReportAccessFault(uintptr_t address, bool write);
+// mapping (a load, or a store when `write`) that the fault service could
+// not serve (`served`: the mapping serves faults, so only a store into a
+// read-only mapping, or a page past EOF, gets here): what was hit, and what
+// to do instead; says which signal the process is to end with.
+AccessFault ReportAccessFault(uintptr_t address, bool write, bool served);
 
 }  // namespace daxfs

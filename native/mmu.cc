@@ -43,7 +43,14 @@ Reservation::~Reservation() { Release(); }
 
 void Reservation::Release() {
   if (released) return;
-  released = true;
+  {
+    // The fault service finds reservations in this list: it never meets
+    // one being released.
+    FaultServiceLock lock;
+    released = true;
+    auto& list = region->mappings;
+    list.erase(std::remove(list.begin(), list.end(), this), list.end());
+  }
   buffer.Detach();
   UnregisterRange(&range);
   RemoveFaultSite(reinterpret_cast<void*>(range.start));
@@ -52,8 +59,6 @@ void Reservation::Release() {
   span.reset();
   AddZeroPieces(-static_cast<int64_t>(stats.zero_pieces));
   stats.zero_pieces = 0;
-  auto& list = region->mappings;
-  list.erase(std::remove(list.begin(), list.end(), this), list.end());
   region.reset();
 }
 
@@ -73,6 +78,9 @@ Napi::Function Mapping::Init(Napi::Env env) {
                          InstanceMethod<&Mapping::Info>("info"),
                          InstanceMethod<&Mapping::SetLabel>("setLabel"),
                          InstanceMethod<&Mapping::SetEndOfFile>("setEndOfFile"),
+                         InstanceMethod<&Mapping::Tables>("tables"),
+                         InstanceMethod<&Mapping::Publish>("publish"),
+                         InstanceMethod<&Mapping::ServedStats>("servedStats"),
                      });
 }
 
@@ -111,10 +119,15 @@ Mapping::Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(inf
   res_->range.unit = static_cast<size_t>(unit);
   res_->range.states.assign(static_cast<size_t>(length / unit), PageState::kNone);
   res_->zero_backed.assign(static_cast<size_t>(length / unit), 0);
+  res_->blocks.assign(static_cast<size_t>(length / unit), -1);
+  res_->tp.targets.assign(static_cast<size_t>(length / unit), -1);
   res_->stats.syscalls = 1;
   RegisterRange(&res_->range);
   AddFaultSite(base, static_cast<size_t>(length), core.get(), true);
-  core->mappings.push_back(res_.get());
+  {
+    FaultServiceLock lock;
+    core->mappings.push_back(res_.get());
+  }
 
   BufferHint* hint = nullptr;
   Napi::ArrayBuffer ab = NewExternalArrayBuffer(
@@ -156,11 +169,17 @@ void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
 void* Mapping::MapRun(Napi::Env env, Reservation& r, uint64_t offset, uint64_t length, int prot,
                       int flags, int fd, off_t file_offset, PageState state, const char* what) {
   WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
+  FaultServiceLock lock;
   r.stats.syscalls++;
   void* p = mmap(Addr(r, offset), static_cast<size_t>(length), prot, flags | MAP_FIXED, fd,
                  file_offset);
   if (p == MAP_FAILED) FailMap(env, r, offset, length, errno, what);
   r.Record(offset, length, state, false);
+  if (state == PageState::kBlockRead || state == PageState::kBlockWrite) {
+    size_t first = offset / r.range.unit, count = length / r.range.unit;
+    double block = static_cast<double>(file_offset) / static_cast<double>(r.range.unit);
+    for (size_t i = 0; i < count; i++) r.blocks[first + i] = block + static_cast<double>(i);
+  }
   return p;
 }
 
@@ -235,6 +254,7 @@ Napi::Value Mapping::Protect(const Napi::CallbackInfo& info) {
       ThrowCode(env, "EROFS", "the region is open read-only");
   }
   WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
+  FaultServiceLock lock;
   r.stats.protect++;
   r.stats.syscalls++;
   if (mprotect(Addr(r, offset), static_cast<size_t>(length),
@@ -261,6 +281,7 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   // A run already torn down is reserved, inaccessible memory: nothing to do.
   if (r.AllState(first, count, PageState::kNone)) return CallsSince(env, r, calls);
   WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
+  FaultServiceLock lock;
   r.stats.syscalls++;
   if (r.AllBacked(first, count)) {
     // The zero source stays mapped, inaccessible: showing zeros again is an
@@ -394,6 +415,62 @@ Napi::Value Mapping::SetEndOfFile(const Napi::CallbackInfo& info) {
   if (!res_ || res_->released) ThrowCode(env, "EBADF", "the mapping is released");
   SetFaultSiteEnd(reinterpret_cast<const void*>(res_->range.start), offset);
   return env.Undefined();
+}
+
+// tables(): the page states, the block each page shows and the targets
+// transparent faults resolve to, as typed arrays over this mapping's own
+// tables (shared: what the fault service changes, the TypeScript page table
+// sees at once). They stay valid after release.
+Napi::Value Mapping::Tables(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Reservation& r = Open(env);
+  auto view = [&](void* data, size_t bytes) {
+    auto* hold = new std::shared_ptr<Reservation>(res_);
+    return Napi::ArrayBuffer::New(
+        env, data, bytes, [](Napi::Env, void*, std::shared_ptr<Reservation>* h) { delete h; }, hold);
+  };
+  size_t n = r.range.states.size();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("states", Napi::Uint8Array::New(env, n, view(r.range.states.data(), n), 0));
+  o.Set("blocks", Napi::Float64Array::New(env, n, view(r.blocks.data(), n * sizeof(double)), 0));
+  o.Set("targets", Napi::Float64Array::New(env, n, view(r.tp.targets.data(), n * sizeof(double)), 0));
+  return o;
+}
+
+// publish(group, firstBlock, shared, writable, faultAround): from now on a
+// plain access to a page showing nothing (or a store to a read-only page)
+// is served from the targets (fault_service.h) instead of ending the process.
+Napi::Value Mapping::Publish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Reservation& r = Open(env);
+  uint64_t group = ArgIndex(info, 0, "group");
+  uint64_t first = ArgIndex(info, 1, "firstBlock");
+  bool shared = ArgBool(info, 2, "shared", true);
+  bool writable = ArgBool(info, 3, "writable", false);
+  uint64_t around = ArgIndex(info, 4, "faultAround");
+  if (group > UINT32_MAX) ThrowCode(env, "EINVAL", "group must fit in 32 bits");
+  if (writable && shared && r.region->read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  FaultServiceLock lock;
+  r.tp.group = static_cast<uint32_t>(group);
+  r.tp.first_block = first;
+  r.tp.shared = shared;
+  r.tp.writable = writable;
+  r.tp.around = around;
+  r.tp.on = true;
+  return env.Undefined();
+}
+
+// servedStats(): faults the fault service served in this mapping.
+Napi::Value Mapping::ServedStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!res_) return env.Undefined();
+  FaultServiceLock lock;
+  const TransparentTable& t = res_->tp;
+  return NumbersObject(env, {{"reads", t.reads},
+                             {"writes", t.writes},
+                             {"fills", t.fills},
+                             {"converts", t.converts},
+                             {"copies", t.copies}});
 }
 
 }  // namespace daxfs

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "external_buffer.h"
+#include "fault_service.h"
 #include "page_state.h"
 #include "region_core.h"
 
@@ -40,6 +41,11 @@ struct Reservation {
   OwnedBuffer buffer;
   MmuStats stats;
   bool released = false;
+  // The pool block each unit shows in a block state, -1 otherwise; shared
+  // with the TypeScript page table (tables()), as are the states.
+  std::vector<double> blocks;
+  // What transparent faults are served from (fault_service.h).
+  TransparentTable tp;
 
   ~Reservation();
   // Per unit: the zero source is mapped there (readable in the zero state,
@@ -90,6 +96,9 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value SetLabel(const Napi::CallbackInfo& info);
   Napi::Value SetEndOfFile(const Napi::CallbackInfo& info);
+  Napi::Value Tables(const Napi::CallbackInfo& info);
+  Napi::Value Publish(const Napi::CallbackInfo& info);
+  Napi::Value ServedStats(const Napi::CallbackInfo& info);
 
   // Checks (offset, length) at `index` against the mapping; returns the open reservation.
   Reservation& CheckRun(const Napi::CallbackInfo& info, size_t index, uint64_t* offset,

@@ -126,6 +126,8 @@ void Reservation::Record(uint64_t offset, uint64_t length, PageState state, bool
   size_t first = offset / range.unit, count = length / range.unit;
   bool source = backed || std::any_of(zero_backed.begin() + first, zero_backed.begin() + first + count,
                                       [](uint8_t x) { return x != 0; });
+  if (state != PageState::kBlockRead && state != PageState::kBlockWrite)
+    std::fill(blocks.begin() + first, blocks.begin() + first + count, -1.0);
   if (!source) {
     SetStates(&range, first, count, state);
     return;
@@ -166,6 +168,7 @@ Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
   for (const ZeroStep& s : steps) {
     if (s.map_lo < s.map_hi) {
       WaitUnpinned(reinterpret_cast<void*>(s.map_lo), s.map_hi - s.map_lo);
+      FaultServiceLock lock;
       for (uintptr_t piece = s.map_lo; piece < s.map_hi;) {
         uintptr_t piece_end = std::min<uintptr_t>(s.map_hi, (piece / kZeroWindow + 1) * kZeroWindow);
         r.stats.syscalls++;
@@ -181,6 +184,7 @@ Napi::Value Mapping::MapZero(const Napi::CallbackInfo& info) {
     }
     if (s.read_lo < s.read_hi) {
       WaitUnpinned(reinterpret_cast<void*>(s.read_lo), s.read_hi - s.read_lo);
+      FaultServiceLock lock;
       r.stats.syscalls++;
       // On failure the run stays none: pages it may have made readable are
       // the zero source, harmless to leave so.

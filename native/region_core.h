@@ -19,6 +19,7 @@
 namespace daxfs {
 
 struct Reservation;
+struct FaultReserve;
 
 // How stores become durable in this region.
 enum class Persistence {
@@ -118,6 +119,9 @@ class RegionCore {
   RegionStats stats;
   // Live MMU mappings of this region, released when the region is closed.
   std::vector<Reservation*> mappings;
+  // Blocks granted to the fault service and its adoption log
+  // (fault_service.h); made by the first grant, changed under its lock.
+  std::shared_ptr<FaultReserve> fault_reserve;
 
   // The crash simulator's recorder (persist_trace.h); null unless started.
   // Every primitive that stores to the region calls TraceStore after the

@@ -29,6 +29,7 @@ export interface FillExclusion {
 
 /** What invalidation needs of a mapping. */
 export interface InvalidatedMember extends SpaceMember {
+  retarget(range: BlockRange, next: Inode): void;
   letGo(ranges: readonly BlockRange[], next: Inode): void;
   cutAtEof(next: Inode): void;
   eofMoved(next: Inode): void;

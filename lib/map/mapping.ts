@@ -1,26 +1,35 @@
 // A mapping of a pool file: real virtual memory whose pages point straight
 // into the pool's blocks, filled page by page by the fault handler.
 //
-// Direct loads and stores through `buffer` (or views of it) go to pmem with
-// no software in between, and are valid only on pages in the right state:
-//   - a page that was never faulted, was discarded, or lies past EOF after a
-//     truncate is inaccessible: a load or store there kills the process with
-//     SIGSEGV (there is no user-space page-fault upcall);
-//   - a page showing zeros (the zero source) or a block read-only takes loads only; a
-//     store kills the process.
-// The safe path is the API: `view()` faults the range first and returns a
+// Loads and stores through `buffer` (or any typed array, DataView or Buffer
+// over it) go to pmem with no software in between once a page is in, and
+// bring it in themselves when it is not, as on a kernel DAX mapping: the
+// fault service (native/fault_service.h) serves the access from what this
+// mapping published (its page targets, kept in step with every transaction
+// by retarget()) — a load maps the run around the page (zeros over a hole,
+// the block read-only), a store makes a block writable, fills a hole with a
+// zeroed block granted ahead of time (adopted into the file by the pool
+// before any call can look: lib/pool/fault-adoption.ts), or copies the
+// page in a private mapping. What it cannot serve ends the process as the
+// kernel would: a page wholly past EOF with SIGBUS, a store into a
+// read-only mapping with SIGSEGV, a store into a hole with no block left
+// with SIGBUS — each after one line on stderr naming file, mapping and
+// offset. A system call given pages not brought in yet (fs.readSync into
+// the buffer) fails with EFAULT: populate them first.
+//
+// The API is the explicit path: `view()` faults a range in and returns a
 // Uint8Array over it; `read()` / `write()` fault and copy; `persist()`
-// makes stores durable. Pages stay valid until this mapping is unmapped or
-// a truncate, punch hole or zero range of the file changes them (a punched
-// or zeroed page then shows zeros, read-only; a page past the new
-// EOF becomes inaccessible). `unmap()` detaches the buffer and every view of
-// it (length 0). A buffer made from it by `transfer()` escapes the detach,
-// but not the unmap: its whole range stays reserved and inaccessible (a
-// load kills the process) until that buffer is garbage-collected, so it
-// never shows memory mapped later. The buffer never moves to another
-// thread: Node 20 copies it, later versions refuse (DataCloneError); and a
-// copy — postMessage, structuredClone, slice — reads every page, so it is a
-// direct load like any other.
+// makes stores durable (adopting filled holes first, so their allocation
+// is durable too). Pages stay valid until this mapping is unmapped; a
+// truncate, punch hole or zero range of the file switches or tears them
+// down, and they come back on the next access. `unmap()` detaches the
+// buffer and every view of it (length 0). A buffer made from it by
+// `transfer()` escapes the detach, but not the unmap: its whole range stays
+// reserved and inaccessible (a load kills the process) until that buffer
+// is garbage-collected, so it never shows memory mapped later. The buffer
+// never moves to another thread: Node 20 copies it, later versions refuse
+// (DataCloneError); and a copy — postMessage, structuredClone, slice —
+// reads every page, so it is a direct load like any other.
 import { daxfsError, isDaxfsError } from '../errors.js';
 import { checkBufferRange, checkIndex } from '../checks.js';
 import { PAGE, PAGE_STATE_NAMES, type MmuMapping } from '../mmu.js';
@@ -59,6 +68,8 @@ export interface MappingHost extends FaultHost {
   readonly faultCounters: FaultStats;
   inodeFor(ino: number, generation: number): Inode;
   detachMapping(mapping: FileMapping): void;
+  /** Adopts what plain stores filled (lib/pool/fault-adoption.ts) before a call that must see it. */
+  adoptFaults(): void;
 }
 
 // Page p of a mapping shows file block firstBlock + p: one MMU page per pool
@@ -95,6 +106,7 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     private readonly generation: number,
     mmu: MmuMapping,
     options: Required<MapOptions>,
+    inode: Inode,
   ) {
     this.offset = options.offset;
     this.length = options.length;
@@ -111,6 +123,9 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     // The reservation itself was one mmap.
     for (const c of this.counters) c.mmuCalls += mmu.stats().syscalls;
     this.table = new PageTable(mmu, this.blockCount, this.counters);
+    // Plain loads and stores are served from here on (native/fault_service.h).
+    this.retarget({ from: this.firstBlock, to: this.firstBlock + this.blockCount }, inode);
+    mmu.publish(inodeNumber, this.firstBlock, this.shared, this.writable, this.faultAround === Infinity ? 0 : this.faultAround);
   }
 
   /** The mapped memory; detached (length 0) once unmapped. */
@@ -198,6 +213,8 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
   persist(offset: number, length: number): void {
     const [off, len] = this.#range(offset, length);
     if (len === 0) return;
+    // Blocks plain stores filled become the file's (durably) first.
+    this.host.adoptFaults();
     const { states, blocks } = this.table;
     const end = off + len;
     let p = Math.floor(off / PAGE);
@@ -290,6 +307,11 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     return { ...this.#stats };
   }
 
+  /** Plain loads and stores the fault service served in this mapping (native/fault_service.h). */
+  servedFaults(): ReturnType<MmuMapping['servedStats']> {
+    return this.#mmu.servedStats();
+  }
+
   /** MMU counters from native code (system calls made, bytes copied for private pages). */
   mmuStats(): ReturnType<MmuMapping['stats']> {
     return this.#mmu.stats();
@@ -340,6 +362,18 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
         this.table.unmap(p, run.length);
       }
     }
+  }
+
+  /**
+   * @internal the file's block map changed over `range` (file blocks):
+   * what plain accesses there are served with follows `next`. Called
+   * before any page is switched or torn down for the change.
+   */
+  retarget(range: BlockRange, next: Inode): void {
+    const [from, to] = this.#pagesOf(range);
+    if (from >= to) return;
+    const fb = this.firstBlock + from;
+    this.table.retarget(from, to - from, next.extents.runsIn(fb, this.firstBlock + to), fb);
   }
 
   #pagesOf(range: BlockRange): [number, number] {

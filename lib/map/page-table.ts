@@ -1,10 +1,12 @@
-// What every page of one mapping points at, kept on the TypeScript side so
-// that the fault handler and invalidation decide without a native call, and
-// the MMU operations that change it (each a few mmap / mprotect calls over a
-// run of pages; the native layer keeps its own copy for its EFAULT checks,
-// and is read back when an operation fails part way).
+// What every page of one mapping points at, and the MMU operations that
+// change it (each a few mmap / mprotect calls over a run of pages). The
+// tables are native memory shared with the native layer: its EFAULT checks
+// and the fault service (native/fault_service.h), which serves plain loads
+// and stores, read and change them too, so the fault handler and
+// invalidation here decide without a native call and never see a stale page
+// — even one an operation that failed part way left changed.
 import type { MmuMapping } from '../mmu.js';
-import { PAGE, PageState, type PageStateValue } from '../mmu.js';
+import { PAGE, PageState } from '../mmu.js';
 import { BLOCK } from '../pool/layout.js';
 
 export { PageState };
@@ -39,13 +41,20 @@ export class PageTable {
   /** Pool block per page for block states, -1 otherwise. */
   readonly blocks: Float64Array;
 
+  /** What a transparent fault resolves each page to (native/fault_service.h): kept in step with the file by the pool. */
+  readonly targets: Float64Array;
+
   constructor(
     readonly mmu: MmuMapping,
     readonly pages: number,
     private readonly counters: readonly FaultStats[],
   ) {
-    this.states = new Uint8Array(pages);
-    this.blocks = new Float64Array(pages).fill(-1);
+    // Native memory: the fault service changes states and blocks as it
+    // serves plain accesses, and reads the targets.
+    const tables = mmu.tables();
+    this.states = tables.states;
+    this.blocks = tables.blocks;
+    this.targets = tables.targets;
     this.syscalls = mmu.stats().syscalls;
   }
 
@@ -59,38 +68,21 @@ export class PageTable {
 
   /**
    * Runs one MMU operation over [page, page + count), counting the system
-   * calls it made; when it fails, the pages take the states the native
-   * table reports (an operation in several system calls may have done part
-   * of its work).
+   * calls it made (the native layer records each page's new state and
+   * block in the shared tables as it goes, so a failure part way leaves
+   * them true).
    */
-  private apply(page: number, count: number, op: () => number): void {
+  private apply(op: () => number): void {
     try {
       this.counted(op());
     } catch (e) {
       this.counted(this.mmu.stats().syscalls - this.syscalls);
-      this.resync(page, count);
       throw e;
     }
   }
 
-  private resync(page: number, count: number): void {
-    const native = this.mmu.states(page * PAGE, count * PAGE);
-    for (let i = 0; i < count; i++) {
-      if (native[i] === this.states[page + i]) continue;
-      this.states[page + i] = native[i]!;
-      this.blocks[page + i] = -1;
-    }
-  }
-
-  private set(page: number, count: number, state: PageStateValue, poolBlock: number): void {
-    this.states.fill(state, page, page + count);
-    if (poolBlock < 0) this.blocks.fill(-1, page, page + count);
-    else for (let i = 0; i < count; i++) this.blocks[page + i] = poolBlock + i;
-  }
-
   mapBlocks(page: number, count: number, poolBlock: number, writable: boolean): void {
-    this.apply(page, count, () => this.mmu.mapBlocks(page * PAGE, count * PAGE, poolBlock * BLOCK, writable));
-    this.set(page, count, writable ? PageState.blockWrite : PageState.blockRead, poolBlock);
+    this.apply(() => this.mmu.mapBlocks(page * PAGE, count * PAGE, poolBlock * BLOCK, writable));
   }
 
   /**
@@ -98,25 +90,40 @@ export class PageTable {
    * VMAs run short: the 2 MiB windows before the refused one may be mapped.
    */
   mapZero(page: number, count: number): void {
-    this.apply(page, count, () => this.mmu.mapZero(page * PAGE, count * PAGE));
-    this.set(page, count, PageState.zero, -1);
+    this.apply(() => this.mmu.mapZero(page * PAGE, count * PAGE));
   }
 
   /** Private writable pages holding a copy of pool blocks from `sourceBlock`, or zeros (-1). */
   mapPrivate(page: number, count: number, sourceBlock: number): void {
-    this.apply(page, count, () => this.mmu.mapPrivate(page * PAGE, count * PAGE, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
-    this.set(page, count, PageState.privateWrite, -1);
+    this.apply(() => this.mmu.mapPrivate(page * PAGE, count * PAGE, sourceBlock < 0 ? undefined : sourceBlock * BLOCK));
   }
 
   /** Read-only block pages become writable (the state says which). */
   makeWritable(page: number, count: number): void {
-    this.apply(page, count, () => this.mmu.protect(page * PAGE, count * PAGE, true));
-    this.states.fill(PageState.blockWrite, page, page + count);
+    this.apply(() => this.mmu.protect(page * PAGE, count * PAGE, true));
   }
 
   unmap(page: number, count: number): void {
-    this.apply(page, count, () => this.mmu.unmap(page * PAGE, count * PAGE));
-    this.set(page, count, PageState.none, -1);
+    this.apply(() => this.mmu.unmap(page * PAGE, count * PAGE));
+  }
+
+  /**
+   * Sets the targets of pages [page, page + count) — file blocks from
+   * `fileBlock` — from the file's block map: what a plain access there is
+   * served with from now on.
+   */
+  retarget(page: number, count: number, runs: readonly { fileBlock: number; length: number; poolBlock: number; unwritten: boolean }[], fileBlock: number): void {
+    const targets = this.targets;
+    targets.fill(-1, page, page + count);
+    for (const run of runs) {
+      if (run.poolBlock < 0) continue;
+      const from = Math.max(run.fileBlock, fileBlock);
+      const to = Math.min(run.fileBlock + run.length, fileBlock + count);
+      for (let fb = from; fb < to; fb++) {
+        const block = run.poolBlock + (fb - run.fileBlock);
+        targets[page + (fb - fileBlock)] = run.unwritten ? -(block + 2) : block;
+      }
+    }
   }
 
   /** Pages just before `page` (not below `floor`) that all satisfy `test`. */

@@ -23,13 +23,27 @@ export interface RunBacking {
 const BACKED_SEARCH_RUNS = 256;
 import type { Bitmap } from '../bitmap.js';
 import { daxfsError, isDaxfsError } from '../errors.js';
-import type { BlockSet } from './block-set.js';
+import { BlockSet } from './block-set.js';
 import type { Run } from './extents.js';
 import type { Prefault } from './prefault.js';
 
 export class Allocator {
   /** Where the last allocation ended: the goal for a file with no blocks yet. */
   private cursor: number;
+  /**
+   * Blocks granted to the fault service of this pool's mappings (free on
+   * media, taken by plain stores into holes until adopted): skipped like
+   * `held` ones (lib/pool/fault-adoption.ts).
+   */
+  readonly granted = new BlockSet();
+  /**
+   * Called when a search finds nothing: takes back what the fault service
+   * was granted and has not used; true when that freed anything (the
+   * search then runs again).
+   */
+  onShort: (() => boolean) | undefined;
+  /** The bitmap's words (a live view), for the length of a free run. */
+  words: Uint32Array | undefined;
 
   /**
    * `owned`: every block a file or the metadata owns, kept in step with
@@ -58,6 +72,12 @@ export class Allocator {
    * when the bitmap offers blocks that are owned.
    */
   allocate(goal: number | undefined, want: number, pending: readonly Run[], min = 1): Run | null {
+    const run = this.allocateOnce(goal, want, pending, min);
+    if (run || this.granted.size === 0 || !this.onShort?.()) return run;
+    return this.allocateOnce(goal, want, pending, min);
+  }
+
+  private allocateOnce(goal: number | undefined, want: number, pending: readonly Run[], min: number): Run | null {
     try {
       return this.search(goal, want, pending, false, min);
     } catch (e) {
@@ -72,13 +92,22 @@ export class Allocator {
   private search(goal: number | undefined, want: number, pending: readonly Run[], backedOnly: boolean, min: number): Run | null {
     let g = goal === undefined || goal < this.dataStart || goal >= this.nblocks ? this.cursor : goal;
     if (g >= this.nblocks) g = this.dataStart;
-    const attempts = 2 * (pending.length + this.held.runCount) + 2 + (backedOnly ? BACKED_SEARCH_RUNS : 0);
+    // What is asked of the bitmap: `want`, until what it offers is wholly
+    // pending, held or granted — with no free run of `want` it offers its
+    // longest run, every time, and a skipped longest run would hide every
+    // shorter one behind it. Then `min`: the first free run from g on,
+    // taken as far as it goes.
+    let ask = want;
+    const words = this.words;
+    const attempts = 2 * (pending.length + this.held.runCount + this.granted.runCount) + 2 + (backedOnly ? BACKED_SEARCH_RUNS : 0);
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const found = this.bitmap.find(g, want, min);
+      const found = this.bitmap.find(g, ask, min);
       if (!found || (backedOnly && found.start < g)) return null; // none, or wrapped around
       let run: Run = found;
+      // First-fit mode found the first free run after g: as much of it as wanted.
+      if (ask < want && words) run = { start: run.start, length: freeLength(words, run.start, Math.min(this.nblocks, run.start + want)) };
       // nothing pending and nothing held (the common case): the run as found
-      if (pending.length === 0 && this.held.size === 0 && run.length >= min) {
+      if (pending.length === 0 && this.held.size === 0 && this.granted.size === 0 && run.length >= min) {
         const taken = this.taken(run, backedOnly);
         if (taken && taken.length >= min) return taken;
         g = run.start + run.length;
@@ -91,6 +120,8 @@ export class Allocator {
       const overlapping = pending.filter((p) => p.start < run.start + run.length && run.start < p.start + p.length);
       const held = this.held.size === 0 ? undefined : this.held.firstOverlap(run.start, run.length);
       if (held) overlapping.push(held);
+      const granted = this.granted.size === 0 ? undefined : this.granted.firstOverlap(run.start, run.length);
+      if (granted) overlapping.push(granted);
       overlapping.sort((a, b) => a.start - b.start);
       const first = overlapping[0];
       if (first && first.start > run.start) run = { start: run.start, length: first.start - run.start };
@@ -102,6 +133,7 @@ export class Allocator {
         g = first.start + first.length; // clipped shorter than `min`: look past the pending run
       } else {
         g = Math.max(...overlapping.filter((p) => p.start <= run.start).map((p) => p.start + p.length));
+        if (words) ask = min;
       }
       if (g >= this.nblocks) {
         if (backedOnly) return null;
@@ -152,4 +184,11 @@ export class Allocator {
     this.prefault?.allocated(run);
     return run;
   }
+}
+
+/** Free blocks from `start` (free) on, stopping at `limit` or the first block in use. */
+function freeLength(words: Uint32Array, start: number, limit: number): number {
+  let b = start;
+  while (b < limit && ((words[b >>> 5]! >>> (b & 31)) & 1) === 0) b++;
+  return b - start;
 }

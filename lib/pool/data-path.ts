@@ -130,6 +130,21 @@ function fillBlocks(s: PoolState, poolBlock: number, fileBlock: number, count: n
   if (to > from) copy(base + from, sourceOffset + (from - position), to - from, zeroEdges);
 }
 
+/**
+ * The file grew from `before` bytes without a transaction (an append into
+ * blocks it had): its mappings learn the new EOF and what the pages that
+ * came inside it are served with.
+ */
+function grewInPlace(s: PoolState, inode: Inode, before: number): void {
+  const space = s.spaces.get(inode.ino);
+  if (!space) return;
+  const range = { from: Math.floor(before / BLOCK), to: Math.ceil(inode.size / BLOCK) };
+  for (const m of space.all()) {
+    m.retarget(range, inode);
+    m.eofMoved(inode);
+  }
+}
+
 /** @internal positioned write: allocates as needed; returns bytes written (short only on ENOSPC). */
 export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
   const end = position + length;
@@ -150,8 +165,10 @@ export function writeFile(s: PoolState, inode: Inode, source: Uint8Array, source
       zeroPastNewEof(s, inode, inode, end);
       const [lo, hi] = sizeWord(end, inode.ino);
       const n = s.region.writePublish(base + position, source, sourceOffset, length, inodeOffset(s, inode.ino) + SIZE_WORD, lo, hi);
+      const before = inode.size;
       inode.size = end;
       inode.mtimeMs = Date.now(); // in memory; on media with the file's next transaction (like lazytime)
+      if (s.spaces.size !== 0) grewInPlace(s, inode, before);
       return n;
     }
   }

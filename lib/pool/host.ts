@@ -20,6 +20,7 @@ import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
 import { getBlock } from './data-path.js';
+import { adoptFaults, faultService, refillGrant, takeBackGrant } from './fault-adoption.js';
 import { release } from './handles.js';
 import { ensureOpen, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
@@ -38,10 +39,15 @@ export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: 
   if (!space) s.spaces.set(inode.ino, (space = new AddressSpace<FileMapping>()));
   const kind = options.shared ? (options.write ? 'shared writable' : 'shared read-only') : 'private';
   mmu.setLabel(`file ${JSON.stringify(inode.name)} (inode ${inode.ino}), ${kind}, from file offset ${options.offset}`);
-  const mapping = new FileMapping(host, inode.ino, inode.generation, mmu, options);
+  const mapping = new FileMapping(host, inode.ino, inode.generation, mmu, options, inode);
   mapping.eofMoved(inode);
   space.add(mapping);
   s.openCount.set(inode.ino, (s.openCount.get(inode.ino) ?? 0) + 1);
+  // Plain stores into its holes take blocks granted ahead of time.
+  if (mapping.shared && mapping.writable) {
+    faultService(s);
+    refillGrant(s);
+  }
   return mapping;
 }
 
@@ -52,7 +58,15 @@ export function detachMapping(s: PoolState, mapping: FileMapping): void {
   if (!space) return;
   space.remove(mapping);
   if (space.size === 0) s.spaces.delete(ino);
+  // What its stores filled is the file's before the handle goes.
+  adoptFaults(s);
+  if (mapping.shared && mapping.writable && !anySharedWritable(s)) takeBackGrant(s);
   release(s, ino);
+}
+
+function anySharedWritable(s: PoolState): boolean {
+  for (const space of s.spaces.values()) for (const m of space.all()) if (m.shared && m.writable) return true;
+  return false;
 }
 
 /**
@@ -62,6 +76,7 @@ export function detachMapping(s: PoolState, mapping: FileMapping): void {
  * sync writes back every writable page again. Returns the bytes.
  */
 export function syncMappings(s: PoolState, ino?: number): number {
+  adoptFaults(s);
   let bytes = 0;
   const spaces = ino === undefined ? [...s.spaces.values()] : [s.spaces.get(ino)];
   for (const space of spaces) if (space) for (const m of space.all()) bytes += m.writeBack();

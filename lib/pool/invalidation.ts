@@ -14,9 +14,18 @@
 //   fill (after the install)  holes the transaction filled are shown.
 import type { FileMapping } from '../map/mapping.js';
 import { SpaceChange, type FillExclusion } from '../map/invalidation.js';
+import type { Inode } from './inode.js';
 import { BLOCK } from './layout.js';
 import type { PoolState } from './state.js';
 import type { Txn } from './txn.js';
+
+/** One file's mappings whose fault-service targets follow the change over file blocks [from, to). */
+interface Retarget {
+  members: readonly FileMapping[];
+  next: Inode;
+  from: number;
+  to: number;
+}
 
 export class PreparedInvalidation {
   constructor(
@@ -25,10 +34,13 @@ export class PreparedInvalidation {
     private readonly changes: readonly SpaceChange<FileMapping>[],
     /** Region byte ranges of the blocks the transaction frees. */
     private readonly freed: readonly { offset: number; length: number }[],
+    private readonly retargets: readonly Retarget[] = [],
   ) {}
 
   /** After the commit point: no page shows a block taken away, nor anything past EOF; no copy touches a freed block. */
   apply(): void {
+    // The targets first: a plain access after this sees the new layout.
+    for (const r of this.retargets) for (const m of r.members) m.retarget(r, r.next);
     for (const change of this.changes) change.tearDown();
     for (const r of this.freed) this.s!.region.waitIdle(r.offset, r.length);
   }
@@ -46,6 +58,7 @@ const NOTHING_TO_INVALIDATE = new PreparedInvalidation(undefined, [], []);
 export function prepareInvalidation(s: PoolState, txn: Txn): PreparedInvalidation {
   if (s.spaces.size === 0 && txn.freed.length === 0) return NOTHING_TO_INVALIDATE;
   const changes: SpaceChange<FileMapping>[] = [];
+  const retargets: Retarget[] = [];
   if (s.spaces.size !== 0) {
     for (const inode of txn.inodes.values()) {
       const space = s.spaces.get(inode.ino);
@@ -54,8 +67,10 @@ export function prepareInvalidation(s: PoolState, txn: Txn): PreparedInvalidatio
       const [from, to] = txn.touched(inode.ino) ?? [0, 2 ** 32];
       const change = SpaceChange.prepare(space, old, inode, from, to);
       if (change) changes.push(change);
+      const members = space.overlapping(from, to);
+      if (members.length > 0) retargets.push({ members, next: inode, from, to });
     }
   }
   const freed = txn.freed.map((run) => ({ offset: run.start * BLOCK, length: run.length * BLOCK }));
-  return new PreparedInvalidation(s, changes, freed);
+  return new PreparedInvalidation(s, changes, freed, retargets);
 }

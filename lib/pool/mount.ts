@@ -317,6 +317,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean, popul
   // allocation enters it (prefault.ts), unless every page is mapped already.
   const prefault = new Prefault(region, sb.dataStart, sb.nblocks, !readOnly && !sparse && !populated);
   const allocator = new Allocator(bitmap, sb.dataStart, sb.nblocks, owned, held, (block) => ownerOf(s, block), backing, prefault);
+  allocator.words = bitmapWords;
   const s: PoolState = {
     region,
     readOnly,
@@ -341,6 +342,7 @@ export function mount(region: Region, readOnly: boolean, salvage: boolean, popul
     damagedNames: new Map(),
     salvage: salvaged?.notes,
     readMeta: salvaged?.read ?? ((offset, target) => region.read(offset, target)),
+    faults: undefined,
     orphansFreed: 0,
     remarked: 0,
     temporariesRemoved: 0,

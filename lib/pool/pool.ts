@@ -22,6 +22,7 @@ import { checkAccess, describeExisting } from './backing.js';
 import { temporaryName } from './temporary.js';
 import { PoolFile } from './file.js';
 import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './data-path.js';
+import { adoptFaults, faultsPending, takeBackGrant } from './fault-adoption.js';
 import { release } from './handles.js';
 import { check } from './repair.js';
 import { checkNewName, createInode, discardTemporary, fileCount, list, publishTemporary, refuseDamaged, rename, stat, unlink } from './namespace.js';
@@ -151,6 +152,7 @@ export class Pool implements MappingHost {
   // ---------------------------------------------------------------- pool-level API
 
   info(): PoolInfo {
+    this.#adopt();
     ensureOpen(this.state);
     let used = this.state.inodes.used;
     for (const ino of this.state.damaged.keys()) if (!this.state.inodes.get(ino)) used++;
@@ -179,6 +181,7 @@ export class Pool implements MappingHost {
       ...(this.state.salvage ? { salvage: [...this.state.salvage] } : {}),
       sparse: backedBytes < this.region.size, // as isSparse(), from the one fstat
       backedBytes,
+      faults: { granted: this.state.faults?.reserve.left ?? 0, pendingAdoptions: this.state.faults?.reserve.pending ?? 0 },
     };
   }
 
@@ -189,6 +192,7 @@ export class Pool implements MappingHost {
 
   /** Opens a file by name; with `create`, creates it when missing (`exclusive`: EEXIST if it exists). */
   open(name: string, options: OpenFileOptions = {}): PoolFile {
+    this.#adopt();
     ensureOpen(this.state);
     checkName(name);
     let ino = this.state.names.get(name);
@@ -207,20 +211,24 @@ export class Pool implements MappingHost {
 
   /** Every file, sorted by name; damaged files too, marked `damaged`. */
   list(): FileStat[] {
+    this.#adopt();
     return list(this.state);
   }
 
   stat(name: string): FileStat {
+    this.#adopt();
     return stat(this.state, name);
   }
 
   /** Removes a name. A file still open keeps its blocks until its last handle closes. */
   unlink(name: string): void {
+    this.#adopt();
     unlink(this.state, name);
   }
 
   /** Renames `from` to `to`, atomically replacing an existing `to`. */
   rename(from: string, to: string): void {
+    this.#adopt();
     rename(this.state, from, to);
   }
 
@@ -232,6 +240,7 @@ export class Pool implements MappingHost {
    * this process dies first, the next read-write mount removes it.
    */
   createTemporary(): PoolFile {
+    this.#adopt();
     ensureWritable(this.state);
     const ino = createInode(this.state, temporaryName());
     this.state.openCount.set(ino, (this.state.openCount.get(ino) ?? 0) + 1);
@@ -240,11 +249,13 @@ export class Pool implements MappingHost {
 
   /** Renames the temporary `file` (still open) to `name`, atomically replacing a file of that name. */
   publishTemporary(file: PoolFile, name: string): void {
+    this.#adopt();
     publishTemporary(this.state, file, name);
   }
 
   /** Closes the temporary `file` and removes it. */
   discardTemporary(file: PoolFile): void {
+    this.#adopt();
     discardTemporary(this.state, file);
   }
 
@@ -260,6 +271,7 @@ export class Pool implements MappingHost {
    * repair.ts).
    */
   check(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): CheckReport {
+    this.#adopt();
     return check(this.state, options);
   }
 
@@ -283,14 +295,34 @@ export class Pool implements MappingHost {
   close(): void {
     if (this.state.closed) return;
     for (const space of [...this.state.spaces.values()]) for (const m of [...space.all()]) m.unmap();
+    if (this.state.faults) {
+      adoptFaults(this.state);
+      takeBackGrant(this.state);
+      this.state.faults.reserve.onLogged(null);
+    }
     this.state.closed = true;
     this.region.close();
+  }
+
+  /**
+   * Adopts what plain stores through mappings filled, before a call that
+   * must see it (fault-adoption.ts). A read of shared memory when nothing
+   * waits.
+   */
+  #adopt(): void {
+    if (faultsPending(this.state) && !this.state.closed && !this.state.stopped) adoptFaults(this.state);
+  }
+
+  /** @internal MappingHost: see #adopt. */
+  adoptFaults(): void {
+    this.#adopt();
   }
 
   // ---------------------------------------------------------------- file operations (by inode)
 
   /** @internal the inode behind a handle, or EBADF. */
   inodeFor(ino: number, generation: number): Inode {
+    this.#adopt();
     ensureOpen(this.state);
     const inode = this.state.inodes.get(ino);
     if (!inode || inode.generation !== generation) throw daxfsError('EBADF', 'the file handle is stale');
@@ -326,6 +358,7 @@ export class Pool implements MappingHost {
    * agreeing). Returns the problems found.
    */
   verifyMappings(): string[] {
+    this.#adopt();
     return verifyMappings(this.state);
   }
 

@@ -15,6 +15,7 @@ import type { Region } from '../region.js';
 import type { Allocator } from './allocator.js';
 import type { BlockSet } from './block-set.js';
 import type { DamagedInode } from './damage.js';
+import type { FaultService } from './fault-adoption.js';
 import type { FreeSlots } from './free-slots.js';
 import type { Run } from './extents.js';
 import type { Inode } from './inode.js';
@@ -69,6 +70,8 @@ export interface PoolState {
   remarked: number;
   temporariesRemoved: number;
   superblockRestored: boolean;
+  /** The fault service of this pool's mappings (fault-adoption.ts): started by the first shared writable mapping. */
+  faults: FaultService | undefined;
   closed: boolean;
   /** Why the pool stopped: the backing failed after a commit point (the in-memory state is behind the journal). */
   stopped: string | undefined;

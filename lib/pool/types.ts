@@ -99,6 +99,15 @@ export interface PoolInfo {
   sparse: boolean;
   /** Bytes of the backing its file system has allocated (the size, for a reserved pool or device-dax). */
   backedBytes: number;
+  /**
+   * Plain stores into holes through shared writable mappings: blocks granted
+   * to the fault service and not used yet (free on media, not handed to
+   * anything else while granted), fills and conversions not adopted into a
+   * file yet (the next call on the pool, or the next turn of the event
+   * loop, adopts them; info() itself adopts first, so this reads 0 unless
+   * an adoption failed).
+   */
+  faults: { granted: number; pendingAdoptions: number };
 }
 
 /** What getBlock reports: the get_block of the kernel's DAX path. */

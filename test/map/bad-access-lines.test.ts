@@ -1,11 +1,11 @@
-// A plain load or store through a mapping's buffer on a page the mapping
-// does not give that access still ends the process with SIGSEGV (nothing
-// serves it yet: the capability report says transparent faults are not
-// built) — with SIGBUS on a page wholly past EOF, as the kernel does — but
-// after one line on stderr naming the file, the mapping, the offset and
-// what to do instead. Every other SIGSEGV goes on to whoever
-// handled it before: WebAssembly's bounds traps still throw, a SIGSEGV sent
-// with kill() still kills without a daxfs line.
+// A plain load or store through a mapping's buffer is served by the fault
+// service (native/fault_service.h) on every page inside EOF; what it cannot
+// serve ends the process as the kernel would — SIGBUS on a page wholly past
+// EOF, SIGSEGV for a store into a read-only mapping — after one line on
+// stderr naming the file, the mapping, the offset and what to do instead.
+// Every other SIGSEGV goes on to whoever handled it before: WebAssembly's
+// bounds traps still throw, a SIGSEGV sent with kill() still kills without
+// a daxfs line.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,46 +30,34 @@ function child(body: string): { signal: NodeJS.Signals | null; status: number | 
 }
 
 describe('the line before a bad access ends the process', () => {
-  it('a load from a page never faulted in: SIGSEGV, after a line naming file, mapping kind, offset and the way out', () => {
-    const out = child(`
-      const m = f.map({ length: 1 << 20, write: true });
-      const u8 = new Uint8Array(m.buffer);
-      console.log(u8[3 * 4096 + 5]);`);
-    expect(out.signal).toBe('SIGSEGV');
-    expect(out.stdout).toBe('');
-    expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a load at offset 12293 of a mapping \(file "data file" \(inode \d+\), shared writable, from file offset 0\) of '[^']+': the page is not mapped .*; fault it in first \(view, populate or read\)\n/);
-  });
-
-  it('a store into a read-only mapping: SIGSEGV, the line says a store', () => {
-    const out = child(`
-      const m = f.map({ offset: 4096, length: 8192 });
-      m.view(0, 8192);
-      new Uint8Array(m.buffer)[100] = 1;`);
-    expect(out.signal).toBe('SIGSEGV');
-    expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a store at offset 100 of a mapping \(file "data file" \(inode \d+\), shared read-only, from file offset 4096\) of '[^']+': the page is not writable here .*\n/);
-  });
-
-  it('a store to a hole faulted in for reading (it shows zeros): SIGSEGV, a store', () => {
-    const out = child(`
-      const m = f.map({ length: 1 << 20, write: true });
-      const v = m.view(0, 4096);
-      if (v[0] !== 0) process.exit(3);
-      new Uint8Array(m.buffer)[7] = 1;`);
-    expect(out.signal).toBe('SIGSEGV');
-    expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a store at offset 7 of a mapping \(file "data file".*shared writable.*showing zeros/);
-  });
-
-  it('a page torn down by a truncate, inside EOF again: SIGSEGV, a load', () => {
+  it('plain loads and stores on pages never faulted in, showing zeros, or torn down are served: the child runs to its end', () => {
     const out = child(`
       f.write(Buffer.alloc(8192, 1), 0);
-      const m = f.map({ length: 8192 });
-      const keep = new Uint8Array(m.buffer);
-      m.view(0, 8192);
+      const m = f.map({ length: 1 << 20, write: true });
+      const u8 = new Uint8Array(m.buffer);
+      const a = u8[3 * 4096 + 5];           // a hole, never faulted
+      const b = u8[4096];                   // a written block
+      u8[7 * 4096] = 9;                     // a store into a hole
+      const v = m.view(9 * 4096, 4096);     // zeros, read-only...
+      u8[9 * 4096 + 1] = 8;                 // ...then a store
+      const stored = [u8[7 * 4096], v[1]];
       f.truncate(0);
-      f.truncate(8192);
-      console.log(keep[4096]);`);
+      f.truncate(1 << 20);
+      const c = u8[4096];                   // torn down, inside EOF again: a hole now
+      console.log([a, b, ...stored, c, u8[7 * 4096]].join(','));`);
+    expect(out.stderr).toBe('');
+    expect(out.signal).toBeNull();
+    expect(out.stdout).toBe('0,1,9,8,0,0\n');
+  });
+
+  it('a store into a read-only mapping: SIGSEGV, the line says a store and what to do', () => {
+    const out = child(`
+      const m = f.map({ offset: 4096, length: 8192 });
+      console.log(new Uint8Array(m.buffer)[100]);
+      new Uint8Array(m.buffer)[100] = 1;`);
     expect(out.signal).toBe('SIGSEGV');
-    expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a load at offset 4096 of a mapping \(file "data file".*torn down by a truncate/);
+    expect(out.stdout).toBe('0\n');
+    expect(out.stderr).toMatch(/^daxfs: SIGSEGV: a store at offset 100 of a mapping \(file "data file" \(inode \d+\), shared read-only, from file offset 4096\) of '[^']+': the mapping does not allow stores .*write: true.*\n/);
   });
 
   it('a load wholly past EOF: SIGBUS, as the kernel raises, after a line saying so', () => {
@@ -83,7 +71,7 @@ describe('the line before a bad access ends the process', () => {
     expect(out.stderr).toMatch(/^daxfs: SIGBUS: a load at offset 8192 of a mapping \(file "data file".*\) of '[^']+': the page lies wholly past the end of the file \(every page from mapping offset 8192 on does\), as the kernel raises SIGBUS; extend the file first \(truncate or write\)\n/);
   });
 
-  it('EOF moves with the file, in every mapping: past a smaller EOF is SIGBUS, inside a larger one SIGSEGV (not faulted in)', () => {
+  it('EOF moves with the file, in every mapping: past a smaller EOF is SIGBUS, inside a larger one a plain load is served', () => {
     const shrunk = child(`
       const a = f.map({ length: 1 << 20 });
       const b = f.map({ offset: 65536, length: 65536, write: true });
@@ -95,9 +83,19 @@ describe('the line before a bad access ends the process', () => {
       f.truncate(4096);
       const m = f.map({ length: 1 << 20, write: true });
       f.write(Buffer.alloc(10, 1), 8 * 4096);
-      console.log(new Uint8Array(m.buffer)[5 * 4096]);`);
-    expect(grown.signal).toBe('SIGSEGV');
-    expect(grown.stderr).toMatch(/^daxfs: SIGSEGV: a load at offset 20480 of a mapping .*the page is not mapped/);
+      console.log(new Uint8Array(m.buffer)[5 * 4096], new Uint8Array(m.buffer)[8 * 4096]);`);
+    expect(grown.stderr).toBe('');
+    expect(grown.signal).toBeNull();
+    expect(grown.stdout).toBe('0 1\n');
+    const appended = child(`
+      f.truncate(0);
+      const w = new Uint8Array(1 << 16).fill(2);
+      for (let i = 0; i < 16; i++) f.write(w, i * w.length); // appends (preallocation: no transaction for some)
+      const m = f.map({ length: 2 << 20 });
+      f.write(new Uint8Array(4096).fill(3), 16 * w.length);
+      console.log(new Uint8Array(m.buffer)[16 * w.length + 5], new Uint8Array(m.buffer)[100]);`);
+    expect(appended.stderr).toBe('');
+    expect(appended.stdout).toBe('3 2\n');
   });
 
   it('other SIGSEGVs are not daxfs\'s: WebAssembly bounds traps still throw; kill(SIGSEGV) kills without a line', () => {

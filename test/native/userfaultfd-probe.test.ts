@@ -56,15 +56,16 @@ describe('the userfaultfd probe', () => {
     expect(addon.probeUserfaultfd()).toEqual(p);
   });
 
-  it('is in the capability report, with what it means and that transparent faults are not built', () => {
+  it('is in the capability report, with what it means, beside the transparent-fault mechanism', () => {
     const r = Region.create(uniquePath(shm), 1 << 20);
     const c = r.capabilities;
     expect(c.userfaultfdProbe).toEqual(addon.probeUserfaultfd());
     expect(c.userfaultfd).toBe(userfaultfdOf(c.userfaultfdProbe));
-    expect(c.transparentFaults).toBe(false);
+    expect(c.transparentFaults).toBe(true);
+    expect(c.transparentFaultMechanism).toBe('signal');
     const lines = formatCapabilities(c);
     expect(lines).toContain(`userfaultfd        ${c.userfaultfd}: ${c.userfaultfdMeaning}`);
-    expect(lines.find((l) => l.startsWith('transparent faults'))).toMatch(/^transparent faults no: not built yet: .*SIGSEGV.*view, populate, read or write$/);
+    expect(lines.find((l) => l.startsWith('transparent faults'))).toMatch(/^transparent faults yes: served by a SIGSEGV handler: .*SIGBUS.*EFAULT: populate them first$/);
     if (c.userfaultfd === 'full') expect(c.userfaultfdMeaning).toMatch(/^granted in full \((the system call|\/dev\/userfaultfd)\): faults taken inside system calls are reported too/);
     if (c.userfaultfd === 'user-mode-only') expect(c.userfaultfdMeaning).toMatch(/EFAULT/);
     if (c.userfaultfd === 'unavailable') expect(c.userfaultfdMeaning).toMatch(/^not granted to this process/);

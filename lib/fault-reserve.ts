@@ -1,0 +1,81 @@
+// A region's fault reserve, as the pool drives it (native/fault_service.h):
+// runs of free pool blocks granted to the fault service, which takes one
+// for each plain store into a hole of a shared writable mapping, and the log
+// of those fills (and of unwritten blocks a store converted) that the pool
+// adopts into the files' block maps. Nothing here is on media: a granted
+// block, taken or not, stays free in the bitmap until an adoption commits it.
+import { addon, type NativeRegion } from './native.js';
+
+/** A run of pool blocks. */
+export interface BlockRun {
+  start: number;
+  length: number;
+}
+
+/** One fill or conversion the fault service made, to adopt. */
+export interface FaultAdoption {
+  /** The file (inode number) of the mapping that took the fault. */
+  ino: number;
+  fileBlock: number;
+  poolBlock: number;
+  /** 'fill': a granted block filled a hole; 'convert': an unwritten block was zeroed. */
+  kind: 'fill' | 'convert';
+}
+
+export class FaultReserve {
+  readonly #region: NativeRegion;
+  /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
+  readonly #counters: Uint32Array;
+
+  constructor(region: NativeRegion) {
+    this.#region = region;
+    this.#counters = addon.faultCounters(region);
+  }
+
+  /** Adoptions waiting: read from shared memory, no call. */
+  get pending(): number {
+    return this.#counters[0]!;
+  }
+
+  /** Granted blocks the fault service has not taken. */
+  get left(): number {
+    return this.#counters[1]!;
+  }
+
+  /** Stores that found no granted block (each ended its process; another process's count reads 0). */
+  get refused(): number {
+    return this.#counters[2]!;
+  }
+
+  /** Adds `runs` to the grant, with room for `logCapacity` adoptions in all. */
+  grant(runs: readonly BlockRun[], logCapacity: number): void {
+    const flat = new Float64Array(runs.length * 2);
+    runs.forEach((r, i) => {
+      flat[i * 2] = r.start;
+      flat[i * 2 + 1] = r.length;
+    });
+    addon.faultGrant(this.#region, flat, logCapacity);
+  }
+
+  /** Takes back every granted block not used yet. */
+  revoke(): BlockRun[] {
+    const flat = addon.faultRevoke(this.#region);
+    const runs: BlockRun[] = [];
+    for (let i = 0; i < flat.length; i += 2) runs.push({ start: flat[i]!, length: flat[i + 1]! });
+    return runs;
+  }
+
+  /** The log's entries, in the order the faults were served; the log is emptied. */
+  takeAdoptions(): FaultAdoption[] {
+    const flat = addon.faultAdoptions(this.#region);
+    const out: FaultAdoption[] = [];
+    for (let i = 0; i < flat.length; i += 4)
+      out.push({ ino: flat[i]!, fileBlock: flat[i + 1]!, poolBlock: flat[i + 2]!, kind: flat[i + 3] === 1 ? 'convert' : 'fill' });
+    return out;
+  }
+
+  /** `fn` runs on this thread's event loop after the fault service logs adoptions; null stops it. */
+  onLogged(fn: (() => void) | null): void {
+    addon.faultWake(this.#region, fn);
+  }
+}

@@ -1,0 +1,193 @@
+// The pool's side of transparent faults (native/fault_service.h): what it
+// grants the fault service ahead of time, and the adoption of what the
+// service did with it.
+//
+// A plain store into a hole of a shared writable mapping is served without
+// JavaScript: the service takes a block from the grant, zeroes it, maps it
+// and logs it. The pool adopts every logged block into its file's block map
+// — one transaction per file, the blocks flushed first so the journal's
+// barrier fences them with its body — on the next turn of the event loop
+// (the service's wake-up) and, before that, at the start of every call on
+// the pool, on any of its files, and in `persist` and `sync` of a mapping:
+// so no call ever sees a hole where a store already landed, and after
+// `persist` returns the stored bytes and their allocation are durable.
+//
+// Invariants: the grant is in memory only — its blocks stay free in the
+// bitmap, and the allocator skips them (Allocator.granted) until they are
+// adopted (then owned and marked by the adoption's commit) or taken back; a
+// crash before adoption leaves them free, holding nothing anyone can read.
+// The grant covers what live shared writable mappings could fill, up to a
+// cap and to what is free; an allocation that finds no room takes back the
+// unused part first (Allocator.onShort), and a store that then finds the
+// grant empty ends its process with SIGBUS, as on a full file system.
+import type { BlockRun, FaultAdoption, FaultReserve } from '../fault-reserve.js';
+import { cloneInode, type Inode } from './inode.js';
+import { makeExtent } from './extents.js';
+import { BLOCK } from './layout.js';
+import { commit } from './commit.js';
+import type { PoolState } from './state.js';
+import { Txn } from './txn.js';
+
+/** The most blocks granted at once: 256 MiB of stores into holes between two turns of the event loop. */
+export const MAX_GRANT_BLOCKS = 65536;
+/** Room in the adoption log beyond the grant (conversions of unwritten blocks take no granted block). */
+const LOG_SLACK = 4096;
+
+export interface FaultService {
+  readonly reserve: FaultReserve;
+  /** Set while adopting: the adoption's own commit must not adopt again. */
+  adopting: boolean;
+  /** Entries taken from the log whose adoption failed: tried again first. */
+  unadopted: FaultAdoption[];
+}
+
+/** The pool's fault service, started on first use (a shared writable mapping). */
+export function faultService(s: PoolState): FaultService {
+  if (s.faults) return s.faults;
+  const reserve = s.region.faultReserve();
+  const service: FaultService = { reserve, adopting: false, unadopted: [] };
+  s.faults = service;
+  s.allocator.onShort = () => takeBackGrant(s) > 0;
+  reserve.onLogged(() => {
+    if (s.closed || s.stopped) return;
+    adoptFaults(s);
+    refillGrant(s);
+  });
+  return service;
+}
+
+/** Whether adoptions wait (a read of shared memory). */
+export function faultsPending(s: PoolState): boolean {
+  const f = s.faults;
+  return f !== undefined && !f.adopting && (f.reserve.pending !== 0 || f.unadopted.length !== 0);
+}
+
+/** Blocks the grant should hold: what the live shared writable mappings could fill, capped. */
+function grantTarget(s: PoolState): number {
+  if (s.readOnly) return 0;
+  let pages = 0;
+  for (const space of s.spaces.values()) for (const m of space.all()) if (m.shared && m.writable) pages += m.blockCount;
+  return Math.min(pages, MAX_GRANT_BLOCKS, s.sb.freeBlocks);
+}
+
+/** Tops the grant up to its target (best effort: what the pool has free). */
+export function refillGrant(s: PoolState): void {
+  const f = s.faults;
+  if (!f || s.closed) return;
+  const target = grantTarget(s);
+  let want = target - f.reserve.left;
+  // Below half of the target is when a refill pays: fewer, larger runs.
+  if (want <= 0 || f.reserve.left * 2 > target) return;
+  const runs: BlockRun[] = [];
+  const onShort = s.allocator.onShort;
+  s.allocator.onShort = undefined; // a grant never takes back a grant
+  try {
+    while (want > 0) {
+      const run = s.allocator.allocate(undefined, want, s.pins.held);
+      if (!run) break;
+      s.allocator.granted.add(run.start, run.length);
+      runs.push({ start: run.start, length: run.length });
+      want -= run.length;
+    }
+  } catch {
+    // a sparse pool whose file system is full: grant what was found
+  } finally {
+    s.allocator.onShort = onShort;
+  }
+  if (runs.length > 0) f.reserve.grant(runs, MAX_GRANT_BLOCKS + LOG_SLACK);
+}
+
+/** Takes back every granted block not used yet; returns how many. */
+export function takeBackGrant(s: PoolState): number {
+  const f = s.faults;
+  if (!f) return 0;
+  let n = 0;
+  for (const run of f.reserve.revoke()) {
+    s.allocator.granted.remove(run.start, run.length);
+    n += run.length;
+  }
+  return n;
+}
+
+/**
+ * Adopts every fill and conversion the fault service logged: each file's
+ * entries in one transaction. The blocks are flushed first; the journal's
+ * first barrier fences them before the commit point.
+ */
+export function adoptFaults(s: PoolState): void {
+  const f = s.faults;
+  if (!f || f.adopting) return;
+  const entries = f.unadopted.concat(f.reserve.takeAdoptions());
+  f.unadopted = [];
+  if (entries.length === 0) return;
+  const byFile = new Map<number, FaultAdoption[]>();
+  for (const e of entries) {
+    let list = byFile.get(e.ino);
+    if (!list) byFile.set(e.ino, (list = []));
+    list.push(e);
+  }
+  f.adopting = true;
+  const files = [...byFile];
+  try {
+    for (let k = 0; k < files.length; k++) {
+      try {
+        adoptFile(s, files[k]![0], files[k]![1]);
+      } catch (e) {
+        // Kept for the next try (an extent block could not be allocated,
+        // say); the pages keep showing the blocks meanwhile.
+        for (let j = k; j < files.length; j++) f.unadopted.push(...files[j]![1]);
+        throw e;
+      }
+    }
+  } finally {
+    f.adopting = false;
+  }
+}
+
+/** One file's entries, in one transaction. */
+function adoptFile(s: PoolState, ino: number, list: FaultAdoption[]): void {
+  const inode = s.inodes.get(ino);
+  if (!inode) {
+    // Unreachable while a mapping holds the file open; a granted block is free anyway.
+    for (const e of list) if (e.kind === 'fill') s.allocator.granted.remove(e.poolBlock, 1);
+    return;
+  }
+  list.sort((a, b) => a.fileBlock - b.fileBlock);
+  const next: Inode = cloneInode(inode);
+  const txn = new Txn();
+  const fills: BlockRun[] = [];
+  let from = Infinity;
+  let to = -Infinity;
+  for (let i = 0; i < list.length; ) {
+    const e = list[i]!;
+    // a run of entries of one kind over consecutive file and pool blocks
+    let n = 1;
+    while (i + n < list.length) {
+      const x = list[i + n]!;
+      if (x.kind !== e.kind || x.fileBlock !== e.fileBlock + n || x.poolBlock !== e.poolBlock + n) break;
+      n++;
+    }
+    const run = next.extents.runAt(e.fileBlock);
+    if (e.kind === 'fill') {
+      if (run.poolBlock < 0 && run.fileBlock + run.length >= e.fileBlock + n) {
+        next.extents.insert(makeExtent(e.fileBlock, e.poolBlock, n, false));
+        txn.allocated.push({ start: e.poolBlock, length: n });
+        fills.push({ start: e.poolBlock, length: n });
+      } else {
+        // The file has a block there already: nothing to adopt (a granted block is free).
+        s.allocator.granted.remove(e.poolBlock, n);
+      }
+    } else {
+      next.extents.setUnwritten(e.fileBlock, e.fileBlock + n, false);
+    }
+    s.region.flush(e.poolBlock * BLOCK, n * BLOCK);
+    from = Math.min(from, e.fileBlock);
+    to = Math.max(to, e.fileBlock + n);
+    i += n;
+  }
+  next.mtimeMs = Date.now();
+  txn.put(next);
+  txn.touch(ino, from, to);
+  commit(s, txn);
+  for (const r of fills) s.allocator.granted.remove(r.start, r.length);
+}

@@ -1,0 +1,338 @@
+#include "fault_service.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "cpu_persist.h"
+#include "fault_sites.h"
+#include "mmu.h"
+#include "nt_store.h"
+#include "region_core.h"
+#include "vm.h"
+#include "zero_source.h"
+
+namespace daxfs {
+namespace {
+
+std::atomic_flag service_lock = ATOMIC_FLAG_INIT;
+
+// Set while this thread serves a fault: a fault inside the service (a bug)
+// must not wait for the lock this very thread holds.
+__attribute__((tls_model("initial-exec"))) thread_local volatile sig_atomic_t serving = 0;
+
+constexpr double kHole = -1;
+
+bool IsUnwritten(double target) { return target <= -2; }
+uint64_t UnwrittenBlock(double target) { return static_cast<uint64_t>(-target - 2); }
+
+uint8_t* At(const Reservation& r, size_t unit_index) {
+  return reinterpret_cast<uint8_t*>(r.range.start + unit_index * r.range.unit);
+}
+
+int BlockFlags(const RegionCore& c) { return c.map_sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED; }
+
+// Points units [first, first + count) at pool blocks from `block`.
+bool MapBlockRun(Reservation& r, size_t first, size_t count, uint64_t block, bool writable, int* err) {
+  const RegionCore& c = *r.region;
+  size_t unit = r.range.unit;
+  void* p = mmap(At(r, first), count * unit, PROT_READ | (writable ? PROT_WRITE : 0),
+                 BlockFlags(c) | MAP_FIXED, c.fd, static_cast<off_t>(block * unit));
+  if (p == MAP_FAILED) {
+    *err = errno;
+    if (MakeInaccessible(At(r, first), count * unit) == 0)
+      r.Record(first * unit, count * unit, PageState::kNone, false);
+    return false;
+  }
+  r.Record(first * unit, count * unit, writable ? PageState::kBlockWrite : PageState::kBlockRead, false);
+  for (size_t i = 0; i < count; i++) r.blocks[first + i] = static_cast<double>(block + i);
+  return true;
+}
+
+// Shows the zero source over units [first, first + count) (all none), one
+// system call per 2 MiB window piece.
+ServeResult MapZeroRun(Reservation& r, size_t first, size_t count, int* err) {
+  const ZeroSource& z = GetZeroSource();
+  if (z.fd < 0) {
+    *err = z.err;
+    return ServeResult::kFailed;
+  }
+  size_t unit = r.range.unit;
+  uintptr_t lo = r.range.start + first * unit, hi = lo + count * unit;
+  for (uintptr_t a = lo; a < hi;) {
+    uintptr_t b = std::min<uintptr_t>(hi, (a / kZeroWindow + 1) * kZeroWindow);
+    if (b - a < unit) b = a + unit;  // units larger than a window: one unit at a time
+    size_t f = (a - r.range.start) / unit, n = (b - a) / unit;
+    bool backed = r.AllBacked(f, n);
+    if (!backed && ZeroPieces() + 1 > ZeroPieceLimit()) return ServeResult::kNoZeroVma;
+    int rc;
+    if (backed) {
+      rc = mprotect(reinterpret_cast<void*>(a), b - a, PROT_READ);
+    } else {
+      void* p = mmap(reinterpret_cast<void*>(a), b - a, PROT_READ, MAP_SHARED | MAP_FIXED, z.fd,
+                     static_cast<off_t>(a % kZeroWindow));
+      rc = p == MAP_FAILED ? -1 : 0;
+    }
+    if (rc != 0) {
+      *err = errno;
+      return ServeResult::kFailed;
+    }
+    r.Record(a - r.range.start, b - a, PageState::kZero, true);
+    for (size_t i = f; i < f + n; i++) r.blocks[i] = -1;
+    a = b;
+  }
+  return ServeResult::kServed;
+}
+
+// A load on a page showing nothing: the run it belongs to (same extent or
+// same hole, pages showing nothing, inside EOF and the fault-around window)
+// is mapped at once.
+ServeResult ServeRead(Reservation& r, size_t u, size_t eof_units, int* err) {
+  TransparentTable& t = r.tp;
+  size_t n = std::min(r.range.states.size(), eof_units);
+  size_t lo = 0, hi = n;
+  if (t.around != 0) {
+    lo = u - u % t.around;
+    hi = std::min<size_t>(n, lo + t.around);
+  }
+  double target = t.targets[u];
+  auto joins = [&](size_t i) {
+    if (r.range.states[i] != PageState::kNone) return false;
+    double x = t.targets[i];
+    if (target >= 0) return x == target + (static_cast<double>(i) - static_cast<double>(u));
+    return x < 0;
+  };
+  size_t a = u, b = u + 1;
+  while (a > lo && joins(a - 1)) a--;
+  while (b < hi && joins(b)) b++;
+  t.reads++;
+  if (target >= 0)
+    return MapBlockRun(r, a, b - a, static_cast<uint64_t>(target) - (u - a), false, err)
+               ? ServeResult::kServed
+               : ServeResult::kFailed;
+  ServeResult res = MapZeroRun(r, a, b - a, err);
+  // Short of zero-source VMAs for the whole run: the faulting page alone.
+  if (res == ServeResult::kNoZeroVma && b - a > 1) res = MapZeroRun(r, u, 1, err);
+  return res;
+}
+
+bool TakeBlock(FaultReserve& q, uint64_t* block) {
+  while (q.run < q.run_start.size()) {
+    if (q.taken_in_run < q.run_length[q.run]) {
+      *block = q.run_start[q.run] + q.taken_in_run++;
+      return true;
+    }
+    q.run++;
+    q.taken_in_run = 0;
+  }
+  return false;
+}
+
+// Every other mapping of the file learns that file block `fb` is now pool
+// block `block`; those showing zeros there show the block, read-only.
+void SwitchGroup(Reservation& r, uint64_t fb, uint64_t block) {
+  for (Reservation* o : r.region->mappings) {
+    if (o == &r || o->released || !o->tp.on || o->tp.group != r.tp.group) continue;
+    if (fb < o->tp.first_block || fb - o->tp.first_block >= o->range.states.size()) continue;
+    size_t v = static_cast<size_t>(fb - o->tp.first_block);
+    o->tp.targets[v] = static_cast<double>(block);
+    if (o->range.states[v] != PageState::kZero) continue;
+    int ignored = 0;
+    // On failure the page is torn down: it faults again, from the new target.
+    MapBlockRun(*o, v, 1, block, false, &ignored);
+  }
+}
+
+ServeResult ServeFill(Reservation& r, size_t u, int* err) {
+  TransparentTable& t = r.tp;
+  RegionCore& c = *r.region;
+  FaultReserve* q = c.fault_reserve.get();
+  double target = t.targets[u];
+  bool convert = IsUnwritten(target);
+  if (q == nullptr || q->logged >= q->log.size()) {
+    if (q != nullptr) q->counters[2]++;
+    return ServeResult::kNoReserve;
+  }
+  uint64_t block;
+  if (convert) {
+    block = UnwrittenBlock(target);
+  } else if (!TakeBlock(*q, &block)) {
+    q->counters[2]++;
+    return ServeResult::kNoReserve;
+  }
+  size_t unit = r.range.unit;
+  // Zeroed before anything can show it; durable before adoption commits it
+  // (the adoption flushes the block too, for CPUs without streaming stores).
+  size_t head = 0, tail = 0;
+  uint8_t* bytes = c.base() + block * unit;
+  NtZero(bytes, unit, &head, &tail);
+  if (head != 0 || tail != 0) FlushRange(c.flush, bytes, unit);
+  StoreFence();
+  uint64_t fb = t.first_block + u;
+  t.targets[u] = static_cast<double>(block);
+  SwitchGroup(r, fb, block);
+  if (!MapBlockRun(r, u, 1, block, true, err)) return ServeResult::kFailed;
+  q->log[q->logged++] = Adoption{static_cast<double>(t.group), static_cast<double>(fb),
+                                 static_cast<double>(block), convert ? 1.0 : 0.0};
+  q->counters[0] = static_cast<uint32_t>(q->logged);
+  q->counters[1] = static_cast<uint32_t>(std::min<uint64_t>(q->Left(), UINT32_MAX));
+  if (convert) t.converts++;
+  else t.fills++;
+  if (q->wake != nullptr) uv_async_send(static_cast<uv_async_t*>(q->wake));
+  return ServeResult::kServed;
+}
+
+ServeResult ServeWrite(Reservation& r, size_t u, int* err) {
+  TransparentTable& t = r.tp;
+  PageState s = r.range.states[u];
+  double target = t.targets[u];
+  size_t unit = r.range.unit;
+  if (!t.shared) {
+    // Copy on write: the file never changes through a private mapping.
+    t.copies++;
+    if (s == PageState::kPrivateRead) {
+      if (mprotect(At(r, u), unit, PROT_READ | PROT_WRITE) != 0) {
+        *err = errno;
+        return ServeResult::kFailed;
+      }
+      SetStates(&r.range, u, 1, PageState::kPrivateWrite);
+      return ServeResult::kServed;
+    }
+    void* p = mmap(At(r, u), unit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED) {
+      *err = errno;
+      return ServeResult::kFailed;
+    }
+    if (target >= 0) std::memcpy(p, r.region->base() + static_cast<uint64_t>(target) * unit, unit);
+    r.Record(u * unit, unit, PageState::kPrivateWrite, false);
+    r.blocks[u] = -1;
+    return ServeResult::kServed;
+  }
+  if (s == PageState::kBlockRead) {
+    t.writes++;
+    if (mprotect(At(r, u), unit, PROT_READ | PROT_WRITE) != 0) {
+      *err = errno;
+      return ServeResult::kFailed;
+    }
+    SetStates(&r.range, u, 1, PageState::kBlockWrite);
+    return ServeResult::kServed;
+  }
+  if (target >= 0) {
+    t.writes++;
+    return MapBlockRun(r, u, 1, static_cast<uint64_t>(target), true, err) ? ServeResult::kServed
+                                                                           : ServeResult::kFailed;
+  }
+  return ServeFill(r, u, err);
+}
+
+Reservation* FindReservation(const RegionCore* core, uintptr_t begin) {
+  for (Reservation* r : core->mappings)
+    if (r->range.start == begin && !r->released) return r;
+  return nullptr;
+}
+
+}  // namespace
+
+FaultServiceLock::FaultServiceLock() {
+  for (unsigned spins = 0; service_lock.test_and_set(std::memory_order_acquire); spins++) {
+    if (spins > 64) sched_yield();
+  }
+}
+
+FaultServiceLock::~FaultServiceLock() { service_lock.clear(std::memory_order_release); }
+
+uint64_t FaultReserve::Left() const {
+  uint64_t left = 0;
+  for (size_t i = run; i < run_start.size(); i++) left += run_length[i];
+  return left - (run < run_start.size() ? taken_in_run : 0);
+}
+
+ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err) {
+  FaultSite site;
+  if (!FindFaultSite(address, &site) || !site.mapping) return ServeResult::kNotOurs;
+  if (serving) return ServeResult::kNotServed;  // a fault inside the service
+  serving = 1;
+  ServeResult res;
+  {
+    FaultServiceLock lock;
+    Reservation* r = FindReservation(site.core, site.begin);
+    if (r == nullptr || !r->tp.on) {
+      res = ServeResult::kNotServed;
+    } else {
+      size_t u = (address - r->range.start) / r->range.unit;
+      uint64_t end = FaultSiteEndAt(address);
+      size_t eof_units = end == UINT64_MAX ? SIZE_MAX : static_cast<size_t>((end + r->range.unit - 1) / r->range.unit);
+      PageState s = r->range.states[u];
+      // A fault on a readable page is a store where the CPU does not say.
+      if (Readable(s) && !write_known) write = true;
+      if (u >= eof_units) res = ServeResult::kPastEnd;
+      else if (write && !r->tp.writable) res = ServeResult::kBadAccess;
+      else if (write ? Writable(s) : Readable(s)) res = ServeResult::kServed;  // another thread was first
+      else res = write ? ServeWrite(*r, u, err) : ServeRead(*r, u, eof_units, err);
+    }
+  }
+  serving = 0;
+  return res;
+}
+
+void ReportUnserved(uintptr_t address, bool store, ServeResult why, int err) {
+  FaultSite site;
+  bool known = FindFaultSite(address, &site);
+  char line[512];
+  size_t n = 0;
+  auto add = [&](const char* s) {
+    size_t k = std::strlen(s);
+    if (k > sizeof(line) - 1 - n) k = sizeof(line) - 1 - n;
+    std::memcpy(line + n, s, k);
+    n += k;
+  };
+  auto number = [&](uint64_t v) {
+    char d[21];
+    size_t k = 0;
+    do d[k++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (k > 0 && n < sizeof(line) - 1) line[n++] = d[--k];
+  };
+  add("daxfs: SIGBUS: a ");
+  add(store ? "store" : "load");
+  add(" at offset ");
+  number(known ? address - site.begin : 0);
+  add(" of a mapping");
+  if (known) {
+    add(" of '");
+    add(site.core->path.c_str());
+    add("'");
+  }
+  add(": ");
+  switch (why) {
+    case ServeResult::kNoReserve:
+      add("no pool block is left to fill the hole (the pool is full, or more holes were stored into than the "
+          "fault reserve holds before the event loop turned); allocate the range first (allocate or populate "
+          "with write: true)");
+      break;
+    case ServeResult::kNoZeroVma:
+      add("no VMA is left to show zeros (the zero-source limit); raise it (setZeroSourceLimit) or "
+          "vm.max_map_count");
+      break;
+    default:
+      add("a system call failed serving the fault, errno ");
+      number(static_cast<uint64_t>(err));
+      break;
+  }
+  line[n++] = '\n';
+  const char* p = line;
+  while (n > 0) {
+    ssize_t w = write(STDERR_FILENO, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+}  // namespace daxfs

@@ -1,0 +1,319 @@
+// Transparent faults: plain loads and stores through a mapping's buffer,
+// with no call first, behave as on a kernel DAX mapping (the fault service,
+// native/fault_service.h, serves them from what the pool published).
+import { randomFill } from 'node:crypto';
+import { setImmediate as turn } from 'node:timers/promises';
+import { describe as group, expect, it } from 'vitest';
+
+import { Pool, type FileMapping } from '../../lib/index.js';
+import { expectMappingsSound, MiB, PAGE, poolPerTest } from './helpers.js';
+
+const pools = poolPerTest({ check: true });
+const fresh = (size?: number) => pools.fresh(size);
+
+function served(m: FileMapping) {
+  return m.servedFaults();
+}
+
+group('loads', () => {
+  it('a load on a hole shows zeros (the zero source), on a written block its bytes (read-only), with fault-around', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(64 * PAGE);
+    f.write(Buffer.alloc(2 * PAGE, 7), 16 * PAGE);
+    const free = p.info().freeBlocks;
+    const m = f.map({ length: 64 * PAGE });
+    const u8 = new Uint8Array(m.buffer);
+    expect(u8[5 * PAGE + 3]).toBe(0);
+    // the whole hole before the written run came in at once
+    expect(m.pageStates(0, 16 * PAGE)).toEqual(new Array(16).fill('zero'));
+    expect(m.pageStates(16 * PAGE, PAGE)).toEqual(['none']);
+    expect(u8[17 * PAGE + 100]).toBe(7);
+    expect(m.pageStates(16 * PAGE, 2 * PAGE)).toEqual(['block-read', 'block-read']);
+    expect(served(m)).toMatchObject({ reads: 2, writes: 0, fills: 0 });
+    expect(p.info().freeBlocks).toBe(free);
+    expectMappingsSound(p);
+  });
+
+  it('fault-around bounds what one load maps', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(64 * PAGE);
+    const m = f.map({ length: 64 * PAGE, faultAround: 4 });
+    expect(new Uint8Array(m.buffer)[9 * PAGE]).toBe(0);
+    expect(m.pageStates(0, 16 * PAGE)).toEqual([...new Array(8).fill('none'), ...new Array(4).fill('zero'), ...new Array(4).fill('none')]);
+  });
+
+  it('a typed array of any kind, and a Buffer, over the buffer work the same', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    const bytes = Buffer.alloc(3 * PAGE);
+    new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8).fill(2.5);
+    f.write(bytes, 0);
+    const m = f.map({ length: 3 * PAGE });
+    expect(new Float64Array(m.buffer)[PAGE / 8 + 1]).toBe(2.5);
+    expect(Buffer.from(m.buffer).readDoubleLE(2 * PAGE)).toBe(2.5);
+    expect(new DataView(m.buffer).getFloat64(8, true)).toBe(2.5);
+  });
+});
+
+group('stores', () => {
+  it('a store into a hole gets a zeroed block, straight to pmem; every lookup sees it before any adoption call', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(16 * PAGE);
+    const m = f.map({ length: 16 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    u8[3 * PAGE + 10] = 0xab;
+    expect(m.pageStates(3 * PAGE, PAGE)).toEqual(['block-write']);
+    expect(served(m)).toMatchObject({ fills: 1 });
+    // the block shows through the region's own view too: no copy anywhere
+    const block = f.getBlock(3);
+    expect(block).toMatchObject({ mapped: true, unwritten: false, count: 1 });
+    expect(p.region.view(block.poolBlock * PAGE, PAGE)[10]).toBe(0xab);
+    expect(p.region.view(block.poolBlock * PAGE, PAGE).reduce((a, b) => a + b, 0)).toBe(0xab); // zeroed first
+    const back = Buffer.alloc(PAGE);
+    f.read(back, 3 * PAGE);
+    expect(back[10]).toBe(0xab);
+    expect(f.stat().allocated).toBe(PAGE);
+  });
+
+  it('fills are adopted on the next turn of the event loop with no call on the pool', async () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(16 * PAGE);
+    const m = f.map({ length: 16 * PAGE, write: true });
+    const commits = p.info().transactions;
+    const fences = p.region.stats().fences;
+    new Uint8Array(m.buffer)[0] = 1;
+    new Uint8Array(m.buffer)[5 * PAGE] = 1;
+    expect(p.region.stats().fences).toBe(fences);
+    // The wake-up is an async handle: its callback runs in the loop's poll
+    // phase, at most one iteration after the stores.
+    for (let i = 0; i < 3 && p.region.stats().fences === fences; i++) await turn();
+    expect(p.region.stats().fences).toBeGreaterThan(fences); // the adoption's commit
+    expect(p.info().transactions).toBe(commits + 1);
+    expect(p.info().faults.pendingAdoptions).toBe(0);
+  });
+
+  it('a store into a block shown read-only makes it writable, with no allocation', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.write(Buffer.alloc(4 * PAGE, 1), 0);
+    const m = f.map({ length: 4 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    expect(u8[PAGE]).toBe(1);
+    const free = p.info().freeBlocks;
+    u8[PAGE] = 2;
+    expect(m.pageStates(0, 4 * PAGE)).toEqual(['block-read', 'block-write', 'block-read', 'block-read']);
+    expect(p.info().freeBlocks).toBe(free);
+    const back = Buffer.alloc(1);
+    f.read(back, PAGE);
+    expect(back[0]).toBe(2);
+  });
+
+  it('a store into a page showing zeros (a hole read first) replaces the zero page', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(8 * PAGE);
+    const m = f.map({ length: 8 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    expect(u8[2 * PAGE]).toBe(0);
+    expect(m.pageStates()).toEqual(new Array(8).fill('zero'));
+    u8[2 * PAGE + 1] = 5;
+    expect(m.pageStates()).toEqual(['zero', 'zero', 'block-write', 'zero', 'zero', 'zero', 'zero', 'zero']);
+    expect(u8[2 * PAGE + 1]).toBe(5);
+    expect(u8[2 * PAGE]).toBe(0);
+  });
+
+  it('a store into an unwritten extent zeroes its block and converts it; the old bytes never show', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.write(Buffer.alloc(4 * PAGE, 0x77), 0);
+    f.zeroRange(0, 4 * PAGE); // unwritten, old bytes still in the blocks
+    const before = f.getBlock(1);
+    expect(before.unwritten).toBe(true);
+    const m = f.map({ length: 4 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    u8[PAGE + 9] = 3;
+    expect(served(m)).toMatchObject({ converts: 1, fills: 0 });
+    expect(u8.subarray(PAGE, 2 * PAGE).reduce((a, b) => a + b, 0)).toBe(3);
+    expect(f.getBlock(1)).toMatchObject({ poolBlock: before.poolBlock, unwritten: false });
+    expect(f.getBlock(0).unwritten).toBe(true);
+  });
+
+  it('a private mapping copies on write: the file and other mappings never change', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.write(Buffer.alloc(2 * PAGE, 4), 0);
+    f.truncate(4 * PAGE);
+    const shared = f.map({ length: 4 * PAGE });
+    const priv = f.map({ length: 4 * PAGE, shared: false, write: true });
+    const s = new Uint8Array(shared.buffer);
+    const v = new Uint8Array(priv.buffer);
+    v[10] = 9; // over a written block
+    v[3 * PAGE] = 8; // over a hole
+    expect(priv.pageStates()).toEqual(['private-write', 'none', 'none', 'private-write']);
+    expect([v[10], v[11], v[3 * PAGE]]).toEqual([9, 4, 8]);
+    expect([s[10], s[3 * PAGE]]).toEqual([4, 0]);
+    expect(f.stat().allocated).toBe(2 * PAGE);
+    expect(served(priv)).toMatchObject({ copies: 2 });
+  });
+
+  it('a large run of stores into holes in one synchronous stretch (the grant covers the mapping)', () => {
+    const p = fresh(64 * MiB);
+    const f = p.open('f', { create: true });
+    f.truncate(16 * MiB);
+    const m = f.map({ length: 16 * MiB, write: true });
+    new Uint8Array(m.buffer).fill(0x5a);
+    expect(served(m).fills).toBe(16 * MiB / PAGE);
+    expect(f.stat().allocated).toBe(16 * MiB);
+    const back = Buffer.alloc(16 * MiB);
+    f.read(back, 0);
+    expect(back.every((b) => b === 0x5a)).toBe(true);
+  });
+});
+
+group('coherence', () => {
+  it('a store into a hole through B shows through A at once, with no call in between', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(8 * PAGE);
+    const a = f.map({ length: 8 * PAGE });
+    const b = f.map({ offset: 2 * PAGE, length: 4 * PAGE, write: true });
+    const av = new Uint8Array(a.buffer);
+    const bv = new Uint8Array(b.buffer);
+    expect(av[3 * PAGE]).toBe(0); // A shows the zero page there
+    bv[PAGE + 4] = 0x42; // file block 3
+    expect(av[3 * PAGE + 4]).toBe(0x42);
+    expect(a.pageStates(3 * PAGE, PAGE)).toEqual(['block-read']);
+    // a mapping made later sees it too
+    const c = f.map({ length: 8 * PAGE });
+    expect(new Uint8Array(c.buffer)[3 * PAGE + 4]).toBe(0x42);
+  });
+
+  it('a hole filled by write, zero range or unwritten conversion shows through a kept buffer', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(8 * PAGE);
+    const m = f.map({ length: 8 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    expect(u8[PAGE]).toBe(0);
+    f.write(Buffer.alloc(PAGE, 6), PAGE);
+    expect(u8[PAGE]).toBe(6);
+    f.zeroRange(0, 8 * PAGE);
+    expect(u8[PAGE]).toBe(0);
+    u8[PAGE] = 1; // converts the unwritten block
+    expect(u8[PAGE]).toBe(1);
+  });
+});
+
+group('invalidation: a kept buffer re-faults after any layout change', () => {
+  for (const change of ['punch', 'zero', 'truncate', 'discard'] as const) {
+    it(`${change}: the next access shows what the file holds now`, () => {
+      const p = fresh();
+      const f = p.open('f', { create: true });
+      f.write(Buffer.alloc(8 * PAGE, 3), 0);
+      const m = f.map({ length: 8 * PAGE, write: true });
+      const u8 = new Uint8Array(m.buffer);
+      u8[2 * PAGE] = 9;
+      expect(u8[4 * PAGE]).toBe(3);
+      if (change === 'punch') f.punchHole(0, 8 * PAGE);
+      else if (change === 'zero') f.zeroRange(0, 8 * PAGE);
+      else if (change === 'truncate') {
+        f.truncate(0);
+        f.truncate(8 * PAGE);
+      } else m.discard(0, 8 * PAGE);
+      const want = change === 'discard' ? [9, 3] : [0, 0];
+      expect([u8[2 * PAGE], u8[4 * PAGE]]).toEqual(want);
+      u8[5 * PAGE] = 7;
+      expect(u8[5 * PAGE]).toBe(7);
+      const back = Buffer.alloc(1);
+      f.read(back, 5 * PAGE);
+      expect(back[0]).toBe(7);
+      expectMappingsSound(p);
+    });
+  }
+});
+
+group('durability', () => {
+  it('persist adopts first: after it, the bytes and their allocation survive a reopen', () => {
+    const p = fresh();
+    const path = pools.path;
+    const f = p.open('f', { create: true });
+    f.truncate(8 * PAGE);
+    const m = f.map({ length: 8 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    u8.set([1, 2, 3], 6 * PAGE);
+    m.persist(6 * PAGE, 3);
+    pools.forget();
+    p.close();
+    const q = pools.adopt(Pool.open(path));
+    const back = Buffer.alloc(3);
+    q.open('f').read(back, 6 * PAGE);
+    expect([...back]).toEqual([1, 2, 3]);
+    expect(q.check().problems).toEqual([]);
+  });
+
+  it('file.sync() and pool.sync() adopt and write back stored pages', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(8 * PAGE);
+    const m = f.map({ length: 8 * PAGE, write: true });
+    new Uint8Array(m.buffer)[0] = 1;
+    const flushed = p.region.stats().flushedLines;
+    f.sync();
+    expect(p.region.stats().flushedLines).toBeGreaterThanOrEqual(flushed + PAGE / 64);
+    expect(p.info().faults.pendingAdoptions).toBe(0);
+    new Uint8Array(m.buffer)[PAGE] = 1;
+    p.sync();
+    expect(f.getBlock(1).mapped).toBe(true);
+  });
+
+  it('an unmap adopts what the mapping stored; the grant goes back when no shared writable mapping is left', () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(8 * PAGE);
+    const m = f.map({ length: 8 * PAGE, write: true });
+    expect(p.info().faults.granted).toBe(8);
+    new Uint8Array(m.buffer)[0] = 1;
+    expect(p.info().faults.granted).toBe(7);
+    m.unmap();
+    expect(p.info().faults.granted).toBe(0);
+    expect(f.getBlock(0).mapped).toBe(true);
+  });
+});
+
+group('other threads', () => {
+  it('crypto.randomFill into unfaulted pages of a shared writable mapping: faults on the thread pool are served', async () => {
+    const p = fresh();
+    const f = p.open('f', { create: true });
+    f.truncate(64 * PAGE);
+    const m = f.map({ length: 64 * PAGE, write: true });
+    const view = new Uint8Array(m.buffer, 8 * PAGE, 32 * PAGE);
+    await new Promise<void>((resolve, reject) => randomFill(view, (err) => (err ? reject(err) : resolve())));
+    const copy = Buffer.from(view);
+    await turn();
+    const back = Buffer.alloc(32 * PAGE);
+    f.read(back, 8 * PAGE);
+    expect(back.equals(copy)).toBe(true);
+    expect(f.stat().allocated).toBe(32 * PAGE);
+  });
+});
+
+group('the grant and the allocator', () => {
+  it('granted blocks are skipped by allocations until the pool is short, then taken back', () => {
+    const p = fresh(16 * MiB);
+    const f = p.open('f', { create: true });
+    f.truncate(4 * MiB);
+    const m = f.map({ length: 4 * MiB, write: true });
+    expect(p.info().faults.granted).toBe(1024);
+    const g = p.open('g', { create: true });
+    const free = p.info().freeBlocks;
+    const n = g.write(Buffer.alloc(free * PAGE, 1), 0);
+    expect(n).toBe(free * PAGE); // the whole pool, the grant taken back
+    expect(p.info().faults.granted).toBe(0);
+    expect(p.info().freeBlocks).toBe(0);
+    m.unmap();
+  });
+});
