@@ -1,7 +1,8 @@
 // The mapping benchmark: the fault handler against the kernel's own
 // first-touch faults on a shared mapping of the same backing (measured in C,
 // in this run), 2 MiB against 4 KiB faults, loads and stores through a
-// mapping against a plain Buffer, MMU calls for populating a large file, and
+// mapping against a plain Buffer, plain accesses served by the fault
+// service (transparent.ts), MMU calls for populating a large file, and
 // the cost of invalidation as unrelated mappings multiply. Every figure is
 // measured in this run; ratios compare figures from this run only.
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { Pool } from '../lib/pool/pool.js';
 import { formatNs, now } from './measure.js';
 import type { FaultMechanism } from '../lib/native.js';
 import { fasterOrSlower, formatRows, timeRow, times, type Row } from './table.js';
+import { transparentRows, type FaultBaselines } from './transparent.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -55,8 +57,9 @@ const MECHANISMS: [FaultMechanism, string][] = [
  * mechanism this process may not use (userfaultfd without privilege) has
  * no row: the capability report says what is granted.
  */
-function mechanismRows(pool: Pool, regionOffset: number, pages: number, kernelFault: number, trials: number): Row[] {
+function mechanismRows(pool: Pool, regionOffset: number, pages: number, kernelFault: number, trials: number): { rows: Row[]; floors: Map<FaultMechanism, number> } {
   const rows: Row[] = [];
+  const floors = new Map<FaultMechanism, number>();
   for (const [mechanism, what] of MECHANISMS) {
     let ns: number;
     try {
@@ -68,12 +71,13 @@ function mechanismRows(pool: Pool, regionOffset: number, pages: number, kernelFa
       if ((e as { code?: unknown }).code === 'EPERM' || (e as { code?: unknown }).code === 'ENOSYS') continue;
       throw e;
     }
+    floors.set(mechanism, ns);
     rows.push(fasterRow(`fault floor: read fault resolved by ${what} (C) vs kernel first-touch fault`, ns, kernelFault, null, 'fault'));
   }
-  return rows;
+  return { rows, floors };
 }
 
-function faultRows(pool: Pool, quick: boolean): Row[] {
+function faultRows(pool: Pool, quick: boolean): { rows: Row[]; baselines: FaultBaselines } {
   const rows: Row[] = [];
   const trials = quick ? 3 : 7;
   const bytes = (quick ? 8 : 32) * MiB;
@@ -162,10 +166,11 @@ function faultRows(pool: Pool, quick: boolean): Row[] {
     return ns / (pages / 512);
   });
   rows.push(fasterRow('fault: one 2 MiB fault vs 512 separate 4 KiB faults', huge, readWritten * 512, 10, '2 MiB'));
-  rows.push(...mechanismRows(pool, regionOffset, Math.min(pages, quick ? 256 : 2048), kernelFault, trials));
+  const floors = mechanismRows(pool, regionOffset, Math.min(pages, quick ? 256 : 2048), kernelFault, trials);
+  rows.push(...floors.rows);
   f.close();
   hole.close();
-  return rows;
+  return { rows, baselines: { kernelFault, kernelPage, signalFloor: floors.floors.get('signal-map')! } };
 }
 
 /** Loads and stores through a populated mapping against a Buffer of the same size. */
@@ -298,7 +303,14 @@ export function runFaultBenchmark(quick = false): Row[] {
     // zeroAll: every page of the emulated pmem exists, as on real pmem.
     const pool = Pool.format(backing.path, { size, zeroAll: true });
     try {
-      return [...faultRows(pool, quick), ...accessRows(pool, quick), populateRow(pool, quick), ...invalidationRows(pool, quick)];
+      const faults = faultRows(pool, quick);
+      return [
+        ...faults.rows,
+        ...transparentRows(pool, quick, faults.baselines),
+        ...accessRows(pool, quick),
+        populateRow(pool, quick),
+        ...invalidationRows(pool, quick),
+      ];
     } finally {
       pool.close();
     }

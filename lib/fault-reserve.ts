@@ -74,6 +74,15 @@ export class FaultReserve {
     return out;
   }
 
+  /**
+   * Testing: while the region's persistence trace runs, records the bytes of
+   * adopted blocks as stored (the fault service's zeroing and plain stores
+   * are no primitive's), so the crash simulator's images hold them.
+   */
+  traced(offset: number, length: number): void {
+    addon.faultTraced(this.#region, offset, length);
+  }
+
   /** `fn` runs on this thread's event loop after the fault service logs adoptions; null stops it. */
   onLogged(fn: (() => void) | null): void {
     addon.faultWake(this.#region, fn);

@@ -302,6 +302,8 @@ export interface NativeAddon {
   faultAdoptions(region: NativeRegion): Float64Array;
   /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
   faultCounters(region: NativeRegion): Uint32Array;
+  /** While the persistence trace runs, records the bytes of [offset, offset + length) as stored. */
+  faultTraced(region: NativeRegion, offset: number, length: number): void;
   /** Calls `fn` on this thread's loop after the fault service logs an adoption (null: never). */
   faultWake(region: NativeRegion, fn: (() => void) | null): void;
   /**

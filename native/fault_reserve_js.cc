@@ -209,9 +209,24 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// faultTraced(region, offset, length): while the persistence trace runs
+// (persist_trace.h), records the bytes of an adopted range as stored: the
+// fault service's zeroing and the plain stores after it are no primitive's,
+// so the crash simulator would otherwise never see them.
+Napi::Value Traced(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<RegionCore> core = CoreArg(info);
+  uint64_t offset = ArgIndex(info, 1, "offset");
+  uint64_t length = ArgIndex(info, 2, "length");
+  CheckRange(env, offset, length, core->size, "offset", "length", "region");
+  core->TraceStore(offset, length);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void AddFaultReserveFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("faultTraced", Napi::Function::New(env, Traced));
   exports.Set("faultGrant", Napi::Function::New(env, Grant));
   exports.Set("faultRevoke", Napi::Function::New(env, Revoke));
   exports.Set("faultAdoptions", Napi::Function::New(env, Adoptions));

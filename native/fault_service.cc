@@ -26,7 +26,23 @@ std::atomic_flag service_lock = ATOMIC_FLAG_INIT;
 // must not wait for the lock this very thread holds.
 __attribute__((tls_model("initial-exec"))) thread_local volatile sig_atomic_t serving = 0;
 
-constexpr double kHole = -1;
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+// Fills the page tables of a run just mapped, as the kernel's own
+// MADV_POPULATE_* does: one call for the whole run instead of a kernel fault
+// per fault-around window when the access is retried and the pages beyond
+// are touched. Best effort: a kernel without it (before 5.14) faults them
+// in on access, as it would anyway.
+void Populate(void* addr, size_t length, bool write) {
+  int saved = errno;
+  madvise(addr, length, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  errno = saved;
+}
 
 bool IsUnwritten(double target) { return target <= -2; }
 uint64_t UnwrittenBlock(double target) { return static_cast<uint64_t>(-target - 2); }
@@ -51,6 +67,7 @@ bool MapBlockRun(Reservation& r, size_t first, size_t count, uint64_t block, boo
   }
   r.Record(first * unit, count * unit, writable ? PageState::kBlockWrite : PageState::kBlockRead, false);
   for (size_t i = 0; i < count; i++) r.blocks[first + i] = static_cast<double>(block + i);
+  Populate(p, count * unit, writable);
   return true;
 }
 
@@ -83,7 +100,7 @@ ServeResult MapZeroRun(Reservation& r, size_t first, size_t count, int* err) {
       return ServeResult::kFailed;
     }
     r.Record(a - r.range.start, b - a, PageState::kZero, true);
-    for (size_t i = f; i < f + n; i++) r.blocks[i] = -1;
+    Populate(reinterpret_cast<void*>(a), b - a, false);
     a = b;
   }
   return ServeResult::kServed;

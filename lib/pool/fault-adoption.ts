@@ -146,6 +146,7 @@ export function adoptFaults(s: PoolState): void {
 
 /** One file's entries, in one transaction. */
 function adoptFile(s: PoolState, ino: number, list: FaultAdoption[]): void {
+  const f = s.faults!;
   const inode = s.inodes.get(ino);
   if (!inode) {
     // Unreachable while a mapping holds the file open; a granted block is free anyway.
@@ -180,6 +181,7 @@ function adoptFile(s: PoolState, ino: number, list: FaultAdoption[]): void {
     } else {
       next.extents.setUnwritten(e.fileBlock, e.fileBlock + n, false);
     }
+    f.reserve.traced(e.poolBlock * BLOCK, n * BLOCK);
     s.region.flush(e.poolBlock * BLOCK, n * BLOCK);
     from = Math.min(from, e.fileBlock);
     to = Math.max(to, e.fileBlock + n);

@@ -45,12 +45,26 @@ export function parseTrace(log: Buffer): TraceEvent[] {
 
 // ------------------------------------------------------------ workloads
 
-/** A write through a shared mapping: a write fault (traced) and user stores (not traced). */
-export type SimOp = Op | { op: 'mapWrite'; name: string; pos: number; len: number; seed: number };
+/**
+ * A write through a shared mapping: a write fault (traced) and user stores
+ * (not traced); or pages added at the end of a file (a truncate) and filled
+ * with plain stores through a mapping, then persisted: the fault service
+ * fills each hole with a granted block, and the adoption records the blocks'
+ * bytes in the trace before its transaction.
+ */
+export type SimOp = Op | { op: 'mapWrite'; name: string; pos: number; len: number; seed: number } | { op: 'plainFill'; name: string; pos: number; len: number; seed: number };
+
+/** The model's operation for `op` (a plain fill is a write of its bytes); undefined where nothing reaches an image. */
+export function modelOp(op: SimOp): Op | undefined {
+  if (op.op === 'mapWrite') return undefined;
+  if (op.op === 'plainFill') return { op: 'write', name: op.name, pos: op.pos, len: op.len, seed: op.seed };
+  return op;
+}
 
 /** The model after `op`. Stores through a mapping are outside the trace, so they never reach a simulated image. */
 export function applySim(state: State, op: SimOp, written?: number): State {
-  return op.op === 'mapWrite' ? state : applyOp(state, op, written);
+  const m = modelOp(op);
+  return m === undefined ? state : applyOp(state, m, op.op === 'plainFill' ? op.len : written);
 }
 
 export function randomSimOp(state: State, rand: (n: number) => number, seed: number): SimOp {
@@ -72,7 +86,25 @@ export function randomSimOp(state: State, rand: (n: number) => number, seed: num
       return { op: 'mapWrite', name, pos, len: 1 + rand(Math.min(3 * 4096, size - pos)), seed };
     }
   }
+  if (pick >= 32 && pick < 40) {
+    const name = NAMES[rand(NAMES.length)]!;
+    const pos = Math.ceil((state.get(name)?.length ?? 0) / 4096) * 4096;
+    const len = 4096 * (1 + rand(3));
+    if (pos + len <= MAX_FILE) return { op: 'plainFill', name, pos, len, seed };
+  }
   return randomOp(state, rand, seed);
+}
+
+/** A plain fill: the file grows by whole pages, then plain stores fill them through a mapping, persisted. */
+function plainFill(pool: Pool, op: { name: string; pos: number; len: number; seed: number }): number {
+  const f = pool.open(op.name, { create: true });
+  f.truncate(op.pos + op.len);
+  const m = f.map({ offset: op.pos, length: op.len, write: true });
+  new Uint8Array(m.buffer).set(bytesFor(op.len, op.seed));
+  m.persist(0, op.len);
+  m.unmap();
+  f.close();
+  return op.len;
 }
 
 /** Runs `op` on the pool, appends through the handles in `open`; returns the byte count of a write. */
@@ -87,6 +119,7 @@ export function runOp(pool: Pool, op: SimOp, open: Map<string, PoolFile>): numbe
     for (const f of open.values()) f.close();
     open.clear();
   }
+  if (op.op === 'plainFill') return plainFill(pool, op);
   if (op.op !== 'mapWrite') return runModelOp(pool, op);
   const f = pool.open(op.name);
   const first = Math.floor(op.pos / 4096) * 4096;
@@ -306,8 +339,7 @@ export function checkImage(imagePath: string, acked: State, inFlight: SimOp | un
     const report = pool.check();
     if (report.problems.length > 0) return `check: ${report.problems.map((p) => p.message).join('; ')}`;
     const actual = readState(pool);
-    if (inFlight?.op === 'mapWrite') inFlight = undefined;
-    return verifyState(actual, acked, inFlight as Op | undefined);
+    return verifyState(actual, acked, inFlight === undefined ? undefined : modelOp(inFlight));
   } finally {
     pool.close();
   }

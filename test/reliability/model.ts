@@ -1,5 +1,6 @@
 // Model-based random testing: random sequences of file operations,
-// mappings, faults, reads and writes through mappings, private copies,
+// mappings, faults, reads and writes through mappings, plain loads and
+// stores on mapping buffers (served by the fault service), private copies,
 // discards, truncates and reopenings run against the pool and against a
 // small in-memory model; sizes, contents and error codes are compared after
 // every step, and fast-check shrinks a failure to a minimal sequence. Every
@@ -313,6 +314,37 @@ class MapWrite extends OnMapping {
   toString(): string { return `mapWrite(#${this.index}, ${this.a.toFixed(3)}, ${this.b.toFixed(3)})`; }
 }
 
+/** Plain loads on the buffer, no call first (pages inside EOF only: past it the process would end with SIGBUS). */
+class PlainLoad extends OnMapping {
+  constructor(index: number, readonly a: number, readonly b: number) { super(index); }
+  onMapping(_m: Model, mm: MMapping, real: FileMapping): void {
+    const [off, len] = span(mm, this.a, this.b);
+    if (sigbus(mm, off, len)) return;
+    const view = new Uint8Array(real.buffer, off, len);
+    const out = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) out[i] = view[i]!;
+    const want = shown(mm, off, len);
+    if (!out.equals(want)) throw new Error(`${this}: loads differ from the model at ${out.findIndex((x, i) => x !== want[i])}`);
+  }
+  toString(): string { return `plainLoad(#${this.index}, ${this.a.toFixed(3)}, ${this.b.toFixed(3)})`; }
+}
+
+/** Plain stores on the buffer of a writable mapping, no call first (inside EOF, as MapWrite). */
+class PlainStore extends OnMapping {
+  constructor(index: number, readonly a: number, readonly b: number, readonly seed: number) { super(index); }
+  onMapping(m: Model, mm: MMapping, real: FileMapping): void {
+    const [off, len] = span(mm, this.a, this.b);
+    if (!mm.write || sigbus(mm, off, len)) return; // SIGSEGV / SIGBUS: the child-process tests cover those
+    if (mm.shared && mm.offset + off + len > mm.file.content.length) return; // past the size, inside the last page
+    const data = bytesFor(len, this.seed);
+    const view = new Uint8Array(real.buffer, off, len);
+    for (let i = 0; i < len; i++) view[i] = data[i]!;
+    if (mm.shared) writeFile(m, mm.file, data, mm.offset + off);
+    else copyOnWrite(mm, off, data);
+  }
+  toString(): string { return `plainStore(#${this.index}, ${this.a.toFixed(3)}, ${this.b.toFixed(3)})`; }
+}
+
 function copyOnWrite(mm: MMapping, off: number, data: Buffer): void {
   for (let i = 0; i < data.length; i++) {
     const at = off + i;
@@ -461,6 +493,8 @@ const layout = fc
 const map = fc.tuple(name, fc.integer({ min: 0, max: 12 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), fc.boolean()).map(([n, p, c, s, w]) => new Map_(n, p, c, s, w));
 const mapRead = fc.tuple(fc.nat(), frac, frac).map(([i, a, b]) => new MapRead(i, a, b));
 const mapWrite = fc.tuple(fc.nat(), frac, frac, fc.nat()).map(([i, a, b, s]) => new MapWrite(i, a, b, s));
+const plainLoad = fc.tuple(fc.nat(), frac, frac).map(([i, a, b]) => new PlainLoad(i, a, b));
+const plainStore = fc.tuple(fc.nat(), frac, frac, fc.nat()).map(([i, a, b, s]) => new PlainStore(i, a, b, s));
 const fromMapping = fc.tuple(fc.nat(), frac, frac, name, pos).map(([i, a, b, n, p]) => new WriteFromMapping(i, a, b, n, p));
 const intoMapping = fc.tuple(fc.nat(), frac, frac, name, pos).map(([i, a, b, n, p]) => new ReadIntoMapping(i, a, b, n, p));
 
@@ -475,6 +509,8 @@ export const commands = [
   fc.nat().map((i) => new Unmap(i)),
   mapRead, mapRead, mapRead,
   mapWrite, mapWrite, mapWrite,
+  plainLoad, plainLoad,
+  plainStore, plainStore, plainStore,
   fc.tuple(fc.nat(), frac, frac).map(([i, a, b]) => new Discard(i, a, b)),
   fromMapping, fromMapping,
   intoMapping, intoMapping,
