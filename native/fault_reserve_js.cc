@@ -210,9 +210,10 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
 }
 
 // faultTraced(region, offset, length): while the persistence trace runs
-// (persist_trace.h), records the bytes of an adopted range as stored: the
-// fault service's zeroing and the plain stores after it are no primitive's,
-// so the crash simulator would otherwise never see them.
+// (persist_trace.h), records the bytes of an adopted range as stored and
+// streamed (durable at the next fence, as the service's non-temporal
+// zeroing is): that zeroing and the plain stores after it are no
+// primitive's, so the crash simulator would otherwise never see them.
 Napi::Value Traced(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<RegionCore> core = CoreArg(info);
@@ -220,6 +221,7 @@ Napi::Value Traced(const Napi::CallbackInfo& info) {
   uint64_t length = ArgIndex(info, 2, "length");
   CheckRange(env, offset, length, core->size, "offset", "length", "region");
   core->TraceStore(offset, length);
+  core->TraceStreamed(offset, length);
   return env.Undefined();
 }
 

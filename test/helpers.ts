@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect } from 'vitest';
+
+import { packageRoot } from '../lib/native.js';
 
 /** A directory on tmpfs (emulated pmem, volatile mode) removed after the file's tests. */
 export function tmpfsDir(): string {
@@ -90,3 +92,25 @@ export const BAD_NUMBERS: [string, unknown][] = [
   ['an object', {}],
   ['a bigint', 8n],
 ];
+
+/** The unprivileged user tests drop to (uid and gid). */
+export const NOBODY = 65534;
+
+/** Whether a user who owns nothing here may run `file`: every directory above it searchable by others, the file executable or readable by them (`bit`). */
+function othersReach(file: string, bit: number): boolean {
+  const parts = path.resolve(file).split(path.sep);
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join(path.sep) || path.sep;
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+  }
+  return (statSync(file).mode & bit) !== 0;
+}
+
+/**
+ * Whether a child may drop to `nobody` and still run this Node and load
+ * this checkout's build: only as root, and only where both are reachable by
+ * others (a Node under /root, mode 700, is not).
+ */
+export function nobodyCanRunThis(): boolean {
+  return process.getuid?.() === 0 && othersReach(process.execPath, 0o001) && othersReach(path.join(packageRoot, 'dist/lib/native.js'), 0o004);
+}

@@ -3,10 +3,11 @@
 // service did with it.
 //
 // A plain store into a hole of a shared writable mapping is served without
-// JavaScript: the service takes a block from the grant, zeroes it, maps it
-// and logs it. The pool adopts every logged block into its file's block map
-// — one transaction per file, the blocks flushed first so the journal's
-// barrier fences them with its body — on the next turn of the event loop
+// JavaScript: the service takes a block from the grant, zeroes it durably
+// (non-temporal stores and a fence), maps it and logs it. The pool adopts
+// every logged block into its file's block map — one transaction per file
+// (in msync mode the blocks are written back first, so the journal's
+// barrier orders them before the commit point) — on the next turn of the event loop
 // (the service's wake-up) and, before that, at the start of every call on
 // the pool, on any of its files, and in `persist` and `sync` of a mapping:
 // so no call ever sees a hole where a store already landed, and after
@@ -147,6 +148,7 @@ export function adoptFaults(s: PoolState): void {
 /** One file's entries, in one transaction. */
 function adoptFile(s: PoolState, ino: number, list: FaultAdoption[]): void {
   const f = s.faults!;
+  const msync = s.region.capabilities.persistence === 'msync';
   const inode = s.inodes.get(ino);
   if (!inode) {
     // Unreachable while a mapping holds the file open; a granted block is free anyway.
@@ -182,7 +184,10 @@ function adoptFile(s: PoolState, ino: number, list: FaultAdoption[]): void {
       next.extents.setUnwritten(e.fileBlock, e.fileBlock + n, false);
     }
     f.reserve.traced(e.poolBlock * BLOCK, n * BLOCK);
-    s.region.flush(e.poolBlock * BLOCK, n * BLOCK);
+    // The service's zeroing is durable already (non-temporal stores, or
+    // flushed, then a fence) where the CPU's caches are the way to media;
+    // a page-cache backing needs it written back.
+    if (msync) s.region.flush(e.poolBlock * BLOCK, n * BLOCK);
     from = Math.min(from, e.fileBlock);
     to = Math.max(to, e.fileBlock + n);
     i += n;

@@ -1,11 +1,16 @@
 // Transparent faults: plain loads and stores through a mapping's buffer,
 // with no call first, behave as on a kernel DAX mapping (the fault service,
 // native/fault_service.h, serves them from what the pool published).
+import { spawnSync } from 'node:child_process';
 import { randomFill } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe as group, expect, it } from 'vitest';
 
 import { Pool, type FileMapping } from '../../lib/index.js';
+import { packageRoot } from '../../lib/native.js';
+import { NOBODY, nobodyCanRunThis } from '../helpers.js';
 import { expectMappingsSound, MiB, PAGE, poolPerTest } from './helpers.js';
 
 const pools = poolPerTest({ check: true });
@@ -315,5 +320,37 @@ group('the grant and the allocator', () => {
     expect(p.info().faults.granted).toBe(0);
     expect(p.info().freeBlocks).toBe(0);
     m.unmap();
+  });
+});
+
+group('as an unprivileged user', () => {
+  // The signal handler needs no privilege; userfaultfd may be refused to
+  // such a process (capability report): plain accesses must work the same.
+  it.skipIf(!nobodyCanRunThis())('plain loads and stores, a fill seen by a second mapping, persist, reopen: as nobody, in a child', () => {
+    const dir = mkdtempSync(path.join('/dev/shm', 'daxfs-nobody-'));
+    chmodSync(dir, 0o777);
+    const script = `
+      import(${JSON.stringify(path.join(packageRoot, 'dist/lib/index.js'))}).then(({ Pool }) => {
+        const path = ${JSON.stringify(path.join(dir, 'pool'))};
+        const pool = Pool.format(path, { size: 16 << 20 });
+        const f = pool.open('f', { create: true });
+        f.truncate(1 << 20);
+        const a = f.map({ length: 1 << 20 });
+        const m = f.map({ length: 1 << 20, write: true });
+        const before = new Uint8Array(a.buffer)[5 * 4096];
+        new Uint8Array(m.buffer)[5 * 4096] = 7;
+        const seen = new Uint8Array(a.buffer)[5 * 4096];
+        m.persist(5 * 4096, 1);
+        pool.close();
+        const again = Pool.open(path);
+        const b = Buffer.alloc(1);
+        again.open('f').read(b, 5 * 4096);
+        console.log(JSON.stringify({ uid: process.getuid(), before, seen, after: b[0], problems: again.check().problems.length, mechanism: again.region.capabilities.transparentFaultMechanism }));
+        again.close();
+      });`;
+    const out = spawnSync(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, encoding: 'utf8', cwd: '/' });
+    rmSync(dir, { recursive: true, force: true });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual({ uid: NOBODY, before: 0, seen: 7, after: 7, problems: 0, mechanism: 'signal' });
   });
 });

@@ -10,25 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { formatCapabilities, userfaultfdOf } from '../../lib/capabilities.js';
 import { Region } from '../../lib/index.js';
 import { addon, packageRoot, type UserfaultfdProbe } from '../../lib/native.js';
-import { tmpfsDir, uniquePath } from '../helpers.js';
+import { NOBODY, nobodyCanRunThis, tmpfsDir, uniquePath } from '../helpers.js';
 
 const shm = tmpfsDir();
 const sysctl = existsSync('/proc/sys/vm/unprivileged_userfaultfd') ? readFileSync('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').trim() : null;
 const device = existsSync('/dev/userfaultfd') ? statSync('/dev/userfaultfd') : null;
-const NOBODY = 65534;
-
-/** Whether a user who owns nothing here may run `file`: every directory above it searchable by others, the file executable or readable by them. */
-function othersReach(file: string, bit: number): boolean {
-  const parts = path.resolve(file).split(path.sep);
-  for (let i = 1; i < parts.length; i++) {
-    const dir = parts.slice(0, i).join(path.sep) || path.sep;
-    if ((statSync(dir).mode & 0o001) === 0) return false;
-  }
-  return (statSync(file).mode & bit) !== 0;
-}
 // the child runs this Node and loads this checkout's build as `nobody`
-const dropPossible =
-  process.getuid?.() === 0 && othersReach(process.execPath, 0o001) && othersReach(path.join(packageRoot, 'dist/lib/native.js'), 0o004);
+const dropPossible = nobodyCanRunThis();
 
 /** The consistency every answer must have, whoever asks. */
 function expectCoherent(p: UserfaultfdProbe): void {
