@@ -47,6 +47,25 @@ export class FaultReserve {
     return this.#counters[2]!;
   }
 
+  /** A fill that leaves fewer granted blocks than this wakes the pool to refill. */
+  set lowWater(blocks: number) {
+    this.#counters[3] = blocks;
+  }
+
+  /**
+   * Runs `body` with file `ino`'s faults held: the fault service serves
+   * none on its mappings from another thread until `body` returns (the
+   * kernel's invalidate lock, taken exclusive, around a layout change).
+   */
+  holding<T>(ino: number, body: () => T): T {
+    addon.faultHold(this.#region, ino);
+    try {
+      return body();
+    } finally {
+      addon.faultRelease(this.#region, ino);
+    }
+  }
+
   /** Adds `runs` to the grant, with room for `logCapacity` adoptions in all. */
   grant(runs: readonly BlockRun[], logCapacity: number): void {
     const flat = new Float64Array(runs.length * 2);

@@ -159,6 +159,14 @@ export class MmuMapping {
     this.#native.publish(group, firstBlock, shared, writable, faultAround);
   }
 
+  /**
+   * Sets the targets of pages [page, page + count) from `runs` (fileBlock,
+   * length, poolBlock — -1 for a hole — and unwritten (1/0), four numbers
+   * per run), under the fault service's lock; fills not adopted yet keep
+   * their blocks.
+   */
+  retarget(page: number, count: number, runs: Float64Array): void { this.#native.retarget(page, count, runs); }
+
   /** Plain accesses the fault service served in this mapping. */
   servedStats(): ServedFaults { return this.#native.servedStats(); }
 }

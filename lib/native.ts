@@ -241,6 +241,8 @@ export interface NativeMapping {
   tables(): MappingTables;
   /** Turns transparent faults on for this mapping (native/fault_service.h). */
   publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number): void;
+  /** Sets the targets of pages from runs of [fileBlock, length, poolBlock, unwritten], under the service's lock. */
+  retarget(page: number, count: number, runs: Float64Array): void;
   /** Faults the fault service served in this mapping. */
   servedStats(): ServedFaults;
 }
@@ -302,6 +304,9 @@ export interface NativeAddon {
   faultAdoptions(region: NativeRegion): Float64Array;
   /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
   faultCounters(region: NativeRegion): Uint32Array;
+  /** The file `group`'s layout is about to change: faults on its mappings from other threads wait until faultRelease. */
+  faultHold(region: NativeRegion, group: number): void;
+  faultRelease(region: NativeRegion, group: number): void;
   /** While the persistence trace runs, records the bytes of [offset, offset + length) as stored. */
   faultTraced(region: NativeRegion, offset: number, length: number): void;
   /** Calls `fn` on this thread's loop after the fault service logs an adoption (null: never). */

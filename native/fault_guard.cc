@@ -132,7 +132,7 @@ void OnSigsegv(int sig, siginfo_t* info, void* context) {
     bool known = false;
     bool store = WasStore(context, &known);
     int err = 0;
-    ServeResult served = ServeFault(at, store, known, &err);
+    ServeResult served = ServeFaultWaiting(at, store, known, &err);
     if (served == ServeResult::kServed) {
       errno = saved_errno;
       return;  // the access runs again, and finds the page

@@ -225,9 +225,50 @@ Napi::Value Traced(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// faultHold(region, group): the file's layout is about to change; faults
+// on its mappings from other threads wait until faultRelease. Nests.
+Napi::Value Hold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<RegionCore> core = CoreArg(info);
+  uint64_t group = ArgIndex(info, 1, "group");
+  if (group > UINT32_MAX) ThrowCode(env, "EINVAL", "group must fit in 32 bits");
+  FaultReserve& q = ReserveOf(*core);
+  long me = ThreadId();
+  FaultServiceLock lock;
+  GroupHold* free_slot = nullptr;
+  for (GroupHold& h : q.holds) {
+    if (h.count != 0 && h.group == group) {
+      if (h.thread != me) ThrowCode(env, "EBUSY", "the file is held by another thread");
+      h.count++;
+      return env.Undefined();
+    }
+    if (h.count == 0 && free_slot == nullptr) free_slot = &h;
+  }
+  if (free_slot == nullptr) ThrowCode(env, "EBUSY", "too many files held at once");
+  *free_slot = GroupHold{static_cast<uint32_t>(group), 1, me};
+  return env.Undefined();
+}
+
+// faultRelease(region, group): ends one faultHold.
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<RegionCore> core = CoreArg(info);
+  uint64_t group = ArgIndex(info, 1, "group");
+  FaultReserve& q = ReserveOf(*core);
+  FaultServiceLock lock;
+  for (GroupHold& h : q.holds)
+    if (h.count != 0 && h.group == group) {
+      h.count--;
+      return env.Undefined();
+    }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void AddFaultReserveFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("faultHold", Napi::Function::New(env, Hold));
+  exports.Set("faultRelease", Napi::Function::New(env, Release));
   exports.Set("faultTraced", Napi::Function::New(env, Traced));
   exports.Set("faultGrant", Napi::Function::New(env, Grant));
   exports.Set("faultRevoke", Napi::Function::New(env, Revoke));

@@ -1,6 +1,7 @@
 #include "fault_service.h"
 
 #include <sched.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <uv.h>
@@ -165,6 +166,11 @@ void SwitchGroup(Reservation& r, uint64_t fb, uint64_t block) {
   }
 }
 
+// The grant ran low: the TypeScript layer refills it on its next turn.
+void WakeIfLow(FaultReserve& q) {
+  if (q.wake != nullptr && q.counters[1] < q.counters[3]) uv_async_send(static_cast<uv_async_t*>(q.wake));
+}
+
 ServeResult ServeFill(Reservation& r, size_t u, int* err) {
   TransparentTable& t = r.tp;
   RegionCore& c = *r.region;
@@ -180,6 +186,7 @@ ServeResult ServeFill(Reservation& r, size_t u, int* err) {
     block = UnwrittenBlock(target);
   } else if (!TakeBlock(*q, &block)) {
     q->counters[2]++;
+    WakeIfLow(*q);
     return ServeResult::kNoReserve;
   }
   size_t unit = r.range.unit;
@@ -203,6 +210,7 @@ ServeResult ServeFill(Reservation& r, size_t u, int* err) {
   if (q->wake != nullptr) uv_async_send(static_cast<uv_async_t*>(q->wake));
   return ServeResult::kServed;
 }
+
 
 ServeResult ServeWrite(Reservation& r, size_t u, int* err) {
   TransparentTable& t = r.tp;
@@ -263,6 +271,14 @@ FaultServiceLock::FaultServiceLock() {
 
 FaultServiceLock::~FaultServiceLock() { service_lock.clear(std::memory_order_release); }
 
+long ThreadId() { return static_cast<long>(syscall(SYS_gettid)); }
+
+bool FaultReserve::HeldElsewhere(uint32_t group, long thread) const {
+  for (const GroupHold& h : holds)
+    if (h.count != 0 && h.group == group) return h.thread != thread;
+  return false;
+}
+
 uint64_t FaultReserve::Left() const {
   uint64_t left = 0;
   for (size_t i = run; i < run_start.size(); i++) left += run_length[i];
@@ -278,8 +294,11 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
   {
     FaultServiceLock lock;
     Reservation* r = FindReservation(site.core, site.begin);
+    FaultReserve* q = r == nullptr ? nullptr : r->region->fault_reserve.get();
     if (r == nullptr || !r->tp.on) {
       res = ServeResult::kNotServed;
+    } else if (q != nullptr && q->HeldElsewhere(r->tp.group, ThreadId())) {
+      res = ServeResult::kWait;
     } else {
       size_t u = (address - r->range.start) / r->range.unit;
       uint64_t end = FaultSiteEndAt(address);
@@ -295,6 +314,40 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
   }
   serving = 0;
   return res;
+}
+
+ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, int* err) {
+  for (;;) {
+    ServeResult res = ServeFault(address, write, write_known, err);
+    if (res != ServeResult::kWait) return res;
+    sched_yield();
+  }
+}
+
+void Retarget(Reservation& r, size_t first, size_t count, const double* runs, size_t nruns) {
+  FaultServiceLock lock;
+  TransparentTable& t = r.tp;
+  std::fill(t.targets.begin() + first, t.targets.begin() + first + count, -1.0);
+  double fb0 = static_cast<double>(t.first_block + first);
+  double fb1 = fb0 + static_cast<double>(count);
+  for (size_t k = 0; k < nruns; k++) {
+    const double* run = runs + k * 4;
+    double pool = run[2];
+    if (pool < 0) continue;
+    double from = std::max(run[0], fb0), to = std::min(run[0] + run[1], fb1);
+    for (double fb = from; fb < to; fb++) {
+      double block = pool + (fb - run[0]);
+      t.targets[static_cast<size_t>(fb - static_cast<double>(t.first_block))] = run[3] != 0 ? -(block + 2) : block;
+    }
+  }
+  // A fill the pool has not adopted yet is still this file's block.
+  const FaultReserve* q = r.region ? r.region->fault_reserve.get() : nullptr;
+  if (q == nullptr) return;
+  for (size_t i = 0; i < q->logged; i++) {
+    const Adoption& a = q->log[i];
+    if (a.group != static_cast<double>(t.group) || a.file_block < fb0 || a.file_block >= fb1) continue;
+    t.targets[static_cast<size_t>(a.file_block - static_cast<double>(t.first_block))] = a.pool_block;
+  }
 }
 
 void ReportUnserved(uintptr_t address, bool store, ServeResult why, int err) {

@@ -78,8 +78,21 @@ struct Adoption {
   double kind = 0;  // 0: fill (the block was granted), 1: conversion
 };
 
-// Per region: the grant, the adoption log and the wake-up.
+// A file whose layout the TypeScript layer is changing (the kernel's
+// invalidate lock, taken exclusive): faults on its mappings wait, on every
+// thread but the holder's, until it is released.
+struct GroupHold {
+  uint32_t group = 0;
+  uint32_t count = 0;  // nested holds; 0: a free slot
+  long thread = 0;     // the holder's thread id
+};
+
+// Per region: the grant, the adoption log, the holds and the wake-up.
 struct FaultReserve {
+  static constexpr size_t kHolds = 64;
+  GroupHold holds[kHolds];
+  // Whether `group` is held by a thread other than `thread`.
+  bool HeldElsewhere(uint32_t group, long thread) const;
   std::vector<uint64_t> run_start, run_length;  // granted runs, taken in order
   size_t run = 0;          // the run blocks are taken from
   uint64_t taken_in_run = 0;
@@ -87,7 +100,9 @@ struct FaultReserve {
   size_t logged = 0;
   // Shared with the TypeScript layer (an external Uint32Array): [0] entries
   // logged and not yet taken, [1] granted blocks left, [2] stores that found
-  // no granted block or no room in the log.
+  // no granted block or no room in the log, [3] the low-water mark (set by
+  // the TypeScript layer): a fill that leaves fewer granted blocks wakes it
+  // to refill.
   uint32_t counters[4] = {0, 0, 0, 0};
   void* wake = nullptr;  // a uv_async_t, or null
   uint64_t Left() const;
@@ -102,6 +117,7 @@ enum class ServeResult {
   kNoReserve,   // a store into a hole with no granted block (or no log room) left
   kNoZeroVma,   // the zero source's VMA limit is reached
   kFailed,      // a system call failed (errno in *err)
+  kWait,        // the file's layout is being changed by another thread: try again
 };
 
 // Serves a fault at `address` (a store when `write`; `write_known` false
@@ -109,6 +125,17 @@ enum class ServeResult {
 // taken for a store). Async-signal-safe as far as this engine's own state
 // goes: system calls, fixed tables, the lock.
 ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err);
+
+// ServeFault until it is not kWait (yielding between tries, the lock released).
+ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, int* err);
+
+// Sets the targets of units [first, first + count) of `r` from runs of file
+// blocks (fileBlock, length, poolBlock (-1: hole), unwritten, four doubles
+// each), under the lock; fills logged and not adopted yet keep their blocks.
+void Retarget(Reservation& r, size_t first, size_t count, const double* runs, size_t nruns);
+
+// This thread's id (async-signal-safe).
+long ThreadId();
 
 // Writes the one line before the process ends for a fault that could not be
 // served (kNoReserve, kNoZeroVma, kFailed).

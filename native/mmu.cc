@@ -80,6 +80,7 @@ Napi::Function Mapping::Init(Napi::Env env) {
                          InstanceMethod<&Mapping::SetEndOfFile>("setEndOfFile"),
                          InstanceMethod<&Mapping::Tables>("tables"),
                          InstanceMethod<&Mapping::Publish>("publish"),
+                         InstanceMethod<&Mapping::RetargetJs>("retarget"),
                          InstanceMethod<&Mapping::ServedStats>("servedStats"),
                      });
 }
@@ -457,6 +458,30 @@ Napi::Value Mapping::Publish(const Napi::CallbackInfo& info) {
   r.tp.writable = writable;
   r.tp.around = around;
   r.tp.on = true;
+  return env.Undefined();
+}
+
+// retarget(page, count, runs): the targets of pages [page, page + count)
+// from runs of file blocks (fileBlock, length, poolBlock, unwritten — four
+// numbers each), under the fault-service lock (fault_service.h: Retarget).
+Napi::Value Mapping::RetargetJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Reservation& r = Open(env);
+  uint64_t page = ArgIndex(info, 0, "page");
+  uint64_t count = ArgIndex(info, 1, "count");
+  CheckRange(env, page, count, r.range.states.size(), "page", "count", "mapping's pages");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowCode(env, "EINVAL", "runs must be a Float64Array");
+  Napi::Float64Array runs = info[2].As<Napi::Float64Array>();
+  if (runs.ElementLength() % 4 != 0) ThrowCode(env, "EINVAL", "runs must hold groups of four numbers");
+  uint64_t blocks = r.region->size / r.range.unit;
+  for (size_t i = 0; i < runs.ElementLength(); i += 4) {
+    double fb = runs[i], length = runs[i + 1], pool = runs[i + 2];
+    if (!(fb >= 0) || !(length >= 1) || !(pool >= -1) || !(fb + length <= 9007199254740991.0) ||
+        (pool >= 0 && pool + length > static_cast<double>(blocks)))
+      ThrowCode(env, "ERANGE", "runs: entry " + std::to_string(i / 4) + " is not a run of the region's blocks");
+  }
+  Retarget(r, static_cast<size_t>(page), static_cast<size_t>(count), runs.Data(), runs.ElementLength() / 4);
   return env.Undefined();
 }
 

@@ -98,6 +98,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Napi::Value SetEndOfFile(const Napi::CallbackInfo& info);
   Napi::Value Tables(const Napi::CallbackInfo& info);
   Napi::Value Publish(const Napi::CallbackInfo& info);
+  Napi::Value RetargetJs(const Napi::CallbackInfo& info);
   Napi::Value ServedStats(const Napi::CallbackInfo& info);
 
   // Checks (offset, length) at `index` against the mapping; returns the open reservation.

@@ -373,7 +373,7 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     const [from, to] = this.#pagesOf(range);
     if (from >= to) return;
     const fb = this.firstBlock + from;
-    this.table.retarget(from, to - from, next.extents.runsIn(fb, this.firstBlock + to), fb);
+    this.table.retarget(from, to - from, next.extents.runsIn(fb, this.firstBlock + to));
   }
 
   #pagesOf(range: BlockRange): [number, number] {

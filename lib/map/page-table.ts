@@ -108,22 +108,22 @@ export class PageTable {
   }
 
   /**
-   * Sets the targets of pages [page, page + count) — file blocks from
-   * `fileBlock` — from the file's block map: what a plain access there is
-   * served with from now on.
+   * Sets the targets of pages [page, page + count) from the file's block
+   * map over those file blocks (`runs`, holes included): what a plain
+   * access there is served with from now on.
    */
-  retarget(page: number, count: number, runs: readonly { fileBlock: number; length: number; poolBlock: number; unwritten: boolean }[], fileBlock: number): void {
-    const targets = this.targets;
-    targets.fill(-1, page, page + count);
-    for (const run of runs) {
-      if (run.poolBlock < 0) continue;
-      const from = Math.max(run.fileBlock, fileBlock);
-      const to = Math.min(run.fileBlock + run.length, fileBlock + count);
-      for (let fb = from; fb < to; fb++) {
-        const block = run.poolBlock + (fb - run.fileBlock);
-        targets[page + (fb - fileBlock)] = run.unwritten ? -(block + 2) : block;
-      }
-    }
+  retarget(page: number, count: number, runs: readonly { fileBlock: number; length: number; poolBlock: number; unwritten: boolean }[]): void {
+    const flat = new Float64Array(runs.length * 4);
+    runs.forEach((r, i) => {
+      flat[i * 4] = r.fileBlock;
+      flat[i * 4 + 1] = r.length;
+      flat[i * 4 + 2] = r.poolBlock;
+      flat[i * 4 + 3] = r.unwritten ? 1 : 0;
+    });
+    // In native code, under the fault service's lock: a thread serving a
+    // fault never sees a half-written table, and a fill not adopted yet
+    // keeps its block.
+    this.mmu.retarget(page, count, flat);
   }
 
   /** Pages just before `page` (not below `floor`) that all satisfy `test`. */

@@ -19,6 +19,7 @@ import { daxfsError } from '../errors.js';
 import type { FillExclusion } from '../map/invalidation.js';
 import { isWritten, makeExtent } from './extents.js';
 import { cloneInode, SIZE_WORD, sizeWord, type Inode } from './inode.js';
+import { holdingFile } from './fault-adoption.js';
 import { BLOCK, MAX_FILE_SIZE } from './layout.js';
 import { allocateFor, dropPreallocation, preallocate, zeroPastNewEof, zeroTailOnExtend } from './blocks.js';
 import { commit, inodeOffset } from './commit.js';
@@ -217,6 +218,18 @@ export function writeFileAsync(s: PoolState, inode: Inode, source: Uint8Array, s
   if (length === 0) return Promise.resolve(0);
   const [from, to] = changeSpan(inode.size, position, position + length);
   return pinned(s, inode, 'write', from, to, async (current, pin) => {
+    // A file mapped shared writable: the plan, its copies and its commit in
+    // one synchronous stretch with the fault service held off the file, so
+    // that no plain store fills a hole this write is filling itself
+    // (holdingFile). Its place in the order of transfers is kept.
+    if (mappedWritable(s, current.ino))
+      return holdingFile(s, current, (now) => {
+        const plan = planWrite(s, now, sourceOffset, length, position, (at, from, n, fresh) => {
+          s.region.write(at, source, from, n, fresh ? 'flush' : true);
+        });
+        finishWrite(s, plan);
+        return plan.written;
+      });
     // An overwrite inside EOF and inside one written extent changes no
     // metadata (as in writeFile): one copy, no plan, nothing to commit.
     const e = position + length <= current.size ? current.extents.runAt(Math.floor(position / BLOCK)) : undefined;
@@ -239,6 +252,14 @@ export function writeFileAsync(s: PoolState, inode: Inode, source: Uint8Array, s
     finishWrite(s, plan);
     return plan.written;
   });
+}
+
+/** Whether file `ino` has a shared writable mapping (whose plain stores the fault service serves). */
+function mappedWritable(s: PoolState, ino: number): boolean {
+  const space = s.faults === undefined ? undefined : s.spaces.get(ino);
+  if (!space) return false;
+  for (const m of space.all()) if (m.shared && m.writable) return true;
+  return false;
 }
 
 /**

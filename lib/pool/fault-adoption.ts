@@ -38,23 +38,80 @@ export interface FaultService {
   readonly reserve: FaultReserve;
   /** Set while adopting: the adoption's own commit must not adopt again. */
   adopting: boolean;
-  /** Entries taken from the log whose adoption failed: tried again first. */
+  /** Entries taken from the log whose adoption failed: tried again first (their blocks stay granted). */
   unadopted: FaultAdoption[];
+  /** Pages of the live shared writable mappings: what their stores could fill at most. */
+  writablePages: number;
+  /** Adopts what is pending when the process exits normally (process.exit, the loop running dry). */
+  readonly onExit: () => void;
 }
 
 /** The pool's fault service, started on first use (a shared writable mapping). */
 export function faultService(s: PoolState): FaultService {
   if (s.faults) return s.faults;
   const reserve = s.region.faultReserve();
-  const service: FaultService = { reserve, adopting: false, unadopted: [] };
+  const onExit = () => {
+    if (!s.closed && !s.stopped) adoptQuietly(s);
+  };
+  const service: FaultService = { reserve, adopting: false, unadopted: [], writablePages: 0, onExit };
   s.faults = service;
   s.allocator.onShort = () => takeBackGrant(s) > 0;
   reserve.onLogged(() => {
     if (s.closed || s.stopped) return;
-    adoptFaults(s);
-    refillGrant(s);
+    adoptQuietly(s);
+    refillGrant(s, true);
   });
+  process.on('exit', onExit);
   return service;
+}
+
+/** Stops the service at close: what is pending is adopted (or, when that fails, lost as in a crash), the grant goes back. */
+export function stopFaultService(s: PoolState): void {
+  const f = s.faults;
+  if (!f) return;
+  adoptQuietly(s);
+  takeBackGrant(s);
+  f.reserve.onLogged(null);
+  process.off('exit', f.onExit);
+}
+
+/** A shared writable mapping came or went (`pages`, negative when it went). */
+export function writableMappingChanged(s: PoolState, pages: number): void {
+  const f = faultService(s);
+  f.writablePages += pages;
+  if (f.writablePages === 0) takeBackGrant(s);
+  else refillGrant(s, true);
+}
+
+/**
+ * Adopts what is pending; a failure (no block left for the block map's
+ * growth, say) leaves the entries for the next try, their blocks still
+ * granted — so nothing else is handed them — and returns the error.
+ */
+export function adoptQuietly(s: PoolState): Error | undefined {
+  try {
+    adoptFaults(s);
+    return undefined;
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+/**
+ * Runs a change of file `ino`'s layout (`body`, given the file's current
+ * inode) with the fault service held off the file's mappings on every
+ * other thread — the kernel's invalidate lock, taken exclusive — and what
+ * stores filled adopted first: no fill can land in a hole the change is
+ * filling itself, or in blocks it frees, between its plan and its commit.
+ * Without mappings (or without a fault service), just `body`.
+ */
+export function holdingFile<T>(s: PoolState, inode: Inode, body: (current: Inode) => T): T {
+  const f = s.faults;
+  if (!f || !s.spaces.has(inode.ino)) return body(inode);
+  return f.reserve.holding(inode.ino, () => {
+    adoptFaults(s);
+    return body(s.inodes.get(inode.ino) ?? inode);
+  });
 }
 
 /** Whether adoptions wait (a read of shared memory). */
@@ -63,22 +120,37 @@ export function faultsPending(s: PoolState): boolean {
   return f !== undefined && !f.adopting && (f.reserve.pending !== 0 || f.unadopted.length !== 0);
 }
 
-/** Blocks the grant should hold: what the live shared writable mappings could fill, capped. */
-function grantTarget(s: PoolState): number {
+/**
+ * Blocks the grant should hold: what the live shared writable mappings
+ * could fill, capped, and leaving room for the block maps the adoption of
+ * that many fills may have to grow (an extent block per 256 extents).
+ */
+function grantTarget(s: PoolState, f: FaultService): number {
   if (s.readOnly) return 0;
-  let pages = 0;
-  for (const space of s.spaces.values()) for (const m of space.all()) if (m.shared && m.writable) pages += m.blockCount;
-  return Math.min(pages, MAX_GRANT_BLOCKS, s.sb.freeBlocks);
+  const pages = Math.min(f.writablePages, MAX_GRANT_BLOCKS);
+  const margin = 16 + Math.ceil(pages / 256);
+  return Math.max(0, Math.min(pages, s.sb.freeBlocks - margin));
 }
 
-/** Tops the grant up to its target (best effort: what the pool has free). */
-export function refillGrant(s: PoolState): void {
+/** Whether the grant is below half of its target (a read of shared memory and a little arithmetic). */
+export function grantLow(s: PoolState): boolean {
+  const f = s.faults;
+  return f !== undefined && f.writablePages !== 0 && f.reserve.left * 2 < grantTarget(s, f);
+}
+
+/**
+ * Tops the grant up to its target (best effort: what the pool has free):
+ * whenever it is short with `full` (after fills: the adoption's turn),
+ * else only below half of it (fewer, larger runs; every call checks).
+ */
+export function refillGrant(s: PoolState, full = false): void {
   const f = s.faults;
   if (!f || s.closed) return;
-  const target = grantTarget(s);
+  const target = grantTarget(s, f);
+  // A fill that leaves less than half wakes the pool to refill.
+  f.reserve.lowWater = Math.floor(target / 2);
   let want = target - f.reserve.left;
-  // Below half of the target is when a refill pays: fewer, larger runs.
-  if (want <= 0 || f.reserve.left * 2 > target) return;
+  if (want <= 0 || (!full && f.reserve.left * 2 >= target)) return;
   const runs: BlockRun[] = [];
   const onShort = s.allocator.onShort;
   s.allocator.onShort = undefined; // a grant never takes back a grant
@@ -132,7 +204,8 @@ export function adoptFaults(s: PoolState): void {
   try {
     for (let k = 0; k < files.length; k++) {
       try {
-        adoptFile(s, files[k]![0], files[k]![1]);
+        const [ino, list] = files[k]!;
+        f.reserve.holding(ino, () => adoptFile(s, ino, list));
       } catch (e) {
         // Kept for the next try (an extent block could not be allocated,
         // say); the pages keep showing the blocks meanwhile.
@@ -176,10 +249,10 @@ function adoptFile(s: PoolState, ino: number, list: FaultAdoption[]): void {
         next.extents.insert(makeExtent(e.fileBlock, e.poolBlock, n, false));
         txn.allocated.push({ start: e.poolBlock, length: n });
         fills.push({ start: e.poolBlock, length: n });
-      } else {
-        // The file has a block there already: nothing to adopt (a granted block is free).
-        s.allocator.granted.remove(e.poolBlock, n);
       }
+      // Else the file has a block there already — which the holds around
+      // every layout change rule out. The granted block stays granted, so
+      // nothing else is ever handed a block a page may still show.
     } else {
       next.extents.setUnwritten(e.fileBlock, e.fileBlock + n, false);
     }

@@ -20,7 +20,7 @@ import { cloneInode, type Inode } from './inode.js';
 import { BLOCK } from './layout.js';
 import { commit } from './commit.js';
 import { getBlock } from './data-path.js';
-import { adoptFaults, faultService, refillGrant, takeBackGrant } from './fault-adoption.js';
+import { adoptFaults, adoptQuietly, writableMappingChanged } from './fault-adoption.js';
 import { release } from './handles.js';
 import { ensureOpen, ensureUnpinned, ensureWritable, type PoolState } from './state.js';
 import { Txn } from './txn.js';
@@ -44,10 +44,7 @@ export function mapFile(s: PoolState, host: MappingHost, inode: Inode, options: 
   space.add(mapping);
   s.openCount.set(inode.ino, (s.openCount.get(inode.ino) ?? 0) + 1);
   // Plain stores into its holes take blocks granted ahead of time.
-  if (mapping.shared && mapping.writable) {
-    faultService(s);
-    refillGrant(s);
-  }
+  if (mapping.shared && mapping.writable) writableMappingChanged(s, mapping.blockCount);
   return mapping;
 }
 
@@ -59,14 +56,9 @@ export function detachMapping(s: PoolState, mapping: FileMapping): void {
   space.remove(mapping);
   if (space.size === 0) s.spaces.delete(ino);
   // What its stores filled is the file's before the handle goes.
-  adoptFaults(s);
-  if (mapping.shared && mapping.writable && !anySharedWritable(s)) takeBackGrant(s);
+  if (s.faults) adoptQuietly(s);
+  if (mapping.shared && mapping.writable) writableMappingChanged(s, -mapping.blockCount);
   release(s, ino);
-}
-
-function anySharedWritable(s: PoolState): boolean {
-  for (const space of s.spaces.values()) for (const m of space.all()) if (m.shared && m.writable) return true;
-  return false;
 }
 
 /**

@@ -22,7 +22,7 @@ import { checkAccess, describeExisting } from './backing.js';
 import { temporaryName } from './temporary.js';
 import { PoolFile } from './file.js';
 import { getBlock, readFile, readFileAsync, writeFile, writeFileAsync } from './data-path.js';
-import { adoptFaults, faultsPending, takeBackGrant } from './fault-adoption.js';
+import { adoptFaults, adoptQuietly, faultsPending, grantLow, holdingFile, refillGrant, stopFaultService } from './fault-adoption.js';
 import { release } from './handles.js';
 import { check } from './repair.js';
 import { checkNewName, createInode, discardTemporary, fileCount, list, publishTemporary, refuseDamaged, rename, stat, unlink } from './namespace.js';
@@ -295,11 +295,7 @@ export class Pool implements MappingHost {
   close(): void {
     if (this.state.closed) return;
     for (const space of [...this.state.spaces.values()]) for (const m of [...space.all()]) m.unmap();
-    if (this.state.faults) {
-      adoptFaults(this.state);
-      takeBackGrant(this.state);
-      this.state.faults.reserve.onLogged(null);
-    }
+    stopFaultService(this.state);
     this.state.closed = true;
     this.region.close();
   }
@@ -310,12 +306,18 @@ export class Pool implements MappingHost {
    * waits.
    */
   #adopt(): void {
-    if (faultsPending(this.state) && !this.state.closed && !this.state.stopped) adoptFaults(this.state);
+    const s = this.state;
+    if (s.faults === undefined || s.closed || s.stopped) return;
+    // A failure leaves the fills pending (their blocks granted) for the next try: the call goes on.
+    if (faultsPending(s)) adoptQuietly(s);
+    if (grantLow(s)) refillGrant(s);
   }
 
-  /** @internal MappingHost: see #adopt. */
+  /** @internal MappingHost: what plain stores filled is adopted now, or the adoption's error is thrown (persist must not claim durability). */
   adoptFaults(): void {
-    this.#adopt();
+    const s = this.state;
+    if (s.faults === undefined || s.closed || s.stopped || !faultsPending(s)) return;
+    adoptFaults(s);
   }
 
   // ---------------------------------------------------------------- file operations (by inode)
@@ -343,12 +345,12 @@ export class Pool implements MappingHost {
 
   /** @internal a write fault on a hole: allocate, zero, commit. */
   allocateForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): { poolBlock: number; count: number } {
-    return allocateForFault(this.state, subject, inode, fileBlock, count);
+    return holdingFile(this.state, inode, (current) => allocateForFault(this.state, subject, current, fileBlock, count));
   }
 
   /** @internal a write fault on unwritten blocks: zero them, then commit them as written. */
   convertForFault(subject: FaultSubject, inode: Inode, fileBlock: number, count: number): void {
-    convertForFault(this.state, subject, inode, fileBlock, count);
+    holdingFile(this.state, inode, (current) => convertForFault(this.state, subject, current, fileBlock, count));
   }
 
   /**
@@ -376,7 +378,8 @@ export class Pool implements MappingHost {
 
   /** @internal PoolFile.getBlock() (see data-path.ts). */
   getBlock(inode: Inode, fileBlock: number, create: boolean, maxBlocks: number): BlockMapping {
-    return getBlock(this.state, inode, fileBlock, create, maxBlocks);
+    if (!create) return getBlock(this.state, inode, fileBlock, create, maxBlocks);
+    return holdingFile(this.state, inode, (current) => getBlock(this.state, current, fileBlock, create, maxBlocks));
   }
 
   /** @internal PoolFile.read(). */
@@ -386,7 +389,7 @@ export class Pool implements MappingHost {
 
   /** @internal PoolFile.write(). */
   writeFile(inode: Inode, source: Uint8Array, sourceOffset: number, length: number, position: number): number {
-    return writeFile(this.state, inode, source, sourceOffset, length, position);
+    return holdingFile(this.state, inode, (current) => writeFile(this.state, current, source, sourceOffset, length, position));
   }
 
   /** @internal PoolFile.readAsync(). */
@@ -406,22 +409,22 @@ export class Pool implements MappingHost {
 
   /** @internal PoolFile.truncate(). */
   truncateFile(inode: Inode, size: number): void {
-    truncateFile(this.state, inode, size);
+    holdingFile(this.state, inode, (current) => truncateFile(this.state, current, size));
   }
 
   /** PoolFile.allocate() (see resize.ts). */
   allocateFile(inode: Inode, offset: number, length: number): void {
-    allocateFile(this.state, inode, offset, length);
+    holdingFile(this.state, inode, (current) => allocateFile(this.state, current, offset, length));
   }
 
   /** @internal PoolFile.punchHole(). */
   punchHoleFile(inode: Inode, offset: number, length: number): void {
-    punchHoleFile(this.state, inode, offset, length);
+    holdingFile(this.state, inode, (current) => punchHoleFile(this.state, current, offset, length));
   }
 
   /** @internal PoolFile.zeroRange(). */
   zeroRangeFile(inode: Inode, offset: number, length: number): void {
-    zeroRangeFile(this.state, inode, offset, length);
+    holdingFile(this.state, inode, (current) => zeroRangeFile(this.state, current, offset, length));
   }
 }
 

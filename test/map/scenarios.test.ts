@@ -282,7 +282,10 @@ group('6. asynchronous transfers racing with layout changes', () => {
       thief.write(secret, 0);
       if (change === 'truncate') dst.allocate(0, size / 2);
       const reused = [...blocksOf(thief, secret.length / PAGE)].filter((b) => old.has(b)).length;
-      if (change !== 'zero') expect(reused).toBe(secret.length / PAGE);
+      // Nearly all of it freed blocks: the 32 blocks fillPool left free may
+      // serve part (the fault grant of M's stores holds freed blocks until
+      // an allocation runs short and takes them back).
+      if (change !== 'zero') expect(reused).toBeGreaterThanOrEqual(secret.length / PAGE - 32);
       expect((await Promise.all(reads)).reduce((a, b) => a + b, 0)).toBe(size);
       expect(fileBytes(thief, 0, secret.length).equals(secret)).toBe(true);
       expect(fileBytes(dst, 0, size / 2).equals(Buffer.alloc(size / 2))).toBe(true);

@@ -354,3 +354,107 @@ group('as an unprivileged user', () => {
     expect(JSON.parse(out.stdout)).toEqual({ uid: NOBODY, before: 0, seen: 7, after: 7, problems: 0, mechanism: 'signal' });
   });
 });
+
+group('races with the thread pool and with transfers (the fault service held off a file whose layout changes)', () => {
+  for (const change of ['write', 'zeroRange', 'allocate', 'punchHole'] as const) {
+    it(`thread-pool stores into holes while the main thread runs ${change} on the same file: file and mapping agree, nothing free is shown`, async () => {
+      const p = fresh(256 * MiB);
+      const size = 16 * MiB;
+      const f = p.open('a', { create: true });
+      f.truncate(size);
+      const m = f.map({ length: size, write: true });
+      const u8 = new Uint8Array(m.buffer);
+      let finished = false;
+      randomFill(u8, () => (finished = true));
+      const small = Buffer.alloc(16, 0xee);
+      let ops = 0;
+      let k = 0;
+      while (!finished) {
+        const page = (k = (k * 7919 + 13) % (size / PAGE));
+        if (change === 'write') f.write(small, page * PAGE + 100);
+        else if (change === 'zeroRange') f.zeroRange(page * PAGE, PAGE);
+        else if (change === 'allocate') f.allocate(page * PAGE, PAGE);
+        else f.punchHole(page * PAGE, PAGE);
+        if (++ops % 64 === 0) await turn();
+      }
+      await turn();
+      expectMappingsSound(p);
+      const back = Buffer.alloc(size);
+      f.read(back, 0);
+      let differ = 0;
+      for (let i = 0; i < size; i += PAGE) if (!back.subarray(i, i + PAGE).equals(Buffer.from(m.buffer, i, PAGE))) differ++;
+      expect(differ).toBe(0);
+      expect(ops).toBeGreaterThan(0);
+    });
+  }
+
+  it('a store into a hole while a writeAsync fills that block: both land, nothing leaks', async () => {
+    const p = fresh();
+    const f = p.open('a', { create: true });
+    f.truncate(1 * MiB);
+    const m = f.map({ length: 1 * MiB, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    const pending = f.writeAsync(Buffer.alloc(100, 0xaa), 0);
+    u8[2000] = 0x55;
+    await pending;
+    await turn();
+    const back = Buffer.alloc(PAGE);
+    f.read(back, 0);
+    expect([back[0], back[99], back[100], back[2000]]).toEqual([0xaa, 0xaa, 0, 0x55]);
+    expect([u8[0], u8[2000]]).toEqual([0xaa, 0x55]);
+    expect(f.stat().allocated).toBe(PAGE);
+  });
+});
+
+group('the grant follows the pool', () => {
+  it('refilled after fills, after a punch frees blocks, and after an allocation took it back', async () => {
+    const p = fresh(16 * MiB);
+    const f = p.open('a', { create: true });
+    f.truncate(3 * PAGE);
+    const m = f.map({ length: 3 * PAGE, write: true });
+    const u8 = new Uint8Array(m.buffer);
+    expect(p.info().faults.granted).toBe(3);
+    u8[0] = 1;
+    for (let i = 0; i < 3 && p.info().faults.granted < 3; i++) await turn();
+    expect(p.info().faults.granted).toBe(3); // topped up after the fill's adoption
+    f.punchHole(0, PAGE);
+    u8.fill(7, 0, 3 * PAGE); // three holes in one synchronous stretch
+    expect(f.stat().allocated).toBe(3 * PAGE);
+    // a mapping as large as the pool: the grant holds nearly every free block…
+    const g = p.open('big', { create: true });
+    g.truncate(16 * MiB);
+    const big = g.map({ length: 16 * MiB, write: true });
+    expect(p.info().faults.granted).toBeGreaterThan(p.info().freeBlocks / 2);
+    // …an allocation takes it back, and the next call refills what is left
+    g.write(Buffer.from('x'), 1 * MiB);
+    expect(p.info().faults.granted).toBeGreaterThan(0);
+    new Uint8Array(big.buffer)[0] = 1;
+    expect(g.getBlock(0).mapped).toBe(true);
+  });
+
+  it('process.exit adopts what plain stores filled: the blocks are the file\'s at the next open', () => {
+    const p = fresh();
+    const poolFile = pools.path;
+    const f = p.open('a', { create: true });
+    f.truncate(1 * MiB);
+    f.close();
+    pools.forget();
+    p.close();
+    const script = `
+      import(${JSON.stringify(path.join(packageRoot, 'dist/lib/index.js'))}).then(({ Pool }) => {
+        const pool = Pool.open(${JSON.stringify(poolFile)});
+        const m = pool.open('a').map({ length: 1 << 20, write: true });
+        for (let i = 0; i < 100; i++) new Uint8Array(m.buffer)[i * 4096] = 1 + i;
+        process.exit(0);
+      });`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(out.stderr).toBe('');
+    expect(out.status).toBe(0);
+    const q = pools.adopt(Pool.open(poolFile));
+    const a = q.open('a');
+    expect(a.stat().allocated).toBe(100 * PAGE);
+    const b = Buffer.alloc(1);
+    a.read(b, 99 * PAGE);
+    expect(b[0]).toBe(100);
+  });
+});
