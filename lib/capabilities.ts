@@ -29,7 +29,7 @@ export interface CapabilityReport extends Omit<NativeReport, 'zeroSource'> {
    * handler chained in front of Node's, on whichever thread took the fault.
    */
   transparentFaults: boolean;
-  transparentFaultMechanism: 'signal';
+  transparentFaultMechanism: FaultMechanismInUse;
   transparentFaultsMeaning: string;
   /** The zero source every mapping shows holes through (its live VMA count: zeroSourceInfo()). */
   zeroSource: Omit<ZeroSourceInfo, 'vmas'>;
@@ -106,10 +106,31 @@ function userfaultfdMeaning(r: NativeReport, kind: Userfaultfd): string {
   return `not granted to this process${refused} (vm.unprivileged_userfaultfd, /dev/userfaultfd's permissions)`;
 }
 
-const TRANSPARENT_FAULTS_MEANING =
-  'served by a SIGSEGV handler: plain loads and stores on any page inside EOF, by JavaScript or native code on any ' +
-  'thread of this process; past EOF is SIGBUS, a store into a read-only mapping SIGSEGV. A system call given ' +
-  'pages not faulted in yet (fs.readSync into a mapping, fs.writeSync from one) fails with EFAULT: populate them first';
+/**
+ * How plain accesses to mapping pages are served: 'userfaultfd+signal' — a
+ * userfaultfd service thread for pages showing nothing (also when a system
+ * call touches them), the SIGSEGV handler for stores on pages shown
+ * read-only — where this process has userfaultfd in full form; else
+ * 'signal', the SIGSEGV handler alone. DAXFS_FAULTS=signal in the
+ * environment asks for the handler alone (for comparison, and tests).
+ */
+export type FaultMechanismInUse = 'userfaultfd+signal' | 'signal';
+
+export function faultMechanismOf(userfaultfd: Userfaultfd, env: NodeJS.ProcessEnv = process.env): FaultMechanismInUse {
+  return userfaultfd === 'full' && env['DAXFS_FAULTS'] !== 'signal' ? 'userfaultfd+signal' : 'signal';
+}
+
+const TRANSPARENT_FAULTS_MEANING: Record<FaultMechanismInUse, string> = {
+  'userfaultfd+signal':
+    'served by a userfaultfd thread (pages showing nothing, also when a system call such as fs.readSync into a mapping ' +
+    'touches them) and a SIGSEGV handler (stores on pages shown read-only), for JavaScript and native code on any ' +
+    'thread of this process; past EOF is SIGBUS, a store into a read-only mapping SIGSEGV. A system call storing ' +
+    'into a page shown read-only (zeros, or a block only loaded so far) fails with EFAULT',
+  signal:
+    'served by a SIGSEGV handler: plain loads and stores on any page inside EOF, by JavaScript or native code on any ' +
+    'thread of this process; past EOF is SIGBUS, a store into a read-only mapping SIGSEGV. A system call given ' +
+    'pages not faulted in yet (fs.readSync into a mapping, fs.writeSync from one) fails with EFAULT: populate them first',
+};
 
 function zeroSourceMeaning(z: ZeroSourceInfo): string {
   if (z.kind !== 'memfd') return `unavailable (${z.error ?? 'unknown error'}): mapping a hole fails`;
@@ -133,8 +154,8 @@ export function describeCapabilities(r: NativeReport): CapabilityReport {
     userfaultfd,
     userfaultfdMeaning: userfaultfdMeaning(r, userfaultfd),
     transparentFaults: true,
-    transparentFaultMechanism: 'signal',
-    transparentFaultsMeaning: TRANSPARENT_FAULTS_MEANING,
+    transparentFaultMechanism: faultMechanismOf(userfaultfd),
+    transparentFaultsMeaning: TRANSPARENT_FAULTS_MEANING[faultMechanismOf(userfaultfd)],
     zeroSource,
     zeroSourceMeaning: zeroSourceMeaning(r.zeroSource),
     persistenceMeaning: PERSISTENCE_MEANING[r.persistence],

@@ -153,10 +153,12 @@ export class MmuMapping {
    * instead of ending the process: `group` names the file (mappings of one
    * group switch together when a hole is filled), `firstBlock` is the file
    * block of page 0, `faultAround` the pages a load maps at most (0: the
-   * whole run).
+   * whole run); with `userfaultfd`, pages showing nothing go through the
+   * service's userfaultfd (native/uffd_service.h), so system calls touching
+   * them are served too.
    */
-  publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number): void {
-    this.#native.publish(group, firstBlock, shared, writable, faultAround);
+  publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number, userfaultfd = false): void {
+    this.#native.publish(group, firstBlock, shared, writable, faultAround, userfaultfd);
   }
 
   /**

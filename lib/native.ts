@@ -240,7 +240,7 @@ export interface NativeMapping {
   /** The page states, the block each page shows and the fault service's targets, shared with native code. */
   tables(): MappingTables;
   /** Turns transparent faults on for this mapping (native/fault_service.h). */
-  publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number): void;
+  publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number, userfaultfd: boolean): void;
   /** Sets the targets of pages from runs of [fileBlock, length, poolBlock, unwritten], under the service's lock. */
   retarget(page: number, count: number, runs: Float64Array): void;
   /** Faults the fault service served in this mapping. */

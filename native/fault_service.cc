@@ -62,8 +62,7 @@ bool MapBlockRun(Reservation& r, size_t first, size_t count, uint64_t block, boo
                  BlockFlags(c) | MAP_FIXED, c.fd, static_cast<off_t>(block * unit));
   if (p == MAP_FAILED) {
     *err = errno;
-    if (MakeInaccessible(At(r, first), count * unit) == 0)
-      r.Record(first * unit, count * unit, PageState::kNone, false);
+    if (r.ShowNothing(first * unit, count * unit) == 0) r.Record(first * unit, count * unit, PageState::kNone, false);
     return false;
   }
   r.Record(first * unit, count * unit, writable ? PageState::kBlockWrite : PageState::kBlockRead, false);
@@ -285,7 +284,7 @@ uint64_t FaultReserve::Left() const {
   return left - (run < run_start.size() ? taken_in_run : 0);
 }
 
-ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err) {
+ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err, bool from_uffd) {
   FaultSite site;
   if (!FindFaultSite(address, &site) || !site.mapping) return ServeResult::kNotOurs;
   if (serving) return ServeResult::kNotServed;  // a fault inside the service
@@ -310,6 +309,12 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
       else if (write && !r->tp.writable) res = ServeResult::kBadAccess;
       else if (write ? Writable(s) : Readable(s)) res = ServeResult::kServed;  // another thread was first
       else res = write ? ServeWrite(*r, u, err) : ServeRead(*r, u, eof_units, err);
+      // Reported by userfaultfd and not served: the page must fail the
+      // retry as it would without the service — inaccessible, so a user
+      // access raises SIGSEGV (reported by the handler) and a system call
+      // gets EFAULT — instead of waking into registered anonymous memory.
+      if (from_uffd && res != ServeResult::kServed && r->range.states[u] == PageState::kNone)
+        MakeInaccessible(At(*r, u), r->range.unit);
     }
   }
   serving = 0;
@@ -318,7 +323,7 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
 
 ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, int* err) {
   for (;;) {
-    ServeResult res = ServeFault(address, write, write_known, err);
+    ServeResult res = ServeFault(address, write, write_known, err, false);
     if (res != ServeResult::kWait) return res;
     sched_yield();
   }

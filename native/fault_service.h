@@ -64,6 +64,9 @@ struct TransparentTable {
   uint32_t group = 0;        // the file (its inode number): mappings switched together
   uint64_t first_block = 0;  // file block of page 0
   uint64_t around = 0;       // fault-around window in pages; 0: the whole run
+  // Pages showing nothing are registered with userfaultfd (uffd_service.h),
+  // not inaccessible.
+  bool uffd = false;
   std::vector<double> targets;
   // Served by the handler, for statistics.
   uint64_t reads = 0, writes = 0, fills = 0, converts = 0, copies = 0;
@@ -124,7 +127,9 @@ enum class ServeResult {
 // where the CPU does not say, and a fault on a page already readable is then
 // taken for a store). Async-signal-safe as far as this engine's own state
 // goes: system calls, fixed tables, the lock.
-ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err);
+// `from_uffd`: reported by userfaultfd (uffd_service.h), whose unserved
+// pages are made inaccessible so the retry fails as without the service.
+ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err, bool from_uffd);
 
 // ServeFault until it is not kWait (yielding between tries, the lock released).
 ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, int* err);

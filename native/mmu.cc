@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "fault_sites.h"
 #include "region.h"
+#include "uffd_service.h"
 #include "vm.h"
 #include "zero_source.h"
 
@@ -40,6 +41,12 @@ void ThrowMapErrno(Napi::Env env, int err, const char* syscall, const std::strin
 }
 
 Reservation::~Reservation() { Release(); }
+
+int Reservation::ShowNothing(uint64_t offset, uint64_t length) {
+  void* at = Addr(*this, offset);
+  if (tp.uffd) return ShowMissing(at, static_cast<size_t>(length));
+  return MakeInaccessible(at, static_cast<size_t>(length));
+}
 
 void Reservation::Release() {
   if (released) return;
@@ -162,8 +169,7 @@ void Mapping::FailMap(Napi::Env env, Reservation& r, uint64_t offset, uint64_t l
   // whole run inaccessible so the state table is true again. When that is
   // refused too, nothing was changed: the kernel checks its VMA limit (the
   // usual refusal on a reserved range) before it unmaps anything.
-  if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
-    r.Record(offset, length, PageState::kNone, false);
+  if (r.ShowNothing(offset, length) == 0) r.Record(offset, length, PageState::kNone, false);
   ThrowMapErrno(env, err, "mmap", what);
 }
 
@@ -225,8 +231,7 @@ Napi::Value Mapping::MapPrivate(const Napi::CallbackInfo& info) {
     BusFault fault;
     if (!Guarded(RegionRange(c), GuardRange{}, &fault, copy)) {
       // No page of a half-made copy stays visible: the run is torn down.
-      if (MakeInaccessible(Addr(r, offset), static_cast<size_t>(length)) == 0)
-        r.Record(offset, length, PageState::kNone, false);
+      if (r.ShowNothing(offset, length) == 0) r.Record(offset, length, PageState::kNone, false);
       ThrowBusFault(env, c, fault);
     }
     r.stats.bytes_copied += length;
@@ -284,7 +289,7 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
   WaitUnpinned(Addr(r, offset), static_cast<size_t>(length));
   FaultServiceLock lock;
   r.stats.syscalls++;
-  if (r.AllBacked(first, count)) {
+  if (r.AllBacked(first, count) && !r.tp.uffd) {
     // The zero source stays mapped, inaccessible: showing zeros again is an
     // mprotect too. Should the change stop part way, every page of the run
     // is either still the zero source or inaccessible: none is true for all.
@@ -293,7 +298,7 @@ Napi::Value Mapping::Unmap(const Napi::CallbackInfo& info) {
     if (err != 0) ThrowMapErrno(env, err, "mprotect", "tearing down the range");
     return CallsSince(env, r, calls);
   }
-  int err = MakeInaccessible(Addr(r, offset), static_cast<size_t>(length));
+  int err = r.ShowNothing(offset, length);
   if (err != 0) ThrowMapErrno(env, err, "mmap", "tearing down the range");
   r.Record(offset, length, PageState::kNone, false);
   return CallsSince(env, r, calls);
@@ -438,9 +443,12 @@ Napi::Value Mapping::Tables(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// publish(group, firstBlock, shared, writable, faultAround): from now on a
-// plain access to a page showing nothing (or a store to a read-only page)
-// is served from the targets (fault_service.h) instead of ending the process.
+// publish(group, firstBlock, shared, writable, faultAround, userfaultfd):
+// from now on a plain access to a page showing nothing (or a store to a
+// read-only page) is served from the targets (fault_service.h) instead of
+// ending the process; with `userfaultfd`, pages showing nothing are
+// registered with the service's userfaultfd (uffd_service.h), so accesses
+// from system calls are served too.
 Napi::Value Mapping::Publish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Reservation& r = Open(env);
@@ -449,9 +457,28 @@ Napi::Value Mapping::Publish(const Napi::CallbackInfo& info) {
   bool shared = ArgBool(info, 2, "shared", true);
   bool writable = ArgBool(info, 3, "writable", false);
   uint64_t around = ArgIndex(info, 4, "faultAround");
+  bool uffd = ArgBool(info, 5, "userfaultfd", false);
   if (group > UINT32_MAX) ThrowCode(env, "EINVAL", "group must fit in 32 bits");
   if (writable && shared && r.region->read_only) ThrowCode(env, "EROFS", "the region is open read-only");
+  if (uffd && !StartUffdService()) ThrowErrno(env, errno, "userfaultfd", "starting the fault service's userfaultfd");
   FaultServiceLock lock;
+  if (uffd && !r.tp.uffd) {
+    // Every run showing nothing (and not the zero source's, torn down)
+    // becomes registered anonymous memory; a run the kernel refuses stays
+    // inaccessible, served by the SIGSEGV handler alone.
+    r.tp.uffd = true;
+    size_t n = r.range.states.size();
+    for (size_t i = 0; i < n;) {
+      if (r.range.states[i] != PageState::kNone || r.zero_backed[i] != 0) {
+        i++;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < n && r.range.states[j] == PageState::kNone && r.zero_backed[j] == 0) j++;
+      r.ShowNothing(i * r.range.unit, (j - i) * r.range.unit);
+      i = j;
+    }
+  }
   r.tp.group = static_cast<uint32_t>(group);
   r.tp.first_block = first;
   r.tp.shared = shared;

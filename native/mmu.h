@@ -60,6 +60,9 @@ struct Reservation {
     return zero_backed[unit] == 0 ? 0 : range.states[unit] == PageState::kZero ? 1 : 2;
   }
   bool AllBacked(size_t first, size_t count) const;
+  // Makes a run show nothing: registered for missing faults where the
+  // mapping's faults go through userfaultfd, else inaccessible. 0 or errno.
+  int ShowNothing(uint64_t offset, uint64_t length);
   bool AllState(size_t first, size_t count, PageState state) const;
   // Detaches the buffer, forgets the page states and closes the span
   // (unmapped, or reserved and inaccessible while a buffer that escaped the

@@ -49,7 +49,7 @@ std::vector<ZeroStep> Plan(const Reservation& r, uintptr_t lo, uintptr_t hi) {
     size_t w_first = (w_lo - m.start) / m.unit, w_count = (w_hi - w_lo) / m.unit;
     if (r.AllBacked(first, count)) {
       s.read_lo = a, s.read_hi = b;
-    } else if (m.unit < kZeroWindow && (a != w_lo || b != w_hi) &&
+    } else if (!r.tp.uffd && m.unit < kZeroWindow && (a != w_lo || b != w_hi) &&
                r.AllState(w_first, w_count, PageState::kNone) &&
                std::none_of(r.zero_backed.begin() + w_first, r.zero_backed.begin() + w_first + w_count,
                             [](uint8_t x) { return x != 0; })) {

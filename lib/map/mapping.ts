@@ -125,7 +125,8 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     this.table = new PageTable(mmu, this.blockCount, this.counters);
     // Plain loads and stores are served from here on (native/fault_service.h).
     this.retarget({ from: this.firstBlock, to: this.firstBlock + this.blockCount }, inode);
-    mmu.publish(inodeNumber, this.firstBlock, this.shared, this.writable, this.faultAround === Infinity ? 0 : this.faultAround);
+    const uffd = host.region.capabilities.transparentFaultMechanism === 'userfaultfd+signal';
+    mmu.publish(inodeNumber, this.firstBlock, this.shared, this.writable, this.faultAround === Infinity ? 0 : this.faultAround, uffd);
   }
 
   /** The mapped memory; detached (length 0) once unmapped. */

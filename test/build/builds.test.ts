@@ -114,7 +114,8 @@ describe('builds', () => {
     expect(passed, output).toBeGreaterThan(240);
     expect(output).toContain(`addon in use: ${addon}`);
     expect(output).not.toMatch(/AddressSanitizer|runtime error:/);
-  }, BUILD_TIMEOUT);
+    // A build (~2 min) and ~35 test files under the sanitizers (~5–6 min alone on 2 cores).
+  }, 1.5 * BUILD_TIMEOUT);
 
   it('npm run prebuild makes a stripped N-API prebuild tagged glibc, which the loader picks on glibc only', async () => {
     // scripts/prebuilds.mjs (the prepack step) runs `npm run prebuild` in a

@@ -1,6 +1,8 @@
 // Transparent faults: plain loads and stores through a mapping's buffer,
 // with no call first, behave as on a kernel DAX mapping (the fault service,
-// native/fault_service.h, serves them from what the pool published).
+// native/fault_service.h, serves them from what the pool published). They
+// run with the mechanism this process gets (userfaultfd where granted in
+// full), and again with the SIGSEGV handler alone (transparent-signal.test.ts).
 import { spawnSync } from 'node:child_process';
 import { randomFill } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,9 +10,10 @@ import path from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe as group, expect, it } from 'vitest';
 
-import { Pool, type FileMapping } from '../../lib/index.js';
+import { faultMechanismOf, type Userfaultfd } from '../../lib/capabilities.js';
+import { Pool, Region, type FileMapping } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
-import { NOBODY, nobodyCanRunThis } from '../helpers.js';
+import { NOBODY, nobodyCanRunThis, tmpfsDir, uniquePath } from '../helpers.js';
 import { expectMappingsSound, MiB, PAGE, poolPerTest } from './helpers.js';
 
 const pools = poolPerTest({ check: true });
@@ -345,13 +348,15 @@ group('as an unprivileged user', () => {
         const again = Pool.open(path);
         const b = Buffer.alloc(1);
         again.open('f').read(b, 5 * 4096);
-        console.log(JSON.stringify({ uid: process.getuid(), before, seen, after: b[0], problems: again.check().problems.length, mechanism: again.region.capabilities.transparentFaultMechanism }));
+        const c = again.region.capabilities;
+        console.log(JSON.stringify({ uid: process.getuid(), before, seen, after: b[0], problems: again.check().problems.length, mechanism: c.transparentFaultMechanism, userfaultfd: c.userfaultfd }));
         again.close();
       });`;
     const out = spawnSync(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, encoding: 'utf8', cwd: '/' });
     rmSync(dir, { recursive: true, force: true });
     expect(out.stderr).toBe('');
-    expect(JSON.parse(out.stdout)).toEqual({ uid: NOBODY, before: 0, seen: 7, after: 7, problems: 0, mechanism: 'signal' });
+    const result = JSON.parse(out.stdout) as { userfaultfd: Userfaultfd; mechanism: string };
+    expect(result).toEqual({ uid: NOBODY, before: 0, seen: 7, after: 7, problems: 0, mechanism: faultMechanismOf(result.userfaultfd), userfaultfd: result.userfaultfd });
   });
 });
 
@@ -456,5 +461,83 @@ group('the grant follows the pool', () => {
     const b = Buffer.alloc(1);
     a.read(b, 99 * PAGE);
     expect(b[0]).toBe(100);
+  });
+});
+
+group('system calls on mapping pages', () => {
+  // The kernel raises no signal for a fault inside a system call: only the
+  // userfaultfd mechanism serves those (the capability report says which
+  // is in use); with the signal handler alone the call fails with EFAULT.
+  const syscalls = `
+    const { openSync, readSync, writeSync, closeSync, writeFileSync, read } = require('node:fs');
+    return (async () => {
+      const pool = Pool.format(poolPath, { size: 64 << 20 });
+      const f = pool.open('a', { create: true });
+      f.truncate(1 << 20);
+      f.write(Buffer.from('written'), 3 * 4096);
+      const m = f.map({ length: 1 << 20, write: true });
+      writeFileSync(poolPath + '.src', Buffer.alloc(2 * 4096, 0x61));
+      const out = {};
+      const tryIt = (name, fn) => { try { out[name] = fn(); } catch (e) { out[name] = e.code; } };
+      const src = openSync(poolPath + '.src', 'r');
+      tryIt('readSync', () => readSync(src, new Uint8Array(m.buffer, 8 * 4096, 2 * 4096), 0, 2 * 4096, 0));
+      const dst = openSync(poolPath + '.dst', 'w');
+      tryIt('writeSync', () => writeSync(dst, new Uint8Array(m.buffer, 3 * 4096, 2 * 4096)));
+      out.threadPool = await new Promise((resolve) => read(src, new Uint8Array(m.buffer, 20 * 4096, 4096), 0, 4096, 0, (err, n) => resolve(err ? err.code : n)));
+      const zeros = new Uint8Array(m.buffer)[30 * 4096]; // shows the zero page: read-only
+      tryIt('readSyncIntoZeros', () => readSync(src, new Uint8Array(m.buffer, 30 * 4096, 4096), 0, 4096, 0));
+      closeSync(src); closeSync(dst);
+      const b = Buffer.alloc(1);
+      f.read(b, 8 * 4096); out.fileAt8 = b[0];
+      f.read(b, 20 * 4096); out.fileAt20 = b[0];
+      out.allocated = f.stat().allocated / 4096;
+      out.sound = pool.verifyMappings().length === 0 && pool.check().problems.length === 0;
+      out.mechanism = pool.region.capabilities.transparentFaultMechanism;
+      pool.close();
+      return out;
+    })();`;
+
+  function runWith(env: NodeJS.ProcessEnv): Record<string, unknown> {
+    const dir = mkdtempSync(path.join('/dev/shm', 'daxfs-syscalls-'));
+    const script = `import(${JSON.stringify(path.join(packageRoot, 'dist/lib/index.js'))}).then(({ Pool }) => {
+      const poolPath = ${JSON.stringify(path.join(dir, 'pool'))};
+      return (function (Pool, poolPath) { ${syscalls} })(Pool, poolPath);
+    }).then((out) => console.log(JSON.stringify(out)));`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+    rmSync(dir, { recursive: true, force: true });
+    expect(out.stderr).toBe('');
+    return JSON.parse(out.stdout) as Record<string, unknown>;
+  }
+
+  const probe = Region.create(uniquePath(tmpfsDir()), 1 << 20);
+  const granted = probe.capabilities.userfaultfd === 'full';
+  probe.close();
+
+  it.skipIf(!granted)('with userfaultfd (granted here): fs.readSync into unfaulted pages fills the file, fs.writeSync and fs.read on the thread pool work', () => {
+    expect(runWith({ DAXFS_FAULTS: '' })).toEqual({
+      mechanism: 'userfaultfd+signal',
+      readSync: 8192,
+      writeSync: 8192,
+      threadPool: 4096,
+      readSyncIntoZeros: 'EFAULT', // a store into a page shown read-only: userfaultfd write-protect is not used
+      fileAt8: 0x61,
+      fileAt20: 0x61,
+      allocated: 1 + 2 + 1,
+      sound: true,
+    });
+  });
+
+  it('with the signal handler alone: the same calls on unfaulted pages fail with EFAULT and change nothing', () => {
+    expect(runWith({ DAXFS_FAULTS: 'signal' })).toEqual({
+      mechanism: 'signal',
+      readSync: 'EFAULT',
+      writeSync: 'EFAULT',
+      threadPool: 'EFAULT',
+      readSyncIntoZeros: 'EFAULT',
+      fileAt8: 0,
+      fileAt20: 0,
+      allocated: 1,
+      sound: true,
+    });
   });
 });

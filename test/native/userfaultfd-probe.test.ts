@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { formatCapabilities, userfaultfdOf } from '../../lib/capabilities.js';
+import { faultMechanismOf, formatCapabilities, userfaultfdOf } from '../../lib/capabilities.js';
 import { Region } from '../../lib/index.js';
 import { addon, packageRoot, type UserfaultfdProbe } from '../../lib/native.js';
 import { NOBODY, nobodyCanRunThis, tmpfsDir, uniquePath } from '../helpers.js';
@@ -50,10 +50,16 @@ describe('the userfaultfd probe', () => {
     expect(c.userfaultfdProbe).toEqual(addon.probeUserfaultfd());
     expect(c.userfaultfd).toBe(userfaultfdOf(c.userfaultfdProbe));
     expect(c.transparentFaults).toBe(true);
-    expect(c.transparentFaultMechanism).toBe('signal');
+    expect(c.transparentFaultMechanism).toBe(c.userfaultfd === 'full' && process.env['DAXFS_FAULTS'] !== 'signal' ? 'userfaultfd+signal' : 'signal');
+    expect(faultMechanismOf('full', {})).toBe('userfaultfd+signal');
+    expect(faultMechanismOf('full', { DAXFS_FAULTS: 'signal' })).toBe('signal');
+    expect(faultMechanismOf('user-mode-only', {})).toBe('signal');
+    expect(faultMechanismOf('unavailable', {})).toBe('signal');
     const lines = formatCapabilities(c);
     expect(lines).toContain(`userfaultfd        ${c.userfaultfd}: ${c.userfaultfdMeaning}`);
-    expect(lines.find((l) => l.startsWith('transparent faults'))).toMatch(/^transparent faults yes: served by a SIGSEGV handler: .*SIGBUS.*EFAULT: populate them first$/);
+    const line = lines.find((l) => l.startsWith('transparent faults'));
+    if (c.transparentFaultMechanism === 'signal') expect(line).toMatch(/^transparent faults yes: served by a SIGSEGV handler: .*SIGBUS.*EFAULT: populate them first$/);
+    else expect(line).toMatch(/^transparent faults yes: served by a userfaultfd thread \(pages showing nothing, also when a system call .*\) and a SIGSEGV handler .*EFAULT$/);
     if (c.userfaultfd === 'full') expect(c.userfaultfdMeaning).toMatch(/^granted in full \((the system call|\/dev\/userfaultfd)\): faults taken inside system calls are reported too/);
     if (c.userfaultfd === 'user-mode-only') expect(c.userfaultfdMeaning).toMatch(/EFAULT/);
     if (c.userfaultfd === 'unavailable') expect(c.userfaultfdMeaning).toMatch(/^not granted to this process/);
