@@ -170,7 +170,7 @@ function faultRows(pool: Pool, quick: boolean): { rows: Row[]; baselines: FaultB
   rows.push(...floors.rows);
   f.close();
   hole.close();
-  return { rows, baselines: { kernelFault, kernelPage, signalFloor: floors.floors.get('signal-map')! } };
+  return { rows, baselines: { kernelFault, kernelPage, signalFloor: floors.floors.get('signal-map')!, uffdFloor: floors.floors.get('uffd-map') } };
 }
 
 /** Loads and stores through a populated mapping against a Buffer of the same size. */
