@@ -46,6 +46,12 @@ export interface FaultService {
   readonly onExit: () => void;
 }
 
+/** What adopts at exit, for every pool of this thread with a fault service (one 'exit' listener for all). */
+const atExit = new Set<() => void>();
+function adoptAllAtExit(): void {
+  for (const adopt of atExit) adopt();
+}
+
 /** The pool's fault service, started on first use (a shared writable mapping). */
 export function faultService(s: PoolState): FaultService {
   if (s.faults) return s.faults;
@@ -61,7 +67,8 @@ export function faultService(s: PoolState): FaultService {
     adoptQuietly(s);
     refillGrant(s, true);
   });
-  process.on('exit', onExit);
+  if (atExit.size === 0) process.on('exit', adoptAllAtExit);
+  atExit.add(onExit);
   return service;
 }
 
@@ -72,7 +79,8 @@ export function stopFaultService(s: PoolState): void {
   adoptQuietly(s);
   takeBackGrant(s);
   f.reserve.onLogged(null);
-  process.off('exit', f.onExit);
+  atExit.delete(f.onExit);
+  if (atExit.size === 0) process.off('exit', adoptAllAtExit);
 }
 
 /** A shared writable mapping came or went (`pages`, negative when it went). */
