@@ -356,57 +356,23 @@ void Retarget(Reservation& r, size_t first, size_t count, const double* runs, si
 }
 
 void ReportUnserved(uintptr_t address, bool store, ServeResult why, int err) {
-  FaultSite site;
-  bool known = FindFaultSite(address, &site);
-  char line[512];
-  size_t n = 0;
-  auto add = [&](const char* s) {
-    size_t k = std::strlen(s);
-    if (k > sizeof(line) - 1 - n) k = sizeof(line) - 1 - n;
-    std::memcpy(line + n, s, k);
-    n += k;
-  };
-  auto number = [&](uint64_t v) {
-    char d[21];
-    size_t k = 0;
-    do d[k++] = static_cast<char>('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (k > 0 && n < sizeof(line) - 1) line[n++] = d[--k];
-  };
-  add("daxfs: SIGBUS: a ");
-  add(store ? "store" : "load");
-  add(" at offset ");
-  number(known ? address - site.begin : 0);
-  add(" of a mapping");
-  if (known) {
-    add(" of '");
-    add(site.core->path.c_str());
-    add("'");
-  }
-  add(": ");
   switch (why) {
     case ServeResult::kNoReserve:
-      add("no pool block is left to fill the hole (the pool is full, or more holes were stored into than the "
-          "fault reserve holds before the event loop turned); allocate the range first (allocate or populate "
-          "with write: true)");
+      ReportUnservedFault(address, store,
+                          "no pool block is left to fill the hole (the pool is full, or more holes were stored into "
+                          "than the fault reserve holds before the event loop turned); allocate the range first "
+                          "(allocate or populate with write: true)",
+                          0);
       break;
     case ServeResult::kNoZeroVma:
-      add("no VMA is left to show zeros (the zero-source limit); raise it (setZeroSourceLimit) or "
-          "vm.max_map_count");
+      ReportUnservedFault(address, store,
+                          "no VMA is left to show zeros (the zero-source limit); raise it (setZeroSourceLimit) or "
+                          "vm.max_map_count",
+                          0);
       break;
     default:
-      add("a system call failed serving the fault, errno ");
-      number(static_cast<uint64_t>(err));
+      ReportUnservedFault(address, store, "a system call failed serving the fault", err);
       break;
-  }
-  line[n++] = '\n';
-  const char* p = line;
-  while (n > 0) {
-    ssize_t w = write(STDERR_FILENO, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p += w;
-    n -= static_cast<size_t>(w);
   }
 }
 

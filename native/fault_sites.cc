@@ -308,6 +308,28 @@ bool ReportFatalFault(uintptr_t address, int code) {
   return true;
 }
 
+void ReportUnservedFault(uintptr_t address, bool write, const char* cause, int err) {
+  FaultSite site;
+  bool known = FindFaultSite(address, &site) && site.mapping;
+  Line line;
+  line.Add(write ? "daxfs: SIGBUS: a store at offset " : "daxfs: SIGBUS: a load at offset ");
+  line.Number(known ? address - site.begin : 0);
+  line.Add(" of a mapping");
+  if (known) {
+    AddLabel(&line, SiteAt(address));
+    line.Add(" of '");
+    line.Add(site.core->path.data(), site.core->path.size());
+    line.Add("'");
+  }
+  line.Add(": ");
+  line.Add(cause);
+  if (err != 0) {
+    line.Add(", errno ");
+    line.Number(static_cast<uint64_t>(err));
+  }
+  line.Write(STDERR_FILENO);
+}
+
 AccessFault ReportAccessFault(uintptr_t address, bool write, bool served) {
   FaultSite site;
   if (!FindFaultSite(address, &site) || !site.mapping) return AccessFault::kNotOurs;

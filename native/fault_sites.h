@@ -56,6 +56,11 @@ FaultCause ClassifyFault(int fd, uint64_t offset, bool offset_known, int code, u
 // (nothing written) when the address is no region's or mapping's.
 bool ReportFatalFault(uintptr_t address, int code);
 
+// Writes one line on stderr for an access to a mapping the fault service
+// could not serve (the process then ends by SIGBUS): what was hit, and
+// `cause` (with `err` when not 0).
+void ReportUnservedFault(uintptr_t address, bool write, const char* cause, int err);
+
 enum class AccessFault {
   kNotOurs,    // no mapping's address: nothing written
   kBadAccess,  // a page the mapping does not give that access: SIGSEGV

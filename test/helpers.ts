@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,4 +113,29 @@ function othersReach(file: string, bit: number): boolean {
  */
 export function nobodyCanRunThis(): boolean {
   return process.getuid?.() === 0 && othersReach(process.execPath, 0o001) && othersReach(path.join(packageRoot, 'dist/lib/native.js'), 0o004);
+}
+
+/**
+ * Runs this Node on `args` and kills it with SIGKILL `killAfterMs` after it
+ * prints READY on a line; resolves with what it printed before. Rejects if
+ * it ends any other way (its stderr in the error).
+ */
+export function runUntilKilled(args: string[], killAfterMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (timer === undefined && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (signal !== 'SIGKILL') reject(new Error(`child ended with ${code} ${signal}: ${err}`));
+      else resolve(out);
+    });
+  });
 }

@@ -1,6 +1,6 @@
 import { afterEach, expect } from 'vitest';
 
-import type { Pool } from '../../lib/index.js';
+import type { Pool, PoolFile } from '../../lib/index.js';
 import { newPool } from '../pool/helpers.js';
 
 export const KiB = 1024;
@@ -51,4 +51,19 @@ export function poolPerTest(options: { check?: boolean } = {}) {
       return pool;
     },
   };
+}
+
+/** Bytes [position, position + length) of `f`, read whole. */
+export function fileBytes(f: PoolFile, position: number, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  expect(f.read(b, position)).toBe(length);
+  return b;
+}
+
+/** Fills the pool's free space but `margin` blocks with a file, so that the next allocations must reuse freed blocks. */
+export function fillPool(p: Pool, name: string, margin = 32): void {
+  const f = p.open(name, { create: true });
+  const bytes = (p.info().freeBlocks - margin) * PAGE;
+  if (bytes > 0) f.write(Buffer.alloc(bytes, 0x46), 0);
+  f.close();
 }

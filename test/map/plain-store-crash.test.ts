@@ -5,13 +5,13 @@
 // random moment. Every persisted stamp and its block must survive the
 // remount, the one in flight may or may not, and check() must be clean:
 // blocks taken for stores that were never adopted are free again.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Pool } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
 import { rng } from '../pool/crash-model.js';
+import { runUntilKilled } from '../helpers.js';
 import { newPool } from '../pool/helpers.js';
 import { commitSeed } from '../reliability/seeds.js';
 
@@ -27,36 +27,21 @@ interface Stamp {
   stamp: number;
 }
 
-function runChild(poolPath: string, seed: number, killAfterMs: number): Promise<{ acked: Stamp[]; inFlight: Stamp | undefined }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, poolPath, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (timer === undefined && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`child ended with ${code} ${signal}: ${err}`));
-      const acked: Stamp[] = [];
-      let inFlight: Stamp | undefined;
-      for (const line of out.split('\n')) {
-        const [word, page, slot, stamp] = line.split(' ');
-        if (word !== 'BEGIN' && word !== 'ACK') continue;
-        const s = { page: Number(page), slot: Number(slot), stamp: Number(stamp) };
-        if (word === 'BEGIN') inFlight = s;
-        else {
-          acked.push(s);
-          inFlight = undefined;
-        }
-      }
-      resolve({ acked, inFlight });
-    });
-  });
+async function runChild(poolPath: string, seed: number, killAfterMs: number): Promise<{ acked: Stamp[]; inFlight: Stamp | undefined }> {
+  const out = await runUntilKilled([CHILD, poolPath, String(seed)], killAfterMs);
+  const acked: Stamp[] = [];
+  let inFlight: Stamp | undefined;
+  for (const line of out.split('\n')) {
+    const [word, page, slot, stamp] = line.split(' ');
+    if (word !== 'BEGIN' && word !== 'ACK') continue;
+    const s = { page: Number(page), slot: Number(slot), stamp: Number(stamp) };
+    if (word === 'BEGIN') inFlight = s;
+    else {
+      acked.push(s);
+      inFlight = undefined;
+    }
+  }
+  return { acked, inFlight };
 }
 
 describe('plain stores under SIGKILL', () => {

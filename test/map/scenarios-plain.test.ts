@@ -9,17 +9,11 @@ import { randomFillSync } from 'node:crypto';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe as group, expect, it } from 'vitest';
 
-import type { Pool, PoolFile } from '../../lib/index.js';
-import { expectMappingsSound, KiB, MiB, PAGE, poolPerTest } from './helpers.js';
+import { expectMappingsSound, fileBytes, fillPool, KiB, MiB, PAGE, poolPerTest } from './helpers.js';
 
 const pools = poolPerTest({ check: true });
 const fresh = (size?: number) => pools.fresh(size);
 
-function fileBytes(f: PoolFile, position: number, length: number): Buffer {
-  const b = Buffer.alloc(length);
-  expect(f.read(b, position)).toBe(length);
-  return b;
-}
 
 /** Stores `s` at `at` of `u8` byte by byte (plain stores). */
 function store(u8: Uint8Array, at: number, s: string): void {
@@ -33,12 +27,6 @@ function load(u8: Uint8Array, at: number, n: number): string {
   return s;
 }
 
-function fillPool(p: Pool, name: string, margin = 32): void {
-  const f = p.open(name, { create: true });
-  const bytes = (p.info().freeBlocks - margin) * PAGE;
-  if (bytes > 0) f.write(Buffer.alloc(bytes, 0x46), 0);
-  f.close();
-}
 
 group('1. a hole filled by anyone shows in every mapping that read it (plain accesses)', () => {
   it('4 KiB: A loads zeros, B stores into the hole, A shows B’s bytes', () => {

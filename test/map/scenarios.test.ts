@@ -10,27 +10,12 @@ import { describe as group, expect, it } from 'vitest';
 import { Pool, type PoolFile } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
 import { expectCode } from '../helpers.js';
-import { expectMappingsSound, KiB, MiB, PAGE, poolPerTest, text } from './helpers.js';
+import { expectMappingsSound, fileBytes, fillPool, KiB, MiB, PAGE, poolPerTest, text } from './helpers.js';
 
 const CHILD = path.join(packageRoot, 'dist/test/map/map-child.js');
 
 const pools = poolPerTest({ check: true });
 const fresh = (size?: number) => pools.fresh(size);
-
-
-function fileBytes(f: PoolFile, position: number, length: number): Buffer {
-  const b = Buffer.alloc(length);
-  expect(f.read(b, position)).toBe(length);
-  return b;
-}
-
-/** Fills the pool's free space but `margin` blocks with a file, so that the next allocations must reuse freed blocks. */
-function fillPool(p: Pool, name: string, margin = 32): void {
-  const f = p.open(name, { create: true });
-  const bytes = (p.info().freeBlocks - margin) * PAGE;
-  if (bytes > 0) f.write(Buffer.alloc(bytes, 0x46), 0);
-  f.close();
-}
 
 function random(n: number): Buffer {
   return randomFillSync(Buffer.allocUnsafe(n));

@@ -8,7 +8,6 @@
 // Seeds: a pinned one and one from the commit under test share the rounds;
 // DAXFS_CRASH_SEED=<seed> replays one seed's operations (the kill moments
 // are timing, not seed: they differ from run to run).
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -16,6 +15,7 @@ import { Pool } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
 import { commitSeed, replaySeed } from '../reliability/seeds.js';
 import { apply, readState, rng, verifyState, type Op, type State } from './crash-model.js';
+import { runUntilKilled } from '../helpers.js';
 import { newPool } from './helpers.js';
 
 const ROUNDS = Number(process.env['DAXFS_CRASH_ROUNDS'] ?? 100);
@@ -29,33 +29,18 @@ interface Round {
   inFlight: Op | undefined;
 }
 
-function runChild(poolPath: string, seed: number, killAfterMs: number): Promise<Round> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, poolPath, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (timer === undefined && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`child ended with ${code} ${signal}: ${err}`));
-      const round: Round = { acked: [], inFlight: undefined };
-      for (const line of out.split('\n')) {
-        if (line.startsWith('BEGIN ')) round.inFlight = JSON.parse(line.slice(6)) as Op;
-        else if (line.startsWith('ACK ')) {
-          const { written } = JSON.parse(line.slice(4)) as { written?: number };
-          round.acked.push({ op: round.inFlight!, written });
-          round.inFlight = undefined;
-        }
-      }
-      resolve(round);
-    });
-  });
+async function runChild(poolPath: string, seed: number, killAfterMs: number): Promise<Round> {
+  const out = await runUntilKilled([CHILD, poolPath, String(seed)], killAfterMs);
+  const round: Round = { acked: [], inFlight: undefined };
+  for (const line of out.split('\n')) {
+    if (line.startsWith('BEGIN ')) round.inFlight = JSON.parse(line.slice(6)) as Op;
+    else if (line.startsWith('ACK ')) {
+      const { written } = JSON.parse(line.slice(4)) as { written?: number };
+      round.acked.push({ op: round.inFlight!, written });
+      round.inFlight = undefined;
+    }
+  }
+  return round;
 }
 
 /** `rounds` kill rounds on a fresh pool: round r's child runs the operations of seed + r. */
