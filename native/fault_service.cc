@@ -97,6 +97,8 @@ ServeResult MapZeroRun(Reservation& r, size_t first, size_t count, int* err) {
     }
     if (rc != 0) {
       *err = errno;
+      // A failed MAP_FIXED may have removed what was there: showing nothing is true again.
+      if (!backed && r.ShowNothing(a - r.range.start, b - a) == 0) r.Record(a - r.range.start, b - a, PageState::kNone, false);
       return ServeResult::kFailed;
     }
     r.Record(a - r.range.start, b - a, PageState::kZero, true);
