@@ -4,7 +4,7 @@
 // of those fills (and of unwritten blocks a store converted) that the pool
 // adopts into the files' block maps. Nothing here is on media: a granted
 // block, taken or not, stays free in the bitmap until an adoption commits it.
-import { addon, type NativeRegion } from './native.js';
+import { addon, type FaultReserveHandle, type NativeRegion } from './native.js';
 
 /** A run of pool blocks. */
 export interface BlockRun {
@@ -26,10 +26,12 @@ export class FaultReserve {
   readonly #region: NativeRegion;
   /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
   readonly #counters: Uint32Array;
+  readonly #handle: FaultReserveHandle;
 
   constructor(region: NativeRegion) {
     this.#region = region;
     this.#counters = addon.faultCounters(region);
+    this.#handle = addon.faultHandle(region);
   }
 
   /** Adoptions waiting: read from shared memory, no call. */
@@ -58,11 +60,11 @@ export class FaultReserve {
    * kernel's invalidate lock, taken exclusive, around a layout change).
    */
   holding<T>(ino: number, body: () => T): T {
-    addon.faultHold(this.#region, ino);
+    addon.faultHold(this.#handle, ino);
     try {
       return body();
     } finally {
-      addon.faultRelease(this.#region, ino);
+      addon.faultRelease(this.#handle, ino);
     }
   }
 

@@ -162,12 +162,12 @@ export class MmuMapping {
   }
 
   /**
-   * Sets the targets of pages [page, page + count) from `runs` (fileBlock,
-   * length, poolBlock — -1 for a hole — and unwritten (1/0), four numbers
-   * per run), under the fault service's lock; fills not adopted yet keep
-   * their blocks.
+   * Sets the targets of pages [page, page + count) from the first `nruns`
+   * runs of `runs` (fileBlock, length, poolBlock — -1 for a hole — and
+   * unwritten (1/0), four numbers per run), under the fault service's lock;
+   * fills not adopted yet keep their blocks.
    */
-  retarget(page: number, count: number, runs: Float64Array): void { this.#native.retarget(page, count, runs); }
+  retarget(page: number, count: number, runs: Float64Array, nruns = runs.length / 4): void { this.#native.retarget(page, count, runs, nruns); }
 
   /** Plain accesses the fault service served in this mapping. */
   servedStats(): ServedFaults { return this.#native.servedStats(); }

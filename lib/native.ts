@@ -242,10 +242,13 @@ export interface NativeMapping {
   /** Turns transparent faults on for this mapping (native/fault_service.h). */
   publish(group: number, firstBlock: number, shared: boolean, writable: boolean, faultAround: number, userfaultfd: boolean): void;
   /** Sets the targets of pages from runs of [fileBlock, length, poolBlock, unwritten], under the service's lock. */
-  retarget(page: number, count: number, runs: Float64Array): void;
+  retarget(page: number, count: number, runs: Float64Array, nruns: number): void;
   /** Faults the fault service served in this mapping. */
   servedStats(): ServedFaults;
 }
+
+/** An opaque native handle of a region's fault reserve. */
+export type FaultReserveHandle = { readonly __faultReserveHandle: unique symbol };
 
 /** A mapping's tables, over native memory (see NativeMapping.tables). */
 export interface MappingTables {
@@ -305,8 +308,10 @@ export interface NativeAddon {
   /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
   faultCounters(region: NativeRegion): Uint32Array;
   /** The file `group`'s layout is about to change: faults on its mappings from other threads wait until faultRelease. */
-  faultHold(region: NativeRegion, group: number): void;
-  faultRelease(region: NativeRegion, group: number): void;
+  faultHold(handle: FaultReserveHandle, group: number): void;
+  faultRelease(handle: FaultReserveHandle, group: number): void;
+  /** The region's reserve as a handle for faultHold / faultRelease. */
+  faultHandle(region: NativeRegion): FaultReserveHandle;
   /** While the persistence trace runs, records the bytes of [offset, offset + length) as stored. */
   faultTraced(region: NativeRegion, offset: number, length: number): void;
   /** Calls `fn` on this thread's loop after the fault service logs an adoption (null: never). */

@@ -225,48 +225,79 @@ Napi::Value Traced(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// faultHold(region, group): the file's layout is about to change; faults
+using ReserveHandle = Napi::External<std::shared_ptr<FaultReserve>>;
+
+// Holds this thread has (all regions): faults waiting are let through only
+// before a thread's first hold (see LetWaitingFaultsThrough).
+thread_local int held_here = 0;
+
+// faultHandle(region): the region's reserve as a handle for faultHold and
+// faultRelease, which run around every layout change of a mapped file: no
+// Region unwrapping per call.
+Napi::Value Handle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<RegionCore> core = CoreArg(info);
+  ReserveOf(*core);
+  return ReserveHandle::New(env, new std::shared_ptr<FaultReserve>(core->fault_reserve),
+                            [](Napi::Env, std::shared_ptr<FaultReserve>* p) { delete p; });
+}
+
+FaultReserve& HandleArg(const Napi::CallbackInfo& info) {
+  if (!info[0].IsExternal()) ThrowCode(info.Env(), "EINVAL", "handle must come from faultHandle");
+  return **info[0].As<ReserveHandle>().Data();
+}
+
+// faultHold(handle, group): the file's layout is about to change; faults
 // on its mappings from other threads wait until faultRelease. Nests.
 Napi::Value Hold(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<RegionCore> core = CoreArg(info);
+  FaultReserve& q = HandleArg(info);
   uint64_t group = ArgIndex(info, 1, "group");
   if (group > UINT32_MAX) ThrowCode(env, "EINVAL", "group must fit in 32 bits");
-  FaultReserve& q = ReserveOf(*core);
   long me = ThreadId();
+  // A thread's first hold lets faults already waiting through first.
+  if (held_here == 0) LetWaitingFaultsThrough();
   FaultServiceLock lock;
   GroupHold* free_slot = nullptr;
   for (GroupHold& h : q.holds) {
     if (h.count != 0 && h.group == group) {
       if (h.thread != me) ThrowCode(env, "EBUSY", "the file is held by another thread");
       h.count++;
+      held_here++;
       return env.Undefined();
     }
     if (h.count == 0 && free_slot == nullptr) free_slot = &h;
   }
   if (free_slot == nullptr) ThrowCode(env, "EBUSY", "too many files held at once");
   *free_slot = GroupHold{static_cast<uint32_t>(group), 1, me};
+  held_here++;
   return env.Undefined();
 }
 
-// faultRelease(region, group): ends one faultHold.
+// faultRelease(handle, group): ends one faultHold.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<RegionCore> core = CoreArg(info);
+  FaultReserve& q = HandleArg(info);
   uint64_t group = ArgIndex(info, 1, "group");
-  FaultReserve& q = ReserveOf(*core);
-  FaultServiceLock lock;
-  for (GroupHold& h : q.holds)
-    if (h.count != 0 && h.group == group) {
-      h.count--;
-      return env.Undefined();
-    }
+  bool ended = false;
+  {
+    FaultServiceLock lock;
+    for (GroupHold& h : q.holds)
+      if (h.count != 0 && h.group == group) {
+        h.count--;
+        held_here--;
+        ended = h.count == 0;
+        break;
+      }
+  }
+  if (ended) HoldReleased();
   return env.Undefined();
 }
 
 }  // namespace
 
 void AddFaultReserveFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("faultHandle", Napi::Function::New(env, Handle));
   exports.Set("faultHold", Napi::Function::New(env, Hold));
   exports.Set("faultRelease", Napi::Function::New(env, Release));
   exports.Set("faultTraced", Napi::Function::New(env, Traced));

@@ -272,7 +272,15 @@ FaultServiceLock::FaultServiceLock() {
 
 FaultServiceLock::~FaultServiceLock() { service_lock.clear(std::memory_order_release); }
 
-long ThreadId() { return static_cast<long>(syscall(SYS_gettid)); }
+// Cached per thread: a system call costs a microsecond on a VM, and every
+// layout change of a mapped file asks. Initial-exec TLS: the signal handler
+// reads it (see fault_guard.cc).
+__attribute__((tls_model("initial-exec"))) thread_local long cached_thread_id = 0;
+
+long ThreadId() {
+  if (cached_thread_id == 0) cached_thread_id = static_cast<long>(syscall(SYS_gettid));
+  return cached_thread_id;
+}
 
 bool FaultReserve::HeldElsewhere(uint32_t group, long thread) const {
   for (const GroupHold& h : holds)
@@ -323,10 +331,26 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
   return res;
 }
 
+namespace {
+std::atomic<int> waiting_faults{0};
+}  // namespace
+
+void AddWaitingFault(int delta) { waiting_faults.fetch_add(delta, std::memory_order_acq_rel); }
+
+void LetWaitingFaultsThrough() {
+  while (waiting_faults.load(std::memory_order_acquire) > 0) sched_yield();
+}
+
 ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, int* err) {
+  bool counted = false;
   for (;;) {
     ServeResult res = ServeFault(address, write, write_known, err, false);
-    if (res != ServeResult::kWait) return res;
+    if (res != ServeResult::kWait) {
+      if (counted) AddWaitingFault(-1);
+      return res;
+    }
+    if (!counted) AddWaitingFault(1);
+    counted = true;
     sched_yield();
   }
 }

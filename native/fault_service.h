@@ -134,6 +134,17 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
 // ServeFault until it is not kWait (yielding between tries, the lock released).
 ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, int* err);
 
+// Faults waiting for a hold to end, process-wide (FaultWaiting). A thread
+// about to take its first hold lets them through first: a layout change
+// repeated in a loop would otherwise starve every other thread's fault on
+// the file (a hold is released only for moments between changes).
+void AddWaitingFault(int delta);
+// Called before a thread takes a hold while holding none: yields until no
+// fault is waiting.
+void LetWaitingFaultsThrough();
+// A hold was released: wakes whoever serves waiting faults (uffd_service.h).
+void HoldReleased();
+
 // Sets the targets of units [first, first + count) of `r` from runs of file
 // blocks (fileBlock, length, poolBlock (-1: hole), unwritten, four doubles
 // each), under the lock; fills logged and not adopted yet keep their blocks.

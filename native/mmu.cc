@@ -488,9 +488,10 @@ Napi::Value Mapping::Publish(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// retarget(page, count, runs): the targets of pages [page, page + count)
-// from runs of file blocks (fileBlock, length, poolBlock, unwritten — four
-// numbers each), under the fault-service lock (fault_service.h: Retarget).
+// retarget(page, count, runs, nruns): the targets of pages [page, page +
+// count) from the first `nruns` runs of file blocks in `runs` (fileBlock,
+// length, poolBlock, unwritten — four numbers each), under the
+// fault-service lock (fault_service.h: Retarget).
 Napi::Value Mapping::RetargetJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Reservation& r = Open(env);
@@ -500,15 +501,16 @@ Napi::Value Mapping::RetargetJs(const Napi::CallbackInfo& info) {
   if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     ThrowCode(env, "EINVAL", "runs must be a Float64Array");
   Napi::Float64Array runs = info[2].As<Napi::Float64Array>();
-  if (runs.ElementLength() % 4 != 0) ThrowCode(env, "EINVAL", "runs must hold groups of four numbers");
+  uint64_t nruns = ArgIndex(info, 3, "nruns");
+  if (nruns > runs.ElementLength() / 4) ThrowCode(env, "ERANGE", "nruns is more runs than runs holds");
   uint64_t blocks = r.region->size / r.range.unit;
-  for (size_t i = 0; i < runs.ElementLength(); i += 4) {
+  for (size_t i = 0; i < nruns * 4; i += 4) {
     double fb = runs[i], length = runs[i + 1], pool = runs[i + 2];
     if (!(fb >= 0) || !(length >= 1) || !(pool >= -1) || !(fb + length <= 9007199254740991.0) ||
         (pool >= 0 && pool + length > static_cast<double>(blocks)))
       ThrowCode(env, "ERANGE", "runs: entry " + std::to_string(i / 4) + " is not a run of the region's blocks");
   }
-  Retarget(r, static_cast<size_t>(page), static_cast<size_t>(count), runs.Data(), runs.ElementLength() / 4);
+  Retarget(r, static_cast<size_t>(page), static_cast<size_t>(count), runs.Data(), static_cast<size_t>(nruns));
   return env.Undefined();
 }
 

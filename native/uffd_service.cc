@@ -2,11 +2,13 @@
 
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -18,6 +20,7 @@ namespace daxfs {
 namespace {
 
 int service_fd = -1;
+int release_fd = -1;  // an eventfd: a hold ended, waiting faults may go
 int start_err = 0;
 
 void Wake(uintptr_t page, size_t length) {
@@ -47,8 +50,21 @@ void Run() {
   };
   std::vector<Pending> pending;
   for (;;) {
-    struct pollfd fds = {service_fd, POLLIN, 0};
-    poll(&fds, 1, pending.empty() ? -1 : 1);
+    struct pollfd fds[2] = {{service_fd, POLLIN, 0}, {release_fd, POLLIN, 0}};
+    // Waiting faults are retried when a hold ends, and every millisecond.
+    poll(fds, release_fd < 0 ? 1 : 2, pending.empty() ? -1 : 1);
+    if (release_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
+      uint64_t ignored;
+      (void)!read(release_fd, &ignored, sizeof(ignored));
+    }
+    for (size_t i = 0; i < pending.size();) {
+      if (Handle(pending[i].address, pending[i].write)) {
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
+        AddWaitingFault(-1);
+      } else {
+        i++;
+      }
+    }
     for (;;) {
       struct uffd_msg msg;
       ssize_t n = read(service_fd, &msg, sizeof(msg));
@@ -56,11 +72,10 @@ void Run() {
       if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
       uintptr_t address = static_cast<uintptr_t>(msg.arg.pagefault.address);
       bool write = (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
-      if (!Handle(address, write)) pending.push_back({address, write});
-    }
-    for (size_t i = 0; i < pending.size();) {
-      if (Handle(pending[i].address, pending[i].write)) pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
-      else i++;
+      if (!Handle(address, write)) {
+        pending.push_back({address, write});
+        AddWaitingFault(1);
+      }
     }
   }
 }
@@ -85,6 +100,7 @@ void Start() {
     close(fd);
     return;
   }
+  release_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   service_fd = fd;
   try {
     std::thread(Run).detach();
@@ -96,6 +112,12 @@ void Start() {
 }
 
 }  // namespace
+
+void HoldReleased() {
+  if (release_fd < 0) return;
+  uint64_t one = 1;
+  (void)!write(release_fd, &one, sizeof(one));
+}
 
 bool StartUffdService() {
   // A function-local static: thread-safe once, as in fault_guard.cc.

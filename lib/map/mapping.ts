@@ -123,10 +123,12 @@ export class FileMapping implements FaultSubject, BufferOwner, InvalidatedMember
     // The reservation itself was one mmap.
     for (const c of this.counters) c.mmuCalls += mmu.stats().syscalls;
     this.table = new PageTable(mmu, this.blockCount, this.counters);
-    // Plain loads and stores are served from here on (native/fault_service.h).
-    this.retarget({ from: this.firstBlock, to: this.firstBlock + this.blockCount }, inode);
+    // Plain loads and stores are served from here on (native/fault_service.h):
+    // published first (the targets are relative to the first file block it
+    // records), then every target set — no thread has the buffer yet.
     const uffd = host.region.capabilities.transparentFaultMechanism === 'userfaultfd+signal';
     mmu.publish(inodeNumber, this.firstBlock, this.shared, this.writable, this.faultAround === Infinity ? 0 : this.faultAround, uffd);
+    this.retarget({ from: this.firstBlock, to: this.firstBlock + this.blockCount }, inode);
   }
 
   /** The mapped memory; detached (length 0) once unmapped. */

@@ -35,6 +35,9 @@ export function emptyStats(): FaultStats {
   return { minor: 0, major: 0, zeroPage: 0, copyOnWrite: 0, huge: 0, invalidations: 0, sigbus: 0, mmuCalls: 0 };
 }
 
+/** The runs handed to native retarget, reused (it runs on every transaction of a mapped file). */
+let scratch = new Float64Array(64);
+
 export class PageTable {
   /** PageState per page. */
   readonly states: Uint8Array;
@@ -113,17 +116,18 @@ export class PageTable {
    * access there is served with from now on.
    */
   retarget(page: number, count: number, runs: readonly { fileBlock: number; length: number; poolBlock: number; unwritten: boolean }[]): void {
-    const flat = new Float64Array(runs.length * 4);
-    runs.forEach((r, i) => {
-      flat[i * 4] = r.fileBlock;
-      flat[i * 4 + 1] = r.length;
-      flat[i * 4 + 2] = r.poolBlock;
-      flat[i * 4 + 3] = r.unwritten ? 1 : 0;
-    });
+    if (scratch.length < runs.length * 4) scratch = new Float64Array(Math.max(runs.length * 4, scratch.length * 2));
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i]!;
+      scratch[i * 4] = r.fileBlock;
+      scratch[i * 4 + 1] = r.length;
+      scratch[i * 4 + 2] = r.poolBlock;
+      scratch[i * 4 + 3] = r.unwritten ? 1 : 0;
+    }
     // In native code, under the fault service's lock: a thread serving a
     // fault never sees a half-written table, and a fill not adopted yet
     // keeps its block.
-    this.mmu.retarget(page, count, flat);
+    this.mmu.retarget(page, count, scratch, runs.length);
   }
 
   /** Pages just before `page` (not below `floor`) that all satisfy `test`. */

@@ -77,6 +77,16 @@ export class Allocator {
     return this.allocateOnce(goal, want, pending, min);
   }
 
+  /** allocate() that leaves the cursor where it was: for runs set aside (the fault grant), away from where files grow. */
+  allocateAside(goal: number, want: number, pending: readonly Run[]): Run | null {
+    const cursor = this.cursor;
+    try {
+      return this.allocate(goal, want, pending);
+    } finally {
+      this.cursor = cursor;
+    }
+  }
+
   private allocateOnce(goal: number | undefined, want: number, pending: readonly Run[], min: number): Run | null {
     try {
       return this.search(goal, want, pending, false, min);
@@ -106,8 +116,8 @@ export class Allocator {
       let run: Run = found;
       // First-fit mode found the first free run after g: as much of it as wanted.
       if (ask < want && words) run = { start: run.start, length: freeLength(words, run.start, Math.min(this.nblocks, run.start + want)) };
-      // nothing pending and nothing held (the common case): the run as found
-      if (pending.length === 0 && this.held.size === 0 && this.granted.size === 0 && run.length >= min) {
+      // nothing pending, held or granted in the way (the common case): the run as found
+      if (pending.length === 0 && this.held.size === 0 && run.length >= min && (this.granted.size === 0 || !this.granted.firstOverlap(run.start, run.length))) {
         const taken = this.taken(run, backedOnly);
         if (taken && taken.length >= min) return taken;
         g = run.start + run.length;

@@ -162,13 +162,18 @@ export function refillGrant(s: PoolState, full = false): void {
   const runs: BlockRun[] = [];
   const onShort = s.allocator.onShort;
   s.allocator.onShort = undefined; // a grant never takes back a grant
+  // From the end of the pool: allocations start from the cursor and go up,
+  // so a grant there stays out of their way (a grant in their path would
+  // scatter every file growing past it).
+  let goal = Math.max(s.sb.dataStart, s.sb.nblocks - target);
   try {
     while (want > 0) {
-      const run = s.allocator.allocate(undefined, want, s.pins.held);
+      const run = s.allocator.allocateAside(goal, want, s.pins.held);
       if (!run) break;
       s.allocator.granted.add(run.start, run.length);
       runs.push({ start: run.start, length: run.length });
       want -= run.length;
+      goal = run.start + run.length;
     }
   } catch {
     // a sparse pool whose file system is full: grant what was found
@@ -197,7 +202,7 @@ export function takeBackGrant(s: PoolState): number {
  */
 export function adoptFaults(s: PoolState): void {
   const f = s.faults;
-  if (!f || f.adopting) return;
+  if (!f || f.adopting || (f.reserve.pending === 0 && f.unadopted.length === 0)) return;
   const entries = f.unadopted.concat(f.reserve.takeAdoptions());
   f.unadopted = [];
   if (entries.length === 0) return;
