@@ -337,6 +337,8 @@ std::atomic<int> waiting_faults{0};
 
 void AddWaitingFault(int delta) { waiting_faults.fetch_add(delta, std::memory_order_acq_rel); }
 
+bool FaultsWaiting() { return waiting_faults.load(std::memory_order_acquire) > 0; }
+
 void LetWaitingFaultsThrough() {
   while (waiting_faults.load(std::memory_order_acquire) > 0) sched_yield();
 }

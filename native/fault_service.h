@@ -139,6 +139,7 @@ ServeResult ServeFaultWaiting(uintptr_t address, bool write, bool write_known, i
 // repeated in a loop would otherwise starve every other thread's fault on
 // the file (a hold is released only for moments between changes).
 void AddWaitingFault(int delta);
+bool FaultsWaiting();
 // Called before a thread takes a hold while holding none: yields until no
 // fault is waiting.
 void LetWaitingFaultsThrough();

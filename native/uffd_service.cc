@@ -114,7 +114,9 @@ void Start() {
 }  // namespace
 
 void HoldReleased() {
-  if (release_fd < 0) return;
+  // Only when a fault waits: a wake-up per layout change would cost a
+  // system call and a context switch every time.
+  if (release_fd < 0 || !FaultsWaiting()) return;
   uint64_t one = 1;
   (void)!write(release_fd, &one, sizeof(one));
 }
