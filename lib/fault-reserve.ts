@@ -24,7 +24,7 @@ export interface FaultAdoption {
 
 export class FaultReserve {
   readonly #region: NativeRegion;
-  /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
+  /** [0] adoptions logged, [1] granted blocks left, [3] the low-water mark. */
   readonly #counters: Uint32Array;
   readonly #handle: FaultReserveHandle;
 
@@ -42,11 +42,6 @@ export class FaultReserve {
   /** Granted blocks the fault service has not taken. */
   get left(): number {
     return this.#counters[1]!;
-  }
-
-  /** Stores that found no granted block (each ended its process; another process's count reads 0). */
-  get refused(): number {
-    return this.#counters[2]!;
   }
 
   /** A fill that leaves fewer granted blocks than this wakes the pool to refill. */

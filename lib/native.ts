@@ -305,7 +305,7 @@ export interface NativeAddon {
   faultRevoke(region: NativeRegion): Float64Array;
   /** The adoption log ([group, fileBlock, poolBlock, kind, ...]), emptied. */
   faultAdoptions(region: NativeRegion): Float64Array;
-  /** [0] adoptions logged, [1] granted blocks left, [2] stores refused for want of a block. */
+  /** [0] adoptions logged, [1] granted blocks left, [3] the low-water mark (native/fault_service.h). */
   faultCounters(region: NativeRegion): Uint32Array;
   /** The file `group`'s layout is about to change: faults on its mappings from other threads wait until faultRelease. */
   faultHold(handle: FaultReserveHandle, group: number): void;

@@ -178,15 +178,11 @@ ServeResult ServeFill(Reservation& r, size_t u, int* err) {
   FaultReserve* q = c.fault_reserve.get();
   double target = t.targets[u];
   bool convert = IsUnwritten(target);
-  if (q == nullptr || q->logged >= q->log.size()) {
-    if (q != nullptr) q->counters[2]++;
-    return ServeResult::kNoReserve;
-  }
+  if (q == nullptr || q->logged >= q->log.size()) return ServeResult::kNoReserve;
   uint64_t block;
   if (convert) {
     block = UnwrittenBlock(target);
   } else if (!TakeBlock(*q, &block)) {
-    q->counters[2]++;
     WakeIfLow(*q);
     return ServeResult::kNoReserve;
   }
@@ -310,7 +306,7 @@ ServeResult ServeFault(uintptr_t address, bool write, bool write_known, int* err
       res = ServeResult::kWait;
     } else {
       size_t u = (address - r->range.start) / r->range.unit;
-      uint64_t end = FaultSiteEndAt(address);
+      uint64_t end = site.end_offset;  // found with the site: one scan of the table per fault
       size_t eof_units = end == UINT64_MAX ? SIZE_MAX : static_cast<size_t>((end + r->range.unit - 1) / r->range.unit);
       PageState s = r->range.states[u];
       // A fault on a readable page is a store where the CPU does not say.

@@ -102,10 +102,9 @@ struct FaultReserve {
   std::vector<Adoption> log;  // capacity fixed by the grant call
   size_t logged = 0;
   // Shared with the TypeScript layer (an external Uint32Array): [0] entries
-  // logged and not yet taken, [1] granted blocks left, [2] stores that found
-  // no granted block or no room in the log, [3] the low-water mark (set by
-  // the TypeScript layer): a fill that leaves fewer granted blocks wakes it
-  // to refill.
+  // logged and not yet taken, [1] granted blocks left, [2] unused, [3] the
+  // low-water mark (set by the TypeScript layer): a fill that leaves fewer
+  // granted blocks wakes it to refill.
   uint32_t counters[4] = {0, 0, 0, 0};
   void* wake = nullptr;  // a uv_async_t, or null
   uint64_t Left() const;

@@ -216,11 +216,6 @@ void SetFaultSiteEnd(const void* start, uint64_t offset) {
   if (Site* s = SiteStartingAt(start)) s->end_offset.store(offset, std::memory_order_release);
 }
 
-uint64_t FaultSiteEndAt(uintptr_t address) {
-  const Site* s = SiteAt(address);
-  return s == nullptr ? UINT64_MAX : s->end_offset.load(std::memory_order_acquire);
-}
-
 bool FindFaultSite(uintptr_t address, FaultSite* site) {
   size_t h = high.load(std::memory_order_acquire);
   for (size_t i = 0; i < h; i++) {
@@ -232,6 +227,7 @@ bool FindFaultSite(uintptr_t address, FaultSite* site) {
     site->core = core;
     site->begin = begin;
     site->mapping = s.mapping.load(std::memory_order_relaxed);
+    site->end_offset = s.end_offset.load(std::memory_order_acquire);
     return true;
   }
   return false;

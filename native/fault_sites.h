@@ -23,13 +23,13 @@ void SetFaultSiteLabel(const void* start, const char* label, size_t length);
 // The offset in the mapping at `start` from which its pages lie wholly
 // past the end of the file it shows (UINT64_MAX, the default: none do).
 void SetFaultSiteEnd(const void* start, uint64_t offset);
-// That offset for the mapping holding `address` (UINT64_MAX when none).
-uint64_t FaultSiteEndAt(uintptr_t address);
 
 struct FaultSite {
   const RegionCore* core = nullptr;
   uintptr_t begin = 0;  // of the region's mapping or of the MMU mapping
   bool mapping = false;
+  // SetFaultSiteEnd's offset (UINT64_MAX: none set).
+  uint64_t end_offset = UINT64_MAX;
 };
 
 // The region or mapping holding `address`.
